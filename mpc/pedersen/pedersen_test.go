@@ -1,0 +1,58 @@
+package pedersen
+
+import (
+	"crypto/rand"
+	"math/big"
+	"testing"
+
+	"github.com/duetwallet/duet/mpc/arith"
+	"github.com/duetwallet/duet/mpc/internal/fixtures"
+	"github.com/duetwallet/duet/mpc/paillier"
+)
+
+func TestCommitAndVerify(t *testing.T) {
+	p, q := fixtures.SafePrimePair(0)
+	sk, err := paillier.NewSecretKey(p, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, lambda, err := Generate(rand.Reader, sk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := own.N()
+	if new(big.Int).Exp(own.T(), lambda.Big(), n).Cmp(own.S()) != 0 {
+		t.Fatal("s != t^λ")
+	}
+	// A prover's response shape: z₁ = α + e·x, z₃ = γ + e·μ with commitments
+	// S = s^x t^μ, A = s^α t^γ; the verifier checks s^z₁ t^z₃ = A·S^e.
+	x, _ := arith.SampleSigned(rand.Reader, 256)
+	mu, _ := arith.SampleSigned(rand.Reader, 2300)
+	alpha, _ := arith.SampleSigned(rand.Reader, 768)
+	gamma, _ := arith.SampleSigned(rand.Reader, 2800)
+	e, _ := arith.SampleSigned(rand.Reader, 256)
+	S := own.Commit(x, mu)
+	A := own.Commit(alpha, gamma)
+	z1 := arith.MulAdd(alpha, e, x)
+	z3 := arith.MulAdd(gamma, e, mu)
+	if !own.Verify(z1.Big(), z3.Big(), A, S, e.Big()) {
+		t.Fatal("honest response rejected")
+	}
+	z1.Add(z1, arith.IntFromBig(big.NewInt(1)), z1.AnnouncedLen()+1)
+	if own.Verify(z1.Big(), z3.Big(), A, S, e.Big()) {
+		t.Fatal("wrong response accepted")
+	}
+	pub, err := NewParams(sk.Modulus(), own.S(), own.T())
+	if err != nil || !pub.Equal(own.Params) {
+		t.Fatal("public copy differs")
+	}
+	if _, err := NewParams(sk.Modulus(), own.S(), own.S()); err == nil {
+		t.Fatal("s = t accepted")
+	}
+	if _, err := NewParams(sk.Modulus(), big.NewInt(1), own.T()); err == nil {
+		t.Fatal("s = 1 accepted")
+	}
+	if _, err := NewParams(sk.Modulus(), new(big.Int).Set(p), own.T()); err == nil {
+		t.Fatal("non-unit s accepted")
+	}
+}
