@@ -1,0 +1,161 @@
+package mpc
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/duetwallet/duet/mpc/codec"
+	"github.com/duetwallet/duet/mpc/curve"
+	"github.com/duetwallet/duet/mpc/hash"
+	"github.com/duetwallet/duet/mpc/zk"
+	"github.com/duetwallet/duet/mpc/zk/sch"
+)
+
+// Keygen starts key generation ([CGGMP21] Fig. 5 of the 2021 revision, Fig. 6
+// of 2024; CGGMP.md §4.1): elliptic-curve work only. The output, a *KeyShare
+// of generation 0, fixes the public key X but is not signing-ready until a
+// Refresh run with new aux-info.
+func Keygen(cfg Config) (Round, *Message, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, nil, err
+	}
+	h := &header{cfg: &cfg, protocol: ProtocolKeygen}
+	x, err := curve.RandomScalar(cfg.Rand)
+	if err != nil {
+		return nil, nil, err
+	}
+	com, err := sch.NewCommitment(cfg.Rand)
+	if err != nil {
+		return nil, nil, err
+	}
+	rid := make([]byte, 32)
+	u := make([]byte, 32)
+	if err := readRandom(cfg.Rand, rid, u); err != nil {
+		return nil, nil, err
+	}
+	r := &keygenRound1{h: h, x: x, X: curve.BaseMul(x), com: com, rid: rid, u: u}
+	r.V = keygenCommit(cfg.SessionID, cfg.Self, rid, r.X, com.A, u)
+	return r, h.message(1, r.V), nil
+}
+
+func readRandom(rand io.Reader, bufs ...[]byte) error {
+	for _, b := range bufs {
+		if _, err := io.ReadFull(rand, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func keygenCommit(sid []byte, id PartyID, rid []byte, X, A *curve.Point, u []byte) []byte {
+	return hash.New("kg-com").Bytes(sid).String(string(id)).Bytes(rid).Point(X).Point(A).Bytes(u).Digest()
+}
+
+type keygenRound1 struct {
+	h      *header
+	x      *curve.Scalar
+	X      *curve.Point
+	com    *sch.Commitment
+	rid, u []byte
+	V      []byte
+}
+
+// Receive takes the peer's commitment V_j and sends our opening.
+func (r *keygenRound1) Receive(msg *Message) (Round, *Message, error) {
+	if err := r.h.check(msg, 1); err != nil {
+		return nil, nil, err
+	}
+	if len(msg.Payload) != hash.DigestSize {
+		return nil, nil, r.h.abort(1, "commitment size", fmt.Errorf("%d bytes", len(msg.Payload)))
+	}
+	if bytes.Equal(msg.Payload, r.V) {
+		return nil, nil, r.h.abort(1, "commitment reflection", errors.New("peer echoed our commitment"))
+	}
+	e := codec.NewEncoder(32 + 33 + 33 + 32).Fixed(r.rid).Point(r.X).Point(r.com.A).Fixed(r.u)
+	next := &keygenRound2{keygenRound1: r, peerV: bytes.Clone(msg.Payload)}
+	return next, r.h.message(2, e.Bytes()), nil
+}
+
+type keygenRound2 struct {
+	*keygenRound1
+	peerV []byte
+}
+
+// Receive takes the peer's opening, checks it against its commitment, and
+// sends our Schnorr response, now that rid = rid₁ ⊕ rid₂ is fixed.
+func (r *keygenRound2) Receive(msg *Message) (Round, *Message, error) {
+	if err := r.h.check(msg, 2); err != nil {
+		return nil, nil, err
+	}
+	d := codec.NewDecoder(msg.Payload)
+	rid := d.Fixed(32)
+	X := d.Point()
+	A := d.Point()
+	u := d.Fixed(32)
+	if err := d.Finish(); err != nil {
+		return nil, nil, r.h.abort(2, "opening encoding", err)
+	}
+	cfg := r.h.cfg
+	if subtle.ConstantTimeCompare(keygenCommit(cfg.SessionID, cfg.Peer, rid, X, A, u), r.peerV) != 1 {
+		return nil, nil, r.h.abort(2, "commitment opening", errors.New("opening does not match the commitment"))
+	}
+	if X.Equal(r.X) {
+		return nil, nil, r.h.abort(2, "public share reflection", errors.New("peer's X equals ours"))
+	}
+	ridJoint := make([]byte, 32)
+	subtle.XORBytes(ridJoint, r.rid, rid)
+	ctx := &zk.Context{SessionID: cfg.SessionID, Prover: []byte(cfg.Self), Rand: ridJoint}
+	resp := r.com.Prove(ctx, r.X, r.x)
+	e := codec.NewEncoder(32)
+	resp.Encode(e)
+	next := &keygenRound3{keygenRound2: r, peerX: X, peerA: A, rid: ridJoint}
+	return next, r.h.message(3, e.Bytes()), nil
+}
+
+type keygenRound3 struct {
+	*keygenRound2
+	peerX, peerA *curve.Point
+	rid          []byte
+}
+
+// Receive verifies the peer's Schnorr proof and outputs the key share.
+func (r *keygenRound3) Receive(msg *Message) (Round, *Message, error) {
+	if err := r.h.check(msg, 3); err != nil {
+		return nil, nil, err
+	}
+	d := codec.NewDecoder(msg.Payload)
+	resp := sch.DecodeResponse(d)
+	if err := d.Finish(); err != nil {
+		return nil, nil, r.h.abort(3, "Schnorr response encoding", err)
+	}
+	cfg := r.h.cfg
+	ctx := &zk.Context{SessionID: cfg.SessionID, Prover: []byte(cfg.Peer), Rand: r.rid}
+	if err := sch.Verify(ctx, r.peerX, r.peerA, resp); err != nil {
+		return nil, nil, r.h.abort(3, "Schnorr proof (Πsch) of the public share", err)
+	}
+	X := r.X.Add(r.peerX)
+	if X.IsIdentity() {
+		return nil, nil, r.h.abort(3, "public key", errors.New("X is the identity"))
+	}
+	share := &KeyShare{
+		Generation: 0,
+		Self:       cfg.Self,
+		Peer:       cfg.Peer,
+		Secret:     r.x,
+		SelfPublic: r.X,
+		PeerPublic: r.peerX,
+		PublicKey:  X,
+	}
+	share.SSID = ssidKey(cfg, r.rid, share)
+	return &Done{Output: share}, nil, nil
+}
+
+// ssidKey binds everything after keygen to this key: H("ssid-key", sid, rid,
+// X₁, X₂) with the public shares in party order.
+func ssidKey(cfg *Config, rid []byte, s *KeyShare) []byte {
+	X1, X2 := s.orderedPublic()
+	return hash.New("ssid-key").Bytes(cfg.SessionID).Bytes(rid).Point(X1).Point(X2).Digest()
+}
