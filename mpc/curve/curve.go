@@ -168,11 +168,10 @@ func (s *Scalar) Negate() *Scalar {
 	return r
 }
 
-// Inverse returns s⁻¹ (0 for 0).
+// Inverse returns s⁻¹ (0 for 0) in constant time, with saferith's inversion
+// modulo q: s may be a secret.
 func (s *Scalar) Inverse() *Scalar {
-	r := new(Scalar)
-	r.s.InverseValNonConst(&s.s)
-	return r
+	return ScalarFromNat(new(saferith.Nat).ModInverse(s.Nat(), orderMod))
 }
 
 // IsZero reports whether s = 0.
@@ -210,10 +209,27 @@ func Identity() *Point {
 }
 
 // Generator returns G.
-func Generator() *Point { return BaseMul(ScalarFromUint64(1)) }
+func Generator() *Point {
+	var x, y [32]byte
+	params := secp256k1.S256().Params()
+	params.Gx.FillBytes(x[:])
+	params.Gy.FillBytes(y[:])
+	r := new(Point)
+	r.p.X.SetBytes(&x)
+	r.p.Y.SetBytes(&y)
+	r.p.Z.SetInt(1)
+	return r
+}
 
+// normalize brings a result of decred's variable-time arithmetic to the form
+// Point keeps. decred marks the identity either by Z = 0, possibly not
+// normalized, or by X = Y = 0 with any Z (ScalarBaseMultNonConst returns
+// (0, 0, 1) for 0·G); (0, 0) is not on the curve, so both mean the identity.
 func (p *Point) normalize() *Point {
-	if p.p.Z.IsZero() {
+	p.p.X.Normalize()
+	p.p.Y.Normalize()
+	if p.p.Z.Normalize().IsZero() || (p.p.X.IsZero() && p.p.Y.IsZero()) {
+		p.p.Z.SetInt(0)
 		p.p.X.SetInt(0)
 		p.p.Y.SetInt(0)
 		return p
@@ -222,25 +238,12 @@ func (p *Point) normalize() *Point {
 	return p
 }
 
-// BaseMul returns s·G.
-func BaseMul(s *Scalar) *Point {
-	r := new(Point)
-	secp256k1.ScalarBaseMultNonConst(&s.s, &r.p)
-	return r.normalize()
-}
-
-// Mul returns s·p.
-func (p *Point) Mul(s *Scalar) *Point {
-	r := new(Point)
-	secp256k1.ScalarMultNonConst(&s.s, &p.p, &r.p)
-	return r.normalize()
-}
-
-// Add returns p + q.
+// Add returns p + q in constant time.
 func (p *Point) Add(q *Point) *Point {
-	r := new(Point)
-	secp256k1.AddNonConst(&p.p, &q.p, &r.p)
-	return r.normalize()
+	var a, b projective
+	a.fromPoint(p)
+	b.fromPoint(q)
+	return a.add(&a, &b).point()
 }
 
 // Sub returns p − q.
@@ -250,9 +253,8 @@ func (p *Point) Sub(q *Point) *Point { return p.Add(q.Negate()) }
 func (p *Point) Negate() *Point {
 	r := new(Point)
 	r.p.Set(&p.p)
-	if !r.p.Z.IsZero() {
-		r.p.Y.Negate(1).Normalize()
-	}
+	// The identity has Y = 0, which negates to 0: no branch is needed.
+	r.p.Y.Negate(1).Normalize()
 	return r
 }
 
