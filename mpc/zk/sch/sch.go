@@ -63,7 +63,7 @@ func Verify(ctx *zk.Context, X, A *curve.Point, r *Response) error {
 		return errors.New("sch: missing or identity element")
 	}
 	e := challenge(ctx, X, A)
-	if !curve.BaseMul(r.Z).Equal(A.Add(X.Mul(e))) {
+	if !curve.BaseMulVarTime(r.Z).Equal(A.Add(X.MulVarTime(e))) {
 		return ErrVerify
 	}
 	return nil
