@@ -1,0 +1,543 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/duetwallet/duet/server/api"
+	"github.com/duetwallet/duet/server/apikey"
+	"github.com/duetwallet/duet/server/custodian"
+	"github.com/duetwallet/duet/server/internal/sqldb"
+	"github.com/duetwallet/duet/server/seal"
+	"github.com/duetwallet/duet/server/store"
+)
+
+// env is a whole server over a fresh SQLite database: the API, the custodian
+// stub reached over real HTTP, and two organizations with a client each.
+type env struct {
+	t     *testing.T
+	db    *sqldb.DB
+	store *store.SQLStore
+	cus   *custodian.Store
+	srv   *httptest.Server
+	dir   *api.CustodianDirectory
+
+	orgA, orgB       string // org API keys
+	orgAID, orgBID   string
+	clientA, clientB string // client API keys
+	clientAID        string
+	clientBID        string
+}
+
+type options struct {
+	dev     *api.DevKeys
+	origins []string
+	static  http.Handler
+	// custodianURL, if set, replaces the in-server custodian.
+	custodianURL string
+}
+
+func newEnv(t *testing.T, opts options) *env {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqldb.Open(ctx, filepath.Join(t.TempDir(), "duet.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	master, _ := seal.New(bytes.Repeat([]byte{1}, seal.KeySize))
+	cusKey, _ := seal.New(bytes.Repeat([]byte{2}, seal.KeySize))
+	st, err := store.Open(ctx, store.Config{DB: db, Sealer: master})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := custodian.OpenStore(ctx, custodian.Config{DB: db, Sealer: cusKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	origins, err := api.ParseOrigins(opts.origins)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ts := httptest.NewUnstartedServer(nil)
+	base := "http://" + ts.Listener.Addr().String()
+	if opts.custodianURL != "" {
+		base = opts.custodianURL
+	}
+	dir := &api.CustodianDirectory{BaseURL: base, Keys: st}
+	srv := api.NewServer(api.Config{Store: st, Custodians: dir, Log: log, Origins: origins, Dev: opts.dev, Static: opts.static})
+	srv.Handle(custodian.PathPrefix, custodian.NewHandler(cs, log))
+	ts.Config.Handler = srv
+	ts.Start()
+	t.Cleanup(ts.Close)
+	dir.HTTP = ts.Client()
+
+	e := &env{t: t, db: db, store: st, cus: cs, srv: ts, dir: dir}
+	e.orgAID, e.orgA = e.newOrg("A")
+	e.orgBID, e.orgB = e.newOrg("B")
+	e.clientAID, e.clientA = e.newClient(e.orgA)
+	e.clientBID, e.clientB = e.newClient(e.orgB)
+	return e
+}
+
+func (e *env) newOrg(name string) (id, key string) {
+	ctx := context.Background()
+	id, _ = apikey.NewID(rand.Reader)
+	ck, err := e.cus.CreateAccount(ctx, id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	key, err = e.store.CreateOrganization(ctx, id, name, ck)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return id, key
+}
+
+func (e *env) newClient(orgKey string) (id, key string) {
+	var out struct{ ClientID, ClientAPIKey string }
+	e.mustDo("POST", "/v1/clients", orgKey, "", 201, &out)
+	if out.ClientID == "" || !strings.HasPrefix(out.ClientAPIKey, "duet_cli_") {
+		e.t.Fatalf("POST /v1/clients gave %+v", out)
+	}
+	return out.ClientID, out.ClientAPIKey
+}
+
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// do sends a request and returns the status and body.
+func (e *env) do(method, path, key, body string, hdr ...string) (int, []byte, http.Header) {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp.StatusCode, data, resp.Header
+}
+
+func (e *env) mustDo(method, path, key, body string, want int, out any) {
+	e.t.Helper()
+	status, data, _ := e.do(method, path, key, body)
+	if status != want {
+		e.t.Fatalf("%s %s: status %d, want %d: %s", method, path, status, want, data)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			e.t.Fatalf("%s %s: %v in %s", method, path, err, data)
+		}
+	}
+}
+
+// expectError checks that a request fails with status and code, in the JSON
+// error envelope.
+func (e *env) expectError(method, path, key, body string, status int, code string) {
+	e.t.Helper()
+	got, data, hdr := e.do(method, path, key, body)
+	var eb errorBody
+	if err := json.Unmarshal(data, &eb); err != nil || got != status || eb.Error.Code != code || eb.Error.Message == "" || hdr.Get("Content-Type") != "application/json" {
+		e.t.Errorf("%s %s: status %d %s, want %d with code %q", method, path, got, data, status, code)
+	}
+}
+
+// snapshot describes every row of every table, to show that failed requests
+// change nothing.
+func (e *env) snapshot() string {
+	e.t.Helper()
+	var b strings.Builder
+	for _, q := range []string{
+		`SELECT id, name FROM organizations ORDER BY id`,
+		`SELECT id, org_id FROM clients ORDER BY id`,
+		`SELECT id, client_id, COALESCE(active_generation, 0), COALESCE(pending_generation, 0) FROM wallets ORDER BY id`,
+		`SELECT wallet_id, generation, state, sealed FROM server_shares ORDER BY wallet_id, generation`,
+		`SELECT wallet_id, org_id, COALESCE(eject_authorized_at, 0) FROM custodian_wallets ORDER BY wallet_id`,
+		`SELECT wallet_id, generation, sealed, COALESCE(confirmed_at, 0) FROM custodian_shares ORDER BY wallet_id, generation`,
+		`SELECT wallet_id, method, generation, sealed, COALESCE(confirmed_at, 0) FROM custodian_backups ORDER BY wallet_id, method, generation`,
+	} {
+		rows, err := e.db.Query(q)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		cols, _ := rows.Columns()
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				e.t.Fatal(err)
+			}
+			fmt.Fprintln(&b, vals...)
+		}
+		rows.Close()
+	}
+	return b.String()
+}
+
+// committedWallet plays a finished key generation for a client: the wallet
+// exists with generation 1 active.
+func (e *env) committedWallet(clientID string) store.Wallet {
+	e.t.Helper()
+	ctx := context.Background()
+	id, _ := apikey.NewID(rand.Reader)
+	w := store.Wallet{ID: id, ClientID: clientID, PublicKey: []byte{0x02, 0xab}, Address: "0x1111111111111111111111111111111111111111"}
+	if err := e.store.CreateWallet(ctx, w, 1, []byte("x_P")); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.store.Activate(ctx, id, 1); err != nil {
+		e.t.Fatal(err)
+	}
+	return w
+}
+
+func TestCreateClientAndAuth(t *testing.T) {
+	e := newEnv(t, options{})
+	before := e.snapshot()
+	e.expectError("POST", "/v1/clients", "", "", 401, "unauthorized")
+	e.expectError("POST", "/v1/clients", "duet_org_nonsense", "", 401, "unauthorized")
+	e.expectError("POST", "/v1/clients", e.clientA, "", 401, "unauthorized")
+	wrong := []byte(e.orgA)
+	wrong[len(wrong)-3] ^= 1
+	e.expectError("POST", "/v1/clients", string(wrong), "", 401, "unauthorized")
+	e.expectError("POST", "/v1/clients", e.orgA, "{", 400, "bad_request")
+	e.expectError("POST", "/v1/clients", e.orgA, `{"admin":true}`, 400, "bad_request")
+	e.expectError("GET", "/v1/wallet", e.orgA, "", 401, "unauthorized")
+	if after := e.snapshot(); after != before {
+		t.Errorf("failed requests changed stored state:\n%s\nvs\n%s", before, after)
+	}
+	// The server keeps serving: a good request still works.
+	id, key := e.newClient(e.orgA)
+	if id == e.clientAID || key == e.clientA {
+		t.Error("second client got the first client's id or key")
+	}
+	var info api.WalletInfo
+	e.mustDo("GET", "/v1/wallet", key, "", 200, &info)
+	if info.Exists {
+		t.Errorf("new client has a wallet: %+v", info)
+	}
+}
+
+func TestWalletQueries(t *testing.T) {
+	e := newEnv(t, options{})
+	ctx := context.Background()
+	w := store.Wallet{ID: "w-a", ClientID: e.clientAID, PublicKey: []byte{0x03, 0x01}, Address: "0x2222222222222222222222222222222222222222"}
+	if err := e.store.CreateWallet(ctx, w, 1, []byte("x_P")); err != nil {
+		t.Fatal(err)
+	}
+	var info api.WalletInfo
+	e.mustDo("GET", "/v1/wallet", e.clientA, "", 200, &info)
+	if info.Exists {
+		t.Fatalf("wallet whose creation has not committed reported as existing: %+v", info)
+	}
+	e.expectError("GET", "/v1/wallets/w-a", e.clientA, "", 404, api.CodeNoWallet)
+	if err := e.store.Activate(ctx, "w-a", 1); err != nil {
+		t.Fatal(err)
+	}
+	e.mustDo("GET", "/v1/wallet", e.clientA, "", 200, &info)
+	want := api.WalletInfo{Exists: true, WalletID: "w-a", Address: w.Address, PublicKey: "0301", Generation: 1}
+	if info != want {
+		t.Fatalf("GET /v1/wallet = %+v, want %+v", info, want)
+	}
+	e.mustDo("GET", "/v1/wallets/w-a", e.clientA, "", 200, &info)
+	if info != want {
+		t.Fatalf("GET /v1/wallets/w-a = %+v, want %+v", info, want)
+	}
+	e.expectError("GET", "/v1/wallets/w-a", e.clientB, "", 403, "forbidden")
+	e.expectError("GET", "/v1/wallets/w-a/backup", e.clientB, "", 403, "forbidden")
+	e.expectError("GET", "/v1/wallets/nope", e.clientA, "", 404, api.CodeNoWallet)
+	e.expectError("GET", "/v1/wallets/bad%20id", e.clientA, "", 400, "bad_request")
+	e.expectError("GET", "/v1/wallets/w-a", "", "", 401, "unauthorized")
+	e.expectError("GET", "/v1/nowhere", e.clientA, "", 404, "not_found")
+}
+
+// TestBackupThroughServer runs the backup bookkeeping as the device and the
+// server party would: the device's ciphertext goes through the client API,
+// the server party's b_C goes straight to the custodian.
+func TestBackupThroughServer(t *testing.T) {
+	e := newEnv(t, options{})
+	ctx := context.Background()
+	w := e.committedWallet(e.clientAID)
+	path := "/v1/wallets/" + w.ID
+	ct := []byte("b_D sealed under K_password")
+	body, _ := json.Marshal(map[string][]byte{"ciphertext": ct})
+
+	var st api.BackupStatus
+	e.mustDo("GET", path+"/backup", e.clientA, "", 200, &st)
+	if st.BackedUp || len(st.RecoveryMethods) != 0 {
+		t.Fatalf("fresh wallet backed up: %+v", st)
+	}
+
+	var d struct{ Digest string }
+	e.mustDo("PUT", path+"/backups/password/1", e.clientA, string(body), 200, &d)
+	sum := sha256.Sum256(ct)
+	if d.Digest != hex.EncodeToString(sum[:]) {
+		t.Fatalf("digest %s, want SHA-256 of the ciphertext", d.Digest)
+	}
+
+	// Another client cannot touch this wallet's backups.
+	before := e.snapshot()
+	e.expectError("PUT", path+"/backups/password/1", e.clientB, string(body), 403, "forbidden")
+	e.expectError("POST", path+"/backups/password/1/confirm", e.clientB, `{"digest":"`+d.Digest+`"}`, 403, "forbidden")
+	e.expectError("GET", path+"/backups/password", e.clientB, "", 403, "forbidden")
+	e.expectError("POST", path+"/backups/password/1/confirm", e.clientA, `{"digest":"`+strings.Repeat("0", 64)+`"}`, 409, api.CodeDigestMismatch)
+	e.expectError("POST", path+"/backups/password/1/confirm", e.clientA, `{"digest":"xyz"}`, 400, "bad_request")
+	e.expectError("PUT", path+"/backups/sms/1", e.clientA, string(body), 400, "bad_request")
+	e.expectError("PUT", path+"/backups/password/0", e.clientA, string(body), 400, "bad_request")
+	e.expectError("PUT", path+"/backups/password/1", e.clientA, `{"ciphertext":""}`, 400, "bad_request")
+	if status, data, _ := e.do("PUT", path+"/backups/password/1", e.clientA, `{"ciphertext":"AAAA"}`, "Content-Type", "text/plain"); status != 415 {
+		t.Errorf("PUT with Content-Type text/plain: %d %s, want 415", status, data)
+	}
+	if after := e.snapshot(); after != before {
+		t.Fatalf("refused requests changed stored state:\n%s\nvs\n%s", before, after)
+	}
+
+	e.mustDo("POST", path+"/backups/password/1/confirm", e.clientA, `{"digest":"`+d.Digest+`"}`, 200, nil)
+	e.mustDo("GET", path+"/backup", e.clientA, "", 200, &st)
+	if st.BackedUp {
+		t.Fatalf("backed up without the custodian share: %+v", st)
+	}
+
+	// The server party hands b_C to the custodian and confirms it.
+	cc, err := e.dir.For(ctx, e.orgAID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	share := []byte("b_C")
+	digest, err := cc.PutShare(ctx, w.ID, 1, share)
+	if err != nil || digest != sha256.Sum256(share) {
+		t.Fatalf("PutShare: %x, %v", digest, err)
+	}
+	if err := cc.ConfirmShare(ctx, w.ID, 1, digest); err != nil {
+		t.Fatal(err)
+	}
+	e.mustDo("GET", path+"/backup", e.clientA, "", 200, &st)
+	if !st.BackedUp || len(st.RecoveryMethods) != 1 || st.RecoveryMethods[0] != "password" {
+		t.Fatalf("backup status after both confirmations: %+v", st)
+	}
+
+	// Recovery: a new device with the same client key fetches the ciphertext.
+	var b custodian.Backup
+	e.mustDo("GET", path+"/backups/password", e.clientA, "", 200, &b)
+	if !bytes.Equal(b.Ciphertext, ct) || b.Generation != 1 {
+		t.Fatalf("fetched backup %+v", b)
+	}
+	e.expectError("GET", path+"/backups/passkey", e.clientA, "", 404, "not_found")
+}
+
+func TestEjectAuthorization(t *testing.T) {
+	e := newEnv(t, options{})
+	ctx := context.Background()
+	w := e.committedWallet(e.clientAID)
+	cc, _ := e.dir.For(ctx, e.orgAID)
+	d, _ := cc.PutShare(ctx, w.ID, 1, []byte("b_C"))
+	if err := cc.ConfirmShare(ctx, w.ID, 1, d); err != nil {
+		t.Fatal(err)
+	}
+	sharePath := "/v1/wallets/" + w.ID + "/eject/shares/1"
+
+	before := e.snapshot()
+	e.expectError("GET", sharePath, e.clientA, "", 403, api.CodeEjectNotAuthorized)
+	e.expectError("POST", "/v1/clients/"+e.clientAID+"/eject", e.orgB, "", 403, "forbidden")
+	e.expectError("POST", "/v1/clients/"+e.clientAID+"/eject", e.clientA, "", 401, "unauthorized")
+	e.expectError("POST", "/v1/clients/"+strings.Repeat("a", 32)+"/eject", e.orgA, "", 404, "not_found")
+	e.expectError("POST", "/v1/clients/not-an-id/eject", e.orgA, "", 400, "bad_request")
+	e.expectError("POST", "/v1/clients/"+e.clientBID+"/eject", e.orgB, "", 404, api.CodeNoWallet)
+	if after := e.snapshot(); after != before {
+		t.Fatalf("refused eject requests changed stored state:\n%s\nvs\n%s", before, after)
+	}
+
+	var out struct {
+		WalletID        string
+		EjectAuthorized bool
+	}
+	e.mustDo("POST", "/v1/clients/"+e.clientAID+"/eject", e.orgA, "", 200, &out)
+	if out.WalletID != w.ID || !out.EjectAuthorized {
+		t.Fatalf("eject answer %+v", out)
+	}
+	var got struct {
+		Generation uint64
+		Share      []byte
+	}
+	e.mustDo("GET", sharePath, e.clientA, "", 200, &got)
+	if string(got.Share) != "b_C" || got.Generation != 1 {
+		t.Fatalf("eject share %+v", got)
+	}
+	e.expectError("GET", sharePath, e.clientB, "", 403, "forbidden")
+}
+
+func TestDevRoute(t *testing.T) {
+	e := newEnv(t, options{})
+	e.expectError("GET", "/dev/client-key", "", "", 404, "not_found")
+
+	keys := &api.DevKeys{ClientAPIKey: "duet_cli_x", OrgAPIKey: "duet_org_y"}
+	e = newEnv(t, options{dev: keys})
+	var got api.DevKeys
+	e.mustDo("GET", "/dev/client-key", "", "", 200, &got)
+	if got != *keys {
+		t.Errorf("GET /dev/client-key = %+v, want %+v", got, *keys)
+	}
+}
+
+func TestCORS(t *testing.T) {
+	e := newEnv(t, options{origins: append([]string{"https://app.example"}, api.DevOrigins...)})
+	preflight := func(origin string) (int, http.Header) {
+		status, _, hdr := e.do("OPTIONS", "/v1/wallet", "", "", "Origin", origin, "Access-Control-Request-Method", "GET", "Access-Control-Request-Headers", "authorization")
+		return status, hdr
+	}
+	for _, origin := range []string{"https://app.example", "http://127.0.0.1:5173", "http://localhost:8080"} {
+		status, hdr := preflight(origin)
+		if status != 204 || hdr.Get("Access-Control-Allow-Origin") != origin || !strings.Contains(hdr.Get("Access-Control-Allow-Headers"), "Authorization") {
+			t.Errorf("preflight from %s: %d %v", origin, status, hdr)
+		}
+		_, _, hdr = e.do("GET", "/v1/wallet", e.clientA, "", "Origin", origin)
+		if hdr.Get("Access-Control-Allow-Origin") != origin {
+			t.Errorf("GET from %s: no Access-Control-Allow-Origin", origin)
+		}
+	}
+	for _, origin := range []string{"https://evil.example", "http://127.0.0.1.evil.example:80", "https://app.example:8443", "http://localhost"} {
+		if status, hdr := preflight(origin); status != 403 || hdr.Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("preflight from %s: %d %v, want 403 without CORS headers", origin, status, hdr)
+		}
+		if _, _, hdr := e.do("GET", "/v1/wallet", e.clientA, "", "Origin", origin); hdr.Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("GET from %s allowed", origin)
+		}
+	}
+	if _, err := api.ParseOrigins([]string{"localhost:8080"}); err == nil {
+		t.Error("origin without a scheme accepted")
+	}
+	o, _ := api.ParseOrigins(api.DevOrigins)
+	if p := strings.Join(o.HostPatterns(), " "); !strings.Contains(p, "127.0.0.1:*") || !strings.Contains(p, "localhost:*") {
+		t.Errorf("HostPatterns = %q", p)
+	}
+}
+
+func TestBodyLimit(t *testing.T) {
+	e := newEnv(t, options{})
+	w := e.committedWallet(e.clientAID)
+	before := e.snapshot()
+	huge := `{"ciphertext":"` + strings.Repeat("A", 2<<20) + `"}`
+	e.expectError("PUT", "/v1/wallets/"+w.ID+"/backups/password/1", e.clientA, huge, 413, "too_large")
+	e.expectError("POST", "/v1/clients", e.orgA, `{"x":"`+strings.Repeat("A", 64<<10)+`"}`, 413, "too_large")
+	if after := e.snapshot(); after != before {
+		t.Fatal("oversized requests changed stored state")
+	}
+}
+
+func TestCustodianUnreachable(t *testing.T) {
+	// A listener that is closed at once: nothing answers there.
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	e := newEnv(t, options{custodianURL: dead.URL})
+	w := e.committedWallet(e.clientAID)
+	e.expectError("GET", "/v1/wallets/"+w.ID+"/backup", e.clientA, "", 502, api.CodeCustodianFailed)
+	var info api.WalletInfo
+	e.mustDo("GET", "/v1/wallet", e.clientA, "", 200, &info)
+	if !info.Exists {
+		t.Error("wallet query failed while the custodian is down")
+	}
+}
+
+func TestStaticFiles(t *testing.T) {
+	root := t.TempDir()
+	js, web := filepath.Join(root, "js"), filepath.Join(root, "web")
+	for path, content := range map[string]string{
+		"js/duet.js":       "export const Duet = 1;",
+		"js/index.html":    "sdk must not shadow",
+		"web/index.html":   "<h1>demo</h1>",
+		"web/duet.wasm":    "\x00asm",
+		"web/duet.js":      "shadowed by the SDK",
+		"secret.txt":       "outside both folders",
+		"web/sub/page.txt": "nested",
+	} {
+		p := filepath.Join(root, path)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The SDK folder has no index.html in a real tree; here it has one to
+	// show the order of lookup applies to every file.
+	e := newEnv(t, options{static: api.StaticFiles(js, web)})
+	for _, tc := range []struct{ path, body, ctype string }{
+		{"/duet.js", "export const Duet = 1;", "text/javascript"},
+		{"/duet.wasm", "\x00asm", "application/wasm"},
+		{"/sub/page.txt", "nested", "text/plain"},
+		{"/", "sdk must not shadow", "text/html"},
+	} {
+		status, body, hdr := e.do("GET", tc.path, "", "")
+		if status != 200 || string(body) != tc.body || !strings.HasPrefix(hdr.Get("Content-Type"), tc.ctype) {
+			t.Errorf("GET %s: %d %q %q", tc.path, status, body, hdr.Get("Content-Type"))
+		}
+	}
+	for _, p := range []string{"/../secret.txt", "/%2e%2e/secret.txt", "/sub", "/missing.js"} {
+		if status, body, _ := e.do("GET", p, "", ""); status != 404 || strings.Contains(string(body), "outside") {
+			t.Errorf("GET %s: %d %q, want 404", p, status, body)
+		}
+	}
+}
+
+// TestHandleClientSeam mounts a handler the way the MPC session socket will
+// be mounted, and checks it sees the authenticated client, whether the key
+// comes as a bearer header or, on a WebSocket handshake, as a subprotocol.
+func TestHandleClientSeam(t *testing.T) {
+	e := newEnv(t, options{})
+	var seen []string
+	srv := e.srv.Config.Handler.(*api.Server)
+	srv.HandleClient("GET /v1/session", func(w http.ResponseWriter, r *http.Request, c store.Client) {
+		seen = append(seen, c.ID)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	if status, _, _ := e.do("GET", "/v1/session", e.clientA, ""); status != 204 {
+		t.Fatalf("bearer: status %d", status)
+	}
+	ws := []string{"Upgrade", "websocket", "Connection", "Upgrade", "Sec-WebSocket-Protocol", "duet.v1, " + api.WebSocketKeyProtocolPrefix + e.clientB}
+	if status, _, _ := e.do("GET", "/v1/session", "", "", ws...); status != 204 {
+		t.Fatalf("subprotocol: status %d", status)
+	}
+	if len(seen) != 2 || seen[0] != e.clientAID || seen[1] != e.clientBID {
+		t.Fatalf("handler saw clients %v, want [%s %s]", seen, e.clientAID, e.clientBID)
+	}
+	// The subprotocol counts only on a WebSocket handshake.
+	e.expectError("GET", "/v1/session", "", "", 401, "unauthorized")
+	if status, _, _ := e.do("GET", "/v1/session", "", "", "Sec-WebSocket-Protocol", api.WebSocketKeyProtocolPrefix+e.clientA); status != 401 {
+		t.Errorf("key subprotocol without Upgrade: status %d, want 401", status)
+	}
+	e.expectError("GET", "/v1/session", e.orgA, "", 401, "unauthorized")
+	if len(seen) != 2 {
+		t.Errorf("handler ran for unauthenticated requests: %v", seen)
+	}
+}

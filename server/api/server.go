@@ -1,0 +1,273 @@
+// Package api serves the Duet server's HTTP API: the routes the user's device
+// calls with its client API key, the routes the organization's backend calls
+// with its org API key, and, in development, the demo keys.
+//
+// The MPC session socket is mounted on the same Server with HandleClient, so
+// it shares authentication, CORS and error handling with the rest.
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/duetwallet/duet/server/custodian"
+	"github.com/duetwallet/duet/server/internal/httpjson"
+	"github.com/duetwallet/duet/server/store"
+)
+
+// Error codes of the Duet API beyond the shared ones (see httpjson).
+const (
+	codeBadRequest         = httpjson.CodeBadRequest
+	codeUnauthorized       = httpjson.CodeUnauthorized
+	codeForbidden          = httpjson.CodeForbidden
+	codeNotFound           = httpjson.CodeNotFound
+	codeInternal           = httpjson.CodeInternal
+	CodeNoWallet           = "no_wallet"
+	CodeCustodianFailed    = "custodian_unavailable"
+	CodeEjectNotAuthorized = custodian.CodeEjectNotAuthorized
+	CodeDigestMismatch     = custodian.CodeDigestMismatch
+	CodeConfirmed          = custodian.CodeConfirmed
+)
+
+// Request body limits. Backup ciphertexts are the only large bodies.
+const (
+	maxSmallBody  = 16 << 10
+	maxBackupBody = (custodian.MaxCiphertextSize+2)/3*4 + 4096
+)
+
+// Custodians gives the client of the custodian store that acts for an
+// organization.
+type Custodians interface {
+	For(ctx context.Context, orgID string) (*custodian.Client, error)
+}
+
+// CustodianDirectory reaches every organization's custodian at one base URL
+// (the custodian store stub inside this server), with the organization's
+// custodian key from the store.
+type CustodianDirectory struct {
+	BaseURL string
+	HTTP    *http.Client
+	Keys    store.Accounts
+}
+
+func (d *CustodianDirectory) For(ctx context.Context, orgID string) (*custodian.Client, error) {
+	key, err := d.Keys.CustodianKey(ctx, orgID)
+	if err != nil {
+		return nil, err
+	}
+	return custodian.NewClient(d.BaseURL, key, d.HTTP), nil
+}
+
+// DevKeys are the demo organization's and demo client's keys that --dev
+// hands to the demo page.
+type DevKeys struct {
+	ClientAPIKey string `json:"clientApiKey"`
+	OrgAPIKey    string `json:"orgApiKey"`
+}
+
+// Config holds what a Server depends on.
+type Config struct {
+	Store      store.Store
+	Custodians Custodians
+	Log        *slog.Logger
+	// Now is the clock; time.Now if nil.
+	Now func() time.Time
+	// Origins may call the API from a browser; nil allows none.
+	Origins *Origins
+	// Dev, if set, is served at GET /dev/client-key. Never set it in
+	// production: it hands out working keys to anyone who asks.
+	Dev *DevKeys
+	// Static, if set, serves every path no API route claims.
+	Static http.Handler
+}
+
+// A Server is the Duet HTTP API. Its fields are fixed by NewServer; mount
+// further routes with Handle and HandleClient before serving.
+type Server struct {
+	store      store.Store
+	custodians Custodians
+	log        *slog.Logger
+	now        func() time.Time
+	origins    *Origins
+	dev        *DevKeys
+	mux        *http.ServeMux
+	handler    http.Handler
+}
+
+// NewServer returns a Server with the API routes mounted.
+func NewServer(cfg Config) *Server {
+	if cfg.Store == nil || cfg.Custodians == nil || cfg.Log == nil {
+		panic("api: internal error: NewServer needs a Store, Custodians and a Log")
+	}
+	s := &Server{
+		store:      cfg.Store,
+		custodians: cfg.Custodians,
+		log:        cfg.Log,
+		now:        cfg.Now,
+		origins:    cfg.Origins,
+		dev:        cfg.Dev,
+		mux:        http.NewServeMux(),
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.routes()
+	// Whatever no route claims: a file, for GET and HEAD outside the API's
+	// own prefixes, else a JSON 404.
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		api := strings.HasPrefix(r.URL.Path, "/v1/") || strings.HasPrefix(r.URL.Path, "/dev/")
+		if cfg.Static != nil && !api && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			cfg.Static.ServeHTTP(w, r)
+			return
+		}
+		writeError(w, errorf(http.StatusNotFound, codeNotFound, "no such route: %s %s", r.Method, r.URL.Path))
+	})
+	s.handler = s.cors(s.mux)
+	return s
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := s.now()
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	rec.Header().Set("X-Content-Type-Options", "nosniff")
+	s.handler.ServeHTTP(rec, r)
+	level := slog.LevelDebug
+	if rec.status >= 500 {
+		level = slog.LevelWarn
+	}
+	// The Authorization header is never logged: it holds API keys.
+	s.log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", s.now().Sub(start))
+}
+
+// statusRecorder remembers the status of a response, for the access log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(status int) {
+	r.status = status
+	r.ResponseWriter.WriteHeader(status)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer, which a
+// WebSocket upgrade needs for Hijack.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// Handle mounts an unauthenticated handler, such as the custodian API, which
+// authenticates with its own keys.
+func (s *Server) Handle(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, h)
+}
+
+// A ClientHandler serves a request of an authenticated client.
+type ClientHandler func(w http.ResponseWriter, r *http.Request, c store.Client)
+
+// HandleClient mounts h at pattern behind client API key authentication: h
+// runs only for a request with a valid "Authorization: Bearer duet_cli_..."
+// header, or a WebSocket handshake offering the key as a subprotocol (see
+// WebSocketKeyProtocolPrefix), and receives the client the key belongs to.
+func (s *Server) HandleClient(pattern string, h ClientHandler) {
+	s.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := s.store.AuthenticateClient(r.Context(), bearer(r))
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		h(w, r, c)
+	}))
+}
+
+// handleOrg mounts h behind organization API key authentication.
+func (s *Server) handleOrg(pattern string, h func(w http.ResponseWriter, r *http.Request, o store.Organization) error) {
+	s.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		o, err := s.store.AuthenticateOrganization(r.Context(), bearer(r))
+		if err == nil {
+			err = h(w, r, o)
+		}
+		if err != nil {
+			s.fail(w, r, err)
+		}
+	}))
+}
+
+// handleClient is HandleClient for the package's own handlers, which return
+// their errors.
+func (s *Server) handleClient(pattern string, h func(w http.ResponseWriter, r *http.Request, c store.Client) error) {
+	s.HandleClient(pattern, func(w http.ResponseWriter, r *http.Request, c store.Client) {
+		if err := h(w, r, c); err != nil {
+			s.fail(w, r, err)
+		}
+	})
+}
+
+// WebSocketKeyProtocolPrefix marks the WebSocket subprotocol that carries a
+// client API key. A browser cannot set headers on a WebSocket handshake, so
+// the SDK offers the subprotocols ["duet.v1", "duet-key.<client API key>"]
+// and the server, which must pick one it was offered, picks "duet.v1".
+const WebSocketKeyProtocolPrefix = "duet-key."
+
+// bearer returns the API key of a request: the Authorization header's bearer
+// token, or, on a WebSocket handshake only, the key subprotocol.
+func bearer(r *http.Request) string {
+	if key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		return key
+	}
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		return ""
+	}
+	for _, v := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for _, p := range strings.Split(v, ",") {
+			if key, ok := strings.CutPrefix(strings.TrimSpace(p), WebSocketKeyProtocolPrefix); ok {
+				return key
+			}
+		}
+	}
+	return ""
+}
+
+func errorf(status int, code, format string, args ...any) *httpjson.Error {
+	return httpjson.Errorf(status, code, format, args...)
+}
+
+func writeError(w http.ResponseWriter, e *httpjson.Error) { httpjson.WriteError(w, e) }
+
+// fail answers a request with the error err maps to. Errors that are the
+// server's fault are logged and reported without detail.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var e *httpjson.Error
+	var ce *custodian.ResponseError
+	switch {
+	case errors.As(err, &e):
+	case errors.Is(err, store.ErrUnauthenticated):
+		e = errorf(http.StatusUnauthorized, codeUnauthorized, "missing or invalid API key")
+	case errors.As(err, &ce) && ce.Status < 500 && ce.Code != codeUnauthorized:
+		// The custodian judged the request itself; pass its verdict on.
+		e = errorf(ce.Status, ce.Code, "%s", ce.Message)
+	case errors.Is(err, custodian.ErrInvalid):
+		e = errorf(http.StatusBadRequest, codeBadRequest, "%v", err)
+	case errors.As(err, &ce):
+		s.log.ErrorContext(r.Context(), "custodian refused the server", "path", r.URL.Path, "err", err)
+		e = errorf(http.StatusBadGateway, CodeCustodianFailed, "the custodian store failed")
+	case errors.Is(err, custodian.ErrUnavailable):
+		s.log.ErrorContext(r.Context(), "custodian unreachable", "path", r.URL.Path, "err", err)
+		e = errorf(http.StatusBadGateway, CodeCustodianFailed, "the custodian store is unreachable")
+	default:
+		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		e = errorf(http.StatusInternalServerError, codeInternal, "internal error")
+	}
+	writeError(w, e)
+}
+
+// decode reads a JSON body into v. It returns a nil error, not a typed nil,
+// when the body is good.
+func decode(w http.ResponseWriter, r *http.Request, limit int64, emptyOK bool, v any) error {
+	if e := httpjson.Decode(w, r, limit, emptyOK, v); e != nil {
+		return e
+	}
+	return nil
+}

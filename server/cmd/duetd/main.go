@@ -1,0 +1,399 @@
+// Command duetd is the Duet server: the server party of every wallet, the
+// custodian store stub, the JS SDK and demo page, and the organization routes
+// that make client API keys.
+//
+// Usage:
+//
+//	duetd serve [--addr 127.0.0.1:8080] [--data ./data] [--db URL] [--dev]
+//	            [--web ./web] [--js ./js] [--allow-origin ORIGIN]...
+//	duetd org create --name NAME [--data ./data] [--db URL]
+//
+// State lives in the data folder: the SQLite database duet.db (unless --db
+// names a postgres:// URL), the master key master.key that seals the server's
+// shares (unless --master-key-file or $DUET_MASTER_KEY gives one), and the
+// custodian stub's own sealing key custodian.key (unless
+// --custodian-key-file or $DUET_CUSTODIAN_KEY gives one).
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/duetwallet/duet/server/api"
+	"github.com/duetwallet/duet/server/apikey"
+	"github.com/duetwallet/duet/server/custodian"
+	"github.com/duetwallet/duet/server/internal/sqldb"
+	"github.com/duetwallet/duet/server/seal"
+	"github.com/duetwallet/duet/server/store"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "duetd:", err)
+		os.Exit(1)
+	}
+}
+
+// run is main without the process around it: serve stops on SIGINT or
+// SIGTERM.
+func run(args []string, stdout io.Writer) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return runContext(ctx, args, stdout, os.Stderr, os.Getenv)
+}
+
+const usage = `usage:
+  duetd serve [--addr 127.0.0.1:8080] [--data ./data] [--db URL] [--dev] [--web DIR] [--js DIR] [--allow-origin ORIGIN]...
+  duetd org create --name NAME [--data ./data] [--db URL]
+run "duetd serve -h" or "duetd org create -h" for all flags`
+
+// errUsage is returned for a command line duetd does not understand.
+var errUsage = errors.New("invalid command line\n" + usage)
+
+// runContext runs one duetd command until ctx is done (for serve) or the
+// command finishes. Logs go to stderr; what the command reports goes to stdout.
+func runContext(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	switch {
+	case len(args) >= 1 && args[0] == "serve":
+		return serve(ctx, args[1:], stdout, stderr, getenv)
+	case len(args) >= 2 && args[0] == "org" && args[1] == "create":
+		return orgCreate(ctx, args[2:], stdout, stderr, getenv)
+	case len(args) >= 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help"):
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	return errUsage
+}
+
+// storageFlags are the flags every command that opens the state shares.
+type storageFlags struct {
+	data             string
+	db               string
+	masterKeyFile    string
+	custodianKeyFile string
+}
+
+func (f *storageFlags) register(flags *flag.FlagSet) {
+	flags.StringVar(&f.data, "data", "./data", "`folder` for the SQLite database and the key files")
+	flags.StringVar(&f.db, "db", "", "PostgreSQL `URL` (postgres://...); default: SQLite in the data folder")
+	flags.StringVar(&f.masterKeyFile, "master-key-file", "", "`file` holding the 32-byte master key; default: $DUET_MASTER_KEY, else master.key in the data folder, created on first run")
+	flags.StringVar(&f.custodianKeyFile, "custodian-key-file", "", "`file` holding the custodian stub's 32-byte sealing key; default: $DUET_CUSTODIAN_KEY, else custodian.key in the data folder, created on first run")
+}
+
+// state is everything opened from storageFlags.
+type state struct {
+	db        *sqldb.DB
+	store     *store.SQLStore
+	custodian *custodian.Store
+}
+
+func (s *state) Close() error { return s.db.Close() }
+
+// loadKey finds a sealing key: an explicit file, which must exist; else the
+// environment variable; else a file in the data folder, made on first run.
+func loadKey(what, file, envName, defaultFile string, getenv func(string) string, log *slog.Logger) ([]byte, error) {
+	if file != "" {
+		key, err := seal.LoadKeyFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		return key, nil
+	}
+	if v := getenv(envName); v != "" {
+		key, err := seal.ParseKey(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s from $%s: %w", what, envName, err)
+		}
+		return key, nil
+	}
+	key, created, err := seal.LoadOrCreateKeyFile(defaultFile, rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if created {
+		log.Info("created "+what, "file", defaultFile)
+	}
+	return key, nil
+}
+
+func (f *storageFlags) open(ctx context.Context, getenv func(string) string, log *slog.Logger) (*state, error) {
+	if err := os.MkdirAll(f.data, 0o700); err != nil {
+		return nil, err
+	}
+	masterKey, err := loadKey("master key", f.masterKeyFile, "DUET_MASTER_KEY", filepath.Join(f.data, "master.key"), getenv, log)
+	if err != nil {
+		return nil, err
+	}
+	custodianKey, err := loadKey("custodian key", f.custodianKeyFile, "DUET_CUSTODIAN_KEY", filepath.Join(f.data, "custodian.key"), getenv, log)
+	if err != nil {
+		return nil, err
+	}
+	if string(masterKey) == string(custodianKey) {
+		return nil, errors.New("the custodian key must differ from the master key: the custodian stands for another organization's service")
+	}
+	masterSealer, err := seal.New(masterKey)
+	if err != nil {
+		return nil, err
+	}
+	custodianSealer, err := seal.New(custodianKey)
+	if err != nil {
+		return nil, err
+	}
+	source := f.db
+	if source == "" {
+		source = filepath.Join(f.data, "duet.db")
+	} else if !sqldb.IsPostgresURL(source) {
+		return nil, fmt.Errorf("--db %q: want a postgres:// or postgresql:// URL", source)
+	}
+	db, err := sqldb.Open(ctx, source)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, store.Config{DB: db, Sealer: masterSealer})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	cs, err := custodian.OpenStore(ctx, custodian.Config{DB: db, Sealer: custodianSealer})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	log.Info("storage open", "db", db.Dialect.String(), "data", f.data)
+	return &state{db: db, store: st, custodian: cs}, nil
+}
+
+// createOrganization opens a custodian account for a new organization, then
+// records the organization with the custodian key the server party will use
+// for it, and returns the organization's id and API key.
+func (s *state) createOrganization(ctx context.Context, name string) (id, orgKey string, err error) {
+	id, err = apikey.NewID(rand.Reader)
+	if err != nil {
+		return "", "", err
+	}
+	custodianKey, err := s.custodian.CreateAccount(ctx, id)
+	if err != nil {
+		return "", "", err
+	}
+	orgKey, err = s.store.CreateOrganization(ctx, id, name, custodianKey)
+	if err != nil {
+		return "", "", err
+	}
+	return id, orgKey, nil
+}
+
+func newLogger(w io.Writer, debug bool) *slog.Logger {
+	level := slog.LevelInfo
+	if debug {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+func orgCreate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	flags := flag.NewFlagSet("duetd org create", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	var sf storageFlags
+	sf.register(flags)
+	name := flags.String("name", "", "the organization's `name` (required)")
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
+	if flags.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q\n%s", flags.Args(), usage)
+	}
+	if strings.TrimSpace(*name) == "" {
+		return errors.New("org create needs --name")
+	}
+	st, err := sf.open(ctx, getenv, newLogger(stderr, false))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	id, key, err := st.createOrganization(ctx, strings.TrimSpace(*name))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "organization %s created\n", id)
+	fmt.Fprintln(stdout, "API key (shown once; the server keeps only its hash):")
+	fmt.Fprintln(stdout, key)
+	return nil
+}
+
+// multiFlag collects a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	flags := flag.NewFlagSet("duetd serve", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	var sf storageFlags
+	sf.register(flags)
+	addr := flags.String("addr", "127.0.0.1:8080", "`address` to listen on")
+	dev := flags.Bool("dev", false, "development mode: demo organization and client, GET /dev/client-key, loopback origins allowed, debug logs")
+	webDir := flags.String("web", "./web", "`folder` of the demo page")
+	jsDir := flags.String("js", "./js", "`folder` of the JS SDK, served at the root (/duet.js)")
+	custodianURL := flags.String("custodian-url", "", "base `URL` of the custodian store; default: the stub inside this server")
+	var origins multiFlag
+	flags.Var(&origins, "allow-origin", "web `origin` allowed to call the API from a browser, such as https://app.example.com or http://localhost:* (repeatable)")
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
+	if flags.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q\n%s", flags.Args(), usage)
+	}
+	log := newLogger(stderr, *dev)
+	if *dev {
+		origins = append(origins, api.DevOrigins...)
+	}
+	allowed, err := api.ParseOrigins(origins)
+	if err != nil {
+		return err
+	}
+
+	st, err := sf.open(ctx, getenv, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	base := *custodianURL
+	if base == "" {
+		base = "http://" + ln.Addr().String()
+	}
+
+	var devKeys *api.DevKeys
+	if *dev {
+		devKeys, err = loadDevKeys(ctx, st, filepath.Join(sf.data, "dev-keys.json"), log)
+		if err != nil {
+			return fmt.Errorf("dev keys: %w", err)
+		}
+	}
+	for _, dir := range []string{*jsDir, *webDir} {
+		if err := api.CheckDir(dir); err != nil {
+			log.Warn("static folder missing; its files will be 404", "dir", dir, "err", err)
+		}
+	}
+
+	srv := api.NewServer(api.Config{
+		Store: st.store,
+		Custodians: &api.CustodianDirectory{
+			BaseURL: base,
+			HTTP:    &http.Client{Timeout: 15 * time.Second},
+			Keys:    st.store,
+		},
+		Log:     log,
+		Origins: allowed,
+		Dev:     devKeys,
+		Static:  api.StaticFiles(*jsDir, *webDir),
+	})
+	srv.Handle(custodian.PathPrefix, custodian.NewHandler(st.custodian, log.With("component", "custodian")))
+
+	httpServer := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- httpServer.Serve(ln) }()
+	fmt.Fprintf(stdout, "duetd: listening on http://%s\n", ln.Addr())
+	if devKeys != nil {
+		fmt.Fprintf(stdout, "duetd: dev mode: demo keys at http://%s/dev/client-key\n", ln.Addr())
+	}
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := httpServer.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// devKeysFile is what --dev keeps in the data folder so the demo
+// organization and client survive restarts: the store holds only hashes.
+type devKeysFile struct {
+	OrganizationID string `json:"orgId"`
+	OrgAPIKey      string `json:"orgApiKey"`
+	ClientID       string `json:"clientId"`
+	ClientAPIKey   string `json:"clientApiKey"`
+}
+
+// loadDevKeys returns the demo keys, creating the demo organization and
+// client the first time, and again if the file's keys no longer work (for
+// instance after the database was replaced).
+func loadDevKeys(ctx context.Context, st *state, path string, log *slog.Logger) (*api.DevKeys, error) {
+	var f devKeysFile
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(data, &f); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		_, oerr := st.store.AuthenticateOrganization(ctx, f.OrgAPIKey)
+		_, cerr := st.store.AuthenticateClient(ctx, f.ClientAPIKey)
+		if oerr == nil && cerr == nil {
+			return &api.DevKeys{ClientAPIKey: f.ClientAPIKey, OrgAPIKey: f.OrgAPIKey}, nil
+		}
+		if !errors.Is(oerr, store.ErrUnauthenticated) && oerr != nil {
+			return nil, oerr
+		}
+		if !errors.Is(cerr, store.ErrUnauthenticated) && cerr != nil {
+			return nil, cerr
+		}
+		log.Warn("demo keys in the data folder are not in the database; making new ones", "file", path)
+	case errors.Is(err, fs.ErrNotExist):
+	default:
+		return nil, err
+	}
+	f.OrganizationID, f.OrgAPIKey, err = st.createOrganization(ctx, "Duet demo")
+	if err != nil {
+		return nil, err
+	}
+	c, clientKey, err := st.store.CreateClient(ctx, f.OrganizationID)
+	if err != nil {
+		return nil, err
+	}
+	f.ClientID, f.ClientAPIKey = c.ID, clientKey
+	data, err = json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, append(data, '\n'), 0o600); err != nil {
+		return nil, err
+	}
+	log.Info("created demo organization and client", "org", f.OrganizationID, "client", f.ClientID)
+	return &api.DevKeys{ClientAPIKey: f.ClientAPIKey, OrgAPIKey: f.OrgAPIKey}, nil
+}

@@ -1,0 +1,85 @@
+// Package custodian is a stand-in for an organization's custodian store: the
+// service, run by the organization rather than by Duet, that keeps the
+// custodian backup share b_C of each wallet and the user's encrypted backup
+// share b_D for each backup method (DESIGN.md §1).
+//
+// It has its own tables, its own sealing key and its own API keys ("duet_cus_"),
+// and the server party reaches it only over HTTP through Client, exactly as it
+// would reach a real custodian run elsewhere. A backup counts as done for a
+// method only when the custodian holds a confirmed ciphertext for that method
+// and a confirmed share of the same backup generation; confirming means the
+// uploader proved, by the SHA-256 digest of what it meant to store, that the
+// custodian holds exactly those bytes.
+package custodian
+
+import (
+	"errors"
+	"time"
+)
+
+// Backup methods: how the user's key K_m for the ciphertext is obtained.
+const (
+	MethodPassword = "password"
+	MethodPasskey  = "passkey"
+	MethodApp      = "app"
+)
+
+// ValidMethod reports whether m is a backup method the custodian accepts.
+func ValidMethod(m string) bool {
+	return m == MethodPassword || m == MethodPasskey || m == MethodApp
+}
+
+// Size limits on what the custodian accepts; a share with its auxiliary
+// information is a few kilobytes.
+const (
+	MaxShareSize      = 256 << 10
+	MaxCiphertextSize = 256 << 10
+)
+
+var (
+	// ErrNotFound means the wallet, share or backup does not exist for this
+	// organization, or is not confirmed yet where a confirmed one is needed.
+	ErrNotFound = errors.New("custodian: not found")
+	// ErrUnauthenticated means the custodian API key is missing or wrong.
+	ErrUnauthenticated = errors.New("custodian: invalid API key")
+	// ErrConfirmed means different bytes were offered for a share or backup
+	// that is already confirmed, which never changes.
+	ErrConfirmed = errors.New("custodian: already confirmed with different contents")
+	// ErrDigestMismatch means a confirmation named a digest other than that
+	// of the stored bytes.
+	ErrDigestMismatch = errors.New("custodian: digest does not match stored contents")
+	// ErrEjectNotAuthorized means the organization has not authorised eject
+	// for the wallet.
+	ErrEjectNotAuthorized = errors.New("custodian: eject not authorized")
+	// ErrUnavailable means the custodian store could not be reached or gave
+	// an answer that is not a custodian API response.
+	ErrUnavailable = errors.New("custodian: store unavailable")
+	// ErrInvalid means a request is malformed: bad method, generation or size.
+	ErrInvalid = errors.New("custodian: invalid request")
+)
+
+// A Backup is the user's encrypted backup share for one method.
+type Backup struct {
+	Method     string `json:"method"`
+	Generation uint64 `json:"generation"`
+	Ciphertext []byte `json:"ciphertext,omitempty"`
+	Confirmed  bool   `json:"confirmed"`
+}
+
+// ShareStatus tells whether the custodian holds b_C of one backup generation.
+type ShareStatus struct {
+	Generation uint64 `json:"generation"`
+	Confirmed  bool   `json:"confirmed"`
+}
+
+// WalletStatus is what the custodian holds for one wallet.
+type WalletStatus struct {
+	WalletID string        `json:"walletId"`
+	Shares   []ShareStatus `json:"shares"`
+	// Backups lists the newest upload for each method, without ciphertexts.
+	Backups []Backup `json:"backups"`
+	// BackedUp lists the methods whose ciphertext and share are both confirmed.
+	BackedUp          []string   `json:"backedUp"`
+	EjectAuthorized   bool       `json:"ejectAuthorized"`
+	EjectAuthorizedAt *time.Time `json:"ejectAuthorizedAt,omitempty"`
+}

@@ -1,0 +1,588 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/duetwallet/duet/server/apikey"
+	"github.com/duetwallet/duet/server/internal/sqldb"
+	"github.com/duetwallet/duet/server/seal"
+)
+
+var migrations = []sqldb.Migration{{Version: 1, SQL: `
+CREATE TABLE organizations (
+	id TEXT PRIMARY KEY,
+	name TEXT NOT NULL,
+	key_hash {{blob}} NOT NULL,
+	custodian_key {{blob}} NOT NULL,
+	created_at BIGINT NOT NULL
+);
+CREATE TABLE clients (
+	id TEXT PRIMARY KEY,
+	org_id TEXT NOT NULL REFERENCES organizations (id),
+	key_hash {{blob}} NOT NULL,
+	created_at BIGINT NOT NULL
+);
+CREATE INDEX clients_org_id ON clients (org_id);
+CREATE TABLE wallets (
+	id TEXT PRIMARY KEY,
+	client_id TEXT NOT NULL UNIQUE REFERENCES clients (id),
+	public_key {{blob}} NOT NULL,
+	address TEXT NOT NULL,
+	active_generation BIGINT,
+	pending_generation BIGINT,
+	created_at BIGINT NOT NULL,
+	CHECK (active_generation IS NOT NULL OR pending_generation IS NOT NULL)
+);
+CREATE TABLE server_shares (
+	wallet_id TEXT NOT NULL REFERENCES wallets (id) ON DELETE CASCADE,
+	generation BIGINT NOT NULL,
+	state TEXT NOT NULL CHECK (state IN ('pending', 'active')),
+	sealed {{blob}} NOT NULL,
+	created_at BIGINT NOT NULL,
+	PRIMARY KEY (wallet_id, generation)
+);
+CREATE TABLE presignatures (
+	wallet_id TEXT NOT NULL,
+	generation BIGINT NOT NULL,
+	id TEXT NOT NULL,
+	sealed {{blob}} NOT NULL,
+	created_at BIGINT NOT NULL,
+	PRIMARY KEY (wallet_id, generation, id),
+	FOREIGN KEY (wallet_id, generation) REFERENCES server_shares (wallet_id, generation) ON DELETE CASCADE
+)`}}
+
+// SQLStore is the Store on SQLite or PostgreSQL.
+type SQLStore struct {
+	db     *sqldb.DB
+	sealer *seal.Sealer
+	rand   io.Reader
+	now    func() time.Time
+}
+
+var _ Store = (*SQLStore)(nil)
+
+// Config holds what an SQLStore depends on.
+type Config struct {
+	DB *sqldb.DB
+	// Sealer seals shares, presignatures and custodian keys under the
+	// server's master key.
+	Sealer *seal.Sealer
+	// Rand is the source of keys, ids and nonces; crypto/rand if nil.
+	Rand io.Reader
+	// Now is the clock for creation times; time.Now if nil.
+	Now func() time.Time
+}
+
+// Open applies the store's migrations to cfg.DB and returns the store.
+func Open(ctx context.Context, cfg Config) (*SQLStore, error) {
+	if cfg.DB == nil || cfg.Sealer == nil {
+		return nil, errors.New("store: Open needs a DB and a Sealer")
+	}
+	s := &SQLStore{db: cfg.DB, sealer: cfg.Sealer, rand: cfg.Rand, now: cfg.Now}
+	if s.rand == nil {
+		s.rand = rand.Reader
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if err := s.db.Migrate(ctx, "store", migrations); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return s, nil
+}
+
+func (s *SQLStore) stamp() int64 { return s.now().UnixMilli() }
+
+func fromStamp(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+func (s *SQLStore) CreateOrganization(ctx context.Context, id, name, custodianKey string) (string, error) {
+	if name == "" {
+		return "", errors.New("store: organization name is empty")
+	}
+	key, hash, err := apikey.New(s.rand, apikey.Organization, id)
+	if err != nil {
+		return "", fmt.Errorf("store: %w", err)
+	}
+	sealedKey, err := s.sealer.Seal(s.rand, seal.Binding{Purpose: seal.PurposeCustodianKey, WalletID: id}, []byte(custodianKey))
+	if err != nil {
+		return "", fmt.Errorf("store: %w", err)
+	}
+	_, err = s.db.ExecContext(ctx,
+		`INSERT INTO organizations (id, name, key_hash, custodian_key, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		id, name, hash[:], sealedKey, s.stamp())
+	if err != nil {
+		return "", fmt.Errorf("store: create organization: %w", err)
+	}
+	return key, nil
+}
+
+func (s *SQLStore) organization(ctx context.Context, id string) (Organization, []byte, error) {
+	var o Organization
+	var hash []byte
+	var created int64
+	err := s.db.QueryRowContext(ctx,
+		`SELECT id, name, key_hash, created_at FROM organizations WHERE id = $1`, id).
+		Scan(&o.ID, &o.Name, &hash, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Organization{}, nil, fmt.Errorf("store: organization %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Organization{}, nil, fmt.Errorf("store: read organization: %w", err)
+	}
+	o.CreatedAt = fromStamp(created)
+	return o, hash, nil
+}
+
+func (s *SQLStore) Organization(ctx context.Context, id string) (Organization, error) {
+	o, _, err := s.organization(ctx, id)
+	return o, err
+}
+
+func (s *SQLStore) AuthenticateOrganization(ctx context.Context, key string) (Organization, error) {
+	id, err := apikey.Parse(apikey.Organization, key)
+	if err != nil {
+		return Organization{}, ErrUnauthenticated
+	}
+	o, hash, err := s.organization(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return Organization{}, ErrUnauthenticated
+	}
+	if err != nil {
+		return Organization{}, err
+	}
+	if !apikey.Verify(key, hash) {
+		return Organization{}, ErrUnauthenticated
+	}
+	return o, nil
+}
+
+func (s *SQLStore) CustodianKey(ctx context.Context, orgID string) (string, error) {
+	var sealed []byte
+	err := s.db.QueryRowContext(ctx, `SELECT custodian_key FROM organizations WHERE id = $1`, orgID).Scan(&sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("store: organization %s: %w", orgID, ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("store: read custodian key: %w", err)
+	}
+	key, err := s.sealer.Open(seal.Binding{Purpose: seal.PurposeCustodianKey, WalletID: orgID}, sealed)
+	if err != nil {
+		return "", fmt.Errorf("store: open custodian key of organization %s: %w", orgID, err)
+	}
+	return string(key), nil
+}
+
+func (s *SQLStore) CreateClient(ctx context.Context, orgID string) (Client, string, error) {
+	id, err := apikey.NewID(s.rand)
+	if err != nil {
+		return Client{}, "", fmt.Errorf("store: %w", err)
+	}
+	key, hash, err := apikey.New(s.rand, apikey.Client, id)
+	if err != nil {
+		return Client{}, "", fmt.Errorf("store: %w", err)
+	}
+	c := Client{ID: id, OrganizationID: orgID, CreatedAt: fromStamp(s.stamp())}
+	_, err = s.db.ExecContext(ctx,
+		`INSERT INTO clients (id, org_id, key_hash, created_at) VALUES ($1, $2, $3, $4)`,
+		c.ID, c.OrganizationID, hash[:], c.CreatedAt.UnixMilli())
+	if sqldb.IsForeignKeyViolation(err) {
+		return Client{}, "", fmt.Errorf("store: organization %s: %w", orgID, ErrNotFound)
+	}
+	if err != nil {
+		return Client{}, "", fmt.Errorf("store: create client: %w", err)
+	}
+	return c, key, nil
+}
+
+func (s *SQLStore) client(ctx context.Context, id string) (Client, []byte, error) {
+	var c Client
+	var hash []byte
+	var created int64
+	err := s.db.QueryRowContext(ctx,
+		`SELECT id, org_id, key_hash, created_at FROM clients WHERE id = $1`, id).
+		Scan(&c.ID, &c.OrganizationID, &hash, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Client{}, nil, fmt.Errorf("store: client %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Client{}, nil, fmt.Errorf("store: read client: %w", err)
+	}
+	c.CreatedAt = fromStamp(created)
+	return c, hash, nil
+}
+
+func (s *SQLStore) Client(ctx context.Context, id string) (Client, error) {
+	c, _, err := s.client(ctx, id)
+	return c, err
+}
+
+func (s *SQLStore) AuthenticateClient(ctx context.Context, key string) (Client, error) {
+	id, err := apikey.Parse(apikey.Client, key)
+	if err != nil {
+		return Client{}, ErrUnauthenticated
+	}
+	c, hash, err := s.client(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return Client{}, ErrUnauthenticated
+	}
+	if err != nil {
+		return Client{}, err
+	}
+	if !apikey.Verify(key, hash) {
+		return Client{}, ErrUnauthenticated
+	}
+	return c, nil
+}
+
+func shareBinding(walletID string, gen uint64) seal.Binding {
+	return seal.Binding{Purpose: seal.PurposeServerShare, WalletID: walletID, Generation: gen}
+}
+
+func presignatureBinding(walletID string, gen uint64, id string) seal.Binding {
+	return seal.Binding{Purpose: seal.PurposePresignature, WalletID: walletID, Generation: gen, Item: id}
+}
+
+// generation converts a generation to the BIGINT column type. Generations
+// beyond int64 cannot be stored, and gen+1 must not overflow either.
+func generation(gen uint64) (int64, error) {
+	if gen == 0 || gen >= 1<<62 {
+		return 0, fmt.Errorf("store: invalid generation %d", gen)
+	}
+	return int64(gen), nil
+}
+
+func (s *SQLStore) CreateWallet(ctx context.Context, w Wallet, gen uint64, share []byte) error {
+	g, err := generation(gen)
+	if err != nil {
+		return err
+	}
+	if w.ID == "" || w.ClientID == "" || len(w.PublicKey) == 0 || w.Address == "" {
+		return errors.New("store: wallet needs an id, a client id, a public key and an address")
+	}
+	sealed, err := s.sealer.Seal(s.rand, shareBinding(w.ID, gen), share)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	now := s.stamp()
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO wallets (id, client_id, public_key, address, active_generation, pending_generation, created_at)
+			 VALUES ($1, $2, $3, $4, NULL, $5, $6)`,
+			w.ID, w.ClientID, w.PublicKey, w.Address, g, now); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO server_shares (wallet_id, generation, state, sealed, created_at) VALUES ($1, $2, 'pending', $3, $4)`,
+			w.ID, g, sealed, now)
+		return err
+	})
+	switch {
+	case sqldb.IsUniqueViolation(err):
+		return fmt.Errorf("store: wallet %s of client %s: %w", w.ID, w.ClientID, ErrWalletExists)
+	case sqldb.IsForeignKeyViolation(err):
+		return fmt.Errorf("store: client %s: %w", w.ClientID, ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("store: create wallet: %w", err)
+	}
+	return nil
+}
+
+const walletColumns = `id, client_id, public_key, address, active_generation, pending_generation, created_at`
+
+func scanWallet(row *sql.Row) (Wallet, error) {
+	var w Wallet
+	var active, pending sql.NullInt64
+	var created int64
+	if err := row.Scan(&w.ID, &w.ClientID, &w.PublicKey, &w.Address, &active, &pending, &created); err != nil {
+		return Wallet{}, err
+	}
+	w.ActiveGeneration = uint64(active.Int64)
+	w.PendingGeneration = uint64(pending.Int64)
+	w.CreatedAt = fromStamp(created)
+	return w, nil
+}
+
+func (s *SQLStore) Wallet(ctx context.Context, id string) (Wallet, error) {
+	w, err := scanWallet(s.db.QueryRowContext(ctx, `SELECT `+walletColumns+` FROM wallets WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Wallet{}, fmt.Errorf("store: wallet %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Wallet{}, fmt.Errorf("store: read wallet: %w", err)
+	}
+	return w, nil
+}
+
+func (s *SQLStore) WalletByClient(ctx context.Context, clientID string) (Wallet, error) {
+	w, err := scanWallet(s.db.QueryRowContext(ctx, `SELECT `+walletColumns+` FROM wallets WHERE client_id = $1`, clientID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Wallet{}, fmt.Errorf("store: wallet of client %s: %w", clientID, ErrNotFound)
+	}
+	if err != nil {
+		return Wallet{}, fmt.Errorf("store: read wallet: %w", err)
+	}
+	return w, nil
+}
+
+func (s *SQLStore) PutPending(ctx context.Context, walletID string, gen uint64, share []byte) error {
+	g, err := generation(gen)
+	if err != nil {
+		return err
+	}
+	sealed, err := s.sealer.Seal(s.rand, shareBinding(walletID, gen), share)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		// The conditional update both checks and claims the pending slot;
+		// the row lock it takes orders it against a concurrent Activate.
+		res, err := tx.ExecContext(ctx,
+			`UPDATE wallets SET pending_generation = $2
+			 WHERE id = $1 AND pending_generation IS NULL AND active_generation = $3`,
+			walletID, g, g-1)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			w, err := walletTx(ctx, tx, walletID)
+			if err != nil {
+				return err
+			}
+			if w.PendingGeneration != 0 {
+				return fmt.Errorf("store: wallet %s has pending generation %d: %w", walletID, w.PendingGeneration, ErrPendingExists)
+			}
+			return fmt.Errorf("store: wallet %s: generation %d after active %d: %w", walletID, gen, w.ActiveGeneration, ErrGenerationMismatch)
+		}
+		_, err = tx.ExecContext(ctx,
+			`INSERT INTO server_shares (wallet_id, generation, state, sealed, created_at) VALUES ($1, $2, 'pending', $3, $4)`,
+			walletID, g, sealed, s.stamp())
+		return err
+	})
+	if err != nil {
+		return wrap("put pending share", err)
+	}
+	return nil
+}
+
+func walletTx(ctx context.Context, tx *sql.Tx, id string) (Wallet, error) {
+	w, err := scanWallet(tx.QueryRowContext(ctx, `SELECT `+walletColumns+` FROM wallets WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Wallet{}, fmt.Errorf("store: wallet %s: %w", id, ErrNotFound)
+	}
+	return w, err
+}
+
+// wrap adds context to errors from the database and passes the store's own
+// errors through unchanged.
+func wrap(op string, err error) error {
+	for _, sentinel := range []error{ErrNotFound, ErrPendingExists, ErrGenerationMismatch, ErrNotPending, ErrNoActiveShare, ErrPresignatureExists, ErrWalletExists} {
+		if errors.Is(err, sentinel) {
+			return err
+		}
+	}
+	return fmt.Errorf("store: %s: %w", op, err)
+}
+
+func (s *SQLStore) Activate(ctx context.Context, walletID string, gen uint64) error {
+	g, err := generation(gen)
+	if err != nil {
+		return err
+	}
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		// Only one transaction can move pending_generation from gen to NULL:
+		// on PostgreSQL a concurrent one waits for this row lock, then
+		// re-checks the WHERE clause and updates nothing.
+		res, err := tx.ExecContext(ctx,
+			`UPDATE wallets SET active_generation = $2, pending_generation = NULL
+			 WHERE id = $1 AND pending_generation = $2`,
+			walletID, g)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			if _, err := walletTx(ctx, tx, walletID); err != nil {
+				return err
+			}
+			return fmt.Errorf("store: wallet %s generation %d: %w", walletID, gen, ErrNotPending)
+		}
+		res, err = tx.ExecContext(ctx,
+			`UPDATE server_shares SET state = 'active' WHERE wallet_id = $1 AND generation = $2 AND state = 'pending'`,
+			walletID, g)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != 1 {
+			return fmt.Errorf("store: internal error: wallet %s pending generation %d has no pending share", walletID, gen)
+		}
+		// Presignatures would also go by the foreign key's cascade; deleting
+		// them first says so without relying on it.
+		if _, err := tx.ExecContext(ctx,
+			`DELETE FROM presignatures WHERE wallet_id = $1 AND generation < $2`, walletID, g); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx,
+			`DELETE FROM server_shares WHERE wallet_id = $1 AND generation < $2`, walletID, g)
+		return err
+	})
+	if err != nil {
+		return wrap("activate", err)
+	}
+	return nil
+}
+
+func (s *SQLStore) DropPending(ctx context.Context, walletID string, gen uint64) error {
+	g, err := generation(gen)
+	if err != nil {
+		return err
+	}
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`UPDATE wallets SET pending_generation = NULL
+			 WHERE id = $1 AND pending_generation = $2 AND active_generation IS NOT NULL`,
+			walletID, g)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			// Either the wallet never committed (delete it whole) or gen is
+			// not pending.
+			res, err := tx.ExecContext(ctx,
+				`DELETE FROM wallets WHERE id = $1 AND pending_generation = $2 AND active_generation IS NULL`,
+				walletID, g)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 1 {
+				// The share goes by ON DELETE CASCADE; delete it explicitly
+				// as well so nothing depends on the pragma being on.
+				_, err := tx.ExecContext(ctx, `DELETE FROM server_shares WHERE wallet_id = $1`, walletID)
+				return err
+			}
+			if _, err := walletTx(ctx, tx, walletID); err != nil {
+				return err
+			}
+			return fmt.Errorf("store: wallet %s generation %d: %w", walletID, gen, ErrNotPending)
+		}
+		_, err = tx.ExecContext(ctx,
+			`DELETE FROM server_shares WHERE wallet_id = $1 AND generation = $2 AND state = 'pending'`, walletID, g)
+		return err
+	})
+	if err != nil {
+		return wrap("drop pending", err)
+	}
+	return nil
+}
+
+func (s *SQLStore) Share(ctx context.Context, walletID string, gen uint64) (Share, error) {
+	g, err := generation(gen)
+	if err != nil {
+		return Share{}, err
+	}
+	var state string
+	var sealed []byte
+	err = s.db.QueryRowContext(ctx,
+		`SELECT state, sealed FROM server_shares WHERE wallet_id = $1 AND generation = $2`, walletID, g).
+		Scan(&state, &sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Share{}, fmt.Errorf("store: share of wallet %s generation %d: %w", walletID, gen, ErrNotFound)
+	}
+	if err != nil {
+		return Share{}, fmt.Errorf("store: read share: %w", err)
+	}
+	data, err := s.sealer.Open(shareBinding(walletID, gen), sealed)
+	if err != nil {
+		return Share{}, fmt.Errorf("store: open share of wallet %s generation %d: %w", walletID, gen, err)
+	}
+	return Share{WalletID: walletID, Generation: gen, State: ShareState(state), Data: data}, nil
+}
+
+func (s *SQLStore) PutPresignature(ctx context.Context, walletID string, gen uint64, id string, data []byte) error {
+	g, err := generation(gen)
+	if err != nil {
+		return err
+	}
+	if id == "" {
+		return errors.New("store: empty presignature id")
+	}
+	sealed, err := s.sealer.Seal(s.rand, presignatureBinding(walletID, gen, id), data)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	// Inserting through the active share row ties the presignature to that
+	// share: the foreign key makes a concurrent Activate, which deletes the
+	// share, either wait for this insert and then cascade to it, or win and
+	// make this insert fail.
+	res, err := s.db.ExecContext(ctx,
+		`INSERT INTO presignatures (wallet_id, generation, id, sealed, created_at)
+		 SELECT wallet_id, generation, $3, $4, $5 FROM server_shares
+		 WHERE wallet_id = $1 AND generation = $2 AND state = 'active'`,
+		walletID, g, id, sealed, s.stamp())
+	switch {
+	case sqldb.IsUniqueViolation(err):
+		return fmt.Errorf("store: presignature %s: %w", id, ErrPresignatureExists)
+	case sqldb.IsForeignKeyViolation(err):
+		return fmt.Errorf("store: wallet %s generation %d: %w", walletID, gen, ErrNoActiveShare)
+	case err != nil:
+		return fmt.Errorf("store: put presignature: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("store: put presignature: %w", err)
+	} else if n == 0 {
+		return fmt.Errorf("store: wallet %s generation %d: %w", walletID, gen, ErrNoActiveShare)
+	}
+	return nil
+}
+
+func (s *SQLStore) TakePresignature(ctx context.Context, walletID string, gen uint64, id string) ([]byte, error) {
+	g, err := generation(gen)
+	if err != nil {
+		return nil, err
+	}
+	// One statement deletes and returns: whichever caller's DELETE removes
+	// the row gets it, and every other caller finds no row.
+	var sealed []byte
+	err = s.db.QueryRowContext(ctx,
+		`DELETE FROM presignatures WHERE wallet_id = $1 AND generation = $2 AND id = $3 RETURNING sealed`,
+		walletID, g, id).Scan(&sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("store: presignature %s of wallet %s generation %d: %w", id, walletID, gen, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: take presignature: %w", err)
+	}
+	data, err := s.sealer.Open(presignatureBinding(walletID, gen, id), sealed)
+	if err != nil {
+		return nil, fmt.Errorf("store: open presignature %s: %w", id, err)
+	}
+	return data, nil
+}
+
+func (s *SQLStore) CountPresignatures(ctx context.Context, walletID string, gen uint64) (int, error) {
+	g, err := generation(gen)
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	err = s.db.QueryRowContext(ctx,
+		`SELECT COUNT(*) FROM presignatures WHERE wallet_id = $1 AND generation = $2`, walletID, g).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("store: count presignatures: %w", err)
+	}
+	return n, nil
+}
