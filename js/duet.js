@@ -1,0 +1,587 @@
+// The Duet SDK: a browser MPC wallet whose key is split between this device
+// and the Duet server (DESIGN.md). Served by the server at /duet.js:
+//
+//     import { Duet } from '/duet.js';
+//     const duet = await Duet.connect({ url, apiKey, onProgress });
+//     const { address } = await duet.createWallet();
+//
+// The device party runs as WebAssembly in a Web Worker (worker.js); this
+// module is the page's side: argument checks, one session at a time, the
+// lifecycle queries to the server's client API, and duet.provider.
+
+import { DuetError, ErrorCode, errorFromResponse, toDuetError } from './errors.js';
+import { digestBytes, formatSignature, isAddress, messageBytes } from './bytes.js';
+import { WorkerChannel, callListener } from './rpc.js';
+import { DuetProvider, emitEvent, markDisconnected, normalizeChainId } from './provider.js';
+
+export { DuetError, ErrorCode } from './errors.js';
+export { DuetProvider, ProviderErrorCode, ProviderRpcError } from './provider.js';
+
+/** How a backup share is encrypted, and so how it is opened again. */
+export const BackupMethod = Object.freeze({
+  /** A password, stretched with Argon2id by the device module. */
+  PASSWORD: 'password',
+  /** A 32-byte key from a passkey (the WebAuthn PRF extension). */
+  PASSKEY: 'passkey',
+  /** A 32-byte key the app keeps, for instance in the user's cloud drive. */
+  APP: 'app',
+});
+
+const backupMethods = new Set(Object.values(BackupMethod));
+
+/** The default for Duet.connect's loadTimeoutMs. */
+export const DEFAULT_LOAD_TIMEOUT_MS = 120000;
+
+const constructing = Symbol('Duet.connect');
+
+function invalid(message) {
+  return new DuetError(ErrorCode.INVALID_ARGUMENT, 'duet: ' + message);
+}
+
+function resolveUrl(u, what) {
+  try {
+    return new URL(u, globalThis.location?.href ?? import.meta.url).href;
+  } catch {
+    throw invalid(`${what} is not a URL: ${String(u)}`);
+  }
+}
+
+/** Returns the server's base URL without query, fragment or trailing slash. */
+export function normalizeServerUrl(url) {
+  let u;
+  try {
+    u = new URL(url);
+  } catch {
+    throw invalid(`url is not an absolute URL: ${String(url)}`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+    throw invalid(`url must be http or https, not ${u.protocol}`);
+  }
+  return u.origin + u.pathname.replace(/\/+$/, '');
+}
+
+/**
+ * Returns the client id inside a Duet client API key
+ * ("duet_cli_<32 hex digits>_<secret>"), or null for another string.
+ */
+export function clientIdFromApiKey(apiKey) {
+  const m = typeof apiKey === 'string' ? /^duet_cli_([0-9a-f]{32})_[A-Za-z0-9_-]+$/.exec(apiKey) : null;
+  return m ? m[1] : null;
+}
+
+function backupCredential(options, operation) {
+  if (options === null || typeof options !== 'object') {
+    throw invalid(`${operation} wants {method, password} or {method, key}`);
+  }
+  const { method, password, key } = options;
+  if (!backupMethods.has(method)) {
+    throw invalid(`method must be one of ${[...backupMethods].join(', ')}`);
+  }
+  if (method === BackupMethod.PASSWORD) {
+    if (typeof password !== 'string' || password === '') {
+      throw invalid(`${operation} with method password wants a non-empty password`);
+    }
+    return { method, password };
+  }
+  if (!(key instanceof Uint8Array) || key.length !== 32) {
+    throw invalid(`${operation} with method ${method} wants key, a 32-byte Uint8Array`);
+  }
+  return { method, key: key.slice() };
+}
+
+function progressOption(options) {
+  if (options === undefined || options === null) {
+    return undefined;
+  }
+  if (typeof options !== 'object') {
+    throw invalid('options must be an object');
+  }
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
+    throw invalid('onProgress must be a function');
+  }
+  return options.onProgress;
+}
+
+function startWorker(workerUrl) {
+  if (typeof globalThis.Worker !== 'function') {
+    throw new DuetError(ErrorCode.UNSUPPORTED, 'duet: this browser has no Web Workers');
+  }
+  const sameOrigin = globalThis.location && new URL(workerUrl).origin === globalThis.location.origin;
+  let blobUrl = null;
+  try {
+    if (sameOrigin) {
+      return { worker: new Worker(workerUrl, { name: 'duet-device' }), release() {} };
+    }
+    // A Worker may not start from a cross-origin script, but a same-origin
+    // one may import it; the base tells worker.js where its siblings are.
+    const source = `self.duetScriptBase = ${JSON.stringify(workerUrl)};\nimportScripts(${JSON.stringify(workerUrl)});\n`;
+    blobUrl = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
+    const worker = new Worker(blobUrl, { name: 'duet-device' });
+    return {
+      worker,
+      release() {
+        URL.revokeObjectURL(blobUrl);
+      },
+    };
+  } catch (err) {
+    // A Content-Security-Policy without worker-src for this URL, for one.
+    if (blobUrl !== null) {
+      URL.revokeObjectURL(blobUrl);
+    }
+    throw new DuetError(ErrorCode.NETWORK, `duet: cannot start the device worker from ${workerUrl}: ${err.message}`, { cause: err });
+  }
+}
+
+/**
+ * A connection to one wallet: the wallet of the client whose API key was
+ * given, on this device and on the server at url.
+ *
+ * Sessions with the server (createWallet, signing, backupWallet,
+ * recoverWallet, ejectPrivateKey, refreshWallet) run one at a time, in the
+ * order they were called; across tabs the device worker serialises them too.
+ */
+export class Duet {
+  #channel;
+  #url;
+  #apiKey;
+  #fetch;
+  #onProgress;
+  #provider;
+  #state = { hasShare: false, address: null, generation: 0 };
+  #queue = Promise.resolve();
+  #ready = false;
+
+  /** Use Duet.connect. */
+  constructor(token, init) {
+    if (token !== constructing) {
+      throw new TypeError('duet: use Duet.connect to make a Duet');
+    }
+    this.#url = init.url;
+    this.#apiKey = init.apiKey;
+    this.#fetch = init.fetch;
+    this.#onProgress = init.onProgress;
+    this.#channel = init.channel;
+    this.#provider = new DuetProvider(this, { chainId: init.chainId });
+  }
+
+  /**
+   * Starts the device worker, loads the device module and reads this
+   * device's wallet state.
+   *
+   * @param {object} options
+   * @param {string} options.apiKey the client API key
+   * @param {string} [options.url] the server's base URL; defaults to the
+   *   origin this module was loaded from
+   * @param {(event: {operation: string, phase: string, protocol?: string, round?: number, detail?: string}) => void} [options.onProgress]
+   *   receives every progress event of this Duet's operations
+   * @param {number | string} [options.chainId] the provider's chain, default 1337
+   * @param {string} [options.wasmUrl] default: duet.wasm beside this module
+   * @param {string} [options.wasmExecUrl] default: wasm_exec.js beside this module
+   * @param {string} [options.workerUrl] default: worker.js beside this module
+   * @param {number} [options.loadTimeoutMs] how long loading the device
+   *   module may take before connect fails with NETWORK; default 120000
+   * @param {typeof fetch} [options.fetch] the fetch used for the server's
+   *   HTTP API; default globalThis.fetch
+   * @returns {Promise<Duet>}
+   */
+  static async connect(options = {}) {
+    if (options === null || typeof options !== 'object') {
+      throw invalid('connect wants an options object');
+    }
+    const {
+      apiKey,
+      onProgress,
+      chainId = 1337,
+      loadTimeoutMs = DEFAULT_LOAD_TIMEOUT_MS,
+      fetch: fetchFn = globalThis.fetch?.bind(globalThis),
+    } = options;
+    if (typeof apiKey !== 'string' || apiKey === '') {
+      throw invalid('connect wants apiKey, the client API key');
+    }
+    if (onProgress !== undefined && typeof onProgress !== 'function') {
+      throw invalid('onProgress must be a function');
+    }
+    if (typeof fetchFn !== 'function') {
+      throw invalid('fetch must be a function');
+    }
+    if (!Number.isFinite(loadTimeoutMs) || loadTimeoutMs <= 0) {
+      throw invalid('loadTimeoutMs must be a positive number');
+    }
+    let normalizedChainId;
+    try {
+      normalizedChainId = normalizeChainId(chainId);
+    } catch (err) {
+      throw invalid(err.message.replace(/^duet: /, ''));
+    }
+    const url = normalizeServerUrl(options.url ?? new URL(import.meta.url).origin);
+    const workerUrl = resolveUrl(options.workerUrl ?? new URL('./worker.js', import.meta.url), 'workerUrl');
+    const wasmUrl = resolveUrl(options.wasmUrl ?? new URL('./duet.wasm', import.meta.url), 'wasmUrl');
+    const wasmExecUrl = resolveUrl(options.wasmExecUrl ?? new URL('./wasm_exec.js', import.meta.url), 'wasmExecUrl');
+
+    const report = (event) => {
+      if (onProgress) {
+        callListener(onProgress, { operation: 'connect', ...event });
+      }
+    };
+    report({ phase: 'load', detail: wasmUrl });
+
+    let duet;
+    const started = startWorker(workerUrl);
+    const channel = new WorkerChannel(started.worker, { onFatal: (err) => duet?.#disconnect(err) });
+    duet = new Duet(constructing, { url, apiKey, fetch: fetchFn, onProgress, channel, chainId: normalizedChainId });
+    try {
+      await channel.call('init', { url, apiKey, wasmUrl, wasmExecUrl }, { timeoutMs: loadTimeoutMs, timeoutCode: ErrorCode.NETWORK });
+      await duet.#refreshState();
+    } catch (err) {
+      const e = toDuetError(err);
+      channel.close(e);
+      throw e;
+    } finally {
+      started.release();
+    }
+    duet.#ready = true;
+    report({ phase: 'ready' });
+    // Emitted after connect's caller has had its turn to add listeners.
+    setTimeout(() => {
+      if (!channel.closed) {
+        duet.#provider[emitEvent]('connect', { chainId: duet.#provider.chainId });
+      }
+    }, 0);
+    return duet;
+  }
+
+  /** The EIP-1193 provider of this wallet. */
+  get provider() {
+    return this.#provider;
+  }
+
+  /** The server's base URL. */
+  get url() {
+    return this.#url;
+  }
+
+  /** The address of the wallet on this device, or null if there is none. */
+  get address() {
+    return this.#state.address;
+  }
+
+  /** Reports whether close() was called or the device worker failed. */
+  get closed() {
+    return this.#channel.closed;
+  }
+
+  /**
+   * Reports whether this device holds a share of the wallet. It is read when
+   * connecting and after each of this Duet's sessions; deviceState() reads it
+   * again, for instance after another tab changed it.
+   */
+  isWalletOnDevice() {
+    return this.#state.hasShare;
+  }
+
+  /**
+   * Reads this device's wallet state from its store.
+   *
+   * @returns {Promise<{hasShare: boolean, address: string | null, generation: number}>}
+   */
+  async deviceState() {
+    await this.#refreshState();
+    return { ...this.#state };
+  }
+
+  /**
+   * Creates the wallet: key generation with the server, then aux-info.
+   *
+   * @returns {Promise<{address: string, generation: number}>}
+   */
+  async createWallet(options) {
+    const onProgress = progressOption(options);
+    const res = await this.#session('createWallet', 'keygen', {}, onProgress);
+    if (!res || !isAddress(res.address)) {
+      throw new DuetError(ErrorCode.INTERNAL, 'duet: device module returned no address');
+    }
+    return { address: res.address, generation: res.generation };
+  }
+
+  /**
+   * Signs a 32-byte digest with the wallet. The digest is signed as given:
+   * use signMessage for messages.
+   *
+   * @param {Uint8Array | string} digest 32 bytes, or their 0x hex
+   * @returns {Promise<{r: string, s: string, yParity: 0 | 1, signature: string}>}
+   *   signature is r‖s‖v as 0x hex with v = 27 + yParity
+   */
+  async signDigest(digest, options) {
+    const onProgress = progressOption(options);
+    const d = digestBytes(digest);
+    const res = await this.#session('signDigest', 'sign', { digest: d.slice() }, onProgress);
+    return formatSignature(res?.signature);
+  }
+
+  /**
+   * Signs a message as personal_sign does (EIP-191, version 0x45): the
+   * keccak256 of "\x19Ethereum Signed Message:\n" + length + message.
+   *
+   * @param {string | Uint8Array} message a string is signed as UTF-8
+   * @returns {Promise<string>} the 65-byte signature as 0x hex, v ∈ {27, 28}
+   */
+  async signMessage(message, options) {
+    const onProgress = progressOption(options);
+    const bytes = messageBytes(message);
+    const digest = await this.#call('hashPersonalMessage', { data: bytes.slice() });
+    if (!(digest instanceof Uint8Array) || digest.length !== 32) {
+      throw new DuetError(ErrorCode.INTERNAL, 'duet: device module returned a malformed message hash');
+    }
+    const res = await this.#session('signMessage', 'sign', { digest }, onProgress);
+    return formatSignature(res?.signature).signature;
+  }
+
+  /**
+   * Backs the wallet up: a new backup pair, the user's half encrypted under
+   * the method's key and kept by the organization's custodian store.
+   *
+   * @param {{method: string, password?: string, key?: Uint8Array, onProgress?: Function}} options
+   * @returns {Promise<{method: string}>}
+   */
+  async backupWallet(options) {
+    const credential = backupCredential(options, 'backupWallet');
+    const res = await this.#session('backupWallet', 'backup', credential, progressOption(options));
+    return { method: res?.method ?? credential.method };
+  }
+
+  /**
+   * Recovers the wallet onto this device from a backup. The server's old
+   * share is retired, so a lost device's share no longer signs.
+   *
+   * @param {{method: string, password?: string, key?: Uint8Array, onProgress?: Function}} options
+   * @returns {Promise<{address: string, generation: number}>}
+   */
+  async recoverWallet(options) {
+    const credential = backupCredential(options, 'recoverWallet');
+    const res = await this.#session('recoverWallet', 'recover', credential, progressOption(options));
+    if (!res || !isAddress(res.address)) {
+      throw new DuetError(ErrorCode.INTERNAL, 'duet: device module returned no address');
+    }
+    return { address: res.address, generation: res.generation };
+  }
+
+  /**
+   * Rebuilds the wallet's private key in this browser from the backup pair,
+   * once the organization has authorised eject. The key then exists in one
+   * place: whoever holds it controls the wallet alone.
+   *
+   * @param {{method: string, password?: string, key?: Uint8Array, onProgress?: Function}} options
+   * @returns {Promise<string>} the private key as 0x hex (32 bytes)
+   */
+  async ejectPrivateKey(options) {
+    const credential = backupCredential(options, 'ejectPrivateKey');
+    const res = await this.#session('ejectPrivateKey', 'eject', credential, progressOption(options));
+    const key = res?.privateKey;
+    if (typeof key !== 'string' || !/^0x[0-9a-fA-F]{64}$/.test(key)) {
+      throw new DuetError(ErrorCode.INTERNAL, 'duet: device module returned a malformed private key');
+    }
+    return key;
+  }
+
+  /**
+   * Refreshes the device's and the server's shares: same key and address,
+   * new shares, so that shares leaked before no longer sign.
+   *
+   * @returns {Promise<{generation: number}>}
+   */
+  async refreshWallet(options) {
+    const onProgress = progressOption(options);
+    const res = await this.#session('refreshWallet', 'refresh', {}, onProgress);
+    return { generation: res?.generation };
+  }
+
+  /**
+   * Returns the server's record of the client's wallet, or null while the
+   * client has none (a wallet counts once its creation has committed).
+   *
+   * @returns {Promise<{walletId: string, address: string, publicKey: string, generation: number} | null>}
+   */
+  async getWalletInfo() {
+    const body = await this.#get('/v1/wallet');
+    if (body === null || typeof body !== 'object' || typeof body.exists !== 'boolean') {
+      throw new DuetError(ErrorCode.SERVER_ERROR, 'duet: server sent a malformed wallet record');
+    }
+    if (!body.exists) {
+      return null;
+    }
+    if (typeof body.walletId !== 'string' || body.walletId === '' || !isAddress(body.address)) {
+      throw new DuetError(ErrorCode.SERVER_ERROR, 'duet: server sent a malformed wallet record');
+    }
+    return {
+      walletId: body.walletId,
+      address: body.address,
+      publicKey: typeof body.publicKey === 'string' ? body.publicKey : '',
+      generation: Number(body.generation ?? 0),
+    };
+  }
+
+  /**
+   * Returns the wallet's backup status from the organization's custodian
+   * store, or null while the client has no wallet.
+   *
+   * @returns {Promise<{walletId: string, backedUp: boolean, recoveryMethods: string[], ejectAuthorized: boolean} | null>}
+   */
+  async getBackupStatus() {
+    const info = await this.getWalletInfo();
+    if (info === null) {
+      return null;
+    }
+    const body = await this.#get(`/v1/wallets/${encodeURIComponent(info.walletId)}/backup`);
+    if (body === null || typeof body !== 'object' || !Array.isArray(body.recoveryMethods)) {
+      throw new DuetError(ErrorCode.SERVER_ERROR, 'duet: server sent a malformed backup status');
+    }
+    const recoveryMethods = body.recoveryMethods.filter((m) => backupMethods.has(m));
+    return {
+      walletId: info.walletId,
+      backedUp: recoveryMethods.length > 0,
+      recoveryMethods,
+      ejectAuthorized: body.ejectAuthorized === true,
+    };
+  }
+
+  /** Reports whether the server has a wallet for this client. */
+  async doesWalletExist() {
+    return (await this.getWalletInfo()) !== null;
+  }
+
+  /**
+   * Reports whether the wallet has a confirmed backup: for method if given,
+   * else for any method. A backup is confirmed once the custodian store
+   * holds both the user's encrypted share and its own share.
+   */
+  async isWalletBackedUp(method) {
+    if (method !== undefined && !backupMethods.has(method)) {
+      throw invalid(`method must be one of ${[...backupMethods].join(', ')}`);
+    }
+    const methods = await this.availableRecoveryMethods();
+    return method === undefined ? methods.length > 0 : methods.includes(method);
+  }
+
+  /**
+   * Reports whether the wallet could be recovered on a new device: it exists
+   * on the server and has a confirmed backup for at least one method.
+   */
+  async isWalletRecoverable() {
+    return (await this.availableRecoveryMethods()).length > 0;
+  }
+
+  /** The methods the wallet can be recovered (or ejected) with. */
+  async availableRecoveryMethods() {
+    const status = await this.getBackupStatus();
+    return status === null ? [] : status.recoveryMethods;
+  }
+
+  /**
+   * Stops the device worker. Operations still running reject with CLOSED,
+   * and the provider emits disconnect. The wallet stays on the device.
+   */
+  close() {
+    const err = new DuetError(ErrorCode.CLOSED, 'duet: closed');
+    this.#channel.close(err);
+    this.#disconnect(err);
+  }
+
+  // GETs a route of the server's client API and returns its JSON body.
+  async #get(path) {
+    this.#checkOpen();
+    let res;
+    try {
+      res = await this.#fetch(this.#url + path, {
+        headers: { Authorization: `Bearer ${this.#apiKey}`, Accept: 'application/json' },
+        cache: 'no-store',
+      });
+    } catch (err) {
+      throw new DuetError(ErrorCode.NETWORK, `duet: cannot reach ${this.#url}: ${err?.message ?? err}`, { cause: err });
+    }
+    const body = await readJson(res);
+    if (!res.ok) {
+      throw errorFromResponse(res.status, body);
+    }
+    if (body === undefined) {
+      throw new DuetError(ErrorCode.SERVER_ERROR, `duet: ${path} answered ${res.status} without JSON`);
+    }
+    return body;
+  }
+
+  #checkOpen() {
+    if (this.#channel.closed) {
+      throw this.#channel.failure;
+    }
+  }
+
+  #disconnect(err) {
+    this.#provider[markDisconnected](err);
+  }
+
+  #progress(operation, perCall) {
+    const global = this.#onProgress;
+    if (!global && !perCall) {
+      return undefined;
+    }
+    return (ev) => {
+      const event = { ...ev, operation };
+      if (perCall) {
+        callListener(perCall, event);
+      }
+      if (global) {
+        callListener(global, { ...event });
+      }
+    };
+  }
+
+  async #call(method, params, onProgress) {
+    this.#checkOpen();
+    try {
+      return await this.#channel.call(method, params, { onProgress });
+    } catch (err) {
+      throw toDuetError(err);
+    }
+  }
+
+  // Runs an MPC session after the ones already queued, then rereads the
+  // device state, which keygen, recover and refresh change, and which a
+  // failure may reveal to be other than this Duet believed.
+  #session(operation, method, params, onProgress) {
+    const run = async () => {
+      try {
+        return await this.#call(method, params, this.#progress(operation, onProgress));
+      } finally {
+        if (!this.#channel.closed) {
+          await this.#refreshState().catch(() => {});
+        }
+      }
+    };
+    const result = this.#queue.then(run, run);
+    this.#queue = result.catch(() => {});
+    return result;
+  }
+
+  async #refreshState() {
+    const s = await this.#call('deviceState', {});
+    const hasShare = s?.hasShare === true;
+    const address = hasShare && isAddress(s.address) ? s.address : null;
+    const generation = hasShare && Number.isSafeInteger(Number(s.generation)) ? Number(s.generation) : 0;
+    const before = this.#state.address;
+    this.#state = { hasShare, address, generation };
+    if (this.#ready && before !== address) {
+      this.#provider[emitEvent]('accountsChanged', address ? [address] : []);
+    }
+  }
+}
+
+async function readJson(res) {
+  const type = res.headers?.get?.('Content-Type') ?? '';
+  if (!/^application\/json\b/i.test(type)) {
+    return undefined;
+  }
+  try {
+    return await res.json();
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,143 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import vm from 'node:vm';
+
+// device-store.js is a classic script for the worker; run it as one.
+vm.runInThisContext(readFileSync(new URL('../device-store.js', import.meta.url), 'utf8'), { filename: 'device-store.js' });
+const S = globalThis.DuetDeviceStore;
+
+const URL1 = 'https://duet.example';
+const KEY_A1 = 'duet_cli_' + 'a'.repeat(32) + '_' + 'x'.repeat(43);
+const KEY_A2 = 'duet_cli_' + 'a'.repeat(32) + '_' + 'y'.repeat(43);
+const KEY_B = 'duet_cli_' + 'b'.repeat(32) + '_' + 'x'.repeat(43);
+
+function contains(haystack, needle) {
+  outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
+    for (let j = 0; j < needle.length; j++) {
+      if (haystack[i + j] !== needle[j]) {
+        continue outer;
+      }
+    }
+    return true;
+  }
+  return false;
+}
+
+test('the namespace follows the server and the client, not the key secret', async () => {
+  const a1 = await S.namespaceFor(URL1, KEY_A1);
+  assert.match(a1, /^[0-9a-f]{32}$/);
+  assert.equal(await S.namespaceFor(URL1, KEY_A2), a1);
+  assert.notEqual(await S.namespaceFor(URL1, KEY_B), a1);
+  assert.notEqual(await S.namespaceFor('https://other.example', KEY_A1), a1);
+  // Keys of another shape stand for themselves.
+  assert.notEqual(await S.namespaceFor(URL1, 'opaque-1'), await S.namespaceFor(URL1, 'opaque-2'));
+  await assert.rejects(S.namespaceFor('', KEY_A1), { code: 'INVALID_ARGUMENT' });
+  await assert.rejects(S.namespaceFor(URL1, ''), { code: 'INVALID_ARGUMENT' });
+});
+
+test('values round-trip, and a missing value is null', async () => {
+  const store = await S.openDeviceStore({ url: URL1, apiKey: KEY_A1, backend: S.memoryBackend() });
+  assert.equal(await store.get('share/active'), null);
+  const share = new Uint8Array([1, 2, 3, 250, 251, 252]);
+  await store.put('share/active', share);
+  assert.deepEqual(await store.get('share/active'), share);
+  await store.put('share/active', new Uint8Array([9]));
+  assert.deepEqual(await store.get('share/active'), new Uint8Array([9]));
+  await store.delete('share/active');
+  assert.equal(await store.get('share/active'), null);
+  // The methods work detached, as the device module may call them.
+  const { put, get } = store;
+  await put('p', new Uint8Array([4]));
+  assert.deepEqual(await get('p'), new Uint8Array([4]));
+});
+
+test('a view into a larger buffer stores only its own bytes', async () => {
+  const store = await S.openDeviceStore({ url: URL1, apiKey: KEY_A1, backend: S.memoryBackend() });
+  const big = new Uint8Array([0, 1, 2, 3, 4, 5, 6, 7]);
+  await store.put('v', big.subarray(2, 5));
+  assert.deepEqual(await store.get('v'), new Uint8Array([2, 3, 4]));
+});
+
+test('the device key cannot be exported', async () => {
+  const backend = S.memoryBackend();
+  await S.openDeviceStore({ url: URL1, apiKey: KEY_A1, backend });
+  const key = backend.keys.get('device-key');
+  assert.equal(key.extractable, false);
+  assert.equal(key.algorithm.name, 'AES-GCM');
+  assert.equal(key.algorithm.length, 256);
+  await assert.rejects(crypto.subtle.exportKey('raw', key));
+});
+
+test('what is stored is sealed: versioned, random IV, no plaintext', async () => {
+  const backend = S.memoryBackend();
+  const store = await S.openDeviceStore({ url: URL1, apiKey: KEY_A1, backend });
+  const share = new TextEncoder().encode('a device share that must not be stored in the clear');
+  await store.put('a', share);
+  await store.put('b', share);
+  const a = backend.values.get('a');
+  const b = backend.values.get('b');
+  assert.equal(a[0], 1);
+  assert.equal(a.length, 1 + 12 + share.length + 16);
+  assert.ok(!contains(a, share.subarray(0, 16)));
+  assert.notDeepEqual(a.subarray(1, 13), b.subarray(1, 13));
+});
+
+test('a value moved to another name does not open', async () => {
+  const backend = S.memoryBackend();
+  const store = await S.openDeviceStore({ url: URL1, apiKey: KEY_A1, backend });
+  await store.put('share/pending', new Uint8Array([1, 2, 3]));
+  backend.values.set('share/active', backend.values.get('share/pending'));
+  await assert.rejects(store.get('share/active'), (e) => e.code === 'INTERNAL' && /failed authentication/.test(e.message));
+  assert.deepEqual(await store.get('share/pending'), new Uint8Array([1, 2, 3]));
+});
+
+test('a value copied into another wallet\'s store does not open', async () => {
+  const backend = S.memoryBackend();
+  const a = await S.openDeviceStore({ url: URL1, apiKey: KEY_A1, backend });
+  await a.put('share/active', new Uint8Array([5]));
+  // Same key, another namespace: only the associated data differs.
+  const key = backend.keys.get('device-key');
+  const b = new S.DeviceStore(backend, key, await S.namespaceFor(URL1, KEY_B));
+  await assert.rejects(b.get('share/active'), { code: 'INTERNAL' });
+});
+
+test('a tampered value does not open', async () => {
+  const backend = S.memoryBackend();
+  const store = await S.openDeviceStore({ url: URL1, apiKey: KEY_A1, backend });
+  await store.put('x', new Uint8Array(40).fill(3));
+  for (const i of [0, 5, 20, 40 + 12]) {
+    const t = backend.values.get('x').slice();
+    t[i] ^= 1;
+    const tampered = new S.DeviceStore({ ...backend, get: async () => t }, backend.keys.get('device-key'), store.namespace);
+    await assert.rejects(tampered.get('x'), { code: 'INTERNAL' }, `byte ${i}`);
+  }
+  const short = new S.DeviceStore({ ...backend, get: async () => new Uint8Array(10) }, backend.keys.get('device-key'), store.namespace);
+  await assert.rejects(short.get('x'), { code: 'INTERNAL' });
+});
+
+test('two openers racing for a new database end up with one key', async () => {
+  const backend = S.memoryBackend();
+  const [s1, s2] = await Promise.all([
+    S.openDeviceStore({ url: URL1, apiKey: KEY_A1, backend }),
+    S.openDeviceStore({ url: URL1, apiKey: KEY_A1, backend }),
+  ]);
+  await s1.put('share/active', new Uint8Array([7, 7]));
+  assert.deepEqual(await s2.get('share/active'), new Uint8Array([7, 7]));
+});
+
+test('an extractable key found in storage is refused', async () => {
+  const backend = S.memoryBackend();
+  const weak = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, true, ['encrypt', 'decrypt']);
+  await backend.addKey(weak);
+  await assert.rejects(S.openDeviceStore({ url: URL1, apiKey: KEY_A1, backend }), { code: 'INTERNAL' });
+});
+
+test('bad names and values are refused', async () => {
+  const store = await S.openDeviceStore({ url: URL1, apiKey: KEY_A1, backend: S.memoryBackend() });
+  await assert.rejects(store.put('', new Uint8Array(1)), { code: 'INVALID_ARGUMENT' });
+  await assert.rejects(store.put('x'.repeat(257), new Uint8Array(1)), { code: 'INVALID_ARGUMENT' });
+  await assert.rejects(store.get(5), { code: 'INVALID_ARGUMENT' });
+  await assert.rejects(store.put('x', 'a string'), { code: 'INVALID_ARGUMENT' });
+  await assert.rejects(store.put('x', [1, 2]), { code: 'INVALID_ARGUMENT' });
+});

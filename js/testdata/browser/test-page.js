@@ -1,0 +1,502 @@
+// Browser tests of the SDK and the demo page, run in headless Chromium by
+// js/test/browser.test.mjs against its test server and the fake device module
+// (fake-wasm-exec.js). The page runs in stages across real reloads and posts
+// every check's outcome to /__result.
+
+import { Duet, DuetError, ErrorCode, ProviderRpcError } from '/duet.js';
+
+const stageKey = 'duet-test/stage';
+const results = [];
+
+function record(name, ok, detail) {
+  results.push({ name, ok, detail });
+  const li = document.createElement('li');
+  li.textContent = `${ok ? 'ok' : 'FAIL'} ${name}${detail ? ': ' + detail : ''}`;
+  document.getElementById('results').append(li);
+}
+
+// A check that hangs fails alone instead of stalling the rest.
+const checkTimeoutMs = 15000;
+
+async function check(name, fn) {
+  try {
+    const t0 = performance.now();
+    let timer;
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`did not finish within ${checkTimeoutMs} ms`)), checkTimeoutMs);
+    });
+    try {
+      await Promise.race([fn(), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+    record(name, true, `${Math.round(performance.now() - t0)} ms`);
+  } catch (err) {
+    record(name, false, `${err && err.stack ? err.stack : err}`);
+  }
+}
+
+function assert(cond, message) {
+  if (!cond) {
+    throw new Error(message);
+  }
+}
+
+function equal(got, want, what) {
+  const g = JSON.stringify(got);
+  const w = JSON.stringify(want);
+  assert(g === w, `${what}: got ${g}, want ${w}`);
+}
+
+async function rejectsWith(promise, code, what) {
+  let err = null;
+  try {
+    await promise;
+  } catch (e) {
+    err = e;
+  }
+  assert(err !== null, `${what}: resolved, want rejection with ${code}`);
+  assert(err.code === code, `${what}: got code ${err.code} (${err.message}), want ${code}`);
+  return err;
+}
+
+function waitFor(pred, what, timeoutMs = 10000) {
+  return new Promise((resolve, reject) => {
+    const deadline = Date.now() + timeoutMs;
+    (function poll() {
+      let v;
+      try {
+        v = pred();
+      } catch {
+        v = false;
+      }
+      if (v) {
+        resolve(v);
+      } else if (Date.now() > deadline) {
+        reject(new Error(`timed out waiting for ${what}`));
+      } else {
+        setTimeout(poll, 20);
+      }
+    })();
+  });
+}
+
+async function devKeys() {
+  const res = await fetch('/dev/client-key');
+  return res.json();
+}
+
+async function deviceDatabases() {
+  return (await indexedDB.databases()).map((d) => d.name).filter((n) => n.startsWith('duet-device-'));
+}
+
+function idbRequest(req) {
+  return new Promise((resolve, reject) => {
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+
+async function readDatabase(name) {
+  const db = await idbRequest(indexedDB.open(name));
+  try {
+    const tx = db.transaction(['keys', 'values']);
+    const key = await idbRequest(tx.objectStore('keys').get('device-key'));
+    const names = await idbRequest(tx.objectStore('values').getAllKeys());
+    const values = {};
+    for (const n of names) {
+      values[n] = await idbRequest(db.transaction('values').objectStore('values').get(n));
+    }
+    return { key, values };
+  } finally {
+    db.close();
+  }
+}
+
+async function deleteDatabases() {
+  for (const name of await deviceDatabases()) {
+    await idbRequest(indexedDB.deleteDatabase(name));
+  }
+}
+
+function includesBytes(haystack, needle) {
+  const h = new TextDecoder('latin1').decode(haystack);
+  return h.includes(needle);
+}
+
+// What the fake device module signs for personal_sign(message bytes).
+async function expectedPersonalSignature(bytes) {
+  const prefix = new TextEncoder().encode('\x19Ethereum Signed Message:\n' + bytes.length);
+  const input = new Uint8Array(prefix.length + bytes.length);
+  input.set(prefix);
+  input.set(bytes, prefix.length);
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', input));
+  const s = new Uint8Array(await crypto.subtle.digest('SHA-256', digest));
+  const hex = (b) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+  return '0x' + hex(digest) + hex(s) + (27 + (digest[31] & 1)).toString(16);
+}
+
+async function stageOne() {
+  localStorage.clear();
+  await deleteDatabases();
+  const keys = await devKeys();
+  const events = [];
+  let duet;
+
+  await check('connect reports loading and readiness', async () => {
+    duet = await Duet.connect({ apiKey: keys.clientApiKey, onProgress: (e) => events.push(e) });
+    equal(events.map((e) => `${e.operation}/${e.phase}`), ['connect/load', 'connect/ready'], 'events');
+    equal(duet.isWalletOnDevice(), false, 'isWalletOnDevice');
+    equal(duet.address, null, 'address');
+    equal(await duet.doesWalletExist(), false, 'doesWalletExist');
+    equal(duet.url, location.origin, 'default url');
+  });
+
+  await check('the provider emits connect after connect resolves', async () => {
+    const d = await Duet.connect({ apiKey: keys.clientApiKey });
+    const got = [];
+    d.provider.on('connect', (info) => got.push(info));
+    await waitFor(() => got.length === 1, 'connect event');
+    equal(got[0], { chainId: '0x539' }, 'connect info');
+    d.close();
+  });
+
+  const accountEvents = [];
+  let address;
+  await check('createWallet reports each phase and round and stores the wallet', async () => {
+    duet.provider.on('accountsChanged', (a) => accountEvents.push(a));
+    const own = [];
+    events.length = 0;
+    const res = await duet.createWallet({ onProgress: (e) => own.push(e) });
+    address = res.address;
+    equal(res.generation, 1, 'generation');
+    const want = [
+      'keygen/1', 'keygen/2', 'keygen/3', 'aux-info/1', 'aux-info/2', 'aux-info/3',
+    ];
+    equal(own.map((e) => `${e.phase}/${e.round}`), want, 'per-call progress');
+    equal(events.map((e) => `${e.operation}:${e.phase}/${e.round}`), want.map((w) => 'createWallet:' + w), 'connect-level progress');
+    equal(duet.isWalletOnDevice(), true, 'isWalletOnDevice');
+    equal(duet.address, address, 'address');
+    equal(accountEvents, [[address]], 'accountsChanged');
+    const info = await duet.getWalletInfo();
+    equal(info.address, address, 'server address');
+    equal(info.generation, 1, 'server generation');
+    equal(await duet.doesWalletExist(), true, 'doesWalletExist');
+    equal(await duet.provider.request({ method: 'eth_accounts' }), [address], 'eth_accounts');
+    equal(await duet.provider.request({ method: 'eth_requestAccounts' }), [address], 'eth_requestAccounts');
+  });
+
+  await check('IndexedDB holds a non-extractable key and only sealed values', async () => {
+    const names = await deviceDatabases();
+    equal(names.length, 1, 'databases');
+    const { key, values } = await readDatabase(names[0]);
+    assert(key instanceof CryptoKey, 'stored key is a CryptoKey');
+    equal([key.extractable, key.algorithm.name, key.algorithm.length], [false, 'AES-GCM', 256], 'key');
+    let exported = true;
+    try {
+      await crypto.subtle.exportKey('raw', key);
+    } catch {
+      exported = false;
+    }
+    equal(exported, false, 'exportKey');
+    equal(Object.keys(values), ['share/active'], 'stored names (pending deleted)');
+    const sealed = new Uint8Array(values['share/active']);
+    equal(sealed[0], 1, 'seal version');
+    assert(!includesBytes(sealed, 'FAKE-SHARE-PLAINTEXT'), 'share stored in the clear');
+    assert(!includesBytes(sealed, address.slice(2)), 'address stored in the clear');
+  });
+
+  await check('personal_sign signs UTF-8 and hex messages, v = 27/28', async () => {
+    const text = await duet.provider.request({ method: 'personal_sign', params: ['Hello, Duet ✓', address] });
+    equal(text, await expectedPersonalSignature(new TextEncoder().encode('Hello, Duet ✓')), 'utf-8');
+    const hex = await duet.provider.request({ method: 'personal_sign', params: ['0x00ff10', address.toUpperCase().replace('0X', '0x')] });
+    equal(hex, await expectedPersonalSignature(new Uint8Array([0, 255, 16])), 'hex');
+    assert(/^0x[0-9a-f]{128}(1b|1c)$/.test(text), `signature shape ${text}`);
+  });
+
+  await check('signDigest returns r, s, yParity and the 65-byte signature', async () => {
+    const digest = new Uint8Array(32).fill(9);
+    digest[31] = 3;
+    const sig = await duet.signDigest(digest);
+    equal(sig.r, '0x' + '09'.repeat(31) + '03', 'r');
+    equal(sig.yParity, 1, 'yParity');
+    equal(sig.signature, sig.r + sig.s.slice(2) + '1c', 'signature');
+    await rejectsWith(duet.signDigest(new Uint8Array(31)), ErrorCode.INVALID_ARGUMENT, 'short digest');
+  });
+
+  await check('errors carry stable codes', async () => {
+    const e = await rejectsWith(duet.createWallet(), ErrorCode.WALLET_EXISTS, 'second createWallet');
+    assert(e instanceof DuetError && e instanceof Error, 'DuetError');
+    const other = '0x' + '12'.repeat(20);
+    const pe = await rejectsWith(duet.provider.request({ method: 'personal_sign', params: ['x', other] }), 4100, 'other address');
+    assert(pe instanceof ProviderRpcError, 'ProviderRpcError');
+    await rejectsWith(duet.provider.request({ method: 'eth_signTypedData_v4', params: [] }), 4200, 'unsupported');
+    await rejectsWith(duet.provider.request({ method: 'personal_sign', params: ['x'] }), -32602, 'missing address');
+    await rejectsWith(duet.backupWallet({ method: 'password' }), ErrorCode.INVALID_ARGUMENT, 'no password');
+    await rejectsWith(duet.backupWallet({ method: 'sms', password: 'x' }), ErrorCode.INVALID_ARGUMENT, 'unknown method');
+    await rejectsWith(duet.backupWallet({ method: 'passkey', key: new Uint8Array(16) }), ErrorCode.INVALID_ARGUMENT, 'short key');
+    await rejectsWith(Duet.connect({}), ErrorCode.INVALID_ARGUMENT, 'connect without apiKey');
+    await rejectsWith(Duet.connect({ apiKey: 'k', url: 'ftp://x' }), ErrorCode.INVALID_ARGUMENT, 'connect with ftp url');
+  });
+
+  await check('another client on the same origin has its own device store', async () => {
+    const res = await fetch('/v1/clients', { method: 'POST', headers: { Authorization: `Bearer ${keys.orgApiKey}` } });
+    equal(res.status, 201, 'POST /v1/clients');
+    const other = await res.json();
+    const d = await Duet.connect({ apiKey: other.clientApiKey });
+    equal(d.isWalletOnDevice(), false, 'other client sees a wallet');
+    equal(await d.doesWalletExist(), false, 'other client on server');
+    d.close();
+    equal((await deviceDatabases()).length, 2, 'databases');
+  });
+
+  duet.close();
+  sessionStorage.setItem(stageKey, JSON.stringify({ stage: 2, keys, address, results }));
+  location.reload();
+}
+
+async function stageTwo(saved) {
+  const { keys, address } = saved;
+  let duet;
+
+  await check('after a reload the wallet is still on the device', async () => {
+    duet = await Duet.connect({ apiKey: keys.clientApiKey });
+    equal(duet.isWalletOnDevice(), true, 'isWalletOnDevice');
+    equal(duet.address, address, 'address');
+    equal(await duet.deviceState(), { hasShare: true, address, generation: 1 }, 'deviceState');
+  });
+
+  await check('backupWallet makes the wallet backed up and recoverable', async () => {
+    equal(await duet.isWalletBackedUp(), false, 'backed up before');
+    equal(await duet.isWalletRecoverable(), false, 'recoverable before');
+    equal(await duet.backupWallet({ method: 'password', password: 'correct horse' }), { method: 'password' }, 'result');
+    equal(await duet.isWalletBackedUp(), true, 'backed up');
+    equal(await duet.isWalletBackedUp('password'), true, 'backed up with password');
+    equal(await duet.isWalletBackedUp('passkey'), false, 'backed up with passkey');
+    equal(await duet.isWalletRecoverable(), true, 'recoverable');
+    equal(await duet.availableRecoveryMethods(), ['password'], 'methods');
+    const status = await duet.getBackupStatus();
+    equal([status.backedUp, status.recoveryMethods, status.ejectAuthorized], [true, ['password'], false], 'status');
+  });
+
+  await check('sessions run one at a time, in the order they were called', async () => {
+    const order = [];
+    const log = (e) => order.push(`${e.operation}:${e.phase}`);
+    const backup = duet.backupWallet({ method: 'password', password: 'correct horse', onProgress: log }).then(() => order.push('backup done'));
+    const sign = duet.signDigest(new Uint8Array(32), { onProgress: log }).then(() => order.push('sign done'));
+    await Promise.all([backup, sign]);
+    equal(order, [
+      'backupWallet:backup', 'backup done',
+      'signDigest:presign', 'signDigest:presign', 'signDigest:presign', 'signDigest:sign', 'sign done',
+    ], 'order');
+  });
+
+  await check('recoverWallet brings the wallet to a new device', async () => {
+    duet.close();
+    await deleteDatabases();
+    duet = await Duet.connect({ apiKey: keys.clientApiKey });
+    const accountEvents = [];
+    duet.provider.on('accountsChanged', (a) => accountEvents.push(a));
+    equal(duet.isWalletOnDevice(), false, 'on the new device before');
+    equal(await duet.doesWalletExist(), true, 'on the server');
+    equal(await duet.provider.request({ method: 'eth_accounts' }), [], 'eth_accounts');
+    await rejectsWith(duet.provider.request({ method: 'eth_requestAccounts' }), 4100, 'eth_requestAccounts');
+    await rejectsWith(duet.recoverWallet({ method: 'password', password: 'wrong' }), ErrorCode.WRONG_PASSWORD, 'wrong password');
+    await rejectsWith(duet.recoverWallet({ method: 'app', key: new Uint8Array(32) }), ErrorCode.NOT_BACKED_UP, 'other method');
+    equal(duet.isWalletOnDevice(), false, 'on device after failures');
+    const res = await duet.recoverWallet({ method: 'password', password: 'correct horse' });
+    equal(res, { address, generation: 2 }, 'result');
+    equal(duet.isWalletOnDevice(), true, 'on device');
+    equal(accountEvents, [[address]], 'accountsChanged');
+  });
+
+  await check('ejectPrivateKey needs the organization to authorise it', async () => {
+    await rejectsWith(duet.ejectPrivateKey({ method: 'password', password: 'correct horse' }), ErrorCode.EJECT_NOT_AUTHORIZED, 'before');
+    const clientId = keys.clientApiKey.split('_')[2];
+    const res = await fetch(`/v1/clients/${clientId}/eject`, { method: 'POST', headers: { Authorization: `Bearer ${keys.orgApiKey}` } });
+    assert(res.ok, `authorise: ${res.status}`);
+    equal((await duet.getBackupStatus()).ejectAuthorized, true, 'ejectAuthorized');
+    await rejectsWith(duet.ejectPrivateKey({ method: 'password', password: 'nope' }), ErrorCode.WRONG_PASSWORD, 'wrong password');
+    const key = await duet.ejectPrivateKey({ method: 'password', password: 'correct horse' });
+    assert(/^0x[0-9a-f]{64}$/.test(key), `key shape ${key}`);
+  });
+
+  await check('a wrong client key is UNAUTHORIZED on the server', async () => {
+    const d = await Duet.connect({ apiKey: 'duet_cli_' + 'f'.repeat(32) + '_' + 'A'.repeat(43) });
+    await rejectsWith(d.doesWalletExist(), ErrorCode.UNAUTHORIZED, 'doesWalletExist');
+    await rejectsWith(d.isWalletBackedUp(), ErrorCode.UNAUTHORIZED, 'isWalletBackedUp');
+    d.close();
+  });
+
+  await check('a server without the client routes is a SERVER_ERROR, not "no wallet"', async () => {
+    const d = await Duet.connect({ apiKey: keys.clientApiKey, url: location.origin + '/nowhere/' });
+    equal(d.url, location.origin + '/nowhere', 'normalized url');
+    await rejectsWith(d.doesWalletExist(), ErrorCode.SERVER_ERROR, 'doesWalletExist');
+    d.close();
+  });
+
+  await check('an unreachable module, glue script or worker fails connect with NETWORK', async () => {
+    const k = keys.clientApiKey;
+    await rejectsWith(Duet.connect({ apiKey: k, wasmUrl: '/missing.wasm' }), ErrorCode.NETWORK, 'wasm 404');
+    await rejectsWith(Duet.connect({ apiKey: k, wasmExecUrl: '/missing.js' }), ErrorCode.NETWORK, 'wasm_exec 404');
+    await rejectsWith(Duet.connect({ apiKey: k, workerUrl: '/missing-worker.js' }), ErrorCode.NETWORK, 'worker 404');
+    await rejectsWith(Duet.connect({ apiKey: k, wasmUrl: '/__hang.wasm', loadTimeoutMs: 300 }), ErrorCode.NETWORK, 'hanging wasm');
+    await rejectsWith(Duet.connect({ apiKey: k, wasmUrl: '/not-wasm.wasm' }), ErrorCode.INTERNAL, 'not wasm');
+  });
+
+  await check('a device module that exits fails the running call, later calls and the provider', async () => {
+    const d = await Duet.connect({ apiKey: 'test-exit' });
+    const disconnects = [];
+    d.provider.on('disconnect', (e) => disconnects.push(e));
+    const e = await rejectsWith(d.refreshWallet(), ErrorCode.INTERNAL, 'refresh');
+    assert(/exited with code 2/.test(e.message), e.message);
+    await rejectsWith(d.deviceState(), ErrorCode.INTERNAL, 'later call');
+    equal(d.closed, true, 'closed');
+    equal(disconnects.map((x) => [x.code, x.data.code]), [[4900, 'INTERNAL']], 'disconnect');
+    await rejectsWith(d.provider.request({ method: 'eth_accounts' }), 4900, 'provider after exit');
+  });
+
+  await check('a crashing worker fails the running call with INTERNAL', async () => {
+    const d = await Duet.connect({ apiKey: 'test-crash' });
+    await rejectsWith(d.refreshWallet(), ErrorCode.INTERNAL, 'refresh');
+    equal(d.closed, true, 'closed');
+  });
+
+  await check('close rejects later calls with CLOSED and keeps the wallet', async () => {
+    const d = await Duet.connect({ apiKey: keys.clientApiKey });
+    const disconnects = [];
+    d.provider.on('disconnect', (e) => disconnects.push(e));
+    const pending = d.signMessage('late');
+    d.close();
+    await rejectsWith(pending, ErrorCode.CLOSED, 'in-flight');
+    await rejectsWith(d.createWallet(), ErrorCode.CLOSED, 'after close');
+    await rejectsWith(d.doesWalletExist(), ErrorCode.CLOSED, 'server query after close');
+    equal(disconnects.length, 1, 'disconnect events');
+    const again = await Duet.connect({ apiKey: keys.clientApiKey });
+    equal(again.address, address, 'wallet kept');
+    again.close();
+  });
+
+  duet.close();
+  sessionStorage.setItem(stageKey, JSON.stringify({ stage: 3, results }));
+  location.reload();
+}
+
+async function stageThree() {
+  await fetch('/__reset-dev', { method: 'POST' });
+  localStorage.clear();
+  await deleteDatabases();
+  const frame = document.createElement('iframe');
+  frame.style.width = '900px';
+  frame.style.height = '1200px';
+  document.body.append(frame);
+
+  const load = async () => {
+    frame.src = '/index.html?' + Date.now();
+    await new Promise((r) => frame.addEventListener('load', r, { once: true }));
+  };
+  const $ = (id) => frame.contentDocument.getElementById(id);
+  const settled = () => waitFor(() => {
+    const s = $('status').dataset.state;
+    return (s === 'ready' || s === 'error') && frame.contentDocument.body.getAttribute('aria-busy') === 'false';
+  }, 'the demo page to settle');
+  const click = async (id) => {
+    $(id).click();
+    await settled();
+  };
+
+  await check('the demo page documents and has every id the tests use', async () => {
+    await load();
+    await settled();
+    const ids = [
+      'client-key', 'org-key', 'dev-client', 'connect', 'status', 'error', 'wallet-on-device', 'wallet-backups',
+      'create', 'address', 'sign-message', 'sign', 'signature', 'backup-password', 'backup', 'recover-password',
+      'recover', 'eject-password', 'eject', 'private-key', 'log',
+    ];
+    const html = await (await fetch('/index.html')).text();
+    for (const id of ids) {
+      assert($(id) !== null, `#${id} missing`);
+      assert(html.includes(`#${id} `), `#${id} not documented`);
+    }
+    for (const input of frame.contentDocument.querySelectorAll('input, textarea')) {
+      assert(frame.contentDocument.querySelector(`label[for="${input.id}"]`), `no label for #${input.id}`);
+    }
+  });
+
+  await check('the demo page creates, signs, backs up and ejects', async () => {
+    equal($('status').dataset.state, 'ready', 'connected');
+    assert($('client-key').value.startsWith('duet_cli_'), 'dev client key');
+    equal($('wallet-on-device').textContent, 'no', 'on device before');
+    await click('create');
+    equal($('status').dataset.state, 'ready', `create: ${$('error').textContent}`);
+    assert(/^0x[0-9a-fA-F]{40}$/.test($('address').textContent), `address ${$('address').textContent}`);
+    equal($('wallet-on-device').textContent, 'yes', 'on device');
+    assert($('log').children.length >= 6, 'progress log');
+
+    $('sign-message').value = 'demo';
+    await click('sign');
+    equal($('signature').textContent, await expectedPersonalSignature(new TextEncoder().encode('demo')), 'signature');
+
+    $('backup-password').value = 'demo password';
+    await click('backup');
+    equal($('status').dataset.state, 'ready', `backup: ${$('error').textContent}`);
+    equal($('wallet-backups').textContent, 'password', 'backups');
+
+    $('eject-password').value = 'demo password';
+    await click('eject');
+    equal($('status').dataset.state, 'ready', `eject: ${$('error').textContent}`);
+    assert(/^0x[0-9a-f]{64}$/.test($('private-key').textContent), 'private key');
+  });
+
+  await check('the demo page shows errors with their code', async () => {
+    $('recover-password').value = 'not the password';
+    await click('recover');
+    equal($('status').dataset.state, 'error', 'state');
+    equal($('error').dataset.code, 'WRONG_PASSWORD', 'code');
+    assert(!$('error').hidden, 'error shown');
+    await click('create');
+    equal($('error').dataset.code, 'WALLET_EXISTS', 'code after second create');
+  });
+
+  await check('the demo page keeps the wallet across a reload and recovers on a new device', async () => {
+    const address = $('address').textContent;
+    await load();
+    await settled();
+    equal($('address').textContent, address, 'address after reload');
+    frame.remove();
+    await deleteDatabases();
+    document.body.append(frame);
+    await load();
+    await settled();
+    equal($('wallet-on-device').textContent, 'no', 'on the new device');
+    $('recover-password').value = 'demo password';
+    await click('recover');
+    equal($('status').dataset.state, 'ready', `recover: ${$('error').textContent}`);
+    equal($('address').textContent, address, 'recovered address');
+    assert($('error').hidden, 'error cleared');
+  });
+}
+
+async function main() {
+  const saved = JSON.parse(sessionStorage.getItem(stageKey) ?? 'null');
+  if (saved) {
+    results.push(...saved.results);
+  }
+  try {
+    if (saved === null) {
+      await stageOne();
+      return;
+    }
+    if (saved.stage === 2) {
+      await stageTwo(saved);
+      return;
+    }
+    await stageThree();
+  } catch (err) {
+    record('the test page ran to the end', false, String(err && err.stack ? err.stack : err));
+  }
+  sessionStorage.removeItem(stageKey);
+  await fetch('/__result', { method: 'POST', body: JSON.stringify(results) });
+}
+
+main();

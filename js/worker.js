@@ -1,0 +1,234 @@
+// The device worker: runs the device module (duet.wasm, the device party of
+// every MPC session) off the page's thread, so that minutes of Paillier
+// arithmetic never freeze the page, and hands it the sealed IndexedDB store
+// of device-store.js.
+//
+// A classic worker, because wasm_exec.js is a classic script. The SDK's
+// WorkerChannel (rpc.js) speaks to it; the message shapes are listed there.
+// The first call must be init, which loads the module; the others are the
+// module's own functions.
+(function () {
+  'use strict';
+
+  // When the SDK is served from another origin than the page, the worker is
+  // started from a same-origin blob that sets duetScriptBase, since a Worker
+  // may not load a cross-origin script directly.
+  const scriptBase = typeof self.duetScriptBase === 'string' ? self.duetScriptBase : self.location.href;
+  importScripts(new URL('device-store.js', scriptBase).href);
+
+  // Functions of globalThis.DuetDevice that the SDK may call.
+  const deviceMethods = new Set([
+    'keygen', 'sign', 'backup', 'recover', 'eject', 'refresh', 'deviceState',
+    'hashPersonalMessage', 'hashTypedData', 'keccak256',
+  ]);
+  // These take their single input rather than an options object.
+  const hashMethods = new Set(['hashPersonalMessage', 'hashTypedData', 'keccak256']);
+  // These run an MPC session that reads or changes the device's share. Across
+  // tabs of one origin they run one at a time, so that two tabs never move the
+  // same wallet's share through the two-phase commit at once.
+  const sessionMethods = new Set(['keygen', 'sign', 'backup', 'recover', 'eject', 'refresh']);
+
+  // How long the module may take, after go.run, to publish DuetDevice.
+  const readyTimeoutMs = 10000;
+
+  let initialized = false;
+  let device = null;
+  let store = null;
+  let config = null;
+  let exitError = null;
+  let rejectOnExit;
+  const exited = new Promise((_, reject) => {
+    rejectOnExit = reject;
+  });
+  // Raced against every call; a rejection nobody is waiting for is expected.
+  exited.catch(() => {});
+
+  function codedError(code, message) {
+    const err = new Error('duet: ' + message);
+    err.code = code;
+    return err;
+  }
+
+  function serialize(err) {
+    const code = err && typeof err.code === 'string' ? err.code : 'INTERNAL';
+    const message = err && typeof err.message === 'string' && err.message !== '' ? err.message : String(err);
+    return { code, message };
+  }
+
+  // Progress events cross to the page by structured clone; keep only the
+  // plain fields, so a stray non-cloneable value cannot fail the post.
+  function plainEvent(ev) {
+    const out = {};
+    if (ev && typeof ev === 'object') {
+      for (const k of Object.keys(ev)) {
+        const v = ev[k];
+        if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') {
+          out[k] = v;
+        }
+      }
+    }
+    return out;
+  }
+
+  function post(msg) {
+    self.postMessage(msg);
+  }
+
+  function onExit(code) {
+    if (exitError !== null) {
+      return;
+    }
+    const suffix = code === undefined ? '' : ' with code ' + code;
+    exitError = codedError('INTERNAL', 'device module exited' + suffix);
+    rejectOnExit(exitError);
+    post({ type: 'fatal', error: serialize(exitError) });
+  }
+
+  function checkEnvironment() {
+    if (typeof WebAssembly !== 'object') {
+      throw codedError('UNSUPPORTED', 'WebAssembly is unavailable');
+    }
+    if (!self.crypto || !self.crypto.subtle) {
+      throw codedError('UNSUPPORTED', 'WebCrypto is unavailable (it needs a secure context: https or localhost)');
+    }
+    if (!self.indexedDB) {
+      throw codedError('UNSUPPORTED', 'IndexedDB is unavailable');
+    }
+  }
+
+  async function instantiate(go, wasmUrl) {
+    let resp;
+    try {
+      resp = await fetch(wasmUrl, { credentials: 'same-origin' });
+    } catch (err) {
+      throw codedError('NETWORK', 'cannot fetch device module ' + wasmUrl + ': ' + err.message);
+    }
+    if (!resp.ok) {
+      throw codedError('NETWORK', 'cannot fetch device module ' + wasmUrl + ': HTTP ' + resp.status);
+    }
+    try {
+      const type = (resp.headers.get('Content-Type') || '').split(';')[0].trim();
+      // Streaming compiles while downloading, but only accepts the right type.
+      if (typeof WebAssembly.instantiateStreaming === 'function' && type === 'application/wasm') {
+        return (await WebAssembly.instantiateStreaming(resp, go.importObject)).instance;
+      }
+      return (await WebAssembly.instantiate(await resp.arrayBuffer(), go.importObject)).instance;
+    } catch (err) {
+      throw codedError('INTERNAL', 'cannot instantiate device module ' + wasmUrl + ': ' + err.message);
+    }
+  }
+
+  function waitForDevice() {
+    return new Promise((resolve, reject) => {
+      const deadline = Date.now() + readyTimeoutMs;
+      (function poll() {
+        if (exitError !== null) {
+          reject(exitError);
+        } else if (self.DuetDevice && typeof self.DuetDevice === 'object') {
+          resolve(self.DuetDevice);
+        } else if (Date.now() > deadline) {
+          reject(codedError('INTERNAL', 'device module did not publish DuetDevice'));
+        } else {
+          setTimeout(poll, 5);
+        }
+      })();
+    });
+  }
+
+  async function init(params) {
+    if (initialized) {
+      throw codedError('INTERNAL', 'device worker is already initialized');
+    }
+    initialized = true;
+    const { url, apiKey, wasmUrl, wasmExecUrl } = params;
+    checkEnvironment();
+    store = await self.DuetDeviceStore.openDeviceStore({ url, apiKey });
+    config = { url, apiKey };
+    try {
+      importScripts(wasmExecUrl);
+    } catch (err) {
+      throw codedError('NETWORK', 'cannot load ' + wasmExecUrl + ': ' + err.message);
+    }
+    if (typeof self.Go !== 'function') {
+      throw codedError('INTERNAL', wasmExecUrl + ' did not define Go');
+    }
+    const go = new self.Go();
+    const instance = await instantiate(go, wasmUrl);
+    let exitCode;
+    const exit = go.exit;
+    go.exit = (code) => {
+      exitCode = code;
+      exit.call(go, code);
+    };
+    // run resolves only when the Go program exits, which for the device
+    // module means it crashed; so it is watched, not awaited.
+    go.run(instance).then(() => onExit(exitCode), (err) => {
+      onExit(exitCode);
+      console.error('duet: device module failed:', err);
+    });
+    device = await waitForDevice();
+    return {};
+  }
+
+  function lock(name, fn) {
+    const locks = self.navigator && self.navigator.locks;
+    if (locks && typeof locks.request === 'function') {
+      return locks.request(name, fn);
+    }
+    return fn();
+  }
+
+  async function invoke(id, method, params) {
+    if (method === 'init') {
+      return init(params);
+    }
+    if (exitError !== null) {
+      throw exitError;
+    }
+    if (device === null) {
+      throw codedError('INTERNAL', 'device module is not loaded');
+    }
+    const fn = device[method];
+    if (!deviceMethods.has(method) || typeof fn !== 'function') {
+      throw codedError('INTERNAL', 'device module has no function ' + method);
+    }
+    let arg;
+    if (hashMethods.has(method)) {
+      arg = params.data;
+    } else if (method === 'deviceState') {
+      arg = { store };
+    } else {
+      arg = Object.assign({}, params, {
+        url: config.url,
+        apiKey: config.apiKey,
+        store,
+        onProgress: (ev) => post({ type: 'progress', id, event: plainEvent(ev) }),
+      });
+    }
+    const run = () => Promise.race([Promise.resolve().then(() => fn.call(device, arg)), exited]);
+    if (sessionMethods.has(method)) {
+      return lock('duet-device-' + store.namespace, run);
+    }
+    return run();
+  }
+
+  self.addEventListener('message', (e) => {
+    const msg = e.data;
+    if (!msg || msg.type !== 'call') {
+      return;
+    }
+    const { id, method, params } = msg;
+    invoke(id, method, params || {}).then(
+      (value) => {
+        try {
+          post({ type: 'result', id, value });
+        } catch (err) {
+          post({ type: 'error', id, error: serialize(codedError('INTERNAL', method + ' returned a value that cannot be passed to the page: ' + err.message)) });
+        }
+      },
+      (err) => post({ type: 'error', id, error: serialize(err) }),
+    );
+  });
+
+  post({ type: 'hello' });
+})();

@@ -1,0 +1,265 @@
+// The demo page's script: one client of a demo organization, driving the
+// Duet SDK from buttons. The element ids are listed in index.html.
+
+import { Duet, clientIdFromApiKey } from '/duet.js';
+
+const storageKeys = { client: 'duet-demo/client-key', org: 'duet-demo/org-key' };
+const maxLogEntries = 200;
+
+const $ = (id) => document.getElementById(id);
+const buttons = ['connect', 'dev-client', 'create', 'sign', 'backup', 'recover', 'eject'].map($);
+
+let duet = null;
+
+function setStatus(state, text) {
+  const el = $('status');
+  el.dataset.state = state;
+  el.textContent = text;
+}
+
+function showError(err) {
+  const el = $('error');
+  const code = err && typeof err.code !== 'undefined' ? String(err.code) : 'ERROR';
+  el.dataset.code = code;
+  el.textContent = `${code}: ${err && err.message ? err.message : String(err)}`;
+  el.hidden = false;
+}
+
+function clearError() {
+  const el = $('error');
+  el.hidden = true;
+  el.textContent = '';
+  delete el.dataset.code;
+}
+
+const connectPhases = { load: 'loading the device module', ready: 'device module ready' };
+
+function describe(ev) {
+  const phase = ev.operation === 'connect' ? connectPhases[ev.phase] ?? ev.phase : ev.phase;
+  let s = `${ev.operation ?? ''}: ${phase ?? ''}`;
+  if (ev.protocol && ev.protocol !== ev.phase) {
+    s += ` (${ev.protocol})`;
+  }
+  if (ev.round !== undefined) {
+    s += `, round ${ev.round}`;
+  }
+  if (ev.detail && ev.operation !== 'connect') {
+    s += ` — ${ev.detail}`;
+  }
+  return s;
+}
+
+function onProgress(ev) {
+  const text = describe(ev);
+  setStatus($('status').dataset.state === 'connecting' ? 'connecting' : 'busy', text);
+  const log = $('log');
+  const li = document.createElement('li');
+  li.textContent = text;
+  log.append(li);
+  while (log.children.length > maxLogEntries) {
+    log.firstElementChild.remove();
+  }
+}
+
+function setBusy(busy) {
+  document.body.setAttribute('aria-busy', String(busy));
+  for (const b of buttons) {
+    b.disabled = busy;
+  }
+}
+
+async function showWallet() {
+  $('address').textContent = duet?.address ?? 'none';
+  $('wallet-on-device').textContent = duet?.isWalletOnDevice() ? 'yes' : 'no';
+  let backups = 'none';
+  if (duet) {
+    try {
+      const methods = await duet.availableRecoveryMethods();
+      backups = methods.length > 0 ? methods.join(', ') : 'none';
+    } catch (err) {
+      backups = `unknown (${err.code ?? 'error'})`;
+    }
+  }
+  $('wallet-backups').textContent = backups;
+}
+
+// run performs one user action: buttons off, errors cleared, the outcome in
+// the status line or the error line.
+async function run(busyText, action) {
+  clearError();
+  setBusy(true);
+  setStatus('busy', busyText);
+  try {
+    const done = await action();
+    setStatus('ready', done);
+  } catch (err) {
+    setStatus('error', 'Failed.');
+    showError(err);
+  } finally {
+    await showWallet();
+    setBusy(false);
+  }
+}
+
+function requireDuet() {
+  if (duet === null) {
+    throw Object.assign(new Error('not connected: enter a client API key and press Connect'), { code: 'NOT_CONNECTED' });
+  }
+  return duet;
+}
+
+async function fetchDevKeys() {
+  const res = await fetch('/dev/client-key', { cache: 'no-store' });
+  if (!res.ok) {
+    throw Object.assign(new Error(`GET /dev/client-key answered ${res.status}; outside dev mode, paste a client API key`), { code: 'NO_DEV_KEY' });
+  }
+  const body = await res.json();
+  if (typeof body.clientApiKey !== 'string') {
+    throw Object.assign(new Error('GET /dev/client-key sent no clientApiKey'), { code: 'NO_DEV_KEY' });
+  }
+  return body;
+}
+
+function rememberKeys(clientKey, orgKey) {
+  $('client-key').value = clientKey;
+  $('org-key').value = orgKey ?? '';
+  localStorage.setItem(storageKeys.client, clientKey);
+  if (orgKey) {
+    localStorage.setItem(storageKeys.org, orgKey);
+  } else {
+    localStorage.removeItem(storageKeys.org);
+  }
+}
+
+async function connect() {
+  const apiKey = $('client-key').value.trim();
+  if (apiKey === '') {
+    throw Object.assign(new Error('enter a client API key'), { code: 'INVALID_ARGUMENT' });
+  }
+  rememberKeys(apiKey, $('org-key').value.trim());
+  if (duet !== null) {
+    duet.close();
+    duet = null;
+  }
+  $('signature').textContent = '';
+  $('private-key').textContent = '';
+  setStatus('connecting', 'Loading the device module…');
+  duet = await Duet.connect({ url: location.origin, apiKey, onProgress });
+  duet.provider.on('accountsChanged', () => showWallet());
+  return duet.isWalletOnDevice() ? 'Connected. The wallet is on this device.' : 'Connected. No wallet on this device yet.';
+}
+
+async function useDevClient() {
+  const keys = await fetchDevKeys();
+  rememberKeys(keys.clientApiKey, keys.orgApiKey);
+  return connect();
+}
+
+// Dev only: the organization authorises eject through its own API, as its
+// backend would after checking with the user.
+async function authorizeEject(clientApiKey) {
+  const orgKey = $('org-key').value.trim();
+  const clientId = clientIdFromApiKey(clientApiKey);
+  if (orgKey === '' || clientId === null) {
+    throw Object.assign(new Error('eject needs the organization API key and a Duet client key'), { code: 'INVALID_ARGUMENT' });
+  }
+  const res = await fetch(`/v1/clients/${clientId}/eject`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${orgKey}` },
+  });
+  if (!res.ok) {
+    let message = `authorising eject: server answered ${res.status}`;
+    let code = 'SERVER_ERROR';
+    try {
+      const body = await res.json();
+      if (body?.error?.message) {
+        message += `: ${body.error.message}`;
+      }
+      if (typeof body?.error?.code === 'string') {
+        // The server's codes read like the SDK's once upper-cased
+        // (no_wallet, unauthorized, forbidden).
+        code = body.error.code.toUpperCase();
+      }
+    } catch {
+      // The status says enough.
+    }
+    throw Object.assign(new Error(message), { code });
+  }
+}
+
+const actions = {
+  async create() {
+    const { address } = await requireDuet().createWallet();
+    return `Wallet created: ${address}`;
+  },
+
+  async sign() {
+    const d = requireDuet();
+    if (!d.address) {
+      throw Object.assign(new Error('there is no wallet on this device'), { code: 'NO_WALLET' });
+    }
+    $('signature').textContent = '';
+    const signature = await d.provider.request({
+      method: 'personal_sign',
+      params: [$('sign-message').value, d.address],
+    });
+    $('signature').textContent = signature;
+    return 'Message signed.';
+  },
+
+  async backup() {
+    await requireDuet().backupWallet({ method: 'password', password: $('backup-password').value });
+    return 'Wallet backed up with a password.';
+  },
+
+  async recover() {
+    const { address } = await requireDuet().recoverWallet({ method: 'password', password: $('recover-password').value });
+    return `Wallet recovered: ${address}`;
+  },
+
+  async eject() {
+    const d = requireDuet();
+    $('private-key').textContent = '';
+    setStatus('busy', 'Asking the organization to authorise eject…');
+    await authorizeEject($('client-key').value.trim());
+    const key = await d.ejectPrivateKey({ method: 'password', password: $('eject-password').value });
+    $('private-key').textContent = key;
+    return 'Private key ejected. Keep it secret.';
+  },
+};
+
+const busyTexts = {
+  create: 'Creating the wallet…',
+  sign: 'Signing…',
+  backup: 'Backing up…',
+  recover: 'Recovering…',
+  eject: 'Ejecting…',
+};
+
+function wire() {
+  $('connect').addEventListener('click', () => run('Connecting…', connect));
+  $('dev-client').addEventListener('click', () => run('Getting the dev client…', useDevClient));
+  $('create').addEventListener('click', () => run(busyTexts.create, actions.create));
+  $('sign').addEventListener('click', () => run(busyTexts.sign, actions.sign));
+  for (const form of document.querySelectorAll('form[data-action]')) {
+    const name = form.dataset.action;
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      run(busyTexts[name], actions[name]);
+    });
+  }
+}
+
+async function start() {
+  wire();
+  const clientKey = localStorage.getItem(storageKeys.client);
+  const orgKey = localStorage.getItem(storageKeys.org);
+  if (clientKey) {
+    rememberKeys(clientKey, orgKey);
+    await run('Connecting…', connect);
+  } else {
+    await run('Getting the dev client…', useDevClient);
+  }
+}
+
+start();
