@@ -1,0 +1,133 @@
+# Duet's entry points: `make run` starts the product, `make test` runs every
+# test, `make bench` compares the MPC library native and in the browser.
+# `make help` lists the rest. Everything a test needs, make installs itself,
+# so the same commands work on a fresh Debian machine and in CI.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules
+
+GO ?= go
+GO_ROOT := $(shell $(GO) env GOROOT)
+
+# Tools that take minutes to build live outside the work tree, so that a fresh
+# clone on the same machine (as CI makes) reuses them.
+DUET_CACHE ?= $(if $(HOME),$(HOME),/root)/.cache/duet
+
+ADDR ?= 127.0.0.1:8080
+DATA ?= ./data
+
+# Timeouts per test binary; the MPC tests generate Paillier keys, which takes
+# a while natively and several times longer in the browser.
+TEST_TIMEOUT ?= 30m
+WASM_TEST_TIMEOUT ?= 45m
+
+BENCH ?= .
+BENCHTIME ?=
+BENCH_PKG ?= ./mpc
+BENCH_TIMEOUT ?= 120m
+BENCH_DIR ?= $(DUET_CACHE)/bench
+
+# wasmbrowsertest runs js/wasm test binaries in headless Chromium. It is built
+# from the tools module, which pins the chromedp version it talks to Chromium
+# with; the cache path carries a hash of that module and of the Go version, so
+# any change to either builds a new binary.
+WASMBROWSERTEST_VERSION := $(shell awk '$$1 == "github.com/agnivade/wasmbrowsertest" { print $$2 }' tools/go.mod)
+TOOLS_KEY := $(shell { cat tools/go.mod tools/go.sum; $(GO) env GOVERSION; } | sha256sum | cut -c1-12)
+WASMBROWSERTEST ?= $(DUET_CACHE)/wasmbrowsertest-$(WASMBROWSERTEST_VERSION)-$(TOOLS_KEY)/wasmbrowsertest
+
+# geth runs a local development chain for the end-to-end tests.
+GETH_VERSION ?= v1.17.10
+GETH ?= $(DUET_CACHE)/geth-$(GETH_VERSION)/geth
+
+# wasm_exec.js must come from the same Go release that built duet.wasm; it
+# moved from misc/wasm to lib/wasm in Go 1.24.
+WASM_EXEC_JS := $(firstword $(wildcard $(GO_ROOT)/lib/wasm/wasm_exec.js $(GO_ROOT)/misc/wasm/wasm_exec.js))
+
+# Packages are listed when a recipe runs, not when the Makefile is read, so
+# that they reflect the tree as it is then. Directories that do not exist yet
+# are left out, as are packages whose build constraints exclude the target;
+# -e keeps packages that fail to load, so that their errors are reported by
+# the test run rather than hidden.
+WASM_DIRS = $(patsubst %/,%,$(wildcard $(addsuffix /,mpc bridge wasm)))
+WASM_PKGS = $(if $(WASM_DIRS),$(shell GOOS=js GOARCH=wasm $(GO) list -e $(addprefix ./,$(addsuffix /...,$(WASM_DIRS))) 2>/dev/null))
+NATIVE_PKGS = $(shell $(GO) list -e ./... 2>/dev/null)
+
+# What the tests learn about the machine. Chromium and PostgreSQL are looked up
+# only when a recipe runs, after `deps` may have installed them.
+export DUET_WASMBROWSERTEST := $(WASMBROWSERTEST)
+export DUET_GETH := $(GETH)
+export DUET_CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser || true)
+export DUET_PG_BIN ?= $(shell ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+
+.PHONY: help run wasm test deps tools geth vet test-native test-tools test-wasm bench fmt-check clean
+
+help: ## Show this list.
+	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "  make %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+run: wasm ## Build the device module and start the server on ADDR (127.0.0.1:8080).
+	mkdir -p $(DATA)
+	$(GO) run ./server/cmd/duetd serve --dev --addr $(ADDR) --data $(DATA)
+
+wasm: ## Build web/duet.wasm and copy the matching web/wasm_exec.js.
+	@if [ -z "$(WASM_EXEC_JS)" ]; then echo "wasm: no wasm_exec.js under $(GO_ROOT)/lib/wasm or $(GO_ROOT)/misc/wasm" >&2; exit 1; fi
+	mkdir -p web
+	GOOS=js GOARCH=wasm $(GO) build -o web/duet.wasm ./wasm
+	cp $(WASM_EXEC_JS) web/wasm_exec.js
+
+test: vet test-tools test-native test-wasm ## Vet, then run all tests natively and the js/wasm ones in Chromium.
+
+deps: ## Install Chromium and PostgreSQL with apt if they are missing.
+	@scripts/install-deps
+
+tools: $(WASMBROWSERTEST) ## Build wasmbrowsertest into DUET_CACHE (~/.cache/duet).
+
+geth: $(GETH) ## Build geth into DUET_CACHE (a few minutes, once).
+
+# GOOS and GOARCH are dropped so that a caller's js/wasm setting does not
+# build the tools for the browser. The binaries appear only once complete, so
+# an interrupted build is redone rather than mistaken for a cached one.
+$(WASMBROWSERTEST):
+	@mkdir -p $(@D)
+	cd tools && env -u GOOS -u GOARCH $(GO) build -o $@.tmp github.com/agnivade/wasmbrowsertest
+	mv $@.tmp $@
+
+$(GETH):
+	@rm -rf $(@D).tmp && mkdir -p $(@D).tmp
+	env -u GOOS -u GOARCH GOBIN=$(@D).tmp $(GO) install github.com/ethereum/go-ethereum/cmd/geth@$(GETH_VERSION)
+	rm -rf $(@D) && mv $(@D).tmp $(@D)
+
+vet: ## Run go vet natively, for js/wasm, and on the tools module.
+	@if [ -z "$(NATIVE_PKGS)" ]; then echo "vet: no Go packages in the main module yet"; else set -x; $(GO) vet ./...; fi
+	@if [ -z "$(WASM_PKGS)" ]; then echo "vet: no js/wasm packages under mpc/, bridge/ or wasm/ yet"; else set -x; GOOS=js GOARCH=wasm $(GO) vet $(WASM_PKGS); fi
+	cd tools && $(GO) vet ./...
+
+test-native: deps geth ## Run the main module's tests natively.
+	@if [ -z "$(NATIVE_PKGS)" ]; then echo "test-native: no Go packages in the main module yet"; else set -x; $(GO) test -timeout $(TEST_TIMEOUT) ./...; fi
+
+test-tools: ## Run the tools module's tests.
+	cd tools && $(GO) test ./...
+
+test-wasm: deps tools ## Run the js/wasm tests of mpc/, bridge/ and wasm/ in headless Chromium.
+	@pkgs="$(WASM_PKGS)"; \
+	if [ -z "$$pkgs" ]; then echo "test-wasm: no js/wasm packages under mpc/, bridge/ or wasm/ yet; nothing to run in the browser"; exit 0; fi; \
+	set -x; GOOS=js GOARCH=wasm $(GO) test -exec $(WASMBROWSERTEST) -timeout $(WASM_TEST_TIMEOUT) $$pkgs
+
+bench: deps tools ## Benchmark ./mpc natively and in Chromium; BENCH=regexp BENCHTIME=3x narrow it.
+	@mkdir -p $(BENCH_DIR)
+	@rc=0; flags=(-run '^$$' -bench '$(BENCH)' -timeout $(BENCH_TIMEOUT)$(if $(BENCHTIME), -benchtime $(BENCHTIME))); \
+	echo "== native"; \
+	$(GO) test "$${flags[@]}" $(BENCH_PKG) | tee $(BENCH_DIR)/native.txt || rc=1; \
+	echo "== wasm (Chromium)"; \
+	GOOS=js GOARCH=wasm $(GO) test -exec $(WASMBROWSERTEST) "$${flags[@]}" $(BENCH_PKG) | tee $(BENCH_DIR)/wasm.txt || rc=1; \
+	echo; \
+	(cd tools && $(GO) run ./benchtable $(BENCH_DIR)/native.txt $(BENCH_DIR)/wasm.txt); \
+	echo "raw output: $(BENCH_DIR)/native.txt $(BENCH_DIR)/wasm.txt"; \
+	exit $$rc
+
+fmt-check: ## Fail if any Go file is not gofmt-formatted.
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt -l:"; echo "$$out"; exit 1; fi
+
+clean: ## Remove build outputs from the work tree (the tool cache stays).
+	rm -f web/duet.wasm web/wasm_exec.js
