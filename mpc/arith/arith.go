@@ -6,6 +6,14 @@
 //
 // Secret integers are saferith numbers, whose announced sizes are public and
 // whose operations do not branch on values. Public integers are big.Int.
+//
+// Exponentiations and products modulo an odd modulus run on the
+// constant-time Montgomery arithmetic of internal/mont (64-bit limbs with
+// ADX assembly on amd64, 32-bit limbs in WebAssembly), converting from and
+// to saferith numbers at the boundary; saferith's own exponentiation is
+// several times slower, above all in WebAssembly. A FixedBase adds
+// precomputed powers for a base used many times. All values here are safe
+// for concurrent use once built.
 package arith
 
 import (
@@ -14,6 +22,8 @@ import (
 	"math/big"
 
 	"github.com/cronokirby/saferith"
+
+	"github.com/duetwallet/duet/mpc/arith/internal/mont"
 )
 
 var (
@@ -28,6 +38,9 @@ var (
 type Modulus struct {
 	n  *big.Int
 	ct *saferith.Modulus
+	// mont does the exponentiations and products of an odd modulus; an
+	// even one (as φ(N), used only for sampling) takes slower generic code.
+	mont *mont.Modulus
 }
 
 // NewModulus returns n as a Modulus. n must be greater than one.
@@ -35,7 +48,15 @@ func NewModulus(n *big.Int) (*Modulus, error) {
 	if n.Cmp(one) <= 0 {
 		return nil, errModulus
 	}
-	return &Modulus{n: new(big.Int).Set(n), ct: saferith.ModulusFromBytes(n.Bytes())}, nil
+	m := &Modulus{n: new(big.Int).Set(n), ct: saferith.ModulusFromBytes(n.Bytes())}
+	if n.Bit(0) == 1 {
+		mm, err := mont.NewModulus(n.Bytes())
+		if err != nil {
+			panic("arith: internal error: " + err.Error())
+		}
+		m.mont = mm
+	}
+	return m, nil
 }
 
 // MustModulus is NewModulus for moduli that are valid by construction.
@@ -56,27 +77,104 @@ func (m *Modulus) Saferith() *saferith.Modulus { return m.ct }
 // BitLen returns the bit length of the modulus.
 func (m *Modulus) BitLen() int { return m.n.BitLen() }
 
-// Exp returns x^e mod m in constant time; only the announced length of e leaks.
+// Exp returns x^e mod m in constant time: the running time and the memory
+// accesses depend only on the size of m and the announced length of e
+// (x of any announced length is reduced first, in constant time).
 func (m *Modulus) Exp(x, e *saferith.Nat) *saferith.Nat {
-	return new(saferith.Nat).Exp(x, e, m.ct)
+	if m.mont == nil {
+		return m.expEven(x, e)
+	}
+	ew, ebits := expWords(e)
+	z := m.words(x)
+	m.mont.Exp(z, z, ew, ebits)
+	return m.nat(z)
 }
 
-// ExpInt returns x^e mod m for a signed exponent, in constant time. For a
-// negative e, x must be a unit.
+// ExpInt returns x^e mod m for a signed exponent, in constant time: it
+// leaks the size of m and the announced length of e, not its sign. For a
+// negative e, x must be a unit. The result is inverted whatever the sign
+// and the inverse kept or not by a constant-time selection.
 func (m *Modulus) ExpInt(x *saferith.Nat, e *saferith.Int) *saferith.Nat {
-	return new(saferith.Nat).ExpI(x, e, m.ct)
+	z := m.Exp(x, e.Abs())
+	inv := new(saferith.Nat).ModInverse(z, m.ct)
+	return z.CondAssign(e.IsNegative(), inv)
 }
 
-// Exp2Int returns x^a · y^b mod m in constant time.
+// Exp2Int returns x^a · y^b mod m in constant time, as one interleaved
+// exponentiation that shares its squarings between the two bases. It leaks
+// the size of m and the announced lengths of a and b, not their signs. For
+// a negative exponent its base must be a unit. Both inverses come from one
+// constant-time inversion of x·y (x⁻¹ = y·(xy)⁻¹, y⁻¹ = x·(xy)⁻¹), so when
+// either exponent may be negative both bases must be units.
 func (m *Modulus) Exp2Int(x *saferith.Nat, a *saferith.Int, y *saferith.Nat, b *saferith.Int) *saferith.Nat {
-	u := m.ExpInt(x, a)
-	v := m.ExpInt(y, b)
-	return u.ModMul(u, v, m.ct)
+	if m.mont == nil {
+		u := m.ExpInt(x, a)
+		return u.ModMul(u, m.ExpInt(y, b), m.ct)
+	}
+	xw, yw := m.words(x), m.words(y)
+	negA, negB := mont.Word(a.IsNegative()), mont.Word(b.IsNegative())
+	xi, yi := m.inverses(xw, yw)
+	mont.Select(xw, xi, negA)
+	mont.Select(yw, yi, negB)
+	aw, abits := expWords(a.Abs())
+	bw, bbits := expWords(b.Abs())
+	m.mont.Exp2(xw, xw, aw, abits, yw, bw, bbits)
+	return m.nat(xw)
+}
+
+// expEven returns x^e mod an even m, by a square-and-multiply that always
+// multiplies and keeps the product by a constant-time selection. It is slow,
+// and no hot path uses even moduli; saferith's own Exp gives wrong results
+// for them.
+func (m *Modulus) expEven(x, e *saferith.Nat) *saferith.Nat {
+	x = new(saferith.Nat).Mod(x, m.ct)
+	acc := new(saferith.Nat).Mod(new(saferith.Nat).SetUint64(1), m.ct)
+	t := new(saferith.Nat)
+	eb := e.Bytes()
+	for i := e.AnnouncedLen() - 1; i >= 0; i-- {
+		acc.ModMul(acc, acc, m.ct)
+		t.ModMul(acc, x, m.ct)
+		bit := saferith.Choice(eb[len(eb)-1-i/8]>>(i%8)) & 1
+		acc.CondAssign(bit, t)
+	}
+	clear(eb)
+	return acc
+}
+
+// exp2 returns x^a · y^b mod m for non-negative exponents, in constant time.
+func (m *Modulus) exp2(x, a, y, b *saferith.Nat) *saferith.Nat {
+	if m.mont == nil {
+		u := m.Exp(x, a)
+		return u.ModMul(u, m.Exp(y, b), m.ct)
+	}
+	xw, yw := m.words(x), m.words(y)
+	aw, abits := expWords(a)
+	bw, bbits := expWords(b)
+	m.mont.Exp2(xw, xw, aw, abits, yw, bw, bbits)
+	return m.nat(xw)
+}
+
+// inverses returns x⁻¹ and y⁻¹ mod m, with one constant-time inversion of
+// x·y. They are meaningless (but computed in the same time) unless both x
+// and y are units.
+func (m *Modulus) inverses(x, y []mont.Word) (xi, yi []mont.Word) {
+	xy := make([]mont.Word, len(x))
+	m.mont.Mul(xy, x, y)
+	inv := m.words(new(saferith.Nat).ModInverse(m.nat(xy), m.ct))
+	xi, yi = make([]mont.Word, len(x)), make([]mont.Word, len(x))
+	m.mont.Mul(xi, inv, y)
+	m.mont.Mul(yi, inv, x)
+	return xi, yi
 }
 
 // Mul returns x · y mod m in constant time.
 func (m *Modulus) Mul(x, y *saferith.Nat) *saferith.Nat {
-	return new(saferith.Nat).ModMul(x, y, m.ct)
+	if m.mont == nil {
+		return new(saferith.Nat).ModMul(x, y, m.ct)
+	}
+	z := m.words(x)
+	m.mont.Mul(z, z, m.words(y))
+	return m.nat(z)
 }
 
 // Reduce returns x mod m as a saferith number, in constant time.
@@ -140,9 +238,14 @@ type CRT struct {
 	o1, o2 *saferith.Modulus
 	m1Inv  *saferith.Nat // m₁⁻¹ mod m₂
 	prod   *Modulus
+	// For odd factors with m₁ no longer than m₂ (all the Paillier cases),
+	// Combine runs on Montgomery arithmetic modulo m₂.
+	m1InvR []mont.Word // m₁⁻¹·R mod m₂, the Montgomery form of m1Inv
+	m1w    []mont.Word // m₁ in limbs of m₁
 }
 
-// NewCRT prepares CRT arithmetic modulo m1·m2.
+// NewCRT prepares CRT arithmetic modulo m1·m2. The factors are secret: it
+// leaks only their sizes (and whether they are odd and coprime).
 func NewCRT(m1, m2, ord1, ord2 *big.Int) (*CRT, error) {
 	a, err := NewModulus(m1)
 	if err != nil {
@@ -152,17 +255,25 @@ func NewCRT(m1, m2, ord1, ord2 *big.Int) (*CRT, error) {
 	if err != nil {
 		return nil, err
 	}
-	inv := new(big.Int).ModInverse(m1, m2)
-	if inv == nil {
+	m1Nat := new(saferith.Nat).SetBytes(m1.Bytes())
+	inv := new(saferith.Nat).ModInverse(m1Nat, b.ct)
+	// m₁·m₁⁻¹ ≡ 1 fails exactly when gcd(m₁, m₂) ≠ 1.
+	if b.Mul(m1Nat, inv).Eq(new(saferith.Nat).SetUint64(1)) != 1 {
 		return nil, errors.New("arith: CRT moduli are not coprime")
 	}
-	return &CRT{
+	c := &CRT{
 		m1: a, m2: b,
 		o1:    saferith.ModulusFromBytes(ord1.Bytes()),
 		o2:    saferith.ModulusFromBytes(ord2.Bytes()),
-		m1Inv: new(saferith.Nat).SetBig(inv, m2.BitLen()),
+		m1Inv: inv,
 		prod:  MustModulus(new(big.Int).Mul(m1, m2)),
-	}, nil
+	}
+	if a.mont != nil && b.mont != nil && a.mont.Limbs() <= b.mont.Limbs() {
+		c.m1w = a.words(m1Nat)
+		c.m1InvR = make([]mont.Word, b.mont.Limbs())
+		b.mont.ToMont(c.m1InvR, b.words(inv))
+	}
+	return c, nil
 }
 
 // Modulus returns m₁·m₂.
@@ -172,35 +283,60 @@ func (c *CRT) Modulus() *Modulus { return c.prod }
 func (c *CRT) Factors() (*Modulus, *Modulus) { return c.m1, c.m2 }
 
 // Combine returns the x mod m₁·m₂ with x ≡ a₁ (mod m₁), x ≡ a₂ (mod m₂)
-// (Garner's formula x = a₁ + m₁·((a₂ − a₁)·m₁⁻¹ mod m₂)).
+// (Garner's formula x = a₁ + m₁·((a₂ − a₁)·m₁⁻¹ mod m₂)), in constant time:
+// it leaks only the sizes of the moduli and the announced lengths of a₁, a₂.
 func (c *CRT) Combine(a1, a2 *saferith.Nat) *saferith.Nat {
-	a1mod2 := new(saferith.Nat).Mod(a1, c.m2.ct)
-	h := new(saferith.Nat).ModSub(a2, a1mod2, c.m2.ct)
-	h.ModMul(h, c.m1Inv, c.m2.ct)
-	bits := c.prod.BitLen()
-	x := new(saferith.Nat).Mul(h, c.m1.ct.Nat(), bits)
-	x.Add(x, a1, bits)
-	return x.Mod(x, c.prod.ct)
+	if c.m1InvR == nil {
+		a1mod2 := new(saferith.Nat).Mod(a1, c.m2.ct)
+		h := new(saferith.Nat).ModSub(a2, a1mod2, c.m2.ct)
+		h.ModMul(h, c.m1Inv, c.m2.ct)
+		bits := c.prod.BitLen()
+		x := new(saferith.Nat).Mul(h, c.m1.ct.Nat(), bits)
+		x.Add(x, a1, bits)
+		return x.Mod(x, c.prod.ct)
+	}
+	k1, k2 := c.m1.mont.Limbs(), c.m2.mont.Limbs()
+	r1 := c.m1.words(a1)
+	c.m1.mont.Reduce(r1, r1)
+	// u₁ = a₁·m₁⁻¹ and u₂ = a₂·m₁⁻¹ mod m₂: a Montgomery product with
+	// m₁⁻¹·R reduces any operand below R, so a₁ needs no reduction mod m₂.
+	r1w := make([]mont.Word, k2)
+	copy(r1w, r1)
+	u1, u2 := make([]mont.Word, k2), make([]mont.Word, k2)
+	c.m2.mont.MontMul(u1, r1w, c.m1InvR)
+	c.m2.mont.MontMul(u2, c.m2.words(a2), c.m1InvR)
+	c.m2.mont.Sub(u2, u2, u1)
+	// x = a₁ + m₁·h < m₁ + m₁·(m₂ − 1) = m₁·m₂, so x needs no reduction.
+	x := make([]mont.Word, k1+k2)
+	mont.MulAdd(x, c.m1w, u2, r1)
+	buf := make([]byte, (c.prod.BitLen()+7)/8)
+	mont.FillBytes(buf, x)
+	z := new(saferith.Nat).SetBytes(buf).Resize(c.prod.BitLen())
+	clear(buf)
+	return z
 }
 
-// ExpInt returns x^e mod m₁·m₂ for a unit x, in constant time.
+// ExpInt returns x^e mod m₁·m₂ for a unit x, in constant time: it leaks the
+// sizes of the moduli and of ord₁, ord₂ and the announced length of e.
 func (c *CRT) ExpInt(x *saferith.Nat, e *saferith.Int) *saferith.Nat {
-	e1 := e.Mod(c.o1)
-	e2 := e.Mod(c.o2)
-	r1 := c.m1.Exp(x, e1)
-	r2 := c.m2.Exp(x, e2)
+	r1 := c.m1.Exp(x, e.Mod(c.o1))
+	r2 := c.m2.Exp(x, e.Mod(c.o2))
 	return c.Combine(r1, r2)
 }
 
-// Exp returns x^e mod m₁·m₂ for a unit x, in constant time.
+// Exp returns x^e mod m₁·m₂ for a unit x, in constant time, with the
+// leakage of ExpInt.
 func (c *CRT) Exp(x, e *saferith.Nat) *saferith.Nat {
 	return c.ExpInt(x, new(saferith.Int).SetNat(e))
 }
 
-// Exp2Int returns x^a · y^b mod m₁·m₂ for units x, y, in constant time.
+// Exp2Int returns x^a · y^b mod m₁·m₂ for units x, y, in constant time: it
+// leaks the sizes of the moduli and of ord₁, ord₂ and the announced lengths
+// of a and b. The reduced exponents are non-negative, so no inversion is
+// needed.
 func (c *CRT) Exp2Int(x *saferith.Nat, a *saferith.Int, y *saferith.Nat, b *saferith.Int) *saferith.Nat {
-	r1 := c.m1.Exp2Int(x, new(saferith.Int).SetNat(a.Mod(c.o1)), y, new(saferith.Int).SetNat(b.Mod(c.o1)))
-	r2 := c.m2.Exp2Int(x, new(saferith.Int).SetNat(a.Mod(c.o2)), y, new(saferith.Int).SetNat(b.Mod(c.o2)))
+	r1 := c.m1.exp2(x, a.Mod(c.o1), y, b.Mod(c.o1))
+	r2 := c.m2.exp2(x, a.Mod(c.o2), y, b.Mod(c.o2))
 	return c.Combine(r1, r2)
 }
 

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/duetwallet/duet/mpc/arith"
-	"github.com/duetwallet/duet/mpc/internal/fixtures"
+	"github.com/duetwallet/duet/internal/fixtures"
 	"github.com/duetwallet/duet/mpc/paillier"
 )
 
