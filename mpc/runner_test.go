@@ -3,6 +3,7 @@ package mpc
 import (
 	"crypto/rand"
 	"errors"
+	"sync"
 	"testing"
 )
 
@@ -28,8 +29,12 @@ func pairConfigs(t testing.TB, protocol string) (Config, Config) {
 // delivering each message through tamper. It returns each party's output or
 // error; a party that failed stops.
 func runPair(startA, startB func() (Round, *Message, error), tamper tamperFn) (outA, outB any, errA, errB error) {
-	rA, mA, errA := startA()
-	rB, mB, errB := startB()
+	var rA, rB Round
+	var mA, mB *Message
+	var wg sync.WaitGroup
+	wg.Go(func() { rA, mA, errA = startA() })
+	wg.Go(func() { rB, mB, errB = startB() })
+	wg.Wait()
 	if errA != nil || errB != nil {
 		return nil, nil, errA, errB
 	}
@@ -47,14 +52,17 @@ func runPair(startA, startB func() (Round, *Message, error), tamper tamperFn) (o
 				mB = tamper(mB)
 			}
 		}
+		// The parties work at the same time, as on two machines.
 		var nA, nB Round
 		var oA, oB *Message
+		var wg sync.WaitGroup
 		if !okA {
-			nA, oA, errA = rA.Receive(mB)
+			wg.Go(func() { nA, oA, errA = rA.Receive(mB) })
 		}
 		if !okB {
-			nB, oB, errB = rB.Receive(mA)
+			wg.Go(func() { nB, oB, errB = rB.Receive(mA) })
 		}
+		wg.Wait()
 		if errA != nil || errB != nil {
 			return nil, nil, errA, errB
 		}
