@@ -38,6 +38,7 @@ import (
 	"github.com/duetwallet/duet/server/apikey"
 	"github.com/duetwallet/duet/server/custodian"
 	"github.com/duetwallet/duet/server/internal/sqldb"
+	"github.com/duetwallet/duet/server/party"
 	"github.com/duetwallet/duet/server/seal"
 	"github.com/duetwallet/duet/server/store"
 )
@@ -297,19 +298,32 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		}
 	}
 
+	custodians := &api.CustodianDirectory{
+		BaseURL: base,
+		HTTP:    &http.Client{Timeout: 15 * time.Second},
+		Keys:    st.store,
+	}
 	srv := api.NewServer(api.Config{
-		Store: st.store,
-		Custodians: &api.CustodianDirectory{
-			BaseURL: base,
-			HTTP:    &http.Client{Timeout: 15 * time.Second},
-			Keys:    st.store,
-		},
-		Log:     log,
-		Origins: allowed,
-		Dev:     devKeys,
-		Static:  api.StaticFiles(*jsDir, *webDir),
+		Store:      st.store,
+		Custodians: custodians,
+		Log:        log,
+		Origins:    allowed,
+		Dev:        devKeys,
+		Static:     api.StaticFiles(*jsDir, *webDir),
 	})
 	srv.Handle(custodian.PathPrefix, custodian.NewHandler(st.custodian, log.With("component", "custodian")))
+	// Sessions live on hijacked connections that http.Server.Shutdown does
+	// not wait for; they end with sessionCtx.
+	sessionCtx, stopSessions := context.WithCancel(ctx)
+	defer stopSessions()
+	srv.Handle("/v1/session", &party.Handler{
+		Store:          st.store,
+		Custodian:      custodians.For,
+		Primes:         party.NewPrimePool(sessionCtx, 4, log),
+		Log:            log.With("component", "party"),
+		OriginPatterns: allowed.HostPatterns(),
+		BaseContext:    sessionCtx,
+	})
 
 	httpServer := &http.Server{
 		Handler:           srv,

@@ -1,0 +1,658 @@
+// Package bridge is the device party: it drives Duet's operations (create,
+// sign, back up, recover, eject, refresh) over a session with the server
+// party, keeps the device share in the store it is given, and applies the
+// two-phase commit of share changes. The js/wasm glue in this package turns
+// it into Promise-returning JavaScript functions.
+package bridge
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/duetwallet/duet/mpc"
+	"github.com/duetwallet/duet/mpc/codec"
+	"github.com/duetwallet/duet/mpc/curve"
+	"github.com/duetwallet/duet/wire"
+)
+
+// Store keeps the device's sealed data. Get returns nil, nil for a missing
+// name. Put must be durable when it returns: the two-phase commit relies on
+// it.
+type Store interface {
+	Get(ctx context.Context, name string) ([]byte, error)
+	Put(ctx context.Context, name string, value []byte) error
+	Delete(ctx context.Context, name string) error
+}
+
+// Names in the store.
+const (
+	keyActive  = "share/active"
+	keyPending = "share/pending"
+	keyWallet  = "wallet"
+)
+
+// Progress is one step of an operation, for the app's progress display.
+type Progress struct {
+	Phase    string `json:"phase"`
+	Protocol string `json:"protocol,omitempty"`
+	Round    int    `json:"round,omitempty"`
+	Detail   string `json:"detail,omitempty"`
+}
+
+// Error is an error with a stable code for the app.
+type Error struct {
+	Code string
+	Err  error
+}
+
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+func codeErr(code string, format string, args ...any) *Error {
+	return &Error{Code: code, Err: fmt.Errorf(format, args...)}
+}
+
+// Code returns the stable code of an error.
+func Code(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	var we *wire.Error
+	if errors.As(err, &we) {
+		return we.Code
+	}
+	var abort *mpc.AbortError
+	if errors.As(err, &abort) {
+		return wire.CodeProtocolAbort
+	}
+	if errors.Is(err, ErrWrongKey) {
+		return wire.CodeWrongPassword
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || websocket.CloseStatus(err) != -1 || isNetErr(err) {
+		return wire.CodeNetwork
+	}
+	return wire.CodeInternal
+}
+
+func isNetErr(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "failed to dial") || strings.Contains(s, "failed to read") ||
+		strings.Contains(s, "failed to write") || strings.Contains(s, "EOF") || strings.Contains(s, "connection")
+}
+
+// Device is the device party of one wallet.
+type Device struct {
+	// URL is the server's base URL (http or https); the session endpoint is
+	// /v1/session on the same host.
+	URL    string
+	APIKey string
+	Store  Store
+	// Primes returns fresh safe primes for a new Paillier key (from a pool
+	// filled in the background where possible).
+	Primes   func(ctx context.Context) (*mpc.Primes, error)
+	Progress func(Progress)
+	Rand     io.Reader
+	// FrameTimeout bounds each wait for the server; zero means one minute.
+	FrameTimeout time.Duration
+}
+
+// WalletInfo describes the wallet on this device.
+type WalletInfo struct {
+	WalletID   string `json:"walletId"`
+	Address    string `json:"address"`
+	Generation uint64 `json:"generation"`
+}
+
+func (d *Device) rand() io.Reader {
+	if d.Rand != nil {
+		return d.Rand
+	}
+	return rand.Reader
+}
+
+func (d *Device) progress(p Progress) {
+	if d.Progress != nil {
+		d.Progress(p)
+	}
+}
+
+func (d *Device) sessionURL() (string, error) {
+	u, err := url.Parse(d.URL)
+	if err != nil || u.Host == "" {
+		return "", codeErr(wire.CodeInvalidArgument, "bridge: bad server URL %q", d.URL)
+	}
+	switch u.Scheme {
+	case "http", "ws":
+		u.Scheme = "ws"
+	case "https", "wss":
+		u.Scheme = "wss"
+	default:
+		return "", codeErr(wire.CodeInvalidArgument, "bridge: bad server URL scheme %q", u.Scheme)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/v1/session"
+	return u.String(), nil
+}
+
+// session is one open session with the server.
+type session struct {
+	d       *Device
+	conn    *wire.Conn
+	welcome *wire.Welcome
+	nonce   []byte
+	active  *mpc.KeyShare
+}
+
+// open dials the server, says hello, and reconciles the stored generations
+// with the server's: a pending share the server activated becomes active, one
+// it did not is dropped, and a share of a generation the server has retired
+// is deleted (the wallet was recovered elsewhere).
+func (d *Device) open(ctx context.Context, op string, hello wire.Hello) (*session, error) {
+	if d.APIKey == "" {
+		return nil, codeErr(wire.CodeInvalidArgument, "bridge: no API key")
+	}
+	u, err := d.sessionURL()
+	if err != nil {
+		return nil, err
+	}
+	active, pending, err := d.loadShares(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d.progress(Progress{Phase: "connecting"})
+	ws, _, err := websocket.Dial(ctx, u, nil)
+	if err != nil {
+		return nil, codeErr(wire.CodeNetwork, "bridge: cannot reach the server: %v", err)
+	}
+	timeout := d.FrameTimeout
+	if timeout == 0 {
+		timeout = time.Minute
+	}
+	s := &session{d: d, conn: wire.NewConn(ws, timeout), nonce: make([]byte, 32)}
+	if _, err := io.ReadFull(d.rand(), s.nonce); err != nil {
+		ws.CloseNow()
+		return nil, err
+	}
+	hello.APIKey, hello.Op, hello.Nonce = d.APIKey, op, s.nonce
+	if active != nil {
+		hello.Gens.Active = active.Generation
+	}
+	if pending != nil {
+		hello.Gens.Pending = pending.Generation
+	}
+	if err := s.conn.Send(ctx, hello.Frame()); err != nil {
+		ws.CloseNow()
+		return nil, err
+	}
+	f, err := s.conn.Recv(ctx)
+	if err != nil {
+		ws.CloseNow()
+		return nil, err
+	}
+	w, err := wire.ParseWelcome(f)
+	if err != nil {
+		ws.CloseNow()
+		return nil, err
+	}
+	s.welcome = w
+	if pending != nil {
+		if w.Active == pending.Generation {
+			if err := d.activate(ctx, pending); err != nil {
+				ws.CloseNow()
+				return nil, err
+			}
+			active = pending
+		} else if err := d.Store.Delete(ctx, keyPending); err != nil {
+			ws.CloseNow()
+			return nil, err
+		}
+	}
+	if active != nil && w.Active != active.Generation {
+		// The server holds another generation: this device's share was
+		// retired by a recovery elsewhere and can never sign again.
+		if err := d.forget(ctx); err != nil {
+			ws.CloseNow()
+			return nil, err
+		}
+		active = nil
+	}
+	s.active = active
+	return s, nil
+}
+
+func (d *Device) loadShares(ctx context.Context) (active, pending *mpc.KeyShare, err error) {
+	load := func(name string) (*mpc.KeyShare, error) {
+		b, err := d.Store.Get(ctx, name)
+		if err != nil || b == nil {
+			return nil, err
+		}
+		s := new(mpc.KeyShare)
+		if err := s.UnmarshalBinary(b); err != nil {
+			return nil, codeErr(wire.CodeInternal, "bridge: stored share %s: %v", name, err)
+		}
+		return s, nil
+	}
+	if active, err = load(keyActive); err != nil {
+		return nil, nil, err
+	}
+	pending, err = load(keyPending)
+	return active, pending, err
+}
+
+func (d *Device) activate(ctx context.Context, s *mpc.KeyShare) error {
+	b, err := s.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	if err := d.Store.Put(ctx, keyActive, b); err != nil {
+		return err
+	}
+	return d.Store.Delete(ctx, keyPending)
+}
+
+func (d *Device) forget(ctx context.Context) error {
+	for _, k := range []string{keyActive, keyPending, keyWallet} {
+		if err := d.Store.Delete(ctx, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *session) close() { s.conn.Close() }
+
+// fail tells the server why the device ends the session and returns the
+// error with its code.
+func (s *session) fail(ctx context.Context, code string, err error) error {
+	s.conn.Fail(ctx, &wire.Error{Code: code, Message: err.Error()})
+	var coded *Error
+	if errors.As(err, &coded) {
+		return err
+	}
+	return &Error{Code: code, Err: err}
+}
+
+// run drives one protocol over the session.
+func (s *session) run(ctx context.Context, protocol string, gen uint64, start func(mpc.Config) (mpc.Round, *mpc.Message, error)) (any, error) {
+	cfg := mpc.Config{
+		Self: mpc.Device, Peer: mpc.Server, Rand: s.d.rand(),
+		SessionID: mpc.NewSessionID(protocol, s.welcome.WalletID, gen, mpc.Device, s.nonce, mpc.Server, s.welcome.Nonce),
+	}
+	r, first, err := start(cfg)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.conn.Run(ctx, r, first, func(p string, round int) {
+		s.d.progress(Progress{Phase: "mpc", Protocol: p, Round: round})
+	})
+	if err != nil {
+		var abort *mpc.AbortError
+		if errors.As(err, &abort) {
+			return nil, s.fail(ctx, wire.CodeProtocolAbort, err)
+		}
+		return nil, err
+	}
+	return out, nil
+}
+
+// commit applies the device's side of the two-phase commit for a new share:
+// store it as pending, acknowledge, and activate on the server's commit.
+func (s *session) commit(ctx context.Context, share *mpc.KeyShare) error {
+	b, err := share.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	if err := s.d.Store.Put(ctx, keyPending, b); err != nil {
+		return s.fail(ctx, wire.CodeInternal, err)
+	}
+	s.d.progress(Progress{Phase: "commit"})
+	if err := s.conn.Send(ctx, (&wire.Ack{Gen: share.Generation, Digest: share.PublicDigest()}).Frame()); err != nil {
+		return err
+	}
+	f, err := s.conn.Recv(ctx)
+	if err != nil {
+		return err
+	}
+	c, err := wire.ParseCommit(f)
+	if err != nil {
+		return err
+	}
+	if c.Gen != share.Generation {
+		return codeErr(wire.CodeProtocolAbort, "bridge: server committed generation %d, not %d", c.Gen, share.Generation)
+	}
+	if err := s.d.activate(ctx, share); err != nil {
+		return err
+	}
+	return s.d.Store.Put(ctx, keyWallet, encodeWallet(s.welcome.WalletID, share))
+}
+
+func encodeWallet(walletID string, s *mpc.KeyShare) []byte {
+	return codec.NewEncoder(64).VarBytes([]byte(walletID)).Point(s.PublicKey).Bytes()
+}
+
+// AddressHex returns the EIP-55 checksummed address of a public key.
+func AddressHex(X *curve.Point) string {
+	a := mpc.Address(X)
+	return checksumAddress(a[:])
+}
+
+func (d *Device) info(walletID string, s *mpc.KeyShare) *WalletInfo {
+	return &WalletInfo{WalletID: walletID, Address: AddressHex(s.PublicKey), Generation: s.Generation}
+}
+
+func (d *Device) primes(ctx context.Context) (*mpc.Primes, error) {
+	if d.Primes == nil {
+		return nil, codeErr(wire.CodeInternal, "bridge: no prime source")
+	}
+	d.progress(Progress{Phase: "primes"})
+	return d.Primes(ctx)
+}
+
+// Keygen creates the wallet: key generation, then aux-info, committed as
+// generation 1.
+func (d *Device) Keygen(ctx context.Context) (*WalletInfo, error) {
+	primes, err := d.primes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s, err := d.open(ctx, wire.OpKeygen, wire.Hello{})
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	if s.active != nil {
+		return nil, s.fail(ctx, wire.CodeWalletExists, errors.New("bridge: this device already holds the wallet"))
+	}
+	out, err := s.run(ctx, mpc.ProtocolKeygen, 0, mpc.Keygen)
+	if err != nil {
+		return nil, err
+	}
+	share := out.(*mpc.KeyShare)
+	d.progress(Progress{Phase: "address", Detail: AddressHex(share.PublicKey)})
+	out, err = s.run(ctx, mpc.ProtocolRefresh, share.Generation, func(cfg mpc.Config) (mpc.Round, *mpc.Message, error) {
+		return mpc.Refresh(mpc.RefreshConfig{Config: cfg, Share: share, Primes: primes})
+	})
+	if err != nil {
+		return nil, err
+	}
+	share.Wipe()
+	next := out.(*mpc.KeyShare)
+	if err := s.commit(ctx, next); err != nil {
+		return nil, err
+	}
+	d.progress(Progress{Phase: "done"})
+	return d.info(s.welcome.WalletID, next), nil
+}
+
+// Sign signs a 32-byte digest: a presignature made in the session, then the
+// server's σ, combined and checked here.
+func (d *Device) Sign(ctx context.Context, digest [32]byte) (*mpc.Signature, error) {
+	s, err := d.open(ctx, wire.OpSign, wire.Hello{Digest: digest[:]})
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	if s.active == nil {
+		return nil, s.fail(ctx, wire.CodeNoWallet, errors.New("bridge: no wallet on this device"))
+	}
+	share := s.active
+	out, err := s.run(ctx, mpc.ProtocolPresign, share.Generation, func(cfg mpc.Config) (mpc.Round, *mpc.Message, error) {
+		return mpc.Presign(mpc.PresignConfig{Config: cfg, Share: share})
+	})
+	if err != nil {
+		return nil, err
+	}
+	pre := out.(*mpc.Presignature)
+	own, err := pre.PartialSign(digest)
+	if err != nil {
+		return nil, err
+	}
+	f, err := s.conn.Recv(ctx)
+	if err != nil {
+		return nil, err
+	}
+	data, err := wire.ParseData(f, "sigma")
+	if err != nil {
+		return nil, err
+	}
+	peer := new(mpc.PartialSignature)
+	if err := peer.UnmarshalBinary(data.Body); err != nil {
+		return nil, s.fail(ctx, wire.CodeBadFrame, err)
+	}
+	sig, err := pre.Combine(digest, own, peer)
+	if err != nil {
+		return nil, s.fail(ctx, wire.CodeProtocolAbort, err)
+	}
+	d.progress(Progress{Phase: "done"})
+	return sig, nil
+}
+
+// Refresh re-shares the signing key with new aux info (proactive refresh).
+func (d *Device) Refresh(ctx context.Context) (*WalletInfo, error) {
+	primes, err := d.primes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s, err := d.open(ctx, wire.OpRefresh, wire.Hello{})
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	if s.active == nil {
+		return nil, s.fail(ctx, wire.CodeNoWallet, errors.New("bridge: no wallet on this device"))
+	}
+	share := s.active
+	out, err := s.run(ctx, mpc.ProtocolRefresh, share.Generation, func(cfg mpc.Config) (mpc.Round, *mpc.Message, error) {
+		return mpc.Refresh(mpc.RefreshConfig{Config: cfg, Share: share, Primes: primes})
+	})
+	if err != nil {
+		return nil, err
+	}
+	next := out.(*mpc.KeyShare)
+	if err := s.commit(ctx, next); err != nil {
+		return nil, err
+	}
+	return d.info(s.welcome.WalletID, next), nil
+}
+
+// Backup makes the backup pair for a method: the device's half is sealed
+// under the backup secret and handed, through the server, to the custodian,
+// which also receives the server's half. It counts as done when the server
+// reports the custodian confirmed both.
+func (d *Device) Backup(ctx context.Context, secret *BackupSecret) error {
+	if err := secret.validate(); err != nil {
+		return &Error{Code: wire.CodeInvalidArgument, Err: err}
+	}
+	s, err := d.open(ctx, wire.OpBackup, wire.Hello{Method: secret.Method})
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	if s.active == nil {
+		return s.fail(ctx, wire.CodeNoWallet, errors.New("bridge: no wallet on this device"))
+	}
+	share := s.active
+	out, err := s.run(ctx, mpc.ProtocolRefresh, share.Generation, func(cfg mpc.Config) (mpc.Round, *mpc.Message, error) {
+		return mpc.Refresh(mpc.RefreshConfig{Config: cfg, Share: share})
+	})
+	if err != nil {
+		return err
+	}
+	backup := out.(*mpc.KeyShare)
+	plain, err := backup.MarshalBinary()
+	backup.Wipe()
+	if err != nil {
+		return err
+	}
+	d.progress(Progress{Phase: "encrypting"})
+	blob, err := SealBackup(d.rand(), secret, s.welcome.WalletID, plain)
+	clear(plain)
+	if err != nil {
+		return s.fail(ctx, wire.CodeInternal, err)
+	}
+	if err := s.conn.Send(ctx, (&wire.Data{Kind: "backup", Body: blob}).Frame()); err != nil {
+		return err
+	}
+	f, err := s.conn.Recv(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := wire.ParseDone(f); err != nil {
+		return err
+	}
+	d.progress(Progress{Phase: "done"})
+	return nil
+}
+
+// Recover turns the backup pair of a method into a new signing pair on this
+// device; the server retires the old pair, so a lost device's share no
+// longer signs.
+func (d *Device) Recover(ctx context.Context, secret *BackupSecret) (*WalletInfo, error) {
+	if err := secret.validate(); err != nil {
+		return nil, &Error{Code: wire.CodeInvalidArgument, Err: err}
+	}
+	primes, err := d.primes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s, err := d.open(ctx, wire.OpRecover, wire.Hello{Method: secret.Method})
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	f, err := s.conn.Recv(ctx)
+	if err != nil {
+		return nil, err
+	}
+	data, err := wire.ParseData(f, "backup")
+	if err != nil {
+		return nil, err
+	}
+	d.progress(Progress{Phase: "decrypting"})
+	backup, err := openBackupShare(secret, s.welcome.WalletID, data.Body)
+	if err != nil {
+		return nil, s.fail(ctx, Code(err), err)
+	}
+	defer backup.Wipe()
+	if err := s.conn.Send(ctx, (&wire.Data{Kind: "ready"}).Frame()); err != nil {
+		return nil, err
+	}
+	out, err := s.run(ctx, mpc.ProtocolRefresh, s.welcome.Active, func(cfg mpc.Config) (mpc.Round, *mpc.Message, error) {
+		return mpc.Refresh(mpc.RefreshConfig{Config: cfg, Share: backup, Primes: primes, Generation: s.welcome.Active + 1})
+	})
+	if err != nil {
+		return nil, err
+	}
+	next := out.(*mpc.KeyShare)
+	if err := s.commit(ctx, next); err != nil {
+		return nil, err
+	}
+	d.progress(Progress{Phase: "done"})
+	return d.info(s.welcome.WalletID, next), nil
+}
+
+func openBackupShare(secret *BackupSecret, walletID string, blob []byte) (*mpc.KeyShare, error) {
+	plain, err := OpenBackup(secret, walletID, blob)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(plain)
+	share := new(mpc.KeyShare)
+	if err := share.UnmarshalBinary(plain); err != nil {
+		return nil, codeErr(wire.CodeInternal, "bridge: backup share: %v", err)
+	}
+	return share, nil
+}
+
+// Eject rebuilds the wallet's private key from the backup pair, after the
+// organization authorised it: the server passes on the custodian's half with
+// the sealed user half. The key is checked against the wallet's public key.
+func (d *Device) Eject(ctx context.Context, secret *BackupSecret) ([]byte, error) {
+	if err := secret.validate(); err != nil {
+		return nil, &Error{Code: wire.CodeInvalidArgument, Err: err}
+	}
+	s, err := d.open(ctx, wire.OpEject, wire.Hello{Method: secret.Method})
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	f, err := s.conn.Recv(ctx)
+	if err != nil {
+		return nil, err
+	}
+	data, err := wire.ParseData(f, "eject")
+	if err != nil {
+		return nil, err
+	}
+	dec := codec.NewDecoder(data.Body)
+	blob := dec.VarBytes(wire.MaxFrame)
+	custodian := dec.VarBytes(wire.MaxFrame)
+	if err := dec.Finish(); err != nil {
+		return nil, s.fail(ctx, wire.CodeBadFrame, err)
+	}
+	user, err := openBackupShare(secret, s.welcome.WalletID, blob)
+	if err != nil {
+		return nil, s.fail(ctx, Code(err), err)
+	}
+	defer user.Wipe()
+	other := new(mpc.KeyShare)
+	if err := other.UnmarshalBinary(custodian); err != nil {
+		return nil, s.fail(ctx, wire.CodeBadFrame, fmt.Errorf("bridge: custodian share: %w", err))
+	}
+	defer other.Wipe()
+	x, err := mpc.Reconstruct(user, other)
+	if err != nil {
+		return nil, s.fail(ctx, wire.CodeProtocolAbort, err)
+	}
+	key := x.Bytes()
+	x.Zero()
+	d.progress(Progress{Phase: "done"})
+	return key, nil
+}
+
+// State reports what the device holds, without contacting the server.
+func (d *Device) State(ctx context.Context) (*WalletInfo, error) {
+	active, _, err := d.loadShares(ctx)
+	if err != nil || active == nil {
+		return nil, err
+	}
+	meta, err := d.Store.Get(ctx, keyWallet)
+	if err != nil {
+		return nil, err
+	}
+	dec := codec.NewDecoder(meta)
+	walletID := string(dec.VarBytes(64))
+	dec.Point()
+	if dec.Finish() != nil {
+		walletID = ""
+	}
+	return d.info(walletID, active), nil
+}
+
+func checksumAddress(a []byte) string {
+	h := hex.EncodeToString(a)
+	digest := keccak([]byte(h))
+	out := []byte("0x" + h)
+	for i := range h {
+		c := h[i]
+		if c >= 'a' && c <= 'f' {
+			nibble := digest[i/2]
+			if i%2 == 0 {
+				nibble >>= 4
+			}
+			if nibble&0xf >= 8 {
+				out[i+2] = c - 32
+			}
+		}
+	}
+	return string(out)
+}

@@ -1,0 +1,331 @@
+//go:build js && wasm
+
+package bridge
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"syscall/js"
+
+	"github.com/duetwallet/duet/mpc"
+	"github.com/duetwallet/duet/wire"
+)
+
+// Register installs globalThis.DuetDevice, the device module's JavaScript
+// API: Promise-returning functions that take one options object. Errors
+// reject with an Error whose `code` is one of the wire.Code* values.
+func Register() {
+	api := js.Global().Get("Object").New()
+	api.Set("version", "1")
+	api.Set("keygen", asyncFunc(func(o js.Value) (any, error) {
+		d, err := deviceFrom(o)
+		if err != nil {
+			return nil, err
+		}
+		info, err := d.Keygen(context.Background())
+		if err != nil {
+			return nil, err
+		}
+		return infoObject(info), nil
+	}))
+	api.Set("sign", asyncFunc(func(o js.Value) (any, error) {
+		d, err := deviceFrom(o)
+		if err != nil {
+			return nil, err
+		}
+		digest, err := bytesOption(o, "digest", 32)
+		if err != nil {
+			return nil, err
+		}
+		sig, err := d.Sign(context.Background(), [32]byte(digest))
+		if err != nil {
+			return nil, err
+		}
+		out := js.Global().Get("Object").New()
+		out.Set("signature", uint8Array(sig.Bytes()))
+		return out, nil
+	}))
+	api.Set("refresh", asyncFunc(func(o js.Value) (any, error) {
+		d, err := deviceFrom(o)
+		if err != nil {
+			return nil, err
+		}
+		info, err := d.Refresh(context.Background())
+		if err != nil {
+			return nil, err
+		}
+		return infoObject(info), nil
+	}))
+	api.Set("backup", asyncFunc(func(o js.Value) (any, error) {
+		d, err := deviceFrom(o)
+		if err != nil {
+			return nil, err
+		}
+		secret, err := secretFrom(o)
+		if err != nil {
+			return nil, err
+		}
+		if err := d.Backup(context.Background(), secret); err != nil {
+			return nil, err
+		}
+		out := js.Global().Get("Object").New()
+		out.Set("method", secret.Method)
+		return out, nil
+	}))
+	api.Set("recover", asyncFunc(func(o js.Value) (any, error) {
+		d, err := deviceFrom(o)
+		if err != nil {
+			return nil, err
+		}
+		secret, err := secretFrom(o)
+		if err != nil {
+			return nil, err
+		}
+		info, err := d.Recover(context.Background(), secret)
+		if err != nil {
+			return nil, err
+		}
+		return infoObject(info), nil
+	}))
+	api.Set("eject", asyncFunc(func(o js.Value) (any, error) {
+		d, err := deviceFrom(o)
+		if err != nil {
+			return nil, err
+		}
+		secret, err := secretFrom(o)
+		if err != nil {
+			return nil, err
+		}
+		key, err := d.Eject(context.Background(), secret)
+		if err != nil {
+			return nil, err
+		}
+		out := js.Global().Get("Object").New()
+		out.Set("privateKey", fmt.Sprintf("0x%x", key))
+		clear(key)
+		return out, nil
+	}))
+	api.Set("deviceState", asyncFunc(func(o js.Value) (any, error) {
+		d := &Device{Store: &jsStore{v: o.Get("store")}}
+		if d.Store.(*jsStore).v.Type() != js.TypeObject {
+			return nil, codeErr(wire.CodeInvalidArgument, "bridge: store is required")
+		}
+		info, err := d.State(context.Background())
+		if err != nil {
+			return nil, err
+		}
+		out := js.Global().Get("Object").New()
+		out.Set("hasShare", info != nil)
+		if info != nil {
+			out.Set("address", info.Address)
+			out.Set("generation", float64(info.Generation))
+			out.Set("walletId", info.WalletID)
+		}
+		return out, nil
+	}))
+	api.Set("keccak256", asyncFunc(func(o js.Value) (any, error) {
+		b, err := toBytes(o)
+		if err != nil {
+			return nil, err
+		}
+		return uint8Array(keccak(b)), nil
+	}))
+	api.Set("hashPersonalMessage", asyncFunc(func(o js.Value) (any, error) {
+		b, err := toBytes(o)
+		if err != nil {
+			return nil, err
+		}
+		return uint8Array(PersonalMessageHash(b)), nil
+	}))
+	js.Global().Set("DuetDevice", api)
+}
+
+// asyncFunc wraps f as a JavaScript function returning a Promise. The
+// callback must not block, so f runs on its own goroutine.
+func asyncFunc(f func(opts js.Value) (any, error)) js.Func {
+	return js.FuncOf(func(this js.Value, args []js.Value) any {
+		opts := js.Undefined()
+		if len(args) > 0 {
+			opts = args[0]
+		}
+		executor := js.FuncOf(func(this js.Value, p []js.Value) any {
+			resolve, reject := p[0], p[1]
+			go func() {
+				defer func() {
+					if r := recover(); r != nil {
+						reject.Invoke(jsError(codeErr(wire.CodeInternal, "bridge: internal error: %v", r)))
+					}
+				}()
+				v, err := f(opts)
+				if err != nil {
+					reject.Invoke(jsError(err))
+					return
+				}
+				resolve.Invoke(v)
+			}()
+			return nil
+		})
+		defer executor.Release()
+		return js.Global().Get("Promise").New(executor)
+	})
+}
+
+// jsError turns a Go error into a JavaScript Error with a stable code.
+func jsError(err error) js.Value {
+	e := js.Global().Get("Error").New(err.Error())
+	e.Set("code", Code(err))
+	return e
+}
+
+func uint8Array(b []byte) js.Value {
+	a := js.Global().Get("Uint8Array").New(len(b))
+	js.CopyBytesToJS(a, b)
+	return a
+}
+
+func toBytes(v js.Value) ([]byte, error) {
+	if v.Type() != js.TypeObject || !v.InstanceOf(js.Global().Get("Uint8Array")) {
+		return nil, codeErr(wire.CodeInvalidArgument, "bridge: expected a Uint8Array")
+	}
+	b := make([]byte, v.Get("length").Int())
+	js.CopyBytesToGo(b, v)
+	return b, nil
+}
+
+func bytesOption(o js.Value, name string, size int) ([]byte, error) {
+	v := o.Get(name)
+	b, err := toBytes(v)
+	if err != nil || (size > 0 && len(b) != size) {
+		return nil, codeErr(wire.CodeInvalidArgument, "bridge: %s must be a Uint8Array of %d bytes", name, size)
+	}
+	return b, nil
+}
+
+func stringOption(o js.Value, name string) string {
+	v := o.Get(name)
+	if v.Type() != js.TypeString {
+		return ""
+	}
+	return v.String()
+}
+
+func deviceFrom(o js.Value) (*Device, error) {
+	if o.Type() != js.TypeObject {
+		return nil, codeErr(wire.CodeInvalidArgument, "bridge: options object required")
+	}
+	store := o.Get("store")
+	if store.Type() != js.TypeObject {
+		return nil, codeErr(wire.CodeInvalidArgument, "bridge: store is required")
+	}
+	d := &Device{
+		URL:    stringOption(o, "url"),
+		APIKey: stringOption(o, "apiKey"),
+		Store:  &jsStore{v: store},
+		Rand:   rand.Reader,
+		Primes: func(ctx context.Context) (*mpc.Primes, error) {
+			return mpc.GeneratePrimes(rand.Reader, 1)
+		},
+	}
+	if cb := o.Get("onProgress"); cb.Type() == js.TypeFunction {
+		d.Progress = func(p Progress) {
+			ev := js.Global().Get("Object").New()
+			ev.Set("phase", p.Phase)
+			if p.Protocol != "" {
+				ev.Set("protocol", p.Protocol)
+				ev.Set("round", p.Round)
+			}
+			if p.Detail != "" {
+				ev.Set("detail", p.Detail)
+			}
+			cb.Invoke(ev)
+		}
+	}
+	return d, nil
+}
+
+func secretFrom(o js.Value) (*BackupSecret, error) {
+	s := &BackupSecret{Method: stringOption(o, "method"), Password: stringOption(o, "password")}
+	if k := o.Get("key"); k.Type() == js.TypeObject {
+		b, err := toBytes(k)
+		if err != nil {
+			return nil, err
+		}
+		s.Key = b
+	}
+	if err := s.validate(); err != nil {
+		return nil, &Error{Code: wire.CodeInvalidArgument, Err: err}
+	}
+	return s, nil
+}
+
+func infoObject(info *WalletInfo) js.Value {
+	out := js.Global().Get("Object").New()
+	out.Set("walletId", info.WalletID)
+	out.Set("address", info.Address)
+	out.Set("generation", float64(info.Generation))
+	return out
+}
+
+// jsStore is the Store the SDK's worker provides: async get/put/delete that
+// seal values under a non-extractable WebCrypto key in IndexedDB.
+type jsStore struct{ v js.Value }
+
+func (s *jsStore) Get(ctx context.Context, name string) ([]byte, error) {
+	v, err := await(ctx, s.v.Call("get", name))
+	if err != nil {
+		return nil, err
+	}
+	if v.IsNull() || v.IsUndefined() {
+		return nil, nil
+	}
+	return toBytes(v)
+}
+
+func (s *jsStore) Put(ctx context.Context, name string, value []byte) error {
+	_, err := await(ctx, s.v.Call("put", name, uint8Array(value)))
+	return err
+}
+
+func (s *jsStore) Delete(ctx context.Context, name string) error {
+	_, err := await(ctx, s.v.Call("delete", name))
+	return err
+}
+
+// await waits for a JavaScript promise (or plain value) to settle.
+func await(ctx context.Context, p js.Value) (js.Value, error) {
+	if p.Type() != js.TypeObject || p.Get("then").Type() != js.TypeFunction {
+		return p, nil
+	}
+	type result struct {
+		v   js.Value
+		err error
+	}
+	ch := make(chan result, 1)
+	onOK := js.FuncOf(func(this js.Value, args []js.Value) any {
+		v := js.Undefined()
+		if len(args) > 0 {
+			v = args[0]
+		}
+		ch <- result{v: v}
+		return nil
+	})
+	onErr := js.FuncOf(func(this js.Value, args []js.Value) any {
+		msg := "promise rejected"
+		if len(args) > 0 {
+			msg = js.Global().Get("String").Invoke(args[0]).String()
+		}
+		ch <- result{err: codeErr(wire.CodeInternal, "bridge: store: %s", msg)}
+		return nil
+	})
+	defer onOK.Release()
+	defer onErr.Release()
+	p.Call("then", onOK, onErr)
+	select {
+	case r := <-ch:
+		return r.v, r.err
+	case <-ctx.Done():
+		return js.Undefined(), errors.Join(ctx.Err())
+	}
+}

@@ -1,0 +1,612 @@
+// Package party is the server party of Duet: the WebSocket endpoint where a
+// client's device runs each operation (create, sign, back up, recover, eject,
+// refresh) with the server's share, and where share changes commit in two
+// phases (DESIGN.md §3). It keeps nothing between sessions but what it puts
+// in the store; a bad frame, a lying peer or a dropped socket ends the
+// session and changes nothing stored.
+package party
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/duetwallet/duet/mpc"
+	"github.com/duetwallet/duet/mpc/codec"
+	"github.com/duetwallet/duet/server/apikey"
+	"github.com/duetwallet/duet/server/custodian"
+	"github.com/duetwallet/duet/server/store"
+	"github.com/duetwallet/duet/wire"
+)
+
+// PrimeSource hands out fresh safe primes for new Paillier keys.
+type PrimeSource interface {
+	Primes(ctx context.Context) (*mpc.Primes, error)
+}
+
+// CustodianFor returns the client of an organization's custodian store.
+type CustodianFor func(ctx context.Context, orgID string) (*custodian.Client, error)
+
+// Handler serves /v1/session.
+type Handler struct {
+	Store     store.Store
+	Custodian CustodianFor
+	Primes    PrimeSource
+	Log       *slog.Logger
+	Rand      io.Reader
+	// OriginPatterns lists the page origins allowed to open sessions
+	// (websocket.AcceptOptions.OriginPatterns); same-origin is always allowed.
+	OriginPatterns []string
+	// FrameTimeout bounds each wait for the device (default one minute).
+	FrameTimeout time.Duration
+	// MaxSessionsPerClient caps concurrent sessions of one client (default 4).
+	MaxSessionsPerClient int
+	// BaseContext, when it ends, ends every session (server shutdown).
+	BaseContext context.Context
+
+	mu       sync.Mutex
+	sessions map[string]int  // client id → open sessions
+	changing map[string]bool // wallet id → a share change is running
+}
+
+func (h *Handler) rand() io.Reader {
+	if h.Rand != nil {
+		return h.Rand
+	}
+	return rand.Reader
+}
+
+func (h *Handler) log() *slog.Logger {
+	if h.Log != nil {
+		return h.Log
+	}
+	return slog.Default()
+}
+
+// ServeHTTP upgrades the request and serves one session.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: h.OriginPatterns})
+	if err != nil {
+		return
+	}
+	defer ws.CloseNow()
+	timeout := h.FrameTimeout
+	if timeout == 0 {
+		timeout = time.Minute
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	if h.BaseContext != nil {
+		stop := context.AfterFunc(h.BaseContext, cancel)
+		defer stop()
+	}
+	conn := wire.NewConn(ws, timeout)
+	s := &session{h: h, conn: conn}
+	err = s.serve(ctx)
+	var we *wire.Error
+	switch {
+	case err == nil:
+		conn.Close()
+	case errors.As(err, &we):
+		h.log().Info("session failed", "op", s.op, "wallet", s.walletID, "code", we.Code, "error", we.Message)
+		conn.Fail(ctx, we)
+	default:
+		h.log().Info("session ended", "op", s.op, "wallet", s.walletID, "error", err)
+	}
+}
+
+func (h *Handler) enter(clientID string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.sessions == nil {
+		h.sessions = map[string]int{}
+	}
+	limit := h.MaxSessionsPerClient
+	if limit == 0 {
+		limit = 4
+	}
+	if h.sessions[clientID] >= limit {
+		return false
+	}
+	h.sessions[clientID]++
+	return true
+}
+
+func (h *Handler) leave(clientID string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.sessions[clientID]--; h.sessions[clientID] <= 0 {
+		delete(h.sessions, clientID)
+	}
+}
+
+// lockWallet makes share changes of one wallet run one at a time in this
+// process; across replicas the store's conditional updates decide.
+func (h *Handler) lockWallet(walletID string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.changing == nil {
+		h.changing = map[string]bool{}
+	}
+	if h.changing[walletID] {
+		return false
+	}
+	h.changing[walletID] = true
+	return true
+}
+
+func (h *Handler) unlockWallet(walletID string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.changing, walletID)
+}
+
+func fail(code, format string, args ...any) *wire.Error {
+	return &wire.Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+type session struct {
+	h        *Handler
+	conn     *wire.Conn
+	op       string
+	hello    *wire.Hello
+	client   store.Client
+	wallet   store.Wallet
+	walletID string
+	nonce    []byte
+}
+
+func (s *session) serve(ctx context.Context) error {
+	f, err := s.conn.Recv(ctx)
+	if err != nil {
+		return err
+	}
+	hello, err := wire.ParseHello(f)
+	if err != nil {
+		return fail(wire.CodeBadFrame, "%v", err)
+	}
+	s.hello, s.op = hello, hello.Op
+	client, err := s.h.Store.AuthenticateClient(ctx, hello.APIKey)
+	if err != nil {
+		if errors.Is(err, store.ErrUnauthenticated) || errors.Is(err, store.ErrNotFound) {
+			return fail(wire.CodeUnauthorized, "invalid client API key")
+		}
+		return fail(wire.CodeServerError, "authentication failed")
+	}
+	s.client = client
+	if !s.h.enter(client.ID) {
+		return fail(wire.CodeBusy, "too many sessions for this client")
+	}
+	defer s.h.leave(client.ID)
+	if len(hello.Nonce) != 32 {
+		return fail(wire.CodeBadFrame, "nonce must be 32 bytes")
+	}
+	s.nonce = make([]byte, 32)
+	if _, err := io.ReadFull(s.h.rand(), s.nonce); err != nil {
+		return err
+	}
+	switch hello.Op {
+	case wire.OpKeygen:
+		return s.keygen(ctx)
+	case wire.OpSign:
+		return s.sign(ctx)
+	case wire.OpBackup:
+		return s.backup(ctx)
+	case wire.OpRecover:
+		return s.recover(ctx)
+	case wire.OpEject:
+		return s.eject(ctx)
+	case wire.OpRefresh:
+		return s.refresh(ctx)
+	}
+	return fail(wire.CodeInvalidArgument, "unknown operation %q", hello.Op)
+}
+
+// loadWallet finds the client's committed wallet, drops a pending generation
+// left by an interrupted share change, and answers Welcome.
+func (s *session) loadWallet(ctx context.Context, lock bool) error {
+	w, err := s.h.Store.WalletByClient(ctx, s.client.ID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && w.ActiveGeneration == 0) {
+		return fail(wire.CodeNoWallet, "no wallet for this client")
+	}
+	if err != nil {
+		return fail(wire.CodeServerError, "loading the wallet failed")
+	}
+	if lock {
+		if !s.h.lockWallet(w.ID) {
+			return fail(wire.CodeBusy, "another change of this wallet is running")
+		}
+	}
+	if w.PendingGeneration != 0 {
+		// The device acknowledged nothing we activated: whatever it holds
+		// as pending, it drops when it sees our active generation.
+		if err := s.h.Store.DropPending(ctx, w.ID, w.PendingGeneration); err != nil && !errors.Is(err, store.ErrNotPending) {
+			return fail(wire.CodeServerError, "dropping a pending generation failed")
+		}
+		w.PendingGeneration = 0
+	}
+	s.wallet, s.walletID = w, w.ID
+	return s.conn.Send(ctx, (&wire.Welcome{WalletID: w.ID, Nonce: s.nonce, Active: w.ActiveGeneration}).Frame())
+}
+
+// deviceHolds reports whether the device, after reconciling with our
+// Welcome, holds the active generation.
+func (s *session) deviceHolds() bool {
+	g := s.wallet.ActiveGeneration
+	return s.hello.Gens.Active == g || s.hello.Gens.Pending == g
+}
+
+func (s *session) activeShare(ctx context.Context) (*mpc.KeyShare, error) {
+	sh, err := s.h.Store.Share(ctx, s.walletID, s.wallet.ActiveGeneration)
+	if err != nil {
+		return nil, fail(wire.CodeServerError, "loading the server share failed")
+	}
+	share := new(mpc.KeyShare)
+	if err := share.UnmarshalBinary(sh.Data); err != nil {
+		return nil, fail(wire.CodeServerError, "stored server share is corrupt")
+	}
+	return share, nil
+}
+
+func (s *session) run(ctx context.Context, protocol string, gen uint64, start func(mpc.Config) (mpc.Round, *mpc.Message, error)) (any, error) {
+	cfg := mpc.Config{
+		Self: mpc.Server, Peer: mpc.Device, Rand: s.h.rand(),
+		SessionID: mpc.NewSessionID(protocol, s.walletID, gen, mpc.Device, s.hello.Nonce, mpc.Server, s.nonce),
+	}
+	r, first, err := start(cfg)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.conn.Run(ctx, r, first, nil)
+	if err != nil {
+		var abort *mpc.AbortError
+		if errors.As(err, &abort) {
+			return nil, fail(wire.CodeProtocolAbort, "%v", abort)
+		}
+		if errors.Is(err, wire.ErrFrame) || errors.Is(err, mpc.ErrMessage) {
+			return nil, fail(wire.CodeBadFrame, "%v", err)
+		}
+		return nil, err
+	}
+	return out, nil
+}
+
+// awaitAck waits for the device's acknowledgement that it stored the new
+// generation as pending, and checks both sides made the same pair.
+func (s *session) awaitAck(ctx context.Context, share *mpc.KeyShare) error {
+	f, err := s.conn.Recv(ctx)
+	if err != nil {
+		return err
+	}
+	ack, err := wire.ParseAck(f)
+	if err != nil {
+		return fail(wire.CodeBadFrame, "%v", err)
+	}
+	if ack.Gen != share.Generation || subtle.ConstantTimeCompare(ack.Digest, share.PublicDigest()) != 1 {
+		return fail(wire.CodeProtocolAbort, "device acknowledged another generation or pair")
+	}
+	return nil
+}
+
+func (s *session) commit(ctx context.Context, gen uint64) error {
+	if err := s.h.Store.Activate(ctx, s.walletID, gen); err != nil {
+		return fail(wire.CodeServerError, "activating generation %d failed", gen)
+	}
+	return s.conn.Send(ctx, (&wire.Commit{Gen: gen}).Frame())
+}
+
+func (s *session) keygen(ctx context.Context) error {
+	existing, err := s.h.Store.WalletByClient(ctx, s.client.ID)
+	switch {
+	case err == nil && existing.ActiveGeneration != 0:
+		return fail(wire.CodeWalletExists, "this client already has a wallet")
+	case err == nil:
+		// An earlier creation never committed: start over.
+		if err := s.h.Store.DropPending(ctx, existing.ID, existing.PendingGeneration); err != nil && !errors.Is(err, store.ErrNotPending) && !errors.Is(err, store.ErrNotFound) {
+			return fail(wire.CodeServerError, "dropping an unfinished wallet failed")
+		}
+	case !errors.Is(err, store.ErrNotFound):
+		return fail(wire.CodeServerError, "loading the wallet failed")
+	}
+	id, err := apikey.NewID(s.h.rand())
+	if err != nil {
+		return err
+	}
+	s.walletID = id
+	primes, err := s.h.Primes.Primes(ctx)
+	if err != nil {
+		return fail(wire.CodeServerError, "no primes available")
+	}
+	if err := s.conn.Send(ctx, (&wire.Welcome{WalletID: id, Nonce: s.nonce}).Frame()); err != nil {
+		return err
+	}
+	out, err := s.run(ctx, mpc.ProtocolKeygen, 0, mpc.Keygen)
+	if err != nil {
+		return err
+	}
+	first := out.(*mpc.KeyShare)
+	out, err = s.run(ctx, mpc.ProtocolRefresh, first.Generation, func(cfg mpc.Config) (mpc.Round, *mpc.Message, error) {
+		return mpc.Refresh(mpc.RefreshConfig{Config: cfg, Share: first, Primes: primes})
+	})
+	first.Wipe()
+	if err != nil {
+		return err
+	}
+	share := out.(*mpc.KeyShare)
+	data, _ := share.MarshalBinary()
+	addr := mpc.Address(share.PublicKey)
+	w := store.Wallet{ID: id, ClientID: s.client.ID, PublicKey: share.PublicKey.Bytes(), Address: fmt.Sprintf("0x%x", addr)}
+	if err := s.h.Store.CreateWallet(ctx, w, share.Generation, data); err != nil {
+		if errors.Is(err, store.ErrWalletExists) {
+			return fail(wire.CodeWalletExists, "this client already has a wallet")
+		}
+		return fail(wire.CodeServerError, "storing the wallet failed")
+	}
+	if err := s.awaitAck(ctx, share); err != nil {
+		return err
+	}
+	return s.commit(ctx, share.Generation)
+}
+
+func (s *session) sign(ctx context.Context) error {
+	if len(s.hello.Digest) != 32 {
+		return fail(wire.CodeInvalidArgument, "sign needs a 32-byte digest")
+	}
+	if err := s.loadWallet(ctx, false); err != nil {
+		return err
+	}
+	if !s.deviceHolds() {
+		return nil
+	}
+	share, err := s.activeShare(ctx)
+	if err != nil {
+		return err
+	}
+	out, err := s.run(ctx, mpc.ProtocolPresign, share.Generation, func(cfg mpc.Config) (mpc.Round, *mpc.Message, error) {
+		return mpc.Presign(mpc.PresignConfig{Config: cfg, Share: share})
+	})
+	if err != nil {
+		return err
+	}
+	pre := out.(*mpc.Presignature)
+	// The presignature lives only in this session; PartialSign erases it
+	// before σ leaves, so it signs exactly this digest.
+	partial, err := pre.PartialSign([32]byte(s.hello.Digest))
+	if err != nil {
+		return err
+	}
+	b, _ := partial.MarshalBinary()
+	return s.conn.Send(ctx, (&wire.Data{Kind: "sigma", Body: b}).Frame())
+}
+
+func (s *session) refresh(ctx context.Context) error {
+	if err := s.loadWallet(ctx, true); err != nil {
+		return err
+	}
+	defer s.h.unlockWallet(s.walletID)
+	if !s.deviceHolds() {
+		return nil
+	}
+	share, err := s.activeShare(ctx)
+	if err != nil {
+		return err
+	}
+	primes, err := s.h.Primes.Primes(ctx)
+	if err != nil {
+		return fail(wire.CodeServerError, "no primes available")
+	}
+	out, err := s.run(ctx, mpc.ProtocolRefresh, share.Generation, func(cfg mpc.Config) (mpc.Round, *mpc.Message, error) {
+		return mpc.Refresh(mpc.RefreshConfig{Config: cfg, Share: share, Primes: primes})
+	})
+	if err != nil {
+		return err
+	}
+	return s.storeAndCommit(ctx, out.(*mpc.KeyShare))
+}
+
+func (s *session) storeAndCommit(ctx context.Context, next *mpc.KeyShare) error {
+	data, _ := next.MarshalBinary()
+	if err := s.h.Store.PutPending(ctx, s.walletID, next.Generation, data); err != nil {
+		return fail(wire.CodeServerError, "storing the pending generation failed")
+	}
+	if err := s.awaitAck(ctx, next); err != nil {
+		return err
+	}
+	return s.commit(ctx, next.Generation)
+}
+
+func (s *session) custodian(ctx context.Context) (*custodian.Client, error) {
+	c, err := s.h.Custodian(ctx, orgOf(s.client))
+	if err != nil {
+		return nil, fail(wire.CodeServerError, "custodian store unavailable")
+	}
+	return c, nil
+}
+
+func orgOf(c store.Client) string { return c.OrganizationID }
+
+func validMethod(m string) bool { return custodian.ValidMethod(m) }
+
+func (s *session) backup(ctx context.Context) error {
+	if !validMethod(s.hello.Method) {
+		return fail(wire.CodeInvalidArgument, "unknown backup method %q", s.hello.Method)
+	}
+	if err := s.loadWallet(ctx, false); err != nil {
+		return err
+	}
+	if !s.deviceHolds() {
+		return nil
+	}
+	cust, err := s.custodian(ctx)
+	if err != nil {
+		return err
+	}
+	status, err := cust.Status(ctx, s.walletID)
+	if err != nil && !errors.Is(err, custodian.ErrNotFound) {
+		return fail(wire.CodeServerError, "custodian store unavailable")
+	}
+	backupGen := uint64(1)
+	for _, sh := range status.Shares {
+		if sh.Generation >= backupGen {
+			backupGen = sh.Generation + 1
+		}
+	}
+	share, err := s.activeShare(ctx)
+	if err != nil {
+		return err
+	}
+	out, err := s.run(ctx, mpc.ProtocolRefresh, share.Generation, func(cfg mpc.Config) (mpc.Round, *mpc.Message, error) {
+		return mpc.Refresh(mpc.RefreshConfig{Config: cfg, Share: share})
+	})
+	if err != nil {
+		return err
+	}
+	custodianShare := out.(*mpc.KeyShare)
+	data, _ := custodianShare.MarshalBinary()
+	custodianShare.Wipe()
+	// b_C goes to the custodian and nowhere else: the server keeps no copy.
+	err = putConfirmed(data, func() ([32]byte, error) { return cust.PutShare(ctx, s.walletID, backupGen, data) },
+		func(d [32]byte) error { return cust.ConfirmShare(ctx, s.walletID, backupGen, d) })
+	clear(data)
+	if err != nil {
+		return fail(wire.CodeServerError, "the custodian store did not confirm the share")
+	}
+	f, err := s.conn.Recv(ctx)
+	if err != nil {
+		return err
+	}
+	blob, err := wire.ParseData(f, "backup")
+	if err != nil {
+		return fail(wire.CodeBadFrame, "%v", err)
+	}
+	err = putConfirmed(blob.Body, func() ([32]byte, error) {
+		return cust.PutBackup(ctx, s.walletID, s.hello.Method, backupGen, blob.Body)
+	}, func(d [32]byte) error { return cust.ConfirmBackup(ctx, s.walletID, s.hello.Method, backupGen, d) })
+	if err != nil {
+		return fail(wire.CodeServerError, "the custodian store did not confirm the backup")
+	}
+	return s.conn.Send(ctx, (&wire.Done{}).Frame())
+}
+
+// putConfirmed uploads and confirms only if the custodian's digest of what it
+// stored matches ours.
+func putConfirmed(data []byte, put func() ([32]byte, error), confirm func([32]byte) error) error {
+	got, err := put()
+	if err != nil {
+		return err
+	}
+	if want := sha256.Sum256(data); got != want {
+		return errors.New("custodian stored other bytes")
+	}
+	return confirm(got)
+}
+
+// loadBackup fetches the confirmed backup of the session's method.
+func (s *session) loadBackup(ctx context.Context, cust *custodian.Client) (custodian.Backup, error) {
+	if !validMethod(s.hello.Method) {
+		return custodian.Backup{}, fail(wire.CodeInvalidArgument, "unknown backup method %q", s.hello.Method)
+	}
+	b, err := cust.Backup(ctx, s.walletID, s.hello.Method)
+	if errors.Is(err, custodian.ErrNotFound) || (err == nil && !b.Confirmed) {
+		return custodian.Backup{}, fail(wire.CodeNotBackedUp, "no confirmed %s backup", s.hello.Method)
+	}
+	if err != nil {
+		return custodian.Backup{}, fail(wire.CodeServerError, "custodian store unavailable")
+	}
+	return b, nil
+}
+
+func (s *session) recover(ctx context.Context) error {
+	w, err := s.h.Store.WalletByClient(ctx, s.client.ID)
+	if err != nil || w.ActiveGeneration == 0 {
+		return fail(wire.CodeNoWallet, "no wallet for this client")
+	}
+	s.walletID = w.ID
+	cust, err := s.custodian(ctx)
+	if err != nil {
+		return err
+	}
+	b, err := s.loadBackup(ctx, cust)
+	if err != nil {
+		return err
+	}
+	shareBytes, err := cust.Share(ctx, s.walletID, b.Generation)
+	if err != nil {
+		return fail(wire.CodeNotBackedUp, "the custodian share of this backup is missing")
+	}
+	pairB := new(mpc.KeyShare)
+	if err := pairB.UnmarshalBinary(shareBytes); err != nil {
+		return fail(wire.CodeServerError, "the custodian share is corrupt")
+	}
+	clear(shareBytes)
+	defer pairB.Wipe()
+	primes, err := s.h.Primes.Primes(ctx)
+	if err != nil {
+		return fail(wire.CodeServerError, "no primes available")
+	}
+	if err := s.loadWallet(ctx, true); err != nil {
+		return err
+	}
+	defer s.h.unlockWallet(s.walletID)
+	if err := s.conn.Send(ctx, (&wire.Data{Kind: "backup", Body: b.Ciphertext}).Frame()); err != nil {
+		return err
+	}
+	f, err := s.conn.Recv(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := wire.ParseData(f, "ready"); err != nil {
+		return fail(wire.CodeBadFrame, "%v", err)
+	}
+	gen := s.wallet.ActiveGeneration + 1
+	out, err := s.run(ctx, mpc.ProtocolRefresh, s.wallet.ActiveGeneration, func(cfg mpc.Config) (mpc.Round, *mpc.Message, error) {
+		return mpc.Refresh(mpc.RefreshConfig{Config: cfg, Share: pairB, Primes: primes, Generation: gen})
+	})
+	if err != nil {
+		return err
+	}
+	return s.storeAndCommit(ctx, out.(*mpc.KeyShare))
+}
+
+func (s *session) eject(ctx context.Context) error {
+	w, err := s.h.Store.WalletByClient(ctx, s.client.ID)
+	if err != nil || w.ActiveGeneration == 0 {
+		return fail(wire.CodeNoWallet, "no wallet for this client")
+	}
+	s.walletID = w.ID
+	cust, err := s.custodian(ctx)
+	if err != nil {
+		return err
+	}
+	b, err := s.loadBackup(ctx, cust)
+	if err != nil {
+		return err
+	}
+	share, err := cust.EjectShare(ctx, s.walletID, b.Generation)
+	if errors.Is(err, custodian.ErrEjectNotAuthorized) {
+		return fail(wire.CodeEjectNotAuthorized, "the organization has not authorised eject for this wallet")
+	}
+	if err != nil {
+		var re *custodian.ResponseError
+		if errors.As(err, &re) && re.Status == http.StatusForbidden {
+			return fail(wire.CodeEjectNotAuthorized, "the organization has not authorised eject for this wallet")
+		}
+		return fail(wire.CodeServerError, "custodian store unavailable")
+	}
+	if err := s.loadWallet(ctx, false); err != nil {
+		return err
+	}
+	body := codec.NewEncoder(len(b.Ciphertext)+len(share)+8).VarBytes(b.Ciphertext).VarBytes(share).Bytes()
+	clear(share)
+	return s.conn.Send(ctx, (&wire.Data{Kind: "eject", Body: body}).Frame())
+}

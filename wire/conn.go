@@ -1,0 +1,136 @@
+package wire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/duetwallet/duet/mpc"
+)
+
+// Application close codes (4000–4999).
+const (
+	CloseDone  websocket.StatusCode = 4000
+	CloseError websocket.StatusCode = 4001
+)
+
+// Conn sends and receives frames over a WebSocket, with a deadline per
+// frame.
+type Conn struct {
+	ws *websocket.Conn
+	// FrameTimeout bounds the wait for each incoming frame; a peer that
+	// stalls a round longer loses the session.
+	FrameTimeout time.Duration
+}
+
+// NewConn wraps an open WebSocket and caps incoming frames at MaxFrame.
+func NewConn(ws *websocket.Conn, frameTimeout time.Duration) *Conn {
+	ws.SetReadLimit(MaxFrame)
+	return &Conn{ws: ws, FrameTimeout: frameTimeout}
+}
+
+// Send writes one frame.
+func (c *Conn) Send(ctx context.Context, f *Frame) error {
+	ctx, cancel := context.WithTimeout(ctx, c.FrameTimeout)
+	defer cancel()
+	return c.ws.Write(ctx, websocket.MessageBinary, f.Marshal())
+}
+
+// Recv reads one frame. An Error frame from the peer is returned as *Error.
+func (c *Conn) Recv(ctx context.Context) (*Frame, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.FrameTimeout)
+	defer cancel()
+	typ, b, err := c.ws.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if typ != websocket.MessageBinary {
+		return nil, fmt.Errorf("%w: text message", ErrFrame)
+	}
+	f, err := ParseFrame(b)
+	if err != nil {
+		return nil, err
+	}
+	if f.Type == TypeError {
+		e, err := ParseError(f)
+		if err != nil {
+			return nil, err
+		}
+		return nil, e
+	}
+	return f, nil
+}
+
+// Fail sends an Error frame and closes the socket.
+func (c *Conn) Fail(ctx context.Context, e *Error) {
+	_ = c.Send(ctx, e.Frame())
+	c.ws.Close(CloseError, e.Code)
+}
+
+// Close closes the socket normally.
+func (c *Conn) Close() { c.ws.Close(CloseDone, "done") }
+
+// CloseNow drops the socket without a close handshake.
+func (c *Conn) CloseNow() { c.ws.CloseNow() }
+
+// MPCFrame wraps a protocol message.
+func MPCFrame(m *mpc.Message) *Frame {
+	b, _ := m.MarshalBinary()
+	return &Frame{Type: TypeMPC, Body: b}
+}
+
+// ParseMPC unwraps a protocol message.
+func ParseMPC(f *Frame) (*mpc.Message, error) {
+	if f.Type != TypeMPC {
+		return nil, unexpected(TypeMPC, f)
+	}
+	m := new(mpc.Message)
+	if err := m.UnmarshalBinary(f.Body); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// RoundHook is told of each round as it completes (for progress reports).
+type RoundHook func(protocol string, round int)
+
+// Run drives a protocol run to its end over the connection: it sends the
+// first message, then answers each peer message with the next, and returns
+// the run's output.
+func (c *Conn) Run(ctx context.Context, r mpc.Round, first *mpc.Message, hook RoundHook) (any, error) {
+	out := first
+	round := 1
+	for {
+		if out != nil {
+			if err := c.Send(ctx, MPCFrame(out)); err != nil {
+				return nil, err
+			}
+		}
+		if done, ok := r.(*mpc.Done); ok {
+			return done.Output, nil
+		}
+		f, err := c.Recv(ctx)
+		if err != nil {
+			return nil, err
+		}
+		msg, err := ParseMPC(f)
+		if err != nil {
+			return nil, err
+		}
+		next, o, err := r.Receive(msg)
+		if err != nil {
+			return nil, err
+		}
+		if hook != nil {
+			hook(msg.Protocol, round)
+		}
+		round++
+		if next == nil {
+			return nil, errors.New("wire: internal error: protocol returned no round")
+		}
+		r, out = next, o
+	}
+}
