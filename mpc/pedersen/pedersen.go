@@ -10,6 +10,7 @@ import (
 	"errors"
 	"io"
 	"math/big"
+	"sync"
 
 	"github.com/cronokirby/saferith"
 
@@ -30,7 +31,23 @@ type Params struct {
 	s, t *big.Int
 	sNat *saferith.Nat
 	tNat *saferith.Nat
+
+	// Fixed-base tables of s and t, built on the first commitment: a
+	// prover commits under the same peer parameters many times per
+	// generation (14 commitments per presignature).
+	tables struct {
+		once sync.Once
+		s, t *arith.FixedBase
+	}
 }
+
+// Exponent sizes the tables cover: s carries at most ℓ′+ε-bit values (β̃ of
+// Πaff-g) and t the masks up to 2^(ℓ+ε)·N̂ (γ, δ); longer exponents (Πfac's
+// r) still work, without the tables' speed.
+const (
+	tableBitsS = 1792 + 8
+	tableBitsT = 256 + 512 + 2048 + 8
+)
 
 // NewParams checks a peer's (s, t) against its (already checked) modulus N:
 // s, t ∈ Z*_N, neither 1, and s ≠ t. That s ∈ ⟨t⟩ is Πprm's business.
@@ -54,7 +71,17 @@ func (p *Params) Modulus() *arith.Modulus { return p.n }
 
 // Commit returns s^a · t^b mod N, in constant time in a and b.
 func (p *Params) Commit(a, b *saferith.Int) *big.Int {
-	return p.n.Exp2Int(p.sNat, a, p.tNat, b).Big()
+	p.tables.once.Do(func() {
+		sb, errS := p.n.NewFixedBase(p.sNat, tableBitsS)
+		tb, errT := p.n.NewFixedBase(p.tNat, tableBitsT)
+		if errS == nil && errT == nil {
+			p.tables.s, p.tables.t = sb, tb
+		}
+	})
+	if p.tables.s == nil {
+		return p.n.Exp2Int(p.sNat, a, p.tNat, b).Big()
+	}
+	return p.n.FixedExp2(p.tables.s, a, p.tables.t, b).Big()
 }
 
 // ValidateElement checks that a commitment from a peer lies in Z*_N.
