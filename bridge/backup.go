@@ -81,7 +81,7 @@ type backupHeader struct {
 }
 
 func (h *backupHeader) encode(withCiphertext bool) []byte {
-	e := codec.NewEncoder(64+len(h.ciphertext)).Uint8(backupVersion).VarBytes([]byte(h.method)).Uint8(h.kdf).
+	e := codec.NewEncoder(64 + len(h.ciphertext)).Uint8(backupVersion).VarBytes([]byte(h.method)).Uint8(h.kdf).
 		Fixed(h.salt).Uint32(h.time).Uint32(h.mem).Uint8(h.threads).Fixed(h.nonce)
 	if withCiphertext {
 		e.VarBytes(h.ciphertext)

@@ -59,7 +59,9 @@ func TestRefreshRejectsBadAuxParameters(t *testing.T) {
 		func() (Round, *Message, error) {
 			return Refresh(RefreshConfig{Config: a, Share: d0, Primes: fixturePrimes(0)})
 		},
-		func() (Round, *Message, error) { return Refresh(RefreshConfig{Config: b, Share: s0, Primes: fixturePrimes(1)}) },
+		func() (Round, *Message, error) {
+			return Refresh(RefreshConfig{Config: b, Share: s0, Primes: fixturePrimes(1)})
+		},
 		fromServer(2, func(p []byte) []byte { p[len(p)/2] ^= 1; return p }))
 	expectAbort(t, errD, Server, "commitment opening")
 }
@@ -73,7 +75,9 @@ func TestRefreshRejectsReflectedModulus(t *testing.T) {
 		func() (Round, *Message, error) {
 			return Refresh(RefreshConfig{Config: a, Share: d0, Primes: fixturePrimes(0)})
 		},
-		func() (Round, *Message, error) { return Refresh(RefreshConfig{Config: b, Share: s0, Primes: fixturePrimes(0)}) },
+		func() (Round, *Message, error) {
+			return Refresh(RefreshConfig{Config: b, Share: s0, Primes: fixturePrimes(0)})
+		},
 		nil)
 	expectAbort(t, errD, Server, "reflection")
 }
@@ -134,7 +138,9 @@ func TestPresignRejectsTampering(t *testing.T) {
 			return tamperPresign2(t, b, func(D *big.Int, _ *affg.Proof) { D.Add(D, big.NewInt(1)) })
 		}, "Πaff-g"},
 		{"MtA proof response", 2, func(t *testing.T, b []byte) []byte {
-			return tamperPresign2(t, b, func(_ *big.Int, p *affg.Proof) { p.Z2 = new(big.Int).Add(new(big.Int).Lsh(big.NewInt(1), 1792), big.NewInt(1)) })
+			return tamperPresign2(t, b, func(_ *big.Int, p *affg.Proof) {
+				p.Z2 = new(big.Int).Add(new(big.Int).Lsh(big.NewInt(1), 1792), big.NewInt(1))
+			})
 		}, "Πaff-g"},
 		{"δ share", 3, func(t *testing.T, b []byte) []byte { b[0] ^= 1; return b }, "δ·G = Δ"},
 	}

@@ -160,10 +160,10 @@ func (r *presignRound1) Receive(msg *Message) (Round, *Message, error) {
 
 type presignRound2 struct {
 	*presignRound1
-	Kj, Gj          *big.Int
-	Gamma           *curve.Point
+	Kj, Gj           *big.Int
+	Gamma            *curve.Point
 	D, F, DHat, FHat *big.Int
-	beta, betaHat   *saferith.Int
+	beta, betaHat    *saferith.Int
 }
 
 // Receive checks both MtA proofs and the peer's Γ_j, decrypts our MtA

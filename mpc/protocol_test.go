@@ -9,8 +9,8 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 
-	"github.com/duetwallet/duet/mpc/curve"
 	"github.com/duetwallet/duet/internal/fixtures"
+	"github.com/duetwallet/duet/mpc/curve"
 )
 
 func fixturePrimes(i int) *Primes {
@@ -271,4 +271,3 @@ func TestShareEncodingRoundTrip(t *testing.T) {
 		t.Fatal("share with a wrong secret accepted")
 	}
 }
-

@@ -318,10 +318,22 @@ func (c *CRT) Combine(a1, a2 *saferith.Nat) *saferith.Nat {
 
 // ExpInt returns x^e mod m₁·m₂ for a unit x, in constant time: it leaks the
 // sizes of the moduli and of ord₁, ord₂ and the announced length of e.
+//
+// An exponent announced shorter than the orders is used as it is: reducing
+// it would lengthen it to the orders' size (a 257-bit challenge to 1024 bits).
 func (c *CRT) ExpInt(x *saferith.Nat, e *saferith.Int) *saferith.Nat {
+	if c.short(e) {
+		return c.Combine(c.m1.ExpInt(x, e), c.m2.ExpInt(x, e))
+	}
 	r1 := c.m1.Exp(x, e.Mod(c.o1))
 	r2 := c.m2.Exp(x, e.Mod(c.o2))
 	return c.Combine(r1, r2)
+}
+
+// short reports whether e's announced length is below both orders', which
+// depends only on public sizes.
+func (c *CRT) short(e *saferith.Int) bool {
+	return e.AnnouncedLen() < c.o1.BitLen() && e.AnnouncedLen() < c.o2.BitLen()
 }
 
 // Exp returns x^e mod m₁·m₂ for a unit x, in constant time, with the
@@ -335,6 +347,9 @@ func (c *CRT) Exp(x, e *saferith.Nat) *saferith.Nat {
 // of a and b. The reduced exponents are non-negative, so no inversion is
 // needed.
 func (c *CRT) Exp2Int(x *saferith.Nat, a *saferith.Int, y *saferith.Nat, b *saferith.Int) *saferith.Nat {
+	if c.short(a) && c.short(b) {
+		return c.Combine(c.m1.Exp2Int(x, a, y, b), c.m2.Exp2Int(x, a, y, b))
+	}
 	r1 := c.m1.exp2(x, a.Mod(c.o1), y, b.Mod(c.o1))
 	r2 := c.m2.exp2(x, a.Mod(c.o2), y, b.Mod(c.o2))
 	return c.Combine(r1, r2)

@@ -5,8 +5,8 @@ import (
 	"math/big"
 	"testing"
 
-	"github.com/duetwallet/duet/mpc/arith"
 	"github.com/duetwallet/duet/internal/fixtures"
+	"github.com/duetwallet/duet/mpc/arith"
 )
 
 func testKey(t testing.TB, i int) *SecretKey {

@@ -606,7 +606,7 @@ func (s *session) eject(ctx context.Context) error {
 	if err := s.loadWallet(ctx, false); err != nil {
 		return err
 	}
-	body := codec.NewEncoder(len(b.Ciphertext)+len(share)+8).VarBytes(b.Ciphertext).VarBytes(share).Bytes()
+	body := codec.NewEncoder(len(b.Ciphertext) + len(share) + 8).VarBytes(b.Ciphertext).VarBytes(share).Bytes()
 	clear(share)
 	return s.conn.Send(ctx, (&wire.Data{Kind: "eject", Body: body}).Frame())
 }

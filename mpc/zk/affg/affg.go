@@ -228,7 +228,7 @@ func prove(rand io.Reader, ctx *zk.Context, pub Public, priv Private) (*Proof, e
 	p.Z3 = arith.MulAdd(gamma, ei, mTilde).Big()
 	p.Z4 = arith.MulAdd(delta, ei, mu).Big()
 	p.W = n0.Modulus().Mul(r, n0.Modulus().ExpInt(priv.Rho, ei)).Big()
-	p.Wy = sk.Modulus().Mul(rY, expCRT(sk.CRT(), priv.RhoY, ei)).Big()
+	p.Wy = sk.Modulus().Mul(rY, sk.CRT().ExpInt(priv.RhoY, ei)).Big()
 	return p, nil
 }
 
@@ -362,15 +362,6 @@ func challenge(ctx *zk.Context, aux *pedersen.Params, pub Public, p *Proof) *big
 // constant-time operations that follow do not depend on x's length.
 func natOf(x *big.Int, m *arith.Modulus) *saferith.Nat {
 	return new(saferith.Nat).SetBig(x, m.BitLen())
-}
-
-// expCRT returns x^e mod N through the CRT of the prover's own key, for a
-// unit x and the challenge e. Unlike arith.CRT.ExpInt it does not reduce e
-// modulo p−1 and q−1: e has 257 bits, and the reduced exponent would have
-// the full 1024.
-func expCRT(crt *arith.CRT, x *saferith.Nat, e *saferith.Int) *saferith.Nat {
-	mp, mq := crt.Factors()
-	return crt.Combine(mp.ExpInt(x, e), mq.ExpInt(x, e))
 }
 
 // inRange reports whether |x| ≤ 2^bits, in constant time.

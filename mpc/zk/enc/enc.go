@@ -141,7 +141,7 @@ func prove(rand io.Reader, ctx *zk.Context, pub Public, priv Private) (*Proof, e
 	e := challenge(ctx, aux, pub.N0, pub.K, p)
 	ei := arith.IntFromBig(e)
 	p.Z1 = arith.MulAdd(alpha, ei, priv.K).Big()
-	p.Z2 = sk.Modulus().Mul(r, expCRT(sk.CRT(), priv.Rho, ei)).Big()
+	p.Z2 = sk.Modulus().Mul(r, sk.CRT().ExpInt(priv.Rho, ei)).Big()
 	p.Z3 = arith.MulAdd(gamma, ei, mu).Big()
 	return p, nil
 }
@@ -200,15 +200,6 @@ func challenge(ctx *zk.Context, aux *pedersen.Params, n0 *paillier.PublicKey, k 
 		Nat(n0.N()).Nat(k).
 		Nat(p.S).Nat(p.A).Nat(p.C)
 	return hash.ChalSigned(t.Reader())
-}
-
-// expCRT returns x^e mod N through the CRT of the prover's own key, for a
-// unit x and the challenge e. Unlike arith.CRT.ExpInt it does not reduce e
-// modulo p−1 and q−1: e has 257 bits, and the reduced exponent would have
-// the full 1024.
-func expCRT(crt *arith.CRT, x *saferith.Nat, e *saferith.Int) *saferith.Nat {
-	mp, mq := crt.Factors()
-	return crt.Combine(mp.ExpInt(x, e), mq.ExpInt(x, e))
 }
 
 // inRange reports whether |x| ≤ 2^bits, in constant time.

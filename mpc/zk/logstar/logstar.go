@@ -161,7 +161,7 @@ func prove(rand io.Reader, ctx *zk.Context, pub Public, priv Private) (*Proof, e
 	e := challenge(ctx, aux, pub, p)
 	ei := arith.IntFromBig(e)
 	p.Z1 = arith.MulAdd(alpha, ei, priv.X).Big()
-	p.Z2 = sk.Modulus().Mul(r, expCRT(sk.CRT(), priv.Rho, ei)).Big()
+	p.Z2 = sk.Modulus().Mul(r, sk.CRT().ExpInt(priv.Rho, ei)).Big()
 	p.Z3 = arith.MulAdd(gamma, ei, mu).Big()
 	return p, nil
 }
@@ -229,15 +229,6 @@ func challenge(ctx *zk.Context, aux *pedersen.Params, pub Public, p *Proof) *big
 		Nat(pub.N0.N()).Nat(pub.C).Point(pub.X).Point(pub.B).
 		Nat(p.S).Nat(p.A).Point(p.Y).Nat(p.D)
 	return hash.ChalSigned(t.Reader())
-}
-
-// expCRT returns x^e mod N through the CRT of the prover's own key, for a
-// unit x and the challenge e. Unlike arith.CRT.ExpInt it does not reduce e
-// modulo p−1 and q−1: e has 257 bits, and the reduced exponent would have
-// the full 1024.
-func expCRT(crt *arith.CRT, x *saferith.Nat, e *saferith.Int) *saferith.Nat {
-	mp, mq := crt.Factors()
-	return crt.Combine(mp.ExpInt(x, e), mq.ExpInt(x, e))
 }
 
 // inRange reports whether |x| ≤ 2^bits, in constant time.

@@ -10,10 +10,10 @@ import (
 
 	"github.com/cronokirby/saferith"
 
+	"github.com/duetwallet/duet/internal/fixtures"
 	"github.com/duetwallet/duet/mpc/arith"
 	"github.com/duetwallet/duet/mpc/codec"
 	"github.com/duetwallet/duet/mpc/curve"
-	"github.com/duetwallet/duet/internal/fixtures"
 	"github.com/duetwallet/duet/mpc/paillier"
 	"github.com/duetwallet/duet/mpc/pedersen"
 	"github.com/duetwallet/duet/mpc/zk"

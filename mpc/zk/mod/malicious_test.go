@@ -7,8 +7,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/duetwallet/duet/mpc/arith"
 	"github.com/duetwallet/duet/internal/fixtures"
+	"github.com/duetwallet/duet/mpc/arith"
 	"github.com/duetwallet/duet/mpc/zk"
 )
 
