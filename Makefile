@@ -61,7 +61,7 @@ export DUET_GETH := $(GETH)
 export DUET_CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser || true)
 export DUET_PG_BIN ?= $(shell ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 
-.PHONY: help run wasm test deps tools geth vet test-native test-tools test-wasm bench fmt-check clean
+.PHONY: help run wasm test deps tools geth vet test-native test-tools test-wasm test-js bench fmt-check clean
 
 help: ## Show this list.
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "  make %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -76,7 +76,7 @@ wasm: ## Build web/duet.wasm and copy the matching web/wasm_exec.js.
 	GOOS=js GOARCH=wasm $(GO) build -o web/duet.wasm ./wasm
 	cp $(WASM_EXEC_JS) web/wasm_exec.js
 
-test: vet test-tools test-native test-wasm ## Vet, then run all tests natively and the js/wasm ones in Chromium.
+test: vet test-tools test-js test-native test-wasm ## Vet, then run all tests: Go natively, the SDK's in Node and Chromium, the js/wasm ones in Chromium.
 
 deps: ## Install Chromium and PostgreSQL with apt if they are missing.
 	@scripts/install-deps
@@ -105,6 +105,9 @@ vet: ## Run go vet natively, for js/wasm, and on the tools module.
 
 test-native: deps geth ## Run the main module's tests natively.
 	@if [ -z "$(NATIVE_PKGS)" ]; then echo "test-native: no Go packages in the main module yet"; else set -x; $(GO) test -timeout $(TEST_TIMEOUT) ./...; fi
+
+test-js: deps ## Run the JavaScript SDK's tests (Node's test runner; some drive headless Chromium).
+	node --test js/test/*.test.mjs
 
 test-tools: ## Run the tools module's tests.
 	cd tools && $(GO) test ./...
