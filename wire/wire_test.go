@@ -1,0 +1,93 @@
+package wire
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+func TestFramesRoundTrip(t *testing.T) {
+	nonce := bytes.Repeat([]byte{7}, 32)
+	hello := &Hello{APIKey: "duet_cli_x", Op: OpSign, Nonce: nonce, Gens: Generations{Active: 3, Pending: 4}, Digest: bytes.Repeat([]byte{1}, 32), Method: "password"}
+	f, err := ParseFrame(hello.Frame().Marshal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := ParseHello(f)
+	if err != nil || h.APIKey != hello.APIKey || h.Op != OpSign || h.Gens != hello.Gens || !bytes.Equal(h.Digest, hello.Digest) || h.Method != "password" {
+		t.Fatalf("hello: %+v %v", h, err)
+	}
+	w, err := ParseWelcome((&Welcome{WalletID: "w1", Nonce: nonce, Active: 9}).Frame())
+	if err != nil || w.WalletID != "w1" || w.Active != 9 {
+		t.Fatalf("welcome: %+v %v", w, err)
+	}
+	a, err := ParseAck((&Ack{Gen: 5, Digest: nonce}).Frame())
+	if err != nil || a.Gen != 5 {
+		t.Fatalf("ack: %+v %v", a, err)
+	}
+	d, err := ParseData((&Data{Kind: "backup", Body: []byte("blob")}).Frame(), "backup")
+	if err != nil || string(d.Body) != "blob" {
+		t.Fatalf("data: %+v %v", d, err)
+	}
+	if _, err := ParseData((&Data{Kind: "eject"}).Frame(), "backup"); err == nil {
+		t.Fatal("data of another kind accepted")
+	}
+	// An Error frame where another was expected surfaces as the peer's error.
+	_, err = ParseCommit((&Error{Code: CodeBusy, Message: "later"}).Frame())
+	var we *Error
+	if !errors.As(err, &we) || we.Code != CodeBusy {
+		t.Fatalf("error frame: %v", err)
+	}
+}
+
+func TestParseFrameRejects(t *testing.T) {
+	for name, b := range map[string][]byte{
+		"empty":        {},
+		"version":      {9, byte(TypeHello)},
+		"unknown type": {Version, 99},
+		"oversized":    append([]byte{Version, byte(TypeData)}, make([]byte, MaxFrame)...),
+	} {
+		if _, err := ParseFrame(b); !errors.Is(err, ErrFrame) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := ParseHello(&Frame{Type: TypeHello, Body: []byte{0, 0, 0, 1}}); !errors.Is(err, ErrFrame) {
+		t.Error("truncated hello accepted")
+	}
+}
+
+func FuzzHello(f *testing.F) {
+	f.Add((&Hello{APIKey: "k", Op: OpKeygen, Nonce: make([]byte, 32)}).Frame().Body)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		h, err := ParseHello(&Frame{Type: TypeHello, Body: body})
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(h.Frame().Body, body) {
+			t.Fatal("hello re-encodes differently")
+		}
+	})
+}
+
+func FuzzFrame(f *testing.F) {
+	f.Add((&Ack{Gen: 1, Digest: make([]byte, 32)}).Frame().Marshal())
+	f.Add((&Data{Kind: "eject", Body: []byte{1, 2}}).Frame().Marshal())
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fr, err := ParseFrame(b)
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(fr.Marshal(), b) {
+			t.Fatal("frame re-encodes differently")
+		}
+		// No body parser may panic on what a peer sends.
+		ParseHello(fr)
+		ParseWelcome(fr)
+		ParseAck(fr)
+		ParseCommit(fr)
+		ParseData(fr, "backup")
+		ParseDone(fr)
+		ParseError(fr)
+		ParseMPC(fr)
+	})
+}
