@@ -78,16 +78,13 @@ func Code(err error) string {
 	if errors.Is(err, ErrWrongKey) {
 		return wire.CodeWrongPassword
 	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || websocket.CloseStatus(err) != -1 || isNetErr(err) {
+	if errors.Is(err, wire.ErrConnection) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return wire.CodeNetwork
 	}
+	if errors.Is(err, wire.ErrFrame) || errors.Is(err, mpc.ErrMessage) {
+		return wire.CodeBadFrame
+	}
 	return wire.CodeInternal
-}
-
-func isNetErr(err error) bool {
-	s := err.Error()
-	return strings.Contains(s, "failed to dial") || strings.Contains(s, "failed to read") ||
-		strings.Contains(s, "failed to write") || strings.Contains(s, "EOF") || strings.Contains(s, "connection")
 }
 
 // Device is the device party of one wallet.
@@ -520,10 +517,6 @@ func (d *Device) Recover(ctx context.Context, secret *BackupSecret) (*WalletInfo
 	if err := secret.validate(); err != nil {
 		return nil, &Error{Code: wire.CodeInvalidArgument, Err: err}
 	}
-	primes, err := d.primes(ctx)
-	if err != nil {
-		return nil, err
-	}
 	s, err := d.open(ctx, wire.OpRecover, wire.Hello{Method: secret.Method})
 	if err != nil {
 		return nil, err
@@ -543,6 +536,13 @@ func (d *Device) Recover(ctx context.Context, secret *BackupSecret) (*WalletInfo
 		return nil, s.fail(ctx, Code(err), err)
 	}
 	defer backup.Wipe()
+	// The prime search comes after the backup opened, so a mistyped
+	// password is reported at once; the server waits for "ready" long
+	// enough for the search.
+	primes, err := d.primes(ctx)
+	if err != nil {
+		return nil, s.fail(ctx, wire.CodeInternal, err)
+	}
 	if err := s.conn.Send(ctx, (&wire.Data{Kind: "ready"}).Frame()); err != nil {
 		return nil, err
 	}

@@ -29,6 +29,12 @@ export const ErrorCode = Object.freeze({
   PROTOCOL_ABORT: 'PROTOCOL_ABORT',
   /** The server failed or answered something the SDK cannot use. */
   SERVER_ERROR: 'SERVER_ERROR',
+  /** Another change of this wallet is running, or the client has too many sessions open: retry later. */
+  BUSY: 'BUSY',
+  /** A session frame did not decode: a bug or a tampered connection. */
+  BAD_FRAME: 'BAD_FRAME',
+  /** This device's share belongs to a generation the server has retired. */
+  STALE_DEVICE: 'STALE_DEVICE',
   /** A broken invariant, a crashed worker or an exited device module. */
   INTERNAL: 'INTERNAL',
   /** The browser lacks Web Workers, IndexedDB or WebCrypto (which needs a secure context). */

@@ -32,20 +32,33 @@ func NewConn(ws *websocket.Conn, frameTimeout time.Duration) *Conn {
 	return &Conn{ws: ws, FrameTimeout: frameTimeout}
 }
 
+// ErrConnection wraps every failure of the socket itself: a drop, a close,
+// a peer that stays silent past the frame timeout.
+var ErrConnection = errors.New("wire: connection lost")
+
 // Send writes one frame.
 func (c *Conn) Send(ctx context.Context, f *Frame) error {
 	ctx, cancel := context.WithTimeout(ctx, c.FrameTimeout)
 	defer cancel()
-	return c.ws.Write(ctx, websocket.MessageBinary, f.Marshal())
+	if err := c.ws.Write(ctx, websocket.MessageBinary, f.Marshal()); err != nil {
+		return fmt.Errorf("%w: %v", ErrConnection, err)
+	}
+	return nil
 }
 
 // Recv reads one frame. An Error frame from the peer is returned as *Error.
 func (c *Conn) Recv(ctx context.Context) (*Frame, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.FrameTimeout)
+	return c.RecvWithin(ctx, c.FrameTimeout)
+}
+
+// RecvWithin is Recv with its own timeout, for a wait the peer fills with
+// slow local work (the device's prime search before a recovery).
+func (c *Conn) RecvWithin(ctx context.Context, timeout time.Duration) (*Frame, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	typ, b, err := c.ws.Read(ctx)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %v", ErrConnection, err)
 	}
 	if typ != websocket.MessageBinary {
 		return nil, fmt.Errorf("%w: text message", ErrFrame)

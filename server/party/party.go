@@ -51,6 +51,9 @@ type Handler struct {
 	FrameTimeout time.Duration
 	// MaxSessionsPerClient caps concurrent sessions of one client (default 4).
 	MaxSessionsPerClient int
+	// PrimeTimeout bounds the wait for a device that searches for its
+	// Paillier primes mid-session (a recovery); default five minutes.
+	PrimeTimeout time.Duration
 	// BaseContext, when it ends, ends every session (server shutdown).
 	BaseContext context.Context
 
@@ -103,6 +106,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		h.log().Info("session ended", "op", s.op, "wallet", s.walletID, "error", err)
 	}
+}
+
+// primeTimeout bounds the wait for a device searching for its primes.
+func (h *Handler) primeTimeout() time.Duration {
+	if h.PrimeTimeout != 0 {
+		return h.PrimeTimeout
+	}
+	return 5 * time.Minute
 }
 
 func (h *Handler) enter(clientID string) bool {
@@ -561,7 +572,9 @@ func (s *session) recover(ctx context.Context) error {
 	if err := s.conn.Send(ctx, (&wire.Data{Kind: "backup", Body: b.Ciphertext}).Frame()); err != nil {
 		return err
 	}
-	f, err := s.conn.Recv(ctx)
+	// The device opens the backup, then searches for its primes (up to a
+	// minute or more in a browser) before it answers.
+	f, err := s.conn.RecvWithin(ctx, s.h.primeTimeout())
 	if err != nil {
 		return err
 	}
