@@ -4,6 +4,8 @@ import (
 	"math/big"
 	mrand "math/rand/v2"
 	"testing"
+
+	"github.com/duetwallet/duet/internal/fixtures"
 )
 
 // eulerReference is the base-2 Euler test computed with big.Int.Exp.
@@ -63,9 +65,10 @@ func TestEulerMatchesReference(t *testing.T) {
 
 // The primes the search exists for pass: p and p′ of the fixtures.
 func TestEulerSafePrimes(t *testing.T) {
-	primes, err := Fixtures()
-	if err != nil {
-		t.Fatal(err)
+	var primes []*big.Int
+	for i := range fixtures.Pairs() {
+		p, q := fixtures.SafePrimePair(i)
+		primes = append(primes, p, q)
 	}
 	var e eulerTest
 	tt := newTester()

@@ -9,8 +9,9 @@
 // or 2p′ + 1. A survivor must then pass a base-2 Euler test on p′ and on p,
 // and p′ must pass big.Int.ProbablyPrime(20) (20 Miller–Rabin rounds and
 // Baillie–PSW, as crypto/rand.Prime uses). p then needs no further test:
-// p′ is prime, the Euler test on p showed 2^(p−1) ≡ 1 mod p, and
-// gcd(2² − 1, p) = 1, so Pocklington's criterion proves p prime.
+// the Euler test on p showed 2^(p−1) ≡ 1 mod p, gcd(2^((p−1)/p′) − 1, p) =
+// gcd(3, p) = 1, and p′ > √p, so by Pocklington's criterion p is prime
+// whenever p′ is.
 //
 // Generation runs in variable time, as in every common implementation. Its
 // timing depends on the rejected candidates, which are discarded, and on the
