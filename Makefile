@@ -41,6 +41,11 @@ WASMBROWSERTEST ?= $(DUET_CACHE)/wasmbrowsertest-$(WASMBROWSERTEST_VERSION)-$(TO
 GETH_VERSION ?= v1.17.10
 GETH ?= $(DUET_CACHE)/geth-$(GETH_VERSION)/geth
 
+# ethers v6, from the npm registry, for the provider's browser tests (which
+# check Duet's signatures with ethers and send through its BrowserProvider).
+ETHERS_VERSION ?= 6.17.0
+DUET_ETHERS_JS ?= $(DUET_CACHE)/npm-ethers-$(ETHERS_VERSION)/node_modules/ethers/dist/ethers.umd.min.js
+
 # wasm_exec.js must come from the same Go release that built duet.wasm; it
 # moved from misc/wasm to lib/wasm in Go 1.24.
 WASM_EXEC_JS := $(firstword $(wildcard $(GO_ROOT)/lib/wasm/wasm_exec.js $(GO_ROOT)/misc/wasm/wasm_exec.js))
@@ -58,6 +63,7 @@ NATIVE_PKGS = $(shell $(GO) list -e ./... 2>/dev/null)
 # only when a recipe runs, after `deps` may have installed them.
 export DUET_WASMBROWSERTEST := $(WASMBROWSERTEST)
 export DUET_GETH := $(GETH)
+export DUET_ETHERS_JS
 export DUET_CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser || true)
 export DUET_PG_BIN ?= $(shell ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 
@@ -93,6 +99,10 @@ $(WASMBROWSERTEST):
 	cd tools && env -u GOOS -u GOARCH $(GO) build -o $@.tmp github.com/agnivade/wasmbrowsertest
 	mv $@.tmp $@
 
+$(DUET_ETHERS_JS):
+	npm install --prefix $(DUET_CACHE)/npm-ethers-$(ETHERS_VERSION) --no-audit --no-fund --no-save ethers@$(ETHERS_VERSION)
+	test -f $@
+
 $(GETH):
 	@rm -rf $(@D).tmp && mkdir -p $(@D).tmp
 	env -u GOOS -u GOARCH GOBIN=$(@D).tmp $(GO) install github.com/ethereum/go-ethereum/cmd/geth@$(GETH_VERSION)
@@ -103,7 +113,7 @@ vet: ## Run go vet natively, for js/wasm, and on the tools module.
 	@if [ -z "$(WASM_PKGS)" ]; then echo "vet: no js/wasm packages under mpc/, bridge/ or wasm/ yet"; else set -x; GOOS=js GOARCH=wasm $(GO) vet $(WASM_PKGS); fi
 	cd tools && $(GO) vet ./...
 
-test-native: deps geth ## Run the main module's tests natively.
+test-native: deps geth $(DUET_ETHERS_JS) ## Run the main module's tests natively.
 	@if [ -z "$(NATIVE_PKGS)" ]; then echo "test-native: no Go packages in the main module yet"; else set -x; $(GO) test -timeout $(TEST_TIMEOUT) ./...; fi
 
 test-js: deps ## Run the JavaScript SDK's tests (Node's test runner; some drive headless Chromium).

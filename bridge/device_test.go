@@ -28,8 +28,10 @@ func TestCode(t *testing.T) {
 		{"wrong backup key", fmt.Errorf("recover: %w", ErrWrongKey), wire.CodeWrongPassword},
 		{"deadline", fmt.Errorf("recv: %w", context.DeadlineExceeded), wire.CodeNetwork},
 		{"canceled", context.Canceled, wire.CodeNetwork},
-		{"socket closed", fmt.Errorf("read: %w", websocket.CloseError{Code: websocket.StatusGoingAway, Reason: "bye"}), wire.CodeNetwork},
-		{"dial failed", errors.New("failed to dial: connection refused"), wire.CodeNetwork},
+		// wire.Conn wraps every failure of the socket in ErrConnection.
+		{"socket closed", fmt.Errorf("recover: %w", fmt.Errorf("%w: %v", wire.ErrConnection, websocket.CloseError{Code: websocket.StatusGoingAway, Reason: "bye"})), wire.CodeNetwork},
+		{"bad frame", fmt.Errorf("sign: %w", wire.ErrFrame), wire.CodeBadFrame},
+		{"text that merely mentions a connection", errors.New("unexpected EOF in connection data"), wire.CodeInternal},
 		{"anything else", errors.New("bridge: a broken invariant"), wire.CodeInternal},
 	} {
 		if got := Code(tt.err); got != tt.want {

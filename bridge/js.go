@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"syscall/js"
 
+	"github.com/ethereum/go-ethereum/common/hexutil"
+
 	"github.com/duetwallet/duet/mpc"
 	"github.com/duetwallet/duet/wire"
 )
@@ -139,6 +141,35 @@ func Register() {
 		}
 		return uint8Array(PersonalMessageHash(b)), nil
 	}))
+	api.Set("hashTypedData", asyncFunc(func(o js.Value) (any, error) {
+		if o.Type() != js.TypeString {
+			return nil, codeErr(wire.CodeInvalidArgument, "bridge: typed data must be a JSON string")
+		}
+		h, err := TypedDataHash([]byte(o.String()))
+		if err != nil {
+			return nil, &Error{Code: wire.CodeInvalidArgument, Err: err}
+		}
+		return uint8Array(h), nil
+	}))
+	api.Set("signTransaction", asyncFunc(func(o js.Value) (any, error) {
+		d, err := deviceFrom(o)
+		if err != nil {
+			return nil, err
+		}
+		tx := o.Get("tx")
+		if tx.Type() != js.TypeObject {
+			return nil, codeErr(wire.CodeInvalidArgument, "bridge: tx must be an object")
+		}
+		signed, err := d.SignTransaction(context.Background(), []byte(js.Global().Get("JSON").Call("stringify", tx).String()))
+		if err != nil {
+			return nil, err
+		}
+		out := js.Global().Get("Object").New()
+		out.Set("raw", hexutil.Encode(signed.Raw))
+		out.Set("hash", signed.Hash.Hex())
+		out.Set("from", signed.From.Hex())
+		return out, nil
+	}))
 	js.Global().Set("DuetDevice", api)
 }
 
@@ -174,7 +205,13 @@ func asyncFunc(f func(opts js.Value) (any, error)) js.Func {
 
 // jsError turns a Go error into a JavaScript Error with a stable code.
 func jsError(err error) js.Value {
-	e := js.Global().Get("Error").New(err.Error())
+	msg := err.Error()
+	var we *wire.Error
+	if errors.As(err, &we) {
+		// The code travels in its own field; the message is the server's.
+		msg = we.Message
+	}
+	e := js.Global().Get("Error").New(msg)
 	e.Set("code", Code(err))
 	return e
 }

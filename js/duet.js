@@ -12,10 +12,10 @@
 import { DuetError, ErrorCode, errorFromResponse, toDuetError } from './errors.js';
 import { digestBytes, formatSignature, isAddress, messageBytes } from './bytes.js';
 import { WorkerChannel, callListener } from './rpc.js';
-import { DuetProvider, emitEvent, markDisconnected, normalizeChainId } from './provider.js';
+import { DuetProvider, announceProvider, checkProviderOptions, emitEvent, markDisconnected } from './provider.js';
 
 export { DuetError, ErrorCode } from './errors.js';
-export { DuetProvider, ProviderErrorCode, ProviderRpcError } from './provider.js';
+export { DuetProvider, ProviderErrorCode, ProviderRpcError, providerInfo } from './provider.js';
 
 /** How a backup share is encrypted, and so how it is opened again. */
 export const BackupMethod = Object.freeze({
@@ -150,6 +150,7 @@ export class Duet {
   #state = { hasShare: false, address: null, generation: 0 };
   #queue = Promise.resolve();
   #ready = false;
+  #stopAnnouncing = () => {};
 
   /** Use Duet.connect. */
   constructor(token, init) {
@@ -161,7 +162,7 @@ export class Duet {
     this.#fetch = init.fetch;
     this.#onProgress = init.onProgress;
     this.#channel = init.channel;
-    this.#provider = new DuetProvider(this, { chainId: init.chainId });
+    this.#provider = new DuetProvider(this, init.providerOptions);
   }
 
   /**
@@ -174,14 +175,23 @@ export class Duet {
    *   origin this module was loaded from
    * @param {(event: {operation: string, phase: string, protocol?: string, round?: number, detail?: string}) => void} [options.onProgress]
    *   receives every progress event of this Duet's operations
-   * @param {number | string} [options.chainId] the provider's chain, default 1337
+   * @param {number | string} [options.chainId] the provider's chain: a CAIP-2
+   *   id ('eip155:1'), a number or 0x hex; default the first chain of
+   *   rpcConfig, else 1337
+   * @param {Record<string, string>} [options.rpcConfig] the JSON-RPC URL of
+   *   each chain, by CAIP-2 id: {'eip155:1': 'https://…'}
+   * @param {{onSignatureRequest?: (request: object) => boolean | Promise<boolean>}} [options.hooks]
+   *   onSignatureRequest approves (true) or rejects each signature the
+   *   provider is asked for
+   * @param {boolean} [options.announceProvider] announce duet.provider to
+   *   dapps by EIP-6963; default true
    * @param {string} [options.wasmUrl] default: duet.wasm beside this module
    * @param {string} [options.wasmExecUrl] default: wasm_exec.js beside this module
    * @param {string} [options.workerUrl] default: worker.js beside this module
    * @param {number} [options.loadTimeoutMs] how long loading the device
    *   module may take before connect fails with NETWORK; default 120000
    * @param {typeof fetch} [options.fetch] the fetch used for the server's
-   *   HTTP API; default globalThis.fetch
+   *   HTTP API and the chains' RPC; default globalThis.fetch
    * @returns {Promise<Duet>}
    */
   static async connect(options = {}) {
@@ -191,7 +201,10 @@ export class Duet {
     const {
       apiKey,
       onProgress,
-      chainId = 1337,
+      chainId,
+      rpcConfig,
+      hooks,
+      announceProvider: announce = true,
       loadTimeoutMs = DEFAULT_LOAD_TIMEOUT_MS,
       fetch: fetchFn = globalThis.fetch?.bind(globalThis),
     } = options;
@@ -207,9 +220,9 @@ export class Duet {
     if (!Number.isFinite(loadTimeoutMs) || loadTimeoutMs <= 0) {
       throw invalid('loadTimeoutMs must be a positive number');
     }
-    let normalizedChainId;
+    const providerOptions = { chainId, rpcConfig, hooks, fetch: fetchFn };
     try {
-      normalizedChainId = normalizeChainId(chainId);
+      checkProviderOptions(providerOptions);
     } catch (err) {
       throw invalid(err.message.replace(/^duet: /, ''));
     }
@@ -228,7 +241,7 @@ export class Duet {
     let duet;
     const started = startWorker(workerUrl);
     const channel = new WorkerChannel(started.worker, { onFatal: (err) => duet?.#disconnect(err) });
-    duet = new Duet(constructing, { url, apiKey, fetch: fetchFn, onProgress, channel, chainId: normalizedChainId });
+    duet = new Duet(constructing, { url, apiKey, fetch: fetchFn, onProgress, channel, providerOptions });
     try {
       await channel.call('init', { url, apiKey, wasmUrl, wasmExecUrl }, { timeoutMs: loadTimeoutMs, timeoutCode: ErrorCode.NETWORK });
       await duet.#refreshState();
@@ -240,6 +253,9 @@ export class Duet {
       started.release();
     }
     duet.#ready = true;
+    if (announce) {
+      duet.#stopAnnouncing = announceProvider(duet.#provider);
+    }
     report({ phase: 'ready' });
     // Emitted after connect's caller has had its turn to add listeners.
     setTimeout(() => {
@@ -334,6 +350,61 @@ export class Duet {
     }
     const res = await this.#session('signMessage', 'sign', { digest }, onProgress);
     return formatSignature(res?.signature).signature;
+  }
+
+  /**
+   * Returns the EIP-712 digest of typed data, as eth_signTypedData_v4 signs
+   * it, computed by go-ethereum in the device module.
+   *
+   * @param {object | string} typedData {types, primaryType, domain, message}
+   *   or its JSON
+   * @returns {Promise<Uint8Array>} 32 bytes
+   */
+  async hashTypedData(typedData) {
+    const json = typeof typedData === 'string' ? typedData : JSON.stringify(typedData);
+    if (typeof json !== 'string') {
+      throw invalid('typed data must be an object or its JSON');
+    }
+    const digest = await this.#call('hashTypedData', { data: json });
+    if (!(digest instanceof Uint8Array) || digest.length !== 32) {
+      throw new DuetError(ErrorCode.INTERNAL, 'duet: device module returned a malformed typed data hash');
+    }
+    return digest;
+  }
+
+  /**
+   * Signs EIP-712 typed data (eth_signTypedData_v4).
+   *
+   * @param {object | string} typedData
+   * @returns {Promise<string>} the 65-byte signature as 0x hex, v ∈ {27, 28}
+   */
+  async signTypedData(typedData, options) {
+    const onProgress = progressOption(options);
+    const digest = await this.hashTypedData(typedData);
+    const res = await this.#session('signTypedData', 'sign', { digest }, onProgress);
+    return formatSignature(res?.signature).signature;
+  }
+
+  /**
+   * Signs a complete transaction: every field given, as 0x hex quantities
+   * (type 0x0, 0x1 or 0x2; chainId, nonce, gas, the fees of its type; to,
+   * value, data and accessList as they apply). duet.provider fills these
+   * from the node; this method fills nothing.
+   *
+   * @param {object} tx
+   * @returns {Promise<{raw: string, hash: string}>} the signed EIP-2718
+   *   encoding for eth_sendRawTransaction, and the transaction hash
+   */
+  async signTransaction(tx, options) {
+    const onProgress = progressOption(options);
+    if (tx === null || typeof tx !== 'object') {
+      throw invalid('signTransaction wants a transaction object');
+    }
+    const res = await this.#session('signTransaction', 'signTransaction', { tx: { ...tx } }, onProgress);
+    if (!res || typeof res.raw !== 'string' || typeof res.hash !== 'string') {
+      throw new DuetError(ErrorCode.INTERNAL, 'duet: device module returned a malformed transaction');
+    }
+    return { raw: res.raw, hash: res.hash };
   }
 
   /**
@@ -515,6 +586,7 @@ export class Duet {
   }
 
   #disconnect(err) {
+    this.#stopAnnouncing();
     this.#provider[markDisconnected](err);
   }
 

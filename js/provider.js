@@ -1,21 +1,35 @@
 // duet.provider: an EIP-1193 provider over a Duet wallet, so that dapps and
-// libraries can use Duet as they use any injected wallet.
+// libraries (ethers, viem) use Duet as they use any injected wallet.
 //
-// Each JSON-RPC method is one entry of `methods` below, a function of the
-// provider's context and the request's params; supporting another method is
-// adding an entry.
+// The wallet's own methods (accounts, chain, every kind of signature and
+// sending a transaction) are entries of `methods` below, each a function of
+// the provider's context and the request's params; any other method is
+// passed to the JSON-RPC node of the current chain, whose errors come back
+// unchanged. Signing a transaction is done in this order, so that nothing is
+// signed that the node would refuse or the user has not seen: check the
+// params, fill the nonce, gas and fees from the node, simulate, ask the app's
+// signature hook, sign, send.
 
 import { ErrorCode } from './errors.js';
-import { hexToBytes, isAddress, isHexData, sameAddress, utf8ToBytes } from './bytes.js';
+import { bytesToHex, hexToBytes, isAddress, isHexData, sameAddress, utf8ToBytes } from './bytes.js';
 import { callListener } from './rpc.js';
 
 /** EIP-1193 and JSON-RPC error codes the provider uses. */
 export const ProviderErrorCode = Object.freeze({
+  /** The app's signature hook rejected the request. */
   USER_REJECTED_REQUEST: 4001,
+  /** No wallet, or an address that is not the wallet's. */
   UNAUTHORIZED: 4100,
+  /** The method is not supported. */
   UNSUPPORTED_METHOD: 4200,
+  /** The Duet was closed or its device worker failed. */
   DISCONNECTED: 4900,
+  /** No RPC URL for the current chain, or its node cannot be reached. */
   CHAIN_DISCONNECTED: 4901,
+  /** wallet_switchEthereumChain to a chain without an RPC URL. */
+  UNRECOGNIZED_CHAIN: 4902,
+  /** A simulated transaction or call reverted; data holds the revert data. */
+  EXECUTION_REVERTED: 3,
   INVALID_REQUEST: -32600,
   INVALID_PARAMS: -32602,
   INTERNAL_ERROR: -32603,
@@ -57,22 +71,85 @@ function invalidParams(message) {
   return new ProviderRpcError(ProviderErrorCode.INVALID_PARAMS, 'duet: ' + message);
 }
 
-/** Returns chainId (a positive integer or its 0x hex) as 0x hex. */
+const hexQuantity = /^0x[0-9a-fA-F]+$/;
+
+/**
+ * Returns chainId as 0x hex. It may be a positive integer, its 0x hex, or a
+ * CAIP-2 id of the eip155 namespace ('eip155:1337').
+ */
 export function normalizeChainId(chainId) {
   let n;
   if (typeof chainId === 'number') {
     n = chainId;
   } else if (typeof chainId === 'bigint') {
     n = Number(chainId);
-  } else if (typeof chainId === 'string' && /^0x[0-9a-fA-F]+$/.test(chainId)) {
+  } else if (typeof chainId === 'string' && hexQuantity.test(chainId)) {
     n = parseInt(chainId, 16);
+  } else if (typeof chainId === 'string' && /^eip155:[1-9][0-9]*$/.test(chainId)) {
+    n = Number(chainId.slice('eip155:'.length));
   } else {
     n = NaN;
   }
   if (!Number.isSafeInteger(n) || n <= 0) {
-    throw invalidParams('chain id must be a positive integer or its 0x hex');
+    throw invalidParams(`chain id ${String(chainId)} must be a positive integer, its 0x hex, or eip155:<decimal>`);
   }
   return '0x' + n.toString(16);
+}
+
+/** Returns the CAIP-2 id ('eip155:N') of a 0x hex chain id. */
+export function caip2(chainIdHex) {
+  return 'eip155:' + BigInt(chainIdHex).toString(10);
+}
+
+function rpcUrl(u, what) {
+  let url;
+  try {
+    url = new URL(u);
+  } catch {
+    throw invalidParams(`${what} is not an absolute URL: ${String(u)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw invalidParams(`${what} must be http or https, not ${url.protocol}`);
+  }
+  return url.href;
+}
+
+/**
+ * Returns the RPC URLs of rpcConfig ({'eip155:1': 'https://…'}) as a Map
+ * from 0x hex chain id to URL.
+ */
+export function normalizeRpcConfig(rpcConfig) {
+  const out = new Map();
+  if (rpcConfig === undefined || rpcConfig === null) {
+    return out;
+  }
+  if (typeof rpcConfig !== 'object' || Array.isArray(rpcConfig)) {
+    throw invalidParams('rpcConfig must map CAIP-2 chain ids to RPC URLs');
+  }
+  for (const [key, url] of Object.entries(rpcConfig)) {
+    out.set(normalizeChainId(key), rpcUrl(url, `rpcConfig[${key}]`));
+  }
+  return out;
+}
+
+/**
+ * Checks the provider's options (see DuetProvider) and returns the chain id
+ * to start on as 0x hex, the RPC URLs by chain and the hooks. Throws a -32602
+ * ProviderRpcError for a malformed one.
+ */
+export function checkProviderOptions({ chainId, rpcConfig, hooks } = {}) {
+  const rpc = normalizeRpcConfig(rpcConfig);
+  if (hooks !== undefined && (hooks === null || typeof hooks !== 'object')) {
+    throw invalidParams('hooks must be an object');
+  }
+  if (hooks?.onSignatureRequest !== undefined && typeof hooks.onSignatureRequest !== 'function') {
+    throw invalidParams('hooks.onSignatureRequest must be a function');
+  }
+  return {
+    chainId: normalizeChainId(chainId ?? rpc.keys().next().value ?? 1337),
+    rpc,
+    hooks: { onSignatureRequest: hooks?.onSignatureRequest },
+  };
 }
 
 /**
@@ -99,9 +176,374 @@ function requireAccount(ctx, address) {
   if (!sameAddress(own, address)) {
     throw new ProviderRpcError(ProviderErrorCode.UNAUTHORIZED, `duet: address ${address} is not this wallet's`);
   }
+  return own;
 }
 
-/** The supported methods: name → (ctx, params) → result or Promise. */
+function paramList(params, method, shape, min) {
+  if (!Array.isArray(params) || params.length < min) {
+    throw invalidParams(`${method} wants params ${shape}`);
+  }
+  return params;
+}
+
+function addressParam(value, method, what = 'address') {
+  if (!isAddress(value)) {
+    throw invalidParams(`${method} ${what} must be 0x-prefixed 20-byte hex`);
+  }
+  return value;
+}
+
+// ---- The node ----
+
+let nextRpcId = 1;
+
+/**
+ * Sends one JSON-RPC request to the node of the current chain. A JSON-RPC
+ * error comes back as a ProviderRpcError with the node's code, message and
+ * data, unchanged.
+ */
+async function nodeRequest(ctx, method, params) {
+  const chainId = ctx.chainId;
+  const url = ctx.rpc.get(chainId);
+  if (url === undefined) {
+    throw new ProviderRpcError(ProviderErrorCode.CHAIN_DISCONNECTED,
+      `duet: no RPC URL for chain ${caip2(chainId)}; give one in rpcConfig to use ${method}`);
+  }
+  let res;
+  try {
+    res = await ctx.fetch(url, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: nextRpcId++, method, params }),
+      cache: 'no-store',
+    });
+  } catch (err) {
+    throw new ProviderRpcError(ProviderErrorCode.CHAIN_DISCONNECTED,
+      `duet: cannot reach the node of chain ${caip2(chainId)}: ${err?.message ?? err}`);
+  }
+  let body;
+  try {
+    body = await res.json();
+  } catch {
+    body = undefined;
+  }
+  if (body !== null && typeof body === 'object' && body.error !== null && typeof body.error === 'object') {
+    const { code, message, data } = body.error;
+    throw new ProviderRpcError(Number.isInteger(code) ? code : ProviderErrorCode.INTERNAL_ERROR,
+      typeof message === 'string' ? message : 'node error', data);
+  }
+  if (!res.ok || body === null || typeof body !== 'object' || !('result' in body)) {
+    throw new ProviderRpcError(ProviderErrorCode.INTERNAL_ERROR,
+      `duet: the node of chain ${caip2(chainId)} answered ${method} with HTTP ${res.status} and no JSON-RPC result`);
+  }
+  return body.result;
+}
+
+function isRevert(err) {
+  return err instanceof ProviderRpcError &&
+    (err.code === ProviderErrorCode.EXECUTION_REVERTED || /revert/i.test(err.message));
+}
+
+// Runs a simulation (eth_call or eth_estimateGas) and turns a revert into
+// an error that says so, with the revert data, before anything is signed.
+async function simulate(ctx, method, params) {
+  try {
+    return await nodeRequest(ctx, method, params);
+  } catch (err) {
+    if (isRevert(err)) {
+      throw new ProviderRpcError(ProviderErrorCode.EXECUTION_REVERTED,
+        `duet: the transaction reverted in simulation, so it was not signed: ${err.message}`, err.data);
+    }
+    throw err;
+  }
+}
+
+// ---- Signature hooks ----
+
+/**
+ * Asks the app's onSignatureRequest hook about request. Only `true` approves;
+ * false, any other value or a throw rejects with 4001, so that a broken hook
+ * fails closed.
+ */
+async function approve(ctx, request) {
+  const hook = ctx.hooks.onSignatureRequest;
+  if (hook === undefined) {
+    return;
+  }
+  let answer;
+  try {
+    answer = await hook(request);
+  } catch (err) {
+    throw new ProviderRpcError(ProviderErrorCode.USER_REJECTED_REQUEST,
+      `duet: the signature request was rejected: ${err?.message ?? err}`);
+  }
+  if (answer !== true) {
+    throw new ProviderRpcError(ProviderErrorCode.USER_REJECTED_REQUEST, 'duet: the signature request was rejected');
+  }
+}
+
+// ---- Transactions ----
+
+function quantityParam(value, name) {
+  if (typeof value !== 'string' || !hexQuantity.test(value)) {
+    throw invalidParams(`transaction ${name} must be a 0x hex quantity`);
+  }
+  return BigInt(value);
+}
+
+function hexOf(n) {
+  return '0x' + n.toString(16);
+}
+
+const txKeys = new Set([
+  'from', 'to', 'value', 'data', 'input', 'nonce', 'gas', 'gasLimit', 'gasPrice',
+  'maxFeePerGas', 'maxPriorityFeePerGas', 'accessList', 'type', 'chainId',
+]);
+
+function accessListParam(list) {
+  if (!Array.isArray(list)) {
+    throw invalidParams('transaction accessList must be an array');
+  }
+  return list.map((entry) => {
+    if (entry === null || typeof entry !== 'object' || !isAddress(entry.address) || !Array.isArray(entry.storageKeys) ||
+        !entry.storageKeys.every((k) => typeof k === 'string' && /^0x[0-9a-fA-F]{64}$/.test(k))) {
+      throw invalidParams('transaction accessList entries must be {address, storageKeys: [32-byte hex]}');
+    }
+    return { address: entry.address, storageKeys: [...entry.storageKeys] };
+  });
+}
+
+/**
+ * Checks a transaction's params (eth_sendTransaction, eth_signTransaction)
+ * without asking the node anything. Quantities become BigInts.
+ */
+export function parseTransactionRequest(ctx, params, method) {
+  const [t] = paramList(params, method, '[transaction]', 1);
+  if (t === null || typeof t !== 'object' || Array.isArray(t)) {
+    throw invalidParams(`${method} wants params [transaction]`);
+  }
+  for (const k of Object.keys(t)) {
+    if (!txKeys.has(k) && t[k] !== undefined) {
+      throw invalidParams(`transaction field ${k} is not supported`);
+    }
+  }
+  const tx = {};
+  if (t.from !== undefined && t.from !== null) {
+    tx.from = requireAccount(ctx, addressParam(t.from, method, 'from'));
+  } else {
+    tx.from = requireAccount(ctx, ctx.wallet.address);
+  }
+  if (t.to !== undefined && t.to !== null && t.to !== '') {
+    tx.to = addressParam(t.to, method, 'to');
+  }
+  for (const name of ['value', 'nonce', 'gasPrice', 'maxFeePerGas', 'maxPriorityFeePerGas', 'type', 'chainId']) {
+    if (t[name] !== undefined && t[name] !== null) {
+      tx[name] = quantityParam(t[name], name);
+    }
+  }
+  const gas = t.gas ?? t.gasLimit;
+  if (t.gas !== undefined && t.gasLimit !== undefined && t.gas !== t.gasLimit) {
+    throw invalidParams('transaction gas and gasLimit differ');
+  }
+  if (gas !== undefined && gas !== null) {
+    tx.gas = quantityParam(gas, 'gas');
+    if (tx.gas === 0n) {
+      throw invalidParams('transaction gas must be positive');
+    }
+  }
+  for (const name of ['data', 'input']) {
+    if (t[name] !== undefined && t[name] !== null && !isHexData(t[name])) {
+      throw invalidParams(`transaction ${name} must be 0x-prefixed hex of whole bytes`);
+    }
+  }
+  if (t.data != null && t.input != null && t.data.toLowerCase() !== t.input.toLowerCase()) {
+    throw invalidParams('transaction data and input differ');
+  }
+  tx.data = (t.input ?? t.data ?? '0x').toLowerCase();
+  if (t.accessList !== undefined && t.accessList !== null) {
+    tx.accessList = accessListParam(t.accessList);
+  }
+  if (tx.chainId !== undefined && hexOf(tx.chainId) !== ctx.chainId) {
+    throw invalidParams(`transaction chainId ${hexOf(tx.chainId)} is not the provider's chain ${ctx.chainId}`);
+  }
+  const has1559 = tx.maxFeePerGas !== undefined || tx.maxPriorityFeePerGas !== undefined;
+  if (tx.type !== undefined) {
+    if (tx.type > 2n) {
+      throw invalidParams(`transaction type ${hexOf(tx.type)} is not supported (0x0, 0x1 or 0x2)`);
+    }
+    if (tx.type < 2n && has1559) {
+      throw invalidParams(`a type ${hexOf(tx.type)} transaction has no maxFeePerGas or maxPriorityFeePerGas`);
+    }
+    if (tx.type === 2n && tx.gasPrice !== undefined) {
+      throw invalidParams('a type 0x2 transaction has no gasPrice; give maxFeePerGas');
+    }
+    if (tx.type === 0n && tx.accessList !== undefined && tx.accessList.length > 0) {
+      throw invalidParams('a type 0x0 transaction has no accessList');
+    }
+  } else if (has1559 && tx.gasPrice !== undefined) {
+    throw invalidParams('transaction has both gasPrice and EIP-1559 fees');
+  }
+  if (tx.maxFeePerGas !== undefined && tx.maxPriorityFeePerGas !== undefined && tx.maxPriorityFeePerGas > tx.maxFeePerGas) {
+    throw invalidParams('transaction maxPriorityFeePerGas exceeds maxFeePerGas');
+  }
+  return tx;
+}
+
+// The tip when the node cannot suggest one: 1 gwei.
+const fallbackPriorityFee = 1000000000n;
+
+// Fills what the transaction lacks from the node, simulating it on the way,
+// and returns the complete transaction in the device module's form.
+async function fillTransaction(ctx, tx) {
+  const call = { from: tx.from, data: tx.data };
+  if (tx.to !== undefined) {
+    call.to = tx.to;
+  }
+  if (tx.value !== undefined) {
+    call.value = hexOf(tx.value);
+  }
+  if (tx.accessList !== undefined) {
+    call.accessList = tx.accessList;
+  }
+
+  let type = tx.type;
+  let baseFee;
+  if (type === 2n || (type === undefined && tx.gasPrice === undefined)) {
+    const block = await nodeRequest(ctx, 'eth_getBlockByNumber', ['latest', false]);
+    if (block && typeof block.baseFeePerGas === 'string' && hexQuantity.test(block.baseFeePerGas)) {
+      baseFee = BigInt(block.baseFeePerGas);
+    }
+  }
+  if (type === undefined) {
+    if (tx.maxFeePerGas !== undefined || tx.maxPriorityFeePerGas !== undefined) {
+      type = 2n;
+    } else if (tx.gasPrice === undefined && baseFee !== undefined) {
+      type = 2n;
+    } else {
+      type = tx.accessList !== undefined && tx.accessList.length > 0 ? 1n : 0n;
+    }
+  }
+
+  const out = { type: hexOf(type), chainId: ctx.chainId, data: tx.data, value: hexOf(tx.value ?? 0n) };
+  if (tx.to !== undefined) {
+    out.to = tx.to;
+  }
+  if (type > 0n) {
+    out.accessList = tx.accessList ?? [];
+  }
+
+  // Simulation first: a revert is reported before the node is asked for
+  // anything else, and long before the signing session.
+  if (tx.gas === undefined) {
+    out.gas = hexOf(BigInt(await simulate(ctx, 'eth_estimateGas', [call])));
+  } else {
+    out.gas = hexOf(tx.gas);
+    await simulate(ctx, 'eth_call', [{ ...call, gas: out.gas }, 'latest']);
+  }
+
+  if (type === 2n) {
+    if (baseFee === undefined && tx.maxFeePerGas === undefined) {
+      throw new ProviderRpcError(ProviderErrorCode.INVALID_PARAMS,
+        `duet: chain ${caip2(ctx.chainId)} reports no base fee; give maxFeePerGas or send a legacy transaction`);
+    }
+    let tip = tx.maxPriorityFeePerGas;
+    if (tip === undefined) {
+      try {
+        tip = BigInt(await nodeRequest(ctx, 'eth_maxPriorityFeePerGas', []));
+      } catch {
+        tip = fallbackPriorityFee;
+      }
+      if (tx.maxFeePerGas !== undefined && tip > tx.maxFeePerGas) {
+        tip = tx.maxFeePerGas;
+      }
+    }
+    // Twice the base fee keeps the transaction valid through several full
+    // blocks; only the base fee actually paid and the tip are charged.
+    const feeCap = tx.maxFeePerGas ?? baseFee * 2n + tip;
+    out.maxPriorityFeePerGas = hexOf(tip);
+    out.maxFeePerGas = hexOf(feeCap);
+  } else {
+    out.gasPrice = hexOf(tx.gasPrice ?? BigInt(await nodeRequest(ctx, 'eth_gasPrice', [])));
+  }
+  out.nonce = hexOf(tx.nonce ?? BigInt(await nodeRequest(ctx, 'eth_getTransactionCount', [tx.from, 'pending'])));
+  return out;
+}
+
+// Prepares, approves and signs a transaction; returns {raw, hash, transaction}.
+async function signTransaction(ctx, params, method) {
+  const tx = parseTransactionRequest(ctx, params, method);
+  const filled = await fillTransaction(ctx, tx);
+  await approve(ctx, {
+    method,
+    chainId: caip2(ctx.chainId),
+    address: tx.from,
+    params,
+    transaction: { from: tx.from, ...filled },
+  });
+  const signed = await ctx.wallet.signTransaction(filled);
+  if (!signed || !isHexData(signed.raw) || typeof signed.hash !== 'string') {
+    throw new ProviderRpcError(ProviderErrorCode.INTERNAL_ERROR, 'duet: device module returned a malformed transaction');
+  }
+  return signed;
+}
+
+// ---- Typed data ----
+
+function typedDataParam(value) {
+  let td = value;
+  if (typeof value === 'string') {
+    try {
+      td = JSON.parse(value);
+    } catch {
+      throw invalidParams('eth_signTypedData_v4 typed data is not valid JSON');
+    }
+  }
+  if (td === null || typeof td !== 'object' || Array.isArray(td)) {
+    throw invalidParams('eth_signTypedData_v4 typed data must be an object or its JSON');
+  }
+  for (const field of ['types', 'domain', 'message']) {
+    if (td[field] === null || typeof td[field] !== 'object' || Array.isArray(td[field])) {
+      throw invalidParams(`eth_signTypedData_v4 typed data needs ${field}, an object`);
+    }
+  }
+  if (typeof td.primaryType !== 'string' || td.primaryType === '') {
+    throw invalidParams('eth_signTypedData_v4 typed data needs primaryType, a string');
+  }
+  return td;
+}
+
+function domainChainId(chainId) {
+  if (typeof chainId === 'number' || typeof chainId === 'bigint') {
+    return normalizeChainId(chainId);
+  }
+  if (typeof chainId === 'string' && /^[1-9][0-9]*$/.test(chainId)) {
+    return normalizeChainId(Number(chainId));
+  }
+  return normalizeChainId(chainId);
+}
+
+// ---- Chains ----
+
+function chainParam(params, method) {
+  const [p] = paramList(params, method, '[{chainId}]', 1);
+  if (p === null || typeof p !== 'object') {
+    throw invalidParams(`${method} wants params [{chainId}]`);
+  }
+  if (typeof p.chainId !== 'string' || !hexQuantity.test(p.chainId)) {
+    throw invalidParams(`${method} chainId must be 0x hex`);
+  }
+  return { p, chainId: normalizeChainId(p.chainId) };
+}
+
+function switchChain(ctx, chainId) {
+  if (ctx.chainId === chainId) {
+    return;
+  }
+  ctx.chainId = chainId;
+  ctx.emit('chainChanged', chainId);
+}
+
+/** The methods the provider answers itself: name → (ctx, params) → result or Promise. */
 export const methods = {
   eth_accounts(ctx) {
     return accounts(ctx);
@@ -120,18 +562,139 @@ export const methods = {
   },
 
   async personal_sign(ctx, params) {
-    if (!Array.isArray(params) || params.length < 2) {
-      throw invalidParams('personal_sign wants params [message, address]');
-    }
-    const [message, address] = params;
+    const [message, address] = paramList(params, 'personal_sign', '[message, address]', 2);
     const bytes = personalMessageBytes(message);
-    if (!isAddress(address)) {
-      throw invalidParams('personal_sign address must be 0x-prefixed 20-byte hex');
-    }
+    addressParam(address, 'personal_sign');
     requireAccount(ctx, address);
+    await approve(ctx, { method: 'personal_sign', chainId: caip2(ctx.chainId), address, params, message: bytes });
     return ctx.wallet.signMessage(bytes);
   },
+
+  // eth_sign as Ethereum's JSON-RPC defines it (and geth implements it):
+  // the data is signed with the EIP-191 prefix, so it can never be made to
+  // sign a transaction's hash.
+  async eth_sign(ctx, params) {
+    const [address, data] = paramList(params, 'eth_sign', '[address, data]', 2);
+    addressParam(address, 'eth_sign');
+    if (!isHexData(data)) {
+      throw invalidParams('eth_sign data must be 0x-prefixed hex of whole bytes');
+    }
+    requireAccount(ctx, address);
+    const bytes = hexToBytes(data);
+    await approve(ctx, { method: 'eth_sign', chainId: caip2(ctx.chainId), address, params, message: bytes });
+    return ctx.wallet.signMessage(bytes);
+  },
+
+  async eth_signTypedData_v4(ctx, params) {
+    const [address, data] = paramList(params, 'eth_signTypedData_v4', '[address, typedData]', 2);
+    addressParam(address, 'eth_signTypedData_v4');
+    const typedData = typedDataParam(data);
+    requireAccount(ctx, address);
+    if (typedData.domain.chainId !== undefined && typedData.domain.chainId !== null) {
+      let chainId;
+      try {
+        chainId = domainChainId(typedData.domain.chainId);
+      } catch {
+        throw invalidParams('eth_signTypedData_v4 domain.chainId is not a chain id');
+      }
+      if (chainId !== ctx.chainId) {
+        throw invalidParams(`eth_signTypedData_v4 domain.chainId ${chainId} is not the provider's chain ${ctx.chainId}`);
+      }
+    }
+    // Hashed (and so checked) by go-ethereum in the device module before
+    // the hook sees it: a request the wallet cannot sign is never shown.
+    const digest = await ctx.wallet.hashTypedData(JSON.stringify(typedData));
+    await approve(ctx, { method: 'eth_signTypedData_v4', chainId: caip2(ctx.chainId), address, params, typedData, digest: bytesToHex(digest) });
+    return (await ctx.wallet.signDigest(digest)).signature;
+  },
+
+  async eth_signTransaction(ctx, params) {
+    return (await signTransaction(ctx, params, 'eth_signTransaction')).raw;
+  },
+
+  // Runs after every earlier eth_sendTransaction of this provider has
+  // reached the node, so that each one's pending nonce counts the others.
+  eth_sendTransaction(ctx, params) {
+    const run = async () => {
+      const signed = await signTransaction(ctx, params, 'eth_sendTransaction');
+      return nodeRequest(ctx, 'eth_sendRawTransaction', [signed.raw]);
+    };
+    const result = ctx.sendQueue.then(run, run);
+    ctx.sendQueue = result.catch(() => {});
+    return result;
+  },
+
+  wallet_switchEthereumChain(ctx, params) {
+    const { chainId } = chainParam(params, 'wallet_switchEthereumChain');
+    if (chainId !== ctx.chainId && !ctx.rpc.has(chainId)) {
+      throw new ProviderRpcError(ProviderErrorCode.UNRECOGNIZED_CHAIN,
+        `duet: chain ${caip2(chainId)} has no RPC URL; add it with wallet_addEthereumChain or in rpcConfig`);
+    }
+    switchChain(ctx, chainId);
+    return null;
+  },
+
+  // Adds the chain's first RPC URL unless the app configured one (which then
+  // wins), and switches to the chain, as wallets do after adding one.
+  wallet_addEthereumChain(ctx, params) {
+    const { p, chainId } = chainParam(params, 'wallet_addEthereumChain');
+    if (!ctx.rpc.has(chainId)) {
+      if (!Array.isArray(p.rpcUrls) || p.rpcUrls.length === 0) {
+        throw invalidParams('wallet_addEthereumChain wants rpcUrls, a non-empty array of URLs');
+      }
+      ctx.rpc.set(chainId, rpcUrl(p.rpcUrls[0], 'wallet_addEthereumChain rpcUrls[0]'));
+    }
+    switchChain(ctx, chainId);
+    return null;
+  },
 };
+
+// Methods that belong to wallets, or that would make the node sign or hold
+// keys, are never passed to the node: unless listed in `methods`, they are
+// unsupported.
+const walletOnlyPrefixes = ['wallet_', 'personal_', 'eth_sign', 'eth_subscribe', 'eth_unsubscribe', 'eth_coinbase',
+  'eth_getEncryptionPublicKey', 'eth_decrypt', 'metamask_', 'snap_'];
+
+function passesToNode(method) {
+  return !walletOnlyPrefixes.some((p) => method.startsWith(p)) && /^[a-z][a-z0-9]*_[A-Za-z0-9_]+$/.test(method);
+}
+
+/** The info of Duet's EIP-6963 announcement, but for its per-session uuid. */
+export const providerInfo = Object.freeze({
+  name: 'Duet',
+  rdns: 'dev.duetwallet',
+  icon: 'data:image/svg+xml,' + encodeURIComponent(
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="7" fill="#1f3b57"/>' +
+    '<circle cx="12" cy="16" r="7" fill="#7fd1c7"/><circle cx="20" cy="16" r="7" fill="#f2b84b" fill-opacity=".85"/></svg>'),
+});
+
+/**
+ * Announces provider to dapps by EIP-6963: now, and again whenever a dapp
+ * dispatches eip6963:requestProvider on target. Returns a function that
+ * stops answering.
+ *
+ * @param {DuetProvider} provider
+ * @param {EventTarget} [target] defaults to window
+ */
+export function announceProvider(provider, target = globalThis.window) {
+  if (!target || typeof target.dispatchEvent !== 'function' || typeof globalThis.CustomEvent !== 'function') {
+    return () => {};
+  }
+  const uuid = globalThis.crypto?.randomUUID?.() ?? randomUUIDv4();
+  const detail = Object.freeze({ info: Object.freeze({ uuid, ...providerInfo }), provider });
+  const announce = () => target.dispatchEvent(new CustomEvent('eip6963:announceProvider', { detail }));
+  target.addEventListener('eip6963:requestProvider', announce);
+  announce();
+  return () => target.removeEventListener('eip6963:requestProvider', announce);
+}
+
+function randomUUIDv4() {
+  const b = globalThis.crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = bytesToHex(b).slice(2);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
 
 const eventNames = new Set(['accountsChanged', 'chainChanged', 'connect', 'disconnect', 'message']);
 
@@ -143,8 +706,11 @@ export const markDisconnected = Symbol('DuetProvider.disconnect');
 /**
  * The EIP-1193 provider of one Duet wallet.
  *
- * The wallet is anything with `address` (string or null) and
- * `signMessage(bytes)` → Promise of the 65-byte hex signature.
+ * The wallet is anything with `address` (string or null) and these
+ * Promise-returning functions: `signMessage(bytes)` → 65-byte hex signature
+ * (EIP-191), `hashTypedData(json)` → Uint8Array(32) (EIP-712),
+ * `signDigest(Uint8Array(32))` → {signature}, and `signTransaction(tx)` →
+ * {raw, hash}, for a complete transaction with 0x hex fields.
  */
 export class DuetProvider {
   #ctx;
@@ -152,11 +718,28 @@ export class DuetProvider {
   #disconnected = null;
 
   /**
-   * @param {{address: string | null, signMessage: (b: Uint8Array) => Promise<string>}} wallet
-   * @param {{chainId?: number | string}} [options] chainId defaults to 1337
+   * @param {object} wallet
+   * @param {object} [options]
+   * @param {number | string} [options.chainId] the chain to start on: a
+   *   number, 0x hex or 'eip155:N'; defaults to the first chain of
+   *   rpcConfig, else 1337
+   * @param {Record<string, string>} [options.rpcConfig] RPC URL per CAIP-2
+   *   chain id, for every method the provider does not answer itself
+   * @param {{onSignatureRequest?: (request: object) => boolean | Promise<boolean>}} [options.hooks]
+   * @param {typeof fetch} [options.fetch] for the RPC; default globalThis.fetch
    */
-  constructor(wallet, { chainId = 1337 } = {}) {
-    this.#ctx = { wallet, chainId: normalizeChainId(chainId) };
+  constructor(wallet, options = {}) {
+    const { chainId, rpc, hooks } = checkProviderOptions(options);
+    const f = options.fetch ?? globalThis.fetch?.bind(globalThis);
+    this.#ctx = {
+      wallet,
+      chainId,
+      rpc,
+      hooks,
+      fetch: typeof f === 'function' ? f : () => Promise.reject(new Error('no fetch')),
+      sendQueue: Promise.resolve(),
+      emit: (event, ...args) => this[emitEvent](event, ...args),
+    };
   }
 
   /** Tells dapps that look for it that this provider is Duet. */
@@ -176,7 +759,8 @@ export class DuetProvider {
 
   /**
    * Serves one EIP-1193 request. Rejections are ProviderRpcErrors with a
-   * numeric code; an SDK error's code is kept in `data.code`.
+   * numeric code; an SDK error's code is kept in `data.code`, and a node's
+   * JSON-RPC error keeps its code, message and data.
    *
    * @param {{method: string, params?: unknown[] | object}} args
    */
@@ -188,14 +772,18 @@ export class DuetProvider {
     if (params !== undefined && (params === null || typeof params !== 'object')) {
       throw invalidParams('params must be an array or an object');
     }
-    if (!Object.hasOwn(methods, method)) {
+    const own = Object.hasOwn(methods, method);
+    if (!own && !passesToNode(method)) {
       throw new ProviderRpcError(ProviderErrorCode.UNSUPPORTED_METHOD, `duet: method ${method} is not supported`);
     }
     if (this.#disconnected !== null) {
       throw new ProviderRpcError(ProviderErrorCode.DISCONNECTED, this.#disconnected.message, this.#disconnected.data);
     }
     try {
-      return await methods[method](this.#ctx, params ?? []);
+      if (own) {
+        return await methods[method](this.#ctx, params ?? []);
+      }
+      return await nodeRequest(this.#ctx, method, params ?? []);
     } catch (err) {
       throw toProviderError(err);
     }

@@ -3,11 +3,11 @@
 
 import { Duet, clientIdFromApiKey } from '/duet.js';
 
-const storageKeys = { client: 'duet-demo/client-key', org: 'duet-demo/org-key' };
+const storageKeys = { client: 'duet-demo/client-key', org: 'duet-demo/org-key', rpc: 'duet-demo/rpc-url' };
 const maxLogEntries = 200;
 
 const $ = (id) => document.getElementById(id);
-const buttons = ['connect', 'dev-client', 'create', 'sign', 'backup', 'recover', 'eject'].map($);
+const buttons = ['connect', 'dev-client', 'create', 'sign', 'send', 'backup', 'recover', 'eject'].map($);
 
 let duet = null;
 
@@ -187,6 +187,53 @@ async function authorizeEject(clientApiKey) {
   }
 }
 
+// Returns a decimal amount of ETH in wei.
+function parseEther(text) {
+  const m = /^(\d+)(?:\.(\d{1,18}))?$/.exec(text);
+  if (m === null) {
+    throw Object.assign(new Error(`amount ${JSON.stringify(text)} is not a decimal number of ETH (at most 18 decimals)`), { code: 'INVALID_ARGUMENT' });
+  }
+  return BigInt(m[1]) * 10n ** 18n + BigInt((m[2] ?? '').padEnd(18, '0'));
+}
+
+function setSendStatus(status, text) {
+  const el = $('send-status');
+  el.dataset.status = status;
+  el.textContent = text;
+}
+
+// Asks a node for its chain id, so that the page sends on whatever chain
+// the URL points at.
+async function chainIdAt(url) {
+  let res;
+  try {
+    res = await fetch(url, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
+    });
+  } catch (err) {
+    throw Object.assign(new Error(`cannot reach ${url}: ${err.message}`), { code: 'NETWORK' });
+  }
+  const body = await res.json().catch(() => null);
+  if (typeof body?.result !== 'string') {
+    throw Object.assign(new Error(`${url} did not answer eth_chainId`), { code: 'NETWORK' });
+  }
+  return body.result;
+}
+
+async function waitForReceipt(provider, hash) {
+  const deadline = Date.now() + 5 * 60 * 1000;
+  while (Date.now() < deadline) {
+    const receipt = await provider.request({ method: 'eth_getTransactionReceipt', params: [hash] });
+    if (receipt) {
+      return receipt;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  throw Object.assign(new Error(`transaction ${hash} was not mined within 5 minutes`), { code: 'TIMEOUT' });
+}
+
 const actions = {
   async create() {
     const { address } = await requireDuet().createWallet();
@@ -205,6 +252,40 @@ const actions = {
     });
     $('signature').textContent = signature;
     return 'Message signed.';
+  },
+
+  async send() {
+    const d = requireDuet();
+    if (!d.address) {
+      throw Object.assign(new Error('there is no wallet on this device'), { code: 'NO_WALLET' });
+    }
+    $('send-tx-hash').textContent = '';
+    setSendStatus('pending', 'Preparing…');
+    try {
+      const url = $('rpc-url').value.trim();
+      const value = parseEther($('send-amount').value.trim());
+      localStorage.setItem(storageKeys.rpc, url);
+      const chainId = await chainIdAt(url);
+      // Adds the chain's URL to the provider (unless it has one) and
+      // switches to it.
+      await d.provider.request({
+        method: 'wallet_addEthereumChain',
+        params: [{ chainId, chainName: `Chain ${BigInt(chainId)}`, rpcUrls: [url] }],
+      });
+      const hash = await d.provider.request({
+        method: 'eth_sendTransaction',
+        params: [{ from: d.address, to: $('send-to').value.trim(), value: '0x' + value.toString(16) }],
+      });
+      $('send-tx-hash').textContent = hash;
+      setSendStatus('pending', 'Sent; waiting for a block…');
+      const receipt = await waitForReceipt(d.provider, hash);
+      const ok = receipt.status === '0x1';
+      setSendStatus(ok ? 'success' : 'reverted', `Mined in block ${BigInt(receipt.blockNumber)}, status ${ok ? 1 : 0}`);
+      return ok ? 'ETH sent.' : 'The transaction was mined but reverted.';
+    } catch (err) {
+      setSendStatus('error', 'Not sent.');
+      throw err;
+    }
   },
 
   async backup() {
@@ -231,6 +312,7 @@ const actions = {
 const busyTexts = {
   create: 'Creating the wallet…',
   sign: 'Signing…',
+  send: 'Sending ETH…',
   backup: 'Backing up…',
   recover: 'Recovering…',
   eject: 'Ejecting…',
@@ -252,6 +334,10 @@ function wire() {
 
 async function start() {
   wire();
+  const rpc = new URLSearchParams(location.search).get('rpc') ?? localStorage.getItem(storageKeys.rpc);
+  if (rpc) {
+    $('rpc-url').value = rpc;
+  }
   const clientKey = localStorage.getItem(storageKeys.client);
   const orgKey = localStorage.getItem(storageKeys.org);
   if (clientKey) {

@@ -117,9 +117,12 @@ test('wallet errors become provider errors that keep the SDK code', async () => 
   }
 });
 
-test('unknown methods and malformed requests are refused', async () => {
+test('wallet methods Duet lacks and malformed requests are refused', async () => {
   const p = new DuetProvider(fakeWallet());
-  await rejectsWith(p.request({ method: 'eth_sign', params: [] }), 4200);
+  for (const method of ['wallet_watchAsset', 'eth_signTypedData_v3', 'eth_signTypedData', 'personal_unlockAccount',
+    'eth_subscribe', 'eth_coinbase', 'eth_decrypt']) {
+    await rejectsWith(p.request({ method, params: [] }), 4200);
+  }
   await rejectsWith(p.request({ method: 'toString' }), 4200);
   await rejectsWith(p.request({ method: '__proto__' }), 4200);
   await rejectsWith(p.request(null), -32600);
@@ -168,7 +171,8 @@ test('after disconnect the provider emits once and refuses requests with 4900', 
   assert.deepEqual(events[0].data, { code: 'INTERNAL' });
   assert.equal(p.isConnected(), false);
   await rejectsWith(p.request({ method: 'eth_accounts' }), 4900);
-  await rejectsWith(p.request({ method: 'no_such_method' }), 4200);
+  await rejectsWith(p.request({ method: 'wallet_no_such_method' }), 4200);
+  await rejectsWith(p.request({ method: 'eth_blockNumber' }), 4900);
 });
 
 test('personalMessageBytes decodes only whole-byte hex', () => {

@@ -230,7 +230,7 @@ async function stageOne() {
     const other = '0x' + '12'.repeat(20);
     const pe = await rejectsWith(duet.provider.request({ method: 'personal_sign', params: ['x', other] }), 4100, 'other address');
     assert(pe instanceof ProviderRpcError, 'ProviderRpcError');
-    await rejectsWith(duet.provider.request({ method: 'eth_signTypedData_v4', params: [] }), 4200, 'unsupported');
+    await rejectsWith(duet.provider.request({ method: 'wallet_watchAsset', params: [] }), 4200, 'unsupported');
     await rejectsWith(duet.provider.request({ method: 'personal_sign', params: ['x'] }), -32602, 'missing address');
     await rejectsWith(duet.backupWallet({ method: 'password' }), ErrorCode.INVALID_ARGUMENT, 'no password');
     await rejectsWith(duet.backupWallet({ method: 'sms', password: 'x' }), ErrorCode.INVALID_ARGUMENT, 'unknown method');
