@@ -106,7 +106,7 @@ func prove(rand io.Reader, ctx *zk.Context, crt *arith.CRT, p, q *saferith.Nat) 
 	hq := newHalf(qm, q, n, w)
 
 	proof := &Proof{W: w}
-	parallel(zk.Repetitions, func(k int) error {
+	zk.Parallel(zk.Repetitions, func(k int) error {
 		y := arith.NatFromBig(ys[k])
 		vp, zp, nrp := hp.roots(y)
 		vq, zq, nrq := hq.roots(y)
@@ -231,7 +231,7 @@ func (p *Proof) Verify(ctx *zk.Context, pub Public) error {
 // verifyRepetitions checks z_k^N ≡ y_k and x_k⁴ ≡ (−1)^a_k·w^b_k·y_k (mod N)
 // for every k, in parallel. All values are public: math/big is fine here.
 func (p *Proof) verifyRepetitions(n *big.Int, ys []*big.Int) error {
-	return parallel(zk.Repetitions, func(k int) error {
+	return zk.Parallel(zk.Repetitions, func(k int) error {
 		y := ys[k]
 		if new(big.Int).Exp(p.Z[k], n, n).Cmp(y) != 0 {
 			return fmt.Errorf("%w (repetition %d)", ErrNthRoot, k)

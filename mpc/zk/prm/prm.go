@@ -107,7 +107,7 @@ func Prove(rand io.Reader, ctx *zk.Context, pub Public, priv Private) (*Proof, e
 	}
 	pOrder, qOrder := groupOrder(sk.P()), groupOrder(sk.Q())
 	proof := new(Proof)
-	parallel(zk.Repetitions, func(k int) error {
+	zk.Parallel(zk.Repetitions, func(k int) error {
 		ap := new(saferith.Int).SetNat(new(saferith.Nat).Mod(a[k], pOrder))
 		aq := new(saferith.Int).SetNat(new(saferith.Nat).Mod(a[k], qOrder))
 		proof.A[k] = crt.Combine(tp.Exp(ap), tq.Exp(aq)).Big()
@@ -184,7 +184,7 @@ func (p *Proof) Verify(ctx *zk.Context, pub Public) error {
 
 // verifyRepetitions checks every repetition, in parallel.
 func (p *Proof) verifyRepetitions(pub Public, t *arith.FixedBase, e []bool) error {
-	return parallel(zk.Repetitions, func(k int) error { return p.verifyRepetition(pub, t, e[k], k) })
+	return zk.Parallel(zk.Repetitions, func(k int) error { return p.verifyRepetition(pub, t, e[k], k) })
 }
 
 // verifyRepetition checks t^z_k ≡ A_k·s^e_k (mod N), t given by its table.

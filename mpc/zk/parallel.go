@@ -1,4 +1,4 @@
-package prm
+package zk
 
 import (
 	"runtime"
@@ -6,11 +6,11 @@ import (
 	"sync/atomic"
 )
 
-// parallel runs f(0), …, f(n−1) on up to GOMAXPROCS goroutines (one, in
+// Parallel runs f(0), …, f(n−1) on up to GOMAXPROCS goroutines (one, in
 // WebAssembly) and returns the error of the lowest index that failed. After a
 // failure the indices not yet started are skipped, so a bad proof costs its
 // verifier little.
-func parallel(n int, f func(k int) error) error {
+func Parallel(n int, f func(k int) error) error {
 	workers := min(runtime.GOMAXPROCS(0), n)
 	if workers <= 1 {
 		for k := range n {
