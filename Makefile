@@ -82,7 +82,7 @@ wasm: ## Build web/duet.wasm and copy the matching web/wasm_exec.js.
 	GOOS=js GOARCH=wasm $(GO) build -o web/duet.wasm ./wasm
 	cp $(WASM_EXEC_JS) web/wasm_exec.js
 
-test: vet test-tools test-js test-native test-wasm ## Vet, then run all tests: Go natively, the SDK's in Node and Chromium, the js/wasm ones in Chromium.
+test: vet test-tools test-native test-wasm test-js ## Vet, then run all tests: Go natively, the SDK's in Node and Chromium, the js/wasm ones in Chromium.
 
 deps: ## Install Chromium and PostgreSQL with apt if they are missing.
 	@scripts/install-deps
