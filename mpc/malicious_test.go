@@ -9,7 +9,10 @@ import (
 	"github.com/duetwallet/duet/mpc/hash"
 	"github.com/duetwallet/duet/mpc/zk/affg"
 	"github.com/duetwallet/duet/mpc/zk/enc"
+	"github.com/duetwallet/duet/mpc/zk/fac"
 	"github.com/duetwallet/duet/mpc/zk/logstar"
+	"github.com/duetwallet/duet/mpc/zk/mod"
+	"github.com/duetwallet/duet/mpc/zk/sch"
 )
 
 // fromServer returns a tamper hook that rewrites the server's message of one
@@ -201,4 +204,59 @@ func TestPresignRejectsGenerationMismatch(t *testing.T) {
 	}
 	_, _, errD, _ = presignPair(t, d1, s2, nil)
 	expectAbort(t, errD, Server, "key generation")
+}
+
+// tamperRefresh3 decodes the round-3 message of an aux-info refresh, lets f
+// change the Πmod and Πfac proofs, and re-encodes it. Round 3 is not under a
+// commitment, so a malicious peer can send any proofs here.
+func tamperRefresh3(t *testing.T, b []byte, f func(pm *mod.Proof, pf *fac.Proof)) []byte {
+	d := codec.NewDecoder(b)
+	if !d.Bool() {
+		t.Fatal("round 3 without aux proofs")
+	}
+	pm, pf := mod.Decode(d), fac.Decode(d)
+	c := d.Nat(ciphertextBits)
+	resp := sch.DecodeResponse(d)
+	if err := d.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	f(pm, pf)
+	e := codec.NewEncoder(len(b)).Bool(true)
+	pm.Encode(e)
+	pf.Encode(e)
+	e.Nat(c)
+	resp.Encode(e)
+	return e.Bytes()
+}
+
+// The proofs that rule out BitForge moduli are checked in the protocol and
+// a failure blames the peer: a Πmod that does not hold (as for a non-Blum
+// modulus, zk/mod's attacker tests) and a Πfac whose response is out of
+// range (as for a modulus with a small factor, zk/fac's attacker tests).
+func TestRefreshRejectsBadModulusProofs(t *testing.T) {
+	cases := []struct {
+		name   string
+		tamper func(pm *mod.Proof, pf *fac.Proof)
+		check  string
+	}{
+		{"Πmod fourth root", func(pm *mod.Proof, _ *fac.Proof) {
+			pm.X[3] = new(big.Int).Add(pm.X[3], big.NewInt(1))
+		}, "Πmod"},
+		{"Πmod w not a unit", func(pm *mod.Proof, _ *fac.Proof) { pm.W = big.NewInt(0) }, "Πmod"},
+		{"Πfac factor out of range", func(_ *mod.Proof, pf *fac.Proof) {
+			// Just past ±2^(ℓ+ε)·√N₀ for the server's N₀, within the
+			// decoder's size cap.
+			sp := fixturePrimes(1)
+			root := new(big.Int).Sqrt(new(big.Int).Mul(sp.P, sp.Q))
+			pf.Z2 = new(big.Int).Add(root.Lsh(root, 768), big.NewInt(1))
+		}, "Πfac"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d0, s0 := keygenPair(t)
+			_, _, errD, _ := refreshPair(t, d0, s0, fixturePrimes(0), fixturePrimes(1),
+				fromServer(3, func(p []byte) []byte { return tamperRefresh3(t, p, c.tamper) }))
+			expectAbort(t, errD, Server, c.check)
+		})
+	}
 }
