@@ -145,21 +145,29 @@ func (s *SQLStore) Organization(ctx context.Context, id string) (Organization, e
 }
 
 func (s *SQLStore) AuthenticateOrganization(ctx context.Context, key string) (Organization, error) {
-	id, err := apikey.Parse(apikey.Organization, key)
+	return authenticate(ctx, apikey.Organization, key, s.organization)
+}
+
+// authenticate finds the owner a key names and checks the key against the
+// owner's stored hash. Every failure is ErrUnauthenticated, so a caller
+// cannot tell a wrong secret from an unknown owner.
+func authenticate[T any](ctx context.Context, kind apikey.Kind, key string, lookup func(context.Context, string) (T, []byte, error)) (T, error) {
+	var zero T
+	id, err := apikey.Parse(kind, key)
 	if err != nil {
-		return Organization{}, ErrUnauthenticated
+		return zero, ErrUnauthenticated
 	}
-	o, hash, err := s.organization(ctx, id)
+	owner, hash, err := lookup(ctx, id)
 	if errors.Is(err, ErrNotFound) {
-		return Organization{}, ErrUnauthenticated
+		return zero, ErrUnauthenticated
 	}
 	if err != nil {
-		return Organization{}, err
+		return zero, err
 	}
 	if !apikey.Verify(key, hash) {
-		return Organization{}, ErrUnauthenticated
+		return zero, ErrUnauthenticated
 	}
-	return o, nil
+	return owner, nil
 }
 
 func (s *SQLStore) CustodianKey(ctx context.Context, orgID string) (string, error) {
@@ -223,21 +231,7 @@ func (s *SQLStore) Client(ctx context.Context, id string) (Client, error) {
 }
 
 func (s *SQLStore) AuthenticateClient(ctx context.Context, key string) (Client, error) {
-	id, err := apikey.Parse(apikey.Client, key)
-	if err != nil {
-		return Client{}, ErrUnauthenticated
-	}
-	c, hash, err := s.client(ctx, id)
-	if errors.Is(err, ErrNotFound) {
-		return Client{}, ErrUnauthenticated
-	}
-	if err != nil {
-		return Client{}, err
-	}
-	if !apikey.Verify(key, hash) {
-		return Client{}, ErrUnauthenticated
-	}
-	return c, nil
+	return authenticate(ctx, apikey.Client, key, s.client)
 }
 
 func shareBinding(walletID string, gen uint64) seal.Binding {
