@@ -371,13 +371,19 @@ func SampleUnit(rand io.Reader, m *Modulus) (*saferith.Nat, error) {
 // SampleMod returns a uniform element of [0, m), with statistical distance
 // 2^-128 from uniform (128 extra bits reduced in constant time).
 func SampleMod(rand io.Reader, m *Modulus) (*saferith.Nat, error) {
+	return SampleBelow(rand, m.ct)
+}
+
+// SampleBelow is SampleMod for a modulus that is itself secret, such as
+// φ(N) or p − 1; only its size leaks.
+func SampleBelow(rand io.Reader, m *saferith.Modulus) (*saferith.Nat, error) {
 	buf := make([]byte, (m.BitLen()+128+7)/8)
 	if _, err := io.ReadFull(rand, buf); err != nil {
 		return nil, err
 	}
 	x := new(saferith.Nat).SetBytes(buf)
 	clear(buf)
-	return x.Mod(x, m.ct), nil
+	return x.Mod(x, m), nil
 }
 
 // SampleSigned returns a uniform integer in ±2^bits (a magnitude below 2^bits

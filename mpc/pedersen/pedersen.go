@@ -116,8 +116,7 @@ func Generate(rand io.Reader, sk *paillier.SecretKey) (*Own, *saferith.Nat, erro
 			return nil, nil, err
 		}
 		t := n.Mul(tau, tau)
-		phi := arith.MustModulus(sk.Phi().Big())
-		lambda, err := arith.SampleMod(rand, phi)
+		lambda, err := arith.SampleBelow(rand, saferith.ModulusFromNat(sk.Phi()))
 		if err != nil {
 			return nil, nil, err
 		}

@@ -8,6 +8,8 @@ package zk
 import (
 	"math/big"
 
+	"github.com/cronokirby/saferith"
+
 	"github.com/duetwallet/duet/mpc/hash"
 )
 
@@ -47,6 +49,14 @@ func InRange(z *big.Int, bits int) bool {
 	a := new(big.Int).Abs(z)
 	bound := new(big.Int).Lsh(big.NewInt(1), uint(bits))
 	return a.Cmp(bound) <= 0
+}
+
+// InRangeSecret reports whether |x| ≤ 2^bits for a secret x, in constant
+// time: a prover checks its witness with it before proving.
+func InRangeSecret(x *saferith.Int, bits int) bool {
+	bound := new(saferith.Nat).Lsh(new(saferith.Nat).SetUint64(1), uint(bits), bits+1)
+	gt, _, _ := x.Abs().Cmp(bound)
+	return gt == 0
 }
 
 // InRangeScaled reports whether |z| ≤ 2^bits·m.

@@ -146,10 +146,10 @@ func Prove(rand io.Reader, ctx *zk.Context, pub Public, priv Private) (*Proof, e
 	if pub.N0.ValidateCiphertext(pub.C) != nil {
 		return nil, ErrC
 	}
-	if !inRange(priv.X, zk.L) {
+	if !zk.InRangeSecret(priv.X, zk.L) {
 		return nil, ErrWitnessX
 	}
-	if !inRange(priv.Y, zk.LPrime) {
+	if !zk.InRangeSecret(priv.Y, zk.LPrime) {
 		return nil, ErrWitnessY
 	}
 	for {
@@ -362,13 +362,6 @@ func challenge(ctx *zk.Context, aux *pedersen.Params, pub Public, p *Proof) *big
 // constant-time operations that follow do not depend on x's length.
 func natOf(x *big.Int, m *arith.Modulus) *saferith.Nat {
 	return new(saferith.Nat).SetBig(x, m.BitLen())
-}
-
-// inRange reports whether |x| ≤ 2^bits, in constant time.
-func inRange(x *saferith.Int, bits int) bool {
-	bound := new(saferith.Nat).Lsh(new(saferith.Nat).SetUint64(1), uint(bits), bits+1)
-	gt, _, _ := x.Abs().Cmp(bound)
-	return gt == 0
 }
 
 // Encode appends the proof. Every field must be set.

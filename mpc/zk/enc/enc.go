@@ -99,7 +99,7 @@ func Prove(rand io.Reader, ctx *zk.Context, pub Public, priv Private) (*Proof, e
 	if !priv.SecretKey.Equal(pub.N0) {
 		return nil, ErrProverKey
 	}
-	if !inRange(priv.K, zk.L) {
+	if !zk.InRangeSecret(priv.K, zk.L) {
 		return nil, ErrWitness
 	}
 	for {
@@ -200,13 +200,6 @@ func challenge(ctx *zk.Context, aux *pedersen.Params, n0 *paillier.PublicKey, k 
 		Nat(n0.N()).Nat(k).
 		Nat(p.S).Nat(p.A).Nat(p.C)
 	return hash.ChalSigned(t.Reader())
-}
-
-// inRange reports whether |x| ≤ 2^bits, in constant time.
-func inRange(x *saferith.Int, bits int) bool {
-	bound := new(saferith.Nat).Lsh(new(saferith.Nat).SetUint64(1), uint(bits), bits+1)
-	gt, _, _ := x.Abs().Cmp(bound)
-	return gt == 0
 }
 
 // Encode appends the proof. Every field must be set.

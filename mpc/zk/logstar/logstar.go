@@ -110,7 +110,7 @@ func Prove(rand io.Reader, ctx *zk.Context, pub Public, priv Private) (*Proof, e
 	if !priv.SecretKey.Equal(pub.N0) {
 		return nil, ErrProverKey
 	}
-	if !inRange(priv.X, zk.L) {
+	if !zk.InRangeSecret(priv.X, zk.L) {
 		return nil, ErrWitness
 	}
 	for {
@@ -229,13 +229,6 @@ func challenge(ctx *zk.Context, aux *pedersen.Params, pub Public, p *Proof) *big
 		Nat(pub.N0.N()).Nat(pub.C).Point(pub.X).Point(pub.B).
 		Nat(p.S).Nat(p.A).Point(p.Y).Nat(p.D)
 	return hash.ChalSigned(t.Reader())
-}
-
-// inRange reports whether |x| ≤ 2^bits, in constant time.
-func inRange(x *saferith.Int, bits int) bool {
-	bound := new(saferith.Nat).Lsh(new(saferith.Nat).SetUint64(1), uint(bits), bits+1)
-	gt, _, _ := x.Abs().Cmp(bound)
-	return gt == 0
 }
 
 // Encode appends the proof. Every field must be set.

@@ -89,7 +89,7 @@ func Prove(rand io.Reader, ctx *zk.Context, pub Public, priv Private) (*Proof, e
 	var a [zk.Repetitions]*saferith.Nat
 	for k := range a {
 		var err error
-		if a[k], err = sampleMod(rand, phi); err != nil {
+		if a[k], err = arith.SampleBelow(rand, phi); err != nil {
 			return nil, err
 		}
 	}
@@ -128,18 +128,6 @@ func Prove(rand io.Reader, ctx *zk.Context, pub Public, priv Private) (*Proof, e
 // groupOrder returns p−1 as a modulus, for reducing exponents of units mod p.
 func groupOrder(p *saferith.Nat) *saferith.Modulus {
 	return saferith.ModulusFromNat(new(saferith.Nat).Sub(p, new(saferith.Nat).SetUint64(1), p.AnnouncedLen()))
-}
-
-// sampleMod returns a uniform element of [0, m) for a secret m, whose size
-// alone is public (statistical distance 2^-128 from uniform).
-func sampleMod(rand io.Reader, m *saferith.Modulus) (*saferith.Nat, error) {
-	buf := make([]byte, (m.BitLen()+128+7)/8)
-	if _, err := io.ReadFull(rand, buf); err != nil {
-		return nil, err
-	}
-	x := new(saferith.Nat).SetBytes(buf)
-	clear(buf)
-	return x.Mod(x, m), nil
 }
 
 // Verify checks the proof for the parameters pub, made by the prover named in
