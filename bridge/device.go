@@ -413,11 +413,7 @@ func (d *Device) Sign(ctx context.Context, digest [32]byte) (*mpc.Signature, err
 	if err != nil {
 		return nil, err
 	}
-	f, err := s.conn.Recv(ctx)
-	if err != nil {
-		return nil, err
-	}
-	data, err := wire.ParseData(f, "sigma")
+	data, err := s.conn.RecvData(ctx, "sigma")
 	if err != nil {
 		return nil, err
 	}
@@ -522,11 +518,7 @@ func (d *Device) Recover(ctx context.Context, secret *BackupSecret) (*WalletInfo
 		return nil, err
 	}
 	defer s.close()
-	f, err := s.conn.Recv(ctx)
-	if err != nil {
-		return nil, err
-	}
-	data, err := wire.ParseData(f, "backup")
+	data, err := s.conn.RecvData(ctx, "backup")
 	if err != nil {
 		return nil, err
 	}
@@ -585,11 +577,7 @@ func (d *Device) Eject(ctx context.Context, secret *BackupSecret) ([]byte, error
 		return nil, err
 	}
 	defer s.close()
-	f, err := s.conn.Recv(ctx)
-	if err != nil {
-		return nil, err
-	}
-	data, err := wire.ParseData(f, "eject")
+	data, err := s.conn.RecvData(ctx, "eject")
 	if err != nil {
 		return nil, err
 	}

@@ -21,27 +21,19 @@ import (
 func Register() {
 	api := js.Global().Get("Object").New()
 	api.Set("version", "1")
-	api.Set("keygen", asyncFunc(func(o js.Value) (any, error) {
-		d, err := deviceFrom(o)
-		if err != nil {
-			return nil, err
-		}
-		info, err := d.Keygen(context.Background())
+	api.Set("keygen", deviceFunc(func(ctx context.Context, d *Device, o js.Value) (any, error) {
+		info, err := d.Keygen(ctx)
 		if err != nil {
 			return nil, err
 		}
 		return infoObject(info), nil
 	}))
-	api.Set("sign", asyncFunc(func(o js.Value) (any, error) {
-		d, err := deviceFrom(o)
-		if err != nil {
-			return nil, err
-		}
+	api.Set("sign", deviceFunc(func(ctx context.Context, d *Device, o js.Value) (any, error) {
 		digest, err := bytesOption(o, "digest", 32)
 		if err != nil {
 			return nil, err
 		}
-		sig, err := d.Sign(context.Background(), [32]byte(digest))
+		sig, err := d.Sign(ctx, [32]byte(digest))
 		if err != nil {
 			return nil, err
 		}
@@ -49,58 +41,30 @@ func Register() {
 		out.Set("signature", uint8Array(sig.Bytes()))
 		return out, nil
 	}))
-	api.Set("refresh", asyncFunc(func(o js.Value) (any, error) {
-		d, err := deviceFrom(o)
-		if err != nil {
-			return nil, err
-		}
-		info, err := d.Refresh(context.Background())
+	api.Set("refresh", deviceFunc(func(ctx context.Context, d *Device, o js.Value) (any, error) {
+		info, err := d.Refresh(ctx)
 		if err != nil {
 			return nil, err
 		}
 		return infoObject(info), nil
 	}))
-	api.Set("backup", asyncFunc(func(o js.Value) (any, error) {
-		d, err := deviceFrom(o)
-		if err != nil {
-			return nil, err
-		}
-		secret, err := secretFrom(o)
-		if err != nil {
-			return nil, err
-		}
-		if err := d.Backup(context.Background(), secret); err != nil {
+	api.Set("backup", secretFunc(func(ctx context.Context, d *Device, secret *BackupSecret) (any, error) {
+		if err := d.Backup(ctx, secret); err != nil {
 			return nil, err
 		}
 		out := js.Global().Get("Object").New()
 		out.Set("method", secret.Method)
 		return out, nil
 	}))
-	api.Set("recover", asyncFunc(func(o js.Value) (any, error) {
-		d, err := deviceFrom(o)
-		if err != nil {
-			return nil, err
-		}
-		secret, err := secretFrom(o)
-		if err != nil {
-			return nil, err
-		}
-		info, err := d.Recover(context.Background(), secret)
+	api.Set("recover", secretFunc(func(ctx context.Context, d *Device, secret *BackupSecret) (any, error) {
+		info, err := d.Recover(ctx, secret)
 		if err != nil {
 			return nil, err
 		}
 		return infoObject(info), nil
 	}))
-	api.Set("eject", asyncFunc(func(o js.Value) (any, error) {
-		d, err := deviceFrom(o)
-		if err != nil {
-			return nil, err
-		}
-		secret, err := secretFrom(o)
-		if err != nil {
-			return nil, err
-		}
-		key, err := d.Eject(context.Background(), secret)
+	api.Set("eject", secretFunc(func(ctx context.Context, d *Device, secret *BackupSecret) (any, error) {
+		key, err := d.Eject(ctx, secret)
 		if err != nil {
 			return nil, err
 		}
@@ -151,16 +115,12 @@ func Register() {
 		}
 		return uint8Array(h), nil
 	}))
-	api.Set("signTransaction", asyncFunc(func(o js.Value) (any, error) {
-		d, err := deviceFrom(o)
-		if err != nil {
-			return nil, err
-		}
+	api.Set("signTransaction", deviceFunc(func(ctx context.Context, d *Device, o js.Value) (any, error) {
 		tx := o.Get("tx")
 		if tx.Type() != js.TypeObject {
 			return nil, codeErr(wire.CodeInvalidArgument, "bridge: tx must be an object")
 		}
-		signed, err := d.SignTransaction(context.Background(), []byte(js.Global().Get("JSON").Call("stringify", tx).String()))
+		signed, err := d.SignTransaction(ctx, []byte(js.Global().Get("JSON").Call("stringify", tx).String()))
 		if err != nil {
 			return nil, err
 		}
@@ -171,6 +131,30 @@ func Register() {
 		return out, nil
 	}))
 	js.Global().Set("DuetDevice", api)
+}
+
+// deviceFunc is asyncFunc for an operation of the device party, which it
+// builds from the options first.
+func deviceFunc(f func(ctx context.Context, d *Device, opts js.Value) (any, error)) js.Func {
+	return asyncFunc(func(o js.Value) (any, error) {
+		d, err := deviceFrom(o)
+		if err != nil {
+			return nil, err
+		}
+		return f(context.Background(), d, o)
+	})
+}
+
+// secretFunc is deviceFunc for an operation that opens a backup: the options
+// also name the backup method and its password or key.
+func secretFunc(f func(ctx context.Context, d *Device, secret *BackupSecret) (any, error)) js.Func {
+	return deviceFunc(func(ctx context.Context, d *Device, o js.Value) (any, error) {
+		secret, err := secretFrom(o)
+		if err != nil {
+			return nil, err
+		}
+		return f(ctx, d, secret)
+	})
 }
 
 // asyncFunc wraps f as a JavaScript function returning a Promise. The

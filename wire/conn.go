@@ -77,6 +77,15 @@ func (c *Conn) RecvWithin(ctx context.Context, timeout time.Duration) (*Frame, e
 	return f, nil
 }
 
+// RecvData reads a Data frame of the given kind.
+func (c *Conn) RecvData(ctx context.Context, kind string) (*Data, error) {
+	f, err := c.Recv(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return ParseData(f, kind)
+}
+
 // Fail sends an Error frame and closes the socket.
 func (c *Conn) Fail(ctx context.Context, e *Error) {
 	_ = c.Send(ctx, e.Frame())

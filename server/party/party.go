@@ -96,11 +96,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	conn := wire.NewConn(ws, timeout)
 	s := &session{h: h, conn: conn}
 	err = s.serve(ctx)
-	var we *wire.Error
+	we := sessionError(err)
 	switch {
 	case err == nil:
 		conn.Close()
-	case errors.As(err, &we):
+	case we != nil:
 		h.log().Info("session failed", "op", s.op, "wallet", s.walletID, "code", we.Code, "error", we.Message)
 		conn.Fail(ctx, we)
 	default:
@@ -114,6 +114,25 @@ func (h *Handler) primeTimeout() time.Duration {
 		return h.PrimeTimeout
 	}
 	return 5 * time.Minute
+}
+
+// sessionError gives a failure the code the device is told: the session's
+// own coded errors, a failed protocol check, or a frame that did not decode.
+// Socket failures get none: there is nobody left to tell.
+func sessionError(err error) *wire.Error {
+	var we *wire.Error
+	var abort *mpc.AbortError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &we):
+		return we
+	case errors.As(err, &abort):
+		return fail(wire.CodeProtocolAbort, "%v", abort)
+	case errors.Is(err, wire.ErrFrame) || errors.Is(err, mpc.ErrMessage):
+		return fail(wire.CodeBadFrame, "%v", err)
+	}
+	return nil
 }
 
 func (h *Handler) enter(clientID string) bool {
@@ -184,7 +203,7 @@ func (s *session) serve(ctx context.Context) error {
 	}
 	hello, err := wire.ParseHello(f)
 	if err != nil {
-		return fail(wire.CodeBadFrame, "%v", err)
+		return err
 	}
 	s.hello, s.op = hello, hello.Op
 	client, err := s.h.Store.AuthenticateClient(ctx, hello.APIKey)
@@ -278,18 +297,7 @@ func (s *session) run(ctx context.Context, protocol string, gen uint64, start fu
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.conn.Run(ctx, r, first, nil)
-	if err != nil {
-		var abort *mpc.AbortError
-		if errors.As(err, &abort) {
-			return nil, fail(wire.CodeProtocolAbort, "%v", abort)
-		}
-		if errors.Is(err, wire.ErrFrame) || errors.Is(err, mpc.ErrMessage) {
-			return nil, fail(wire.CodeBadFrame, "%v", err)
-		}
-		return nil, err
-	}
-	return out, nil
+	return s.conn.Run(ctx, r, first, nil)
 }
 
 // awaitAck waits for the device's acknowledgement that it stored the new
@@ -301,7 +309,7 @@ func (s *session) awaitAck(ctx context.Context, share *mpc.KeyShare) error {
 	}
 	ack, err := wire.ParseAck(f)
 	if err != nil {
-		return fail(wire.CodeBadFrame, "%v", err)
+		return err
 	}
 	if ack.Gen != share.Generation || subtle.ConstantTimeCompare(ack.Digest, share.PublicDigest()) != 1 {
 		return fail(wire.CodeProtocolAbort, "device acknowledged another generation or pair")
@@ -492,13 +500,9 @@ func (s *session) backup(ctx context.Context) error {
 	if err != nil {
 		return fail(wire.CodeServerError, "the custodian store did not confirm the share")
 	}
-	f, err := s.conn.Recv(ctx)
+	blob, err := s.conn.RecvData(ctx, "backup")
 	if err != nil {
 		return err
-	}
-	blob, err := wire.ParseData(f, "backup")
-	if err != nil {
-		return fail(wire.CodeBadFrame, "%v", err)
 	}
 	err = putConfirmed(blob.Body, func() ([32]byte, error) {
 		return cust.PutBackup(ctx, s.walletID, s.hello.Method, backupGen, blob.Body)
@@ -522,32 +526,33 @@ func putConfirmed(data []byte, put func() ([32]byte, error), confirm func([32]by
 	return confirm(got)
 }
 
-// loadBackup fetches the confirmed backup of the session's method.
-func (s *session) loadBackup(ctx context.Context, cust *custodian.Client) (custodian.Backup, error) {
+// loadBackup finds the client's committed wallet and fetches the confirmed
+// backup of the session's method from the organization's custodian.
+func (s *session) loadBackup(ctx context.Context) (*custodian.Client, custodian.Backup, error) {
 	if !validMethod(s.hello.Method) {
-		return custodian.Backup{}, fail(wire.CodeInvalidArgument, "unknown backup method %q", s.hello.Method)
+		return nil, custodian.Backup{}, fail(wire.CodeInvalidArgument, "unknown backup method %q", s.hello.Method)
 	}
-	b, err := cust.Backup(ctx, s.walletID, s.hello.Method)
-	if errors.Is(err, custodian.ErrNotFound) || (err == nil && !b.Confirmed) {
-		return custodian.Backup{}, fail(wire.CodeNotBackedUp, "no confirmed %s backup", s.hello.Method)
-	}
-	if err != nil {
-		return custodian.Backup{}, fail(wire.CodeServerError, "custodian store unavailable")
-	}
-	return b, nil
-}
-
-func (s *session) recover(ctx context.Context) error {
 	w, err := s.h.Store.WalletByClient(ctx, s.client.ID)
 	if err != nil || w.ActiveGeneration == 0 {
-		return fail(wire.CodeNoWallet, "no wallet for this client")
+		return nil, custodian.Backup{}, fail(wire.CodeNoWallet, "no wallet for this client")
 	}
 	s.walletID = w.ID
 	cust, err := s.custodian(ctx)
 	if err != nil {
-		return err
+		return nil, custodian.Backup{}, err
 	}
-	b, err := s.loadBackup(ctx, cust)
+	b, err := cust.Backup(ctx, s.walletID, s.hello.Method)
+	if errors.Is(err, custodian.ErrNotFound) || (err == nil && !b.Confirmed) {
+		return nil, custodian.Backup{}, fail(wire.CodeNotBackedUp, "no confirmed %s backup", s.hello.Method)
+	}
+	if err != nil {
+		return nil, custodian.Backup{}, fail(wire.CodeServerError, "custodian store unavailable")
+	}
+	return cust, b, nil
+}
+
+func (s *session) recover(ctx context.Context) error {
+	cust, b, err := s.loadBackup(ctx)
 	if err != nil {
 		return err
 	}
@@ -579,7 +584,7 @@ func (s *session) recover(ctx context.Context) error {
 		return err
 	}
 	if _, err := wire.ParseData(f, "ready"); err != nil {
-		return fail(wire.CodeBadFrame, "%v", err)
+		return err
 	}
 	gen := s.wallet.ActiveGeneration + 1
 	out, err := s.run(ctx, mpc.ProtocolRefresh, s.wallet.ActiveGeneration, func(cfg mpc.Config) (mpc.Round, *mpc.Message, error) {
@@ -592,16 +597,7 @@ func (s *session) recover(ctx context.Context) error {
 }
 
 func (s *session) eject(ctx context.Context) error {
-	w, err := s.h.Store.WalletByClient(ctx, s.client.ID)
-	if err != nil || w.ActiveGeneration == 0 {
-		return fail(wire.CodeNoWallet, "no wallet for this client")
-	}
-	s.walletID = w.ID
-	cust, err := s.custodian(ctx)
-	if err != nil {
-		return err
-	}
-	b, err := s.loadBackup(ctx, cust)
+	cust, b, err := s.loadBackup(ctx)
 	if err != nil {
 		return err
 	}
