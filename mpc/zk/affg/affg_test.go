@@ -10,13 +10,13 @@ import (
 
 	"github.com/cronokirby/saferith"
 
-	"github.com/duetwallet/duet/internal/fixtures"
 	"github.com/duetwallet/duet/mpc/arith"
 	"github.com/duetwallet/duet/mpc/codec"
 	"github.com/duetwallet/duet/mpc/curve"
 	"github.com/duetwallet/duet/mpc/paillier"
 	"github.com/duetwallet/duet/mpc/pedersen"
 	"github.com/duetwallet/duet/mpc/zk"
+	"github.com/duetwallet/duet/mpc/zk/internal/zktest"
 )
 
 // setup is the two parties' keys: the prover's Paillier key N₁ (fixture
@@ -30,32 +30,11 @@ type setup struct {
 	third    *paillier.SecretKey
 }
 
-var (
-	fixOnce sync.Once
-	fix     setup
-)
-
-func mustKey(i int) *paillier.SecretKey {
-	p, q := fixtures.SafePrimePair(i)
-	sk, err := paillier.NewSecretKey(p, q)
-	if err != nil {
-		panic(err)
-	}
-	return sk
-}
-
 func keys(tb testing.TB) setup {
-	fixOnce.Do(func() {
-		fix.prover, fix.verifier, fix.third = mustKey(0), mustKey(1), mustKey(2)
-		var err error
-		if fix.aux, _, err = pedersen.Generate(rand.Reader, fix.verifier); err != nil {
-			panic(err)
-		}
-		if fix.other, _, err = pedersen.Generate(rand.Reader, fix.verifier); err != nil {
-			panic(err)
-		}
-	})
-	return fix
+	return setup{
+		prover: zktest.Key(0), verifier: zktest.Key(1), third: zktest.Key(2),
+		aux: zktest.Pedersen(1, 0), other: zktest.Pedersen(1, 1),
+	}
 }
 
 func testContext() *zk.Context {
@@ -140,12 +119,6 @@ func honestProof(tb testing.TB) (setup, Public, *Proof) {
 	return s, shared.m.pub, shared.p
 }
 
-func encode(p *Proof) []byte {
-	e := codec.NewEncoder(4096)
-	p.Encode(e)
-	return e.Bytes()
-}
-
 func clone(p *Proof) *Proof {
 	c := *p
 	return &c
@@ -201,13 +174,13 @@ func TestWitnessAtTheBounds(t *testing.T) {
 
 func TestEncodeDecode(t *testing.T) {
 	s, pub, p := honestProof(t)
-	b := encode(p)
+	b := zktest.Encode(p)
 	d := codec.NewDecoder(b)
 	q := Decode(d)
 	if err := d.Finish(); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(encode(q), b) {
+	if !bytes.Equal(zktest.Encode(q), b) {
 		t.Fatal("re-encoding differs")
 	}
 	if err := q.Verify(testContext(), pub, s.aux, s.verifier); err != nil {
@@ -334,7 +307,7 @@ func TestOutOfRangeWitness(t *testing.T) {
 		if err := p.Verify(testContext(), m.pub, s.aux, s.verifier); !errors.Is(err, c.verifyErr) {
 			t.Errorf("%s: got %v, want %v", c.name, err, c.verifyErr)
 		}
-		d := codec.NewDecoder(encode(p))
+		d := codec.NewDecoder(zktest.Encode(p))
 		if Decode(d) != nil || !errors.Is(d.Err(), codec.ErrTooLarge) {
 			t.Errorf("%s: decode: got %v, want %v", c.name, d.Err(), codec.ErrTooLarge)
 		}
@@ -589,7 +562,7 @@ func TestProveInputs(t *testing.T) {
 
 func FuzzDecode(f *testing.F) {
 	_, _, p := honestProof(f)
-	f.Add(encode(p))
+	f.Add(zktest.Encode(p))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		d := codec.NewDecoder(b)
@@ -597,7 +570,7 @@ func FuzzDecode(f *testing.F) {
 		if d.Finish() != nil {
 			return
 		}
-		if !bytes.Equal(encode(q), b) {
+		if !bytes.Equal(zktest.Encode(q), b) {
 			t.Fatal("decoded proof re-encodes differently")
 		}
 	})

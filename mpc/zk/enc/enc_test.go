@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"math/big"
-	"sync"
 	"testing"
 
 	"github.com/cronokirby/saferith"
@@ -17,6 +16,7 @@ import (
 	"github.com/duetwallet/duet/mpc/paillier"
 	"github.com/duetwallet/duet/mpc/pedersen"
 	"github.com/duetwallet/duet/mpc/zk"
+	"github.com/duetwallet/duet/mpc/zk/internal/zktest"
 )
 
 // setup is the prover's Paillier key (fixture pair 0) and the verifier's
@@ -27,34 +27,8 @@ type setup struct {
 	other    *pedersen.Own // a second set on the verifier's key
 }
 
-var (
-	fixOnce sync.Once
-	fix     setup
-)
-
 func keys(tb testing.TB) setup {
-	fixOnce.Do(func() {
-		p, q := fixtures.SafePrimePair(0)
-		sk0, err := paillier.NewSecretKey(p, q)
-		if err != nil {
-			panic(err)
-		}
-		p, q = fixtures.SafePrimePair(1)
-		sk1, err := paillier.NewSecretKey(p, q)
-		if err != nil {
-			panic(err)
-		}
-		own, _, err := pedersen.Generate(rand.Reader, sk1)
-		if err != nil {
-			panic(err)
-		}
-		other, _, err := pedersen.Generate(rand.Reader, sk1)
-		if err != nil {
-			panic(err)
-		}
-		fix = setup{prover: sk0, verifier: own, other: other}
-	})
-	return fix
+	return setup{prover: zktest.Key(0), verifier: zktest.Pedersen(1, 0), other: zktest.Pedersen(1, 1)}
 }
 
 func testContext() *zk.Context {
@@ -92,12 +66,6 @@ func honestProof(tb testing.TB) (setup, Public, Private, *Proof) {
 	return s, pub, priv, p
 }
 
-func encode(p *Proof) []byte {
-	e := codec.NewEncoder(2048)
-	p.Encode(e)
-	return e.Bytes()
-}
-
 func clone(p *Proof) *Proof {
 	c := *p
 	return &c
@@ -132,13 +100,13 @@ func TestWitnessAtTheBoundsOfI(t *testing.T) {
 
 func TestEncodeDecode(t *testing.T) {
 	s, pub, _, p := honestProof(t)
-	b := encode(p)
+	b := zktest.Encode(p)
 	d := codec.NewDecoder(b)
 	q := Decode(d)
 	if err := d.Finish(); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(encode(q), b) {
+	if !bytes.Equal(zktest.Encode(q), b) {
 		t.Fatal("re-encoding differs")
 	}
 	if err := q.Verify(testContext(), pub, s.verifier); err != nil {
@@ -223,7 +191,7 @@ func TestOutOfRangePlaintext(t *testing.T) {
 	if err := p.Verify(testContext(), pub, s.verifier); !errors.Is(err, ErrZ1Range) {
 		t.Fatalf("got %v, want %v", err, ErrZ1Range)
 	}
-	d := codec.NewDecoder(encode(p))
+	d := codec.NewDecoder(zktest.Encode(p))
 	if Decode(d) != nil || !errors.Is(d.Err(), codec.ErrTooLarge) {
 		t.Fatalf("decode: got %v, want %v", d.Err(), codec.ErrTooLarge)
 	}
@@ -376,7 +344,7 @@ func TestProveInputs(t *testing.T) {
 
 func FuzzDecode(f *testing.F) {
 	_, _, _, p := honestProof(f)
-	f.Add(encode(p))
+	f.Add(zktest.Encode(p))
 	f.Add([]byte{})
 	f.Add(make([]byte, 40))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -385,7 +353,7 @@ func FuzzDecode(f *testing.F) {
 		if d.Finish() != nil {
 			return
 		}
-		if !bytes.Equal(encode(q), b) {
+		if !bytes.Equal(zktest.Encode(q), b) {
 			t.Fatal("decoded proof re-encodes differently")
 		}
 	})

@@ -14,6 +14,7 @@ import (
 	"github.com/duetwallet/duet/mpc/paillier"
 	"github.com/duetwallet/duet/mpc/pedersen"
 	"github.com/duetwallet/duet/mpc/zk"
+	"github.com/duetwallet/duet/mpc/zk/internal/zktest"
 )
 
 var testCtx = &zk.Context{
@@ -21,15 +22,6 @@ var testCtx = &zk.Context{
 	Prover:    []byte("device"),
 	Verifier:  []byte("server"),
 	Rand:      []byte("rho"),
-}
-
-func testKey(i int) *paillier.SecretKey {
-	p, q := fixtures.SafePrimePair(i)
-	sk, err := paillier.NewSecretKey(p, q)
-	if err != nil {
-		panic(err)
-	}
-	return sk
 }
 
 type setup struct {
@@ -43,14 +35,14 @@ type setup struct {
 // that a proof presented for a larger one fails in its equations rather than
 // its ranges.
 var honest = sync.OnceValue(func() *setup {
-	prover, verifier := testKey(0), testKey(1)
+	prover, verifier := zktest.Key(0), zktest.Key(1)
 	for i := range fixtures.Pairs() {
-		if k := testKey(i); k.N().Cmp(prover.N()) < 0 {
+		if k := zktest.Key(i); k.N().Cmp(prover.N()) < 0 {
 			prover = k
 		}
 	}
 	if prover.N().Cmp(verifier.N()) == 0 {
-		verifier = testKey(2)
+		verifier = zktest.Key(2)
 	}
 	own, _, err := pedersen.Generate(rand.Reader, verifier)
 	if err != nil {
@@ -69,12 +61,6 @@ func (p *Proof) clone() *Proof {
 	return &c
 }
 
-func encode(p *Proof) []byte {
-	e := codec.NewEncoder(0)
-	p.Encode(e)
-	return e.Bytes()
-}
-
 func TestHonestProofVerifies(t *testing.T) {
 	h := honest()
 	if err := h.proof.Verify(testCtx, h.pub, h.verifier); err != nil {
@@ -84,13 +70,13 @@ func TestHonestProofVerifies(t *testing.T) {
 
 func TestEncodeDecode(t *testing.T) {
 	h := honest()
-	b := encode(h.proof)
+	b := zktest.Encode(h.proof)
 	d := codec.NewDecoder(b)
 	got := Decode(d)
 	if err := d.Finish(); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(encode(got), b) {
+	if !bytes.Equal(zktest.Encode(got), b) {
 		t.Fatal("decode then encode changed the bytes")
 	}
 	if err := got.Verify(testCtx, h.pub, h.verifier); err != nil {
@@ -106,7 +92,7 @@ func TestEncodeDecode(t *testing.T) {
 	// A σ one bit over its cap is refused by the decoder.
 	over := h.proof.clone()
 	over.Sigma = new(big.Int).Lsh(one, sigmaBits)
-	d = codec.NewDecoder(encode(over))
+	d = codec.NewDecoder(zktest.Encode(over))
 	Decode(d)
 	if !errors.Is(d.Finish(), codec.ErrTooLarge) {
 		t.Fatalf("oversized σ: got %v, want %v", d.Err(), codec.ErrTooLarge)
@@ -185,7 +171,7 @@ func TestTamperedProofs(t *testing.T) {
 func largestFixtureModulus() *big.Int {
 	n := new(big.Int)
 	for i := range fixtures.Pairs() {
-		if m := testKey(i).N(); m.Cmp(n) > 0 {
+		if m := zktest.Key(i).N(); m.Cmp(n) > 0 {
 			n = m
 		}
 	}
@@ -210,9 +196,9 @@ func TestContextBinding(t *testing.T) {
 
 func TestProveChecksWitness(t *testing.T) {
 	h := honest()
-	other := testKey(0)
+	other := zktest.Key(0)
 	if other.N().Cmp(h.prover.N()) == 0 {
-		other = testKey(1)
+		other = zktest.Key(1)
 	}
 	if _, err := Prove(rand.Reader, testCtx, h.pub, Private{P: h.prover.P(), Q: other.Q()}); !errors.Is(err, ErrWitness) {
 		t.Fatalf("p·q ≠ N₀: got %v, want %v", err, ErrWitness)
@@ -277,7 +263,7 @@ func TestRejectsSmallFactor(t *testing.T) {
 }
 
 func FuzzDecode(f *testing.F) {
-	f.Add(encode(honest().proof))
+	f.Add(zktest.Encode(honest().proof))
 	f.Add([]byte{})
 	f.Add([]byte{0, 0, 0, 1, 5})
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -286,7 +272,7 @@ func FuzzDecode(f *testing.F) {
 		if d.Finish() != nil {
 			return
 		}
-		if !bytes.Equal(encode(p), b) {
+		if !bytes.Equal(zktest.Encode(p), b) {
 			t.Fatal("decoded proof re-encodes differently")
 		}
 	})
@@ -309,5 +295,5 @@ func BenchmarkVerify(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(len(encode(h.proof))), "bytes")
+	b.ReportMetric(float64(len(zktest.Encode(h.proof))), "bytes")
 }

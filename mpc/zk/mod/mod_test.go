@@ -12,6 +12,7 @@ import (
 	"github.com/duetwallet/duet/mpc/codec"
 	"github.com/duetwallet/duet/mpc/paillier"
 	"github.com/duetwallet/duet/mpc/zk"
+	"github.com/duetwallet/duet/mpc/zk/internal/zktest"
 )
 
 var testCtx = &zk.Context{
@@ -19,16 +20,6 @@ var testCtx = &zk.Context{
 	Prover:    []byte("device"),
 	Verifier:  []byte("server"),
 	Rand:      []byte("rho"),
-}
-
-func testKey(t testing.TB, i int) *paillier.SecretKey {
-	t.Helper()
-	p, q := fixtures.SafePrimePair(i)
-	sk, err := paillier.NewSecretKey(p, q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sk
 }
 
 // The honest proof is made once and shared by the tests, which tamper with
@@ -51,12 +42,6 @@ func (p *Proof) clone() *Proof {
 	return &c
 }
 
-func encode(p *Proof) []byte {
-	e := codec.NewEncoder(0)
-	p.Encode(e)
-	return e.Bytes()
-}
-
 func TestHonestProofVerifies(t *testing.T) {
 	sk, proof := honest()
 	if err := proof.Verify(testCtx, Public{N: sk.N()}); err != nil {
@@ -76,13 +61,13 @@ func TestHonestProofVerifies(t *testing.T) {
 
 func TestEncodeDecode(t *testing.T) {
 	sk, proof := honest()
-	b := encode(proof)
+	b := zktest.Encode(proof)
 	d := codec.NewDecoder(b)
 	got := Decode(d)
 	if err := d.Finish(); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(encode(got), b) {
+	if !bytes.Equal(zktest.Encode(got), b) {
 		t.Fatal("decode then encode changed the bytes")
 	}
 	if err := got.Verify(testCtx, Public{N: sk.N()}); err != nil {
@@ -178,7 +163,7 @@ func TestContextBinding(t *testing.T) {
 
 func TestProofForOtherModulus(t *testing.T) {
 	_, proof := honest()
-	other := testKey(t, 1).N()
+	other := zktest.Key(1).N()
 	err := proof.Verify(testCtx, Public{N: other})
 	// Which check fails first depends on w and on the sizes of the two
 	// moduli; that one does is what matters.
@@ -188,8 +173,8 @@ func TestProofForOtherModulus(t *testing.T) {
 }
 
 func TestProveRejectsOtherKey(t *testing.T) {
-	sk := testKey(t, 0)
-	other := testKey(t, 1)
+	sk := zktest.Key(0)
+	other := zktest.Key(1)
 	if _, err := Prove(rand.Reader, testCtx, Public{N: other.N()}, Private{Key: sk}); !errors.Is(err, ErrWitness) {
 		t.Fatalf("got %v, want %v", err, ErrWitness)
 	}
@@ -197,7 +182,7 @@ func TestProveRejectsOtherKey(t *testing.T) {
 
 func FuzzDecode(f *testing.F) {
 	_, proof := honest()
-	f.Add(encode(proof))
+	f.Add(zktest.Encode(proof))
 	f.Add([]byte{})
 	f.Add([]byte{0, 0, 0, 1, 5})
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -206,14 +191,14 @@ func FuzzDecode(f *testing.F) {
 		if d.Finish() != nil {
 			return
 		}
-		if !bytes.Equal(encode(p), b) {
+		if !bytes.Equal(zktest.Encode(p), b) {
 			t.Fatal("decoded proof re-encodes differently")
 		}
 	})
 }
 
 func BenchmarkProve(b *testing.B) {
-	sk := testKey(b, 0)
+	sk := zktest.Key(0)
 	for b.Loop() {
 		if _, err := Prove(rand.Reader, testCtx, Public{N: sk.N()}, Private{Key: sk}); err != nil {
 			b.Fatal(err)
@@ -228,5 +213,5 @@ func BenchmarkVerify(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(len(encode(proof))), "bytes")
+	b.ReportMetric(float64(len(zktest.Encode(proof))), "bytes")
 }

@@ -16,22 +16,13 @@ import (
 	"github.com/duetwallet/duet/mpc/paillier"
 	"github.com/duetwallet/duet/mpc/pedersen"
 	"github.com/duetwallet/duet/mpc/zk"
+	"github.com/duetwallet/duet/mpc/zk/internal/zktest"
 )
 
 var testCtx = &zk.Context{
 	SessionID: []byte("session"),
 	Prover:    []byte("device"),
 	Verifier:  []byte("server"),
-}
-
-func testKey(t testing.TB, i int) *paillier.SecretKey {
-	t.Helper()
-	p, q := fixtures.SafePrimePair(i)
-	sk, err := paillier.NewSecretKey(p, q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sk
 }
 
 type setup struct {
@@ -66,12 +57,6 @@ func (p *Proof) clone() *Proof {
 	return &c
 }
 
-func encode(p *Proof) []byte {
-	e := codec.NewEncoder(0)
-	p.Encode(e)
-	return e.Bytes()
-}
-
 func TestHonestProofVerifies(t *testing.T) {
 	h := honest()
 	if err := h.proof.Verify(testCtx, h.pub); err != nil {
@@ -81,13 +66,13 @@ func TestHonestProofVerifies(t *testing.T) {
 
 func TestEncodeDecode(t *testing.T) {
 	h := honest()
-	b := encode(h.proof)
+	b := zktest.Encode(h.proof)
 	d := codec.NewDecoder(b)
 	got := Decode(d)
 	if err := d.Finish(); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(encode(got), b) {
+	if !bytes.Equal(zktest.Encode(got), b) {
 		t.Fatal("decode then encode changed the bytes")
 	}
 	if err := got.Verify(testCtx, h.pub); err != nil {
@@ -172,7 +157,7 @@ func TestProveChecksWitness(t *testing.T) {
 	if _, err := Prove(rand.Reader, testCtx, h.pub, Private{Key: h.sk, Lambda: wrong}); !errors.Is(err, ErrWitness) {
 		t.Fatalf("wrong λ: got %v, want %v", err, ErrWitness)
 	}
-	other := testKey(t, 1)
+	other := zktest.Key(1)
 	if _, err := Prove(rand.Reader, testCtx, h.pub, Private{Key: other, Lambda: h.lambda}); !errors.Is(err, ErrWitness) {
 		t.Fatalf("other key: got %v, want %v", err, ErrWitness)
 	}
@@ -183,7 +168,7 @@ func TestProveChecksWitness(t *testing.T) {
 // A_k = t^a_k·s^(−g_k), which it can answer exactly when the guess g_k is
 // right. The verifier must reject, and every wrong guess must be caught.
 func TestRejectsSOutsideT(t *testing.T) {
-	sk := testKey(t, 1)
+	sk := zktest.Key(1)
 	n := sk.N()
 	own, _, err := pedersen.Generate(rand.Reader, sk)
 	if err != nil {
@@ -244,7 +229,7 @@ func TestRejectsSOutsideT(t *testing.T) {
 }
 
 func FuzzDecode(f *testing.F) {
-	f.Add(encode(honest().proof))
+	f.Add(zktest.Encode(honest().proof))
 	f.Add([]byte{})
 	f.Add([]byte{0, 0, 0, 1, 5})
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -253,7 +238,7 @@ func FuzzDecode(f *testing.F) {
 		if d.Finish() != nil {
 			return
 		}
-		if !bytes.Equal(encode(p), b) {
+		if !bytes.Equal(zktest.Encode(p), b) {
 			t.Fatal("decoded proof re-encodes differently")
 		}
 	})
@@ -275,5 +260,5 @@ func BenchmarkVerify(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(len(encode(h.proof))), "bytes")
+	b.ReportMetric(float64(len(zktest.Encode(h.proof))), "bytes")
 }
