@@ -1,10 +1,8 @@
 package mpc
 
 import (
-	"bytes"
 	"crypto/subtle"
 	"errors"
-	"fmt"
 	"io"
 
 	"github.com/duetwallet/duet/mpc/codec"
@@ -65,17 +63,12 @@ type keygenRound1 struct {
 
 // Receive takes the peer's commitment V_j and sends our opening.
 func (r *keygenRound1) Receive(msg *Message) (Round, *Message, error) {
-	if err := r.h.check(msg, 1); err != nil {
+	peerV, err := r.h.commitment(msg, r.V)
+	if err != nil {
 		return nil, nil, err
 	}
-	if len(msg.Payload) != hash.DigestSize {
-		return nil, nil, r.h.abort(1, "commitment size", fmt.Errorf("%d bytes", len(msg.Payload)))
-	}
-	if bytes.Equal(msg.Payload, r.V) {
-		return nil, nil, r.h.abort(1, "commitment reflection", errors.New("peer echoed our commitment"))
-	}
 	e := codec.NewEncoder(32 + 33 + 33 + 32).Fixed(r.rid).Point(r.X).Point(r.com.A).Fixed(r.u)
-	next := &keygenRound2{keygenRound1: r, peerV: bytes.Clone(msg.Payload)}
+	next := &keygenRound2{keygenRound1: r, peerV: peerV}
 	return next, r.h.message(2, e.Bytes()), nil
 }
 

@@ -185,6 +185,21 @@ func (h *header) check(msg *Message, round int) error {
 	return nil
 }
 
+// commitment checks the round-1 message of a commit-then-open protocol: a
+// 32-byte commitment that is not our own echoed back. It returns a copy.
+func (h *header) commitment(msg *Message, own []byte) ([]byte, error) {
+	if err := h.check(msg, 1); err != nil {
+		return nil, err
+	}
+	if len(msg.Payload) != hash.DigestSize {
+		return nil, h.abort(1, "commitment size", fmt.Errorf("%d bytes", len(msg.Payload)))
+	}
+	if bytes.Equal(msg.Payload, own) {
+		return nil, h.abort(1, "commitment reflection", errors.New("peer echoed our commitment"))
+	}
+	return bytes.Clone(msg.Payload), nil
+}
+
 func (h *header) message(round int, payload []byte) *Message {
 	return &Message{SessionID: h.cfg.SessionID, Protocol: h.protocol, Round: uint8(round), From: h.cfg.Self, Payload: payload}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/subtle"
 	"errors"
-	"fmt"
 	"io"
 	"math/big"
 
@@ -134,16 +133,11 @@ func (r *refreshRound1) encodeOpening() []byte {
 
 // Receive takes the peer's commitment and sends our opening.
 func (r *refreshRound1) Receive(msg *Message) (Round, *Message, error) {
-	if err := r.h.check(msg, 1); err != nil {
+	peerV, err := r.h.commitment(msg, r.V)
+	if err != nil {
 		return nil, nil, err
 	}
-	if len(msg.Payload) != hash.DigestSize {
-		return nil, nil, r.h.abort(1, "commitment size", fmt.Errorf("%d bytes", len(msg.Payload)))
-	}
-	if bytes.Equal(msg.Payload, r.V) {
-		return nil, nil, r.h.abort(1, "commitment reflection", errors.New("peer echoed our commitment"))
-	}
-	return &refreshRound2{refreshRound1: r, peerV: bytes.Clone(msg.Payload)}, r.h.message(2, r.opening), nil
+	return &refreshRound2{refreshRound1: r, peerV: peerV}, r.h.message(2, r.opening), nil
 }
 
 type refreshRound2 struct {
