@@ -270,7 +270,12 @@ func (s *session) close() { s.conn.Close() }
 // fail tells the server why the device ends the session and returns the
 // error with its code.
 func (s *session) fail(ctx context.Context, code string, err error) error {
-	s.conn.Fail(ctx, &wire.Error{Code: code, Message: err.Error()})
+	msg := err.Error()
+	var abort *mpc.AbortError
+	if errors.As(err, &abort) {
+		msg = abort.PeerMessage()
+	}
+	s.conn.Fail(ctx, &wire.Error{Code: code, Message: msg})
 	var coded *Error
 	if errors.As(err, &coded) {
 		return err

@@ -103,13 +103,29 @@ func (d *Done) Receive(*Message) (Round, *Message, error) {
 	return nil, nil, errors.New("mpc: run is already finished")
 }
 
-// AbortError reports a failed check and names the party to blame.
+// AbortError reports a failed check and names the party to blame. Error()
+// is for our own log; PeerMessage is all the peer may be told.
 type AbortError struct {
 	Culprit  PartyID
 	Protocol string
 	Round    int
 	Check    string
 	Err      error
+	// Secret marks a step in which some check depends on a value we
+	// decrypted or derived from our secrets. Which of that step's checks
+	// failed would tell the peer something about those secrets, so the peer
+	// is told only that the step aborted (DESIGN's composition rule).
+	Secret bool
+}
+
+// PeerMessage is the abort as the peer may see it: the protocol, the round
+// and the culprit always, the check only where the step's checks are all on
+// public values. It is the only description of an abort sent to a peer.
+func (e *AbortError) PeerMessage() string {
+	if e.Secret {
+		return fmt.Sprintf("%s round %d: party %q aborted the run", e.Protocol, e.Round, e.Culprit)
+	}
+	return fmt.Sprintf("%s round %d: party %q failed %s", e.Protocol, e.Round, e.Culprit, e.Check)
 }
 
 func (e *AbortError) Error() string {

@@ -101,7 +101,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case err == nil:
 		conn.Close()
 	case we != nil:
-		h.log().Info("session failed", "op", s.op, "wallet", s.walletID, "code", we.Code, "error", we.Message)
+		// Our log keeps the whole error, the failed check included; the
+		// peer gets only we.Message.
+		h.log().Info("session failed", "op", s.op, "wallet", s.walletID, "code", we.Code, "error", err)
 		conn.Fail(ctx, we)
 	default:
 		h.log().Info("session ended", "op", s.op, "wallet", s.walletID, "error", err)
@@ -128,7 +130,7 @@ func sessionError(err error) *wire.Error {
 	case errors.As(err, &we):
 		return we
 	case errors.As(err, &abort):
-		return fail(wire.CodeProtocolAbort, "%v", abort)
+		return fail(wire.CodeProtocolAbort, "%s", abort.PeerMessage())
 	case errors.Is(err, wire.ErrFrame) || errors.Is(err, mpc.ErrMessage):
 		return fail(wire.CodeBadFrame, "%v", err)
 	}
