@@ -52,7 +52,10 @@ func keygenCommit(sid []byte, id PartyID, rid []byte, X, A *curve.Point, u []byt
 	return hash.New("kg-com").Bytes(sid).String(string(id)).Bytes(rid).Point(X).Point(A).Bytes(u).Digest()
 }
 
+// Each round owns its secrets: a Receive moves what the next round needs into
+// it and drops its own references, so a spent round holds nothing.
 type keygenRound1 struct {
+	once
 	h      *header
 	x      *curve.Scalar
 	X      *curve.Point
@@ -63,23 +66,37 @@ type keygenRound1 struct {
 
 // Receive takes the peer's commitment V_j and sends our opening.
 func (r *keygenRound1) Receive(msg *Message) (Round, *Message, error) {
+	if err := r.take(r.h, 1); err != nil {
+		return nil, nil, err
+	}
+	defer r.wipe()
 	peerV, err := r.h.commitment(msg, r.V)
 	if err != nil {
 		return nil, nil, err
 	}
 	e := codec.NewEncoder(32 + 33 + 33 + 32).Fixed(r.rid).Point(r.X).Point(r.com.A).Fixed(r.u)
-	next := &keygenRound2{keygenRound1: r, peerV: peerV}
+	next := &keygenRound2{h: r.h, x: r.x, X: r.X, com: r.com, rid: r.rid, peerV: peerV}
+	r.x, r.com = nil, nil
 	return next, r.h.message(2, e.Bytes()), nil
 }
 
 type keygenRound2 struct {
-	*keygenRound1
+	once
+	h     *header
+	x     *curve.Scalar
+	X     *curve.Point
+	com   *sch.Commitment
+	rid   []byte
 	peerV []byte
 }
 
 // Receive takes the peer's opening, checks it against its commitment, and
 // sends our Schnorr response, now that rid = rid₁ ⊕ rid₂ is fixed.
 func (r *keygenRound2) Receive(msg *Message) (Round, *Message, error) {
+	if err := r.take(r.h, 2); err != nil {
+		return nil, nil, err
+	}
+	defer r.wipe()
 	if err := r.h.check(msg, 2); err != nil {
 		return nil, nil, err
 	}
@@ -104,18 +121,26 @@ func (r *keygenRound2) Receive(msg *Message) (Round, *Message, error) {
 	resp := r.com.Prove(ctx, r.X, r.x)
 	e := codec.NewEncoder(32)
 	resp.Encode(e)
-	next := &keygenRound3{keygenRound2: r, peerX: X, peerA: A, rid: ridJoint}
+	next := &keygenRound3{h: r.h, x: r.x, X: r.X, peerX: X, peerA: A, rid: ridJoint}
+	r.x, r.com = nil, nil
 	return next, r.h.message(3, e.Bytes()), nil
 }
 
 type keygenRound3 struct {
-	*keygenRound2
+	once
+	h            *header
+	x            *curve.Scalar
+	X            *curve.Point
 	peerX, peerA *curve.Point
 	rid          []byte
 }
 
 // Receive verifies the peer's Schnorr proof and outputs the key share.
 func (r *keygenRound3) Receive(msg *Message) (Round, *Message, error) {
+	if err := r.take(r.h, 3); err != nil {
+		return nil, nil, err
+	}
+	defer r.wipe()
 	if err := r.h.check(msg, 3); err != nil {
 		return nil, nil, err
 	}
@@ -143,8 +168,15 @@ func (r *keygenRound3) Receive(msg *Message) (Round, *Message, error) {
 		PublicKey:  X,
 	}
 	share.SSID = ssidKey(cfg, r.rid, share)
+	r.x = nil // now the share's
 	return &Done{Output: share}, nil, nil
 }
+
+// wipe erases the secrets a spent round still holds; what moved on to the
+// next round or the output is no longer the round's.
+func (r *keygenRound1) wipe() { r.x.Zero(); r.com.Erase(); r.x, r.com = nil, nil }
+func (r *keygenRound2) wipe() { r.x.Zero(); r.com.Erase(); r.x, r.com = nil, nil }
+func (r *keygenRound3) wipe() { r.x.Zero(); r.x = nil }
 
 // ssidKey binds everything after keygen to this key: H("ssid-key", sid, rid,
 // X₁, X₂) with the public shares in party order.

@@ -216,6 +216,7 @@ func tamperRefresh3(t *testing.T, b []byte, f func(pm *mod.Proof, pf *fac.Proof)
 	}
 	pm, pf := mod.Decode(d), fac.Decode(d)
 	c := d.Nat(ciphertextBits)
+	pLog := logstar.Decode(d)
 	resp := sch.DecodeResponse(d)
 	if err := d.Finish(); err != nil {
 		t.Fatal(err)
@@ -225,6 +226,7 @@ func tamperRefresh3(t *testing.T, b []byte, f func(pm *mod.Proof, pf *fac.Proof)
 	pm.Encode(e)
 	pf.Encode(e)
 	e.Nat(c)
+	pLog.Encode(e)
 	resp.Encode(e)
 	return e.Bytes()
 }

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"github.com/duetwallet/duet/mpc/codec"
 	"github.com/duetwallet/duet/mpc/hash"
@@ -100,7 +101,25 @@ type Done struct {
 
 // Receive on a finished run is an error.
 func (d *Done) Receive(*Message) (Round, *Message, error) {
-	return nil, nil, errors.New("mpc: run is already finished")
+	return nil, nil, fmt.Errorf("%w: the run is already finished", ErrRoundSpent)
+}
+
+// ErrRoundSpent is returned by a second Receive on a round, or a Receive
+// after the run finished. A round answers once: answering again from the
+// same secrets to a different message would hand the peer a second equation
+// in them (two δ's for one γ give γ·k). It is a driver's bug, never the
+// peer's, so nothing is sent.
+var ErrRoundSpent = errors.New("mpc: internal error: round already received its message")
+
+// once makes a round single-use: its first Receive takes it, whatever the
+// outcome, and any later one fails with ErrRoundSpent.
+type once struct{ used atomic.Bool }
+
+func (o *once) take(h *header, round int) error {
+	if o.used.Swap(true) {
+		return fmt.Errorf("%w (%s round %d)", ErrRoundSpent, h.protocol, round)
+	}
+	return nil
 }
 
 // AbortError reports a failed check and names the party to blame. Error()
@@ -183,6 +202,15 @@ type header struct {
 
 func (h *header) abort(round int, check string, err error) *AbortError {
 	return &AbortError{Culprit: h.cfg.Peer, Protocol: h.protocol, Round: round, Check: check, Err: err}
+}
+
+// abortSecret is abort for a step in which some check depends on a value we
+// decrypted or derived from our secrets: the peer is told only that the step
+// aborted (see AbortError.Secret).
+func (h *header) abortSecret(round int, check string, err error) *AbortError {
+	a := h.abort(round, check, err)
+	a.Secret = true
+	return a
 }
 
 func (h *header) check(msg *Message, round int) error {

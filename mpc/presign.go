@@ -40,24 +40,9 @@ func Presign(cfg PresignConfig) (Round, *Message, error) {
 	h := &header{cfg: &cfg.Config, protocol: ProtocolPresign}
 	psid := hash.New("presign").Bytes(s.SSID).Bytes(cfg.SessionID).Digest()
 	r := &presignRound1{h: h, pc: &cfg, psid: psid}
-	var err error
-	if r.k, err = curve.RandomScalar(cfg.Rand); err != nil {
-		return nil, nil, err
-	}
-	if r.gamma, err = curve.RandomScalar(cfg.Rand); err != nil {
-		return nil, nil, err
-	}
-	sk := s.Aux.Paillier
-	if r.K, r.rho, err = sk.Encrypt(cfg.Rand, r.k.Int()); err != nil {
-		return nil, nil, err
-	}
-	if r.G, r.nu, err = sk.Encrypt(cfg.Rand, r.gamma.Int()); err != nil {
-		return nil, nil, err
-	}
-	proof, err := enc.Prove(cfg.Rand, r.ctx(cfg.Self, cfg.Peer),
-		enc.Public{N0: sk.PublicKey, K: r.K, Aux: s.Aux.PeerPedersen},
-		enc.Private{SecretKey: sk, K: r.k.Int(), Rho: r.rho})
+	proof, err := r.start()
 	if err != nil {
+		r.wipe()
 		return nil, nil, err
 	}
 	// The ssid names the generation both parties presign with; a peer on
@@ -67,17 +52,72 @@ func Presign(cfg PresignConfig) (Round, *Message, error) {
 	return r, h.message(1, e.Bytes()), nil
 }
 
+// start draws k_i and γ_i, encrypts them and proves K_i's range.
+func (r *presignRound1) start() (*enc.Proof, error) {
+	cfg, sk := r.pc, r.pc.Share.Aux.Paillier
+	var err error
+	if r.k, err = curve.RandomScalar(cfg.Rand); err != nil {
+		return nil, err
+	}
+	if r.gamma, err = curve.RandomScalar(cfg.Rand); err != nil {
+		return nil, err
+	}
+	kInt, gammaInt := r.k.Int(), r.gamma.Int()
+	defer arith.WipeInt(kInt)
+	defer arith.WipeInt(gammaInt)
+	if r.K, r.rho, err = sk.Encrypt(cfg.Rand, kInt); err != nil {
+		return nil, err
+	}
+	if r.G, r.nu, err = sk.Encrypt(cfg.Rand, gammaInt); err != nil {
+		return nil, err
+	}
+	return enc.Prove(cfg.Rand, r.ctx(cfg.Self, cfg.Peer),
+		enc.Public{N0: sk.PublicKey, K: r.K, Aux: r.pc.Share.Aux.PeerPedersen},
+		enc.Private{SecretKey: sk, K: kInt, Rho: r.rho})
+}
+
+// presignSecrets are what the rounds of a presigning run hold secret; each
+// Receive moves them into the next round and keeps nothing.
+type presignSecrets struct {
+	k, gamma      *curve.Scalar
+	rho, nu       *saferith.Nat // nonces of K and G
+	beta, betaHat *saferith.Int // our MtA shares
+	delta, chi    *curve.Scalar
+}
+
+func (s *presignSecrets) move() presignSecrets {
+	out := *s
+	*s = presignSecrets{}
+	return out
+}
+
+func (s *presignSecrets) wipe() {
+	s.k.Zero()
+	s.gamma.Zero()
+	s.delta.Zero()
+	s.chi.Zero()
+	arith.WipeNat(s.rho)
+	arith.WipeNat(s.nu)
+	arith.WipeInt(s.beta)
+	arith.WipeInt(s.betaHat)
+	*s = presignSecrets{}
+}
+
 type presignRound1 struct {
-	h        *header
-	pc       *PresignConfig
-	psid     []byte
-	k, gamma *curve.Scalar
-	K, G     *big.Int
-	rho, nu  *saferith.Nat
+	once
+	presignSecrets
+	h    *header
+	pc   *PresignConfig
+	psid []byte
+	K, G *big.Int
 }
 
 func (r *presignRound1) ctx(prover, verifier PartyID) *zk.Context {
-	return &zk.Context{SessionID: r.psid, Prover: []byte(prover), Verifier: []byte(verifier)}
+	return presignCtx(r.psid, prover, verifier)
+}
+
+func presignCtx(psid []byte, prover, verifier PartyID) *zk.Context {
+	return &zk.Context{SessionID: psid, Prover: []byte(prover), Verifier: []byte(verifier)}
 }
 
 const ciphertextBits = 2 * paillier.MaxModulusBits
@@ -85,6 +125,10 @@ const ciphertextBits = 2 * paillier.MaxModulusBits
 // Receive checks the peer's K_j with its Πenc and runs our side of both MtAs.
 func (r *presignRound1) Receive(msg *Message) (Round, *Message, error) {
 	const round = 1
+	if err := r.take(r.h, round); err != nil {
+		return nil, nil, err
+	}
+	defer r.wipe()
 	if err := r.h.check(msg, round); err != nil {
 		return nil, nil, err
 	}
@@ -111,8 +155,7 @@ func (r *presignRound1) Receive(msg *Message) (Round, *Message, error) {
 		return nil, nil, r.h.abort(round, "range proof of K (Πenc)", err)
 	}
 	rand := r.pc.Rand
-	next := &presignRound2{presignRound1: r, Kj: Kj, Gj: Gj}
-	next.Gamma = curve.BaseMul(r.gamma)
+	Gamma := curve.BaseMul(r.gamma)
 
 	// δ-MtA multiplies our γ by the peer's k; χ-MtA our x by the peer's k.
 	mta := func(x *curve.Scalar, X *curve.Point) (D, F *big.Int, beta *saferith.Int, proof *affg.Proof, err error) {
@@ -121,37 +164,49 @@ func (r *presignRound1) Receive(msg *Message) (Round, *Message, error) {
 			return
 		}
 		y := new(saferith.Int).SetInt(beta).Neg(1)
+		defer arith.WipeInt(y)
 		omega, err := arith.SampleUnit(rand, peerPK.Modulus())
 		if err != nil {
 			return
 		}
+		defer arith.WipeNat(omega)
 		encY := peerPK.EncryptWithNonce(y, omega)
-		D = peerPK.Add(peerPK.MulConst(Kj, x.Int()), encY)
+		xi := x.Int()
+		defer arith.WipeInt(xi)
+		D = peerPK.Add(peerPK.MulConst(Kj, xi), encY)
 		var omegaY *saferith.Nat
 		F, omegaY, err = ownSK.Encrypt(rand, y)
 		if err != nil {
 			return
 		}
+		defer arith.WipeNat(omegaY)
 		proof, err = affg.Prove(rand, r.ctx(r.pc.Self, r.pc.Peer),
 			affg.Public{N0: peerPK, N1: ownSK.PublicKey, C: Kj, D: D, Y: F, X: X, Aux: s.Aux.PeerPedersen},
-			affg.Private{X: x.Int(), Y: y, Rho: omega, RhoY: omegaY, SecretKey: ownSK})
+			affg.Private{X: xi, Y: y, Rho: omega, RhoY: omegaY, SecretKey: ownSK})
 		return
 	}
+	next := &presignRound2{h: r.h, pc: r.pc, psid: r.psid, K: r.K, Kj: Kj, Gj: Gj, Gamma: Gamma}
 	var err error
 	var pDelta, pChi *affg.Proof
-	if next.D, next.F, next.beta, pDelta, err = mta(r.gamma, next.Gamma); err != nil {
+	if next.D, next.F, r.beta, pDelta, err = mta(r.gamma, Gamma); err != nil {
 		return nil, nil, err
 	}
-	if next.DHat, next.FHat, next.betaHat, pChi, err = mta(s.Secret, s.SelfPublic); err != nil {
+	if next.DHat, next.FHat, r.betaHat, pChi, err = mta(s.Secret, s.SelfPublic); err != nil {
 		return nil, nil, err
 	}
+	gammaInt := r.gamma.Int()
 	pLog, err := logstar.Prove(rand, r.ctx(r.pc.Self, r.pc.Peer),
-		logstar.Public{N0: ownSK.PublicKey, C: r.G, X: next.Gamma, B: curve.Generator(), Aux: s.Aux.PeerPedersen},
-		logstar.Private{SecretKey: ownSK, X: r.gamma.Int(), Rho: r.nu})
+		logstar.Public{N0: ownSK.PublicKey, C: r.G, X: Gamma, B: curve.Generator(), Aux: s.Aux.PeerPedersen},
+		logstar.Private{SecretKey: ownSK, X: gammaInt, Rho: r.nu})
+	arith.WipeInt(gammaInt)
 	if err != nil {
 		return nil, nil, err
 	}
-	e := codec.NewEncoder(12 << 10).Point(next.Gamma).Nat(next.D).Nat(next.F).Nat(next.DHat).Nat(next.FHat)
+	// ν has served its only proof; the rest moves on.
+	arith.WipeNat(r.nu)
+	r.nu = nil
+	next.presignSecrets = r.presignSecrets.move()
+	e := codec.NewEncoder(12 << 10).Point(Gamma).Nat(next.D).Nat(next.F).Nat(next.DHat).Nat(next.FHat)
 	pDelta.Encode(e)
 	pChi.Encode(e)
 	pLog.Encode(e)
@@ -159,17 +214,30 @@ func (r *presignRound1) Receive(msg *Message) (Round, *Message, error) {
 }
 
 type presignRound2 struct {
-	*presignRound1
-	Kj, Gj           *big.Int
+	once
+	presignSecrets
+	h                *header
+	pc               *PresignConfig
+	psid             []byte
+	K, Kj, Gj        *big.Int
 	Gamma            *curve.Point
 	D, F, DHat, FHat *big.Int
-	beta, betaHat    *saferith.Int
+}
+
+func (r *presignRound2) ctx(prover, verifier PartyID) *zk.Context {
+	return presignCtx(r.psid, prover, verifier)
 }
 
 // Receive checks both MtA proofs and the peer's Γ_j, decrypts our MtA
-// shares, and sends δ_i with Δ_i = k_i·Γ and its Πlog*.
+// shares, and sends δ_i with Δ_i = k_i·Γ and its Πlog*. Every check here is
+// on public values: the decryptions come after all of them, and nothing is
+// decided on what they give.
 func (r *presignRound2) Receive(msg *Message) (Round, *Message, error) {
 	const round = 2
+	if err := r.take(r.h, round); err != nil {
+		return nil, nil, err
+	}
+	defer r.wipe()
 	if err := r.h.check(msg, round); err != nil {
 		return nil, nil, err
 	}
@@ -210,34 +278,49 @@ func (r *presignRound2) Receive(msg *Message) (Round, *Message, error) {
 	}
 	alpha, err := ownSK.Decrypt(Dij)
 	if err != nil {
+		// Redundant: the ciphertext checks above refuse every D that Decrypt
+		// refuses.
 		return nil, nil, r.h.abort(round, "ciphertext D", err)
 	}
+	defer arith.WipeInt(alpha)
 	alphaHat, err := ownSK.Decrypt(DHatij)
 	if err != nil {
+		// Redundant: as for D.
 		return nil, nil, r.h.abort(round, "ciphertext D̂", err)
 	}
+	defer arith.WipeInt(alphaHat)
 	// δ_i = γ_i·k_i + α_i + β_i and χ_i = x_i·k_i + α̂_i + β̂_i (mod q).
 	delta := r.gamma.Mul(r.k).Add(curve.ScalarFromInt(alpha)).Add(curve.ScalarFromInt(r.beta))
 	chi := s.Secret.Mul(r.k).Add(curve.ScalarFromInt(alphaHat)).Add(curve.ScalarFromInt(r.betaHat))
 	Delta := Gamma.Mul(r.k)
+	kInt := r.k.Int()
 	pLog2, err := logstar.Prove(r.pc.Rand, r.ctx(r.pc.Self, r.pc.Peer),
 		logstar.Public{N0: ownSK.PublicKey, C: r.K, X: Delta, B: Gamma, Aux: s.Aux.PeerPedersen},
-		logstar.Private{SecretKey: ownSK, X: r.k.Int(), Rho: r.rho})
+		logstar.Private{SecretKey: ownSK, X: kInt, Rho: r.rho})
+	arith.WipeInt(kInt)
 	if err != nil {
+		delta.Zero()
+		chi.Zero()
 		return nil, nil, err
 	}
-	r.gamma.Zero()
-	next := &presignRound3{presignRound2: r, BigGamma: Gamma, delta: delta, chi: chi, Delta: Delta}
+	// Only k_i, δ_i and χ_i go on; γ_i, ρ and the β's are wiped on return.
+	next := &presignRound3{h: r.h, pc: r.pc, psid: r.psid, Kj: r.Kj, BigGamma: Gamma, Delta: Delta}
+	next.k, r.k = r.k, nil
+	next.delta, next.chi = delta, chi
 	e := codec.NewEncoder(2 << 10).Scalar(delta).Point(Delta)
 	pLog2.Encode(e)
 	return next, r.h.message(3, e.Bytes()), nil
 }
 
 type presignRound3 struct {
-	*presignRound2
-	BigGamma   *curve.Point
-	delta, chi *curve.Scalar
-	Delta      *curve.Point
+	once
+	presignSecrets
+	h        *header
+	pc       *PresignConfig
+	psid     []byte
+	Kj       *big.Int
+	BigGamma *curve.Point
+	Delta    *curve.Point
 }
 
 // ErrPresignRetry is returned in the rare case (probability about 2^-128)
@@ -245,9 +328,15 @@ type presignRound3 struct {
 // blame and a new presigning run follows.
 var ErrPresignRetry = errors.New("mpc: presignature has R.x ≥ q; presign again")
 
-// Receive checks δ_j against Δ_j and outputs the presignature.
+// Receive checks δ_j against Δ_j and outputs the presignature. δ = δ_i + δ_j
+// is made from our decrypted MtA shares, so this step's aborts do not say
+// which check failed (AbortError.Secret).
 func (r *presignRound3) Receive(msg *Message) (Round, *Message, error) {
 	const round = 3
+	if err := r.take(r.h, round); err != nil {
+		return nil, nil, err
+	}
+	defer r.wipe()
 	if err := r.h.check(msg, round); err != nil {
 		return nil, nil, err
 	}
@@ -259,24 +348,24 @@ func (r *presignRound3) Receive(msg *Message) (Round, *Message, error) {
 	if err := d.Finish(); err != nil {
 		return nil, nil, r.h.abort(round, "round 3 encoding", err)
 	}
+	abort := r.h.abortSecret
 	own := s.Aux.Pedersen
-	if err := pLog.Verify(r.ctx(r.pc.Peer, r.pc.Self), logstar.Public{N0: s.Aux.PeerPaillier, C: r.Kj, X: Deltaj, B: r.BigGamma, Aux: own.Params}, own); err != nil {
-		return nil, nil, r.h.abort(round, "log proof of Δ (Πlog*)", err)
+	if err := pLog.Verify(presignCtx(r.psid, r.pc.Peer, r.pc.Self), logstar.Public{N0: s.Aux.PeerPaillier, C: r.Kj, X: Deltaj, B: r.BigGamma, Aux: own.Params}, own); err != nil {
+		return nil, nil, abort(round, "log proof of Δ (Πlog*)", err)
 	}
 	delta := r.delta.Add(deltaj)
 	if delta.IsZero() {
-		return nil, nil, r.h.abort(round, "δ", errors.New("δ is zero"))
+		return nil, nil, abort(round, "δ", errors.New("δ is zero"))
 	}
 	if !curve.BaseMul(delta).Equal(r.Delta.Add(Deltaj)) {
-		return nil, nil, r.h.abort(round, "δ·G = Δ", errors.New("δ does not match Δ₁ + Δ₂"))
+		return nil, nil, abort(round, "δ·G = Δ", errors.New("δ does not match Δ₁ + Δ₂"))
 	}
 	R := r.BigGamma.Mul(delta.Inverse())
-	if R.IsIdentity() {
-		return nil, nil, r.h.abort(round, "R", errors.New("R is the identity"))
-	}
+	// δ ≠ 0 and Γ ≠ O (checked in round 2) make R = δ⁻¹·Γ a point other than
+	// O, in a group of prime order.
 	rx, overflow := R.XScalar()
 	if rx.IsZero() {
-		return nil, nil, r.h.abort(round, "r", errors.New("r is zero"))
+		return nil, nil, abort(round, "r", errors.New("r is zero"))
 	}
 	if overflow {
 		return nil, nil, ErrPresignRetry
@@ -289,8 +378,8 @@ func (r *presignRound3) Receive(msg *Message) (Round, *Message, error) {
 		Peer:       r.pc.Peer,
 		R:          R,
 		PublicKey:  s.PublicKey,
-		K:          r.k,
-		Chi:        r.chi,
 	}
+	p.K, r.k = r.k, nil
+	p.Chi, r.chi = r.chi, nil
 	return &Done{Output: p}, nil, nil
 }

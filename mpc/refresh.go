@@ -7,8 +7,7 @@ import (
 	"io"
 	"math/big"
 
-	"github.com/cronokirby/saferith"
-
+	"github.com/duetwallet/duet/mpc/arith"
 	"github.com/duetwallet/duet/mpc/codec"
 	"github.com/duetwallet/duet/mpc/curve"
 	"github.com/duetwallet/duet/mpc/hash"
@@ -17,6 +16,7 @@ import (
 	"github.com/duetwallet/duet/mpc/safeprime"
 	"github.com/duetwallet/duet/mpc/zk"
 	"github.com/duetwallet/duet/mpc/zk/fac"
+	"github.com/duetwallet/duet/mpc/zk/logstar"
 	"github.com/duetwallet/duet/mpc/zk/mod"
 	"github.com/duetwallet/duet/mpc/zk/prm"
 	"github.com/duetwallet/duet/mpc/zk/sch"
@@ -49,6 +49,15 @@ type RefreshConfig struct {
 // public key X at generation Share.Generation + 1, independent of the input
 // shares: each party shifts its share by a random d, and the two shifts
 // cancel.
+//
+// One departure from the paper: the encrypted shift C comes with Πlog*
+// (C encrypts the discrete logarithm of U, in range). The paper decrypts C
+// unproven because every refresh there makes fresh Paillier keys; the
+// backup-pair refresh here decrypts under the long-lived key that presigning
+// uses too, and a C made from the peer's presigning ciphertext K would turn
+// "does dec(C) mod q match U" into an oracle on k. With the proof, C's
+// plaintext is the d behind U, so the check cannot fail for a C the sender
+// could make, and whether it passes tells the sender nothing.
 func Refresh(cfg RefreshConfig) (Round, *Message, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, nil, err
@@ -73,10 +82,10 @@ func Refresh(cfg RefreshConfig) (Round, *Message, error) {
 		}
 		ctx := &zk.Context{SessionID: cfg.SessionID, Prover: []byte(cfg.Self)}
 		proof, err := prm.Prove(cfg.Rand, ctx, prm.Public{N: sk.N(), S: ped.S(), T: ped.T()}, prm.Private{Key: sk, Lambda: lambda})
+		arith.WipeNat(lambda)
 		if err != nil {
 			return nil, nil, err
 		}
-		lambda.SetUint64(0)
 		r.sk, r.ped, r.prm = sk, ped, proof
 	}
 	d, err := curve.RandomScalar(cfg.Rand)
@@ -85,6 +94,7 @@ func Refresh(cfg RefreshConfig) (Round, *Message, error) {
 	}
 	com, err := sch.NewCommitment(cfg.Rand)
 	if err != nil {
+		d.Zero()
 		return nil, nil, err
 	}
 	r.d = d
@@ -92,6 +102,7 @@ func Refresh(cfg RefreshConfig) (Round, *Message, error) {
 	r.com = com
 	r.rho, r.u = make([]byte, 32), make([]byte, 32)
 	if err := readRandom(cfg.Rand, r.rho, r.u); err != nil {
+		r.wipe()
 		return nil, nil, err
 	}
 	r.opening = r.encodeOpening()
@@ -103,17 +114,39 @@ func refreshCommit(sid []byte, id PartyID, opening []byte) []byte {
 	return hash.New("aux-com").Bytes(sid).String(string(id)).Bytes(opening).Digest()
 }
 
-type refreshRound1 struct {
-	h  *header
-	rc *RefreshConfig
-	// New aux info, when the run makes it.
+// refreshSecrets are what the rounds of a refresh hold secret; each Receive
+// moves them into the next round and keeps nothing.
+type refreshSecrets struct {
+	// New aux info, when the run makes it (the primes live in big.Int values
+	// that cannot be wiped; they end in the output share or are dropped).
 	sk  *paillier.SecretKey
 	ped *pedersen.Own
-	prm *prm.Proof
 	// The zero sharing: d goes to the peer (U^{→peer} = d·G), −d stays.
-	d       *curve.Scalar
+	d   *curve.Scalar
+	com *sch.Commitment
+}
+
+// move hands the secrets on, leaving the source empty.
+func (s *refreshSecrets) move() refreshSecrets {
+	out := *s
+	*s = refreshSecrets{}
+	return out
+}
+
+// wipe erases what is still held.
+func (s *refreshSecrets) wipe() {
+	s.d.Zero()
+	s.com.Erase()
+	*s = refreshSecrets{}
+}
+
+type refreshRound1 struct {
+	once
+	refreshSecrets
+	h       *header
+	rc      *RefreshConfig
+	prm     *prm.Proof
 	toPeer  *curve.Point
-	com     *sch.Commitment
 	rho, u  []byte
 	opening []byte
 	V       []byte
@@ -133,23 +166,38 @@ func (r *refreshRound1) encodeOpening() []byte {
 
 // Receive takes the peer's commitment and sends our opening.
 func (r *refreshRound1) Receive(msg *Message) (Round, *Message, error) {
+	if err := r.take(r.h, 1); err != nil {
+		return nil, nil, err
+	}
+	defer r.wipe()
 	peerV, err := r.h.commitment(msg, r.V)
 	if err != nil {
 		return nil, nil, err
 	}
-	return &refreshRound2{refreshRound1: r, peerV: peerV}, r.h.message(2, r.opening), nil
+	next := &refreshRound2{refreshSecrets: r.refreshSecrets.move(), h: r.h, rc: r.rc, toPeer: r.toPeer, rho: r.rho, peerV: peerV}
+	return next, r.h.message(2, r.opening), nil
 }
 
 type refreshRound2 struct {
-	*refreshRound1
-	peerV []byte
+	once
+	refreshSecrets
+	h      *header
+	rc     *RefreshConfig
+	toPeer *curve.Point
+	rho    []byte
+	peerV  []byte
 }
 
 // Receive checks the peer's opening — its Paillier modulus, its ring-Pedersen
 // parameters and their Πprm before anything is committed under them — and
-// sends Πmod, Πfac, the encrypted zero-sharing part and the Schnorr response.
+// sends Πmod, Πfac, the encrypted zero-sharing part with its Πlog*, and the
+// Schnorr response.
 func (r *refreshRound2) Receive(msg *Message) (Round, *Message, error) {
 	const round = 2
+	if err := r.take(r.h, round); err != nil {
+		return nil, nil, err
+	}
+	defer r.wipe()
 	if err := r.h.check(msg, round); err != nil {
 		return nil, nil, err
 	}
@@ -175,7 +223,8 @@ func (r *refreshRound2) Receive(msg *Message) (Round, *Message, error) {
 	if hasAux != (r.sk != nil) {
 		return nil, nil, r.h.abort(round, "aux info presence", errors.New("parties disagree on making new aux info"))
 	}
-	next := &refreshRound3{refreshRound2: r, toUs: toUs, peerA: peerA}
+	var peerPK *paillier.PublicKey
+	var peerPed *pedersen.Params
 	if hasAux {
 		pk, err := paillier.NewPublicKey(n)
 		if err != nil {
@@ -194,16 +243,15 @@ func (r *refreshRound2) Receive(msg *Message) (Round, *Message, error) {
 		if err := proof.Verify(ctx, prm.Public{N: n, S: s, T: t}); err != nil {
 			return nil, nil, r.h.abort(round, "ring-Pedersen proof (Πprm)", err)
 		}
-		next.peerPK, next.peerPed = pk, params
+		peerPK, peerPed = pk, params
 	} else {
-		next.peerPK, next.peerPed = cfg.Share.Aux.PeerPaillier, cfg.Share.Aux.PeerPedersen
+		peerPK, peerPed = cfg.Share.Aux.PeerPaillier, cfg.Share.Aux.PeerPedersen
 	}
 	if toUs.Equal(r.toPeer) {
 		return nil, nil, r.h.abort(round, "zero-sharing reflection", errors.New("peer's share of the zero sharing equals ours"))
 	}
 	rho := make([]byte, 32)
 	subtle.XORBytes(rho, r.rho, peerRho)
-	next.rhoJoint = rho
 
 	e := codec.NewEncoder(48 << 10)
 	e.Bool(r.sk != nil)
@@ -214,7 +262,7 @@ func (r *refreshRound2) Receive(msg *Message) (Round, *Message, error) {
 			return nil, nil, err
 		}
 		ctxFac := &zk.Context{SessionID: cfg.SessionID, Prover: []byte(cfg.Self), Verifier: []byte(cfg.Peer), Rand: rho}
-		pf, err := fac.Prove(cfg.Rand, ctxFac, fac.Public{N0: r.sk.N(), Aux: next.peerPed}, fac.Private{P: r.sk.P(), Q: r.sk.Q()})
+		pf, err := fac.Prove(cfg.Rand, ctxFac, fac.Public{N0: r.sk.N(), Aux: peerPed}, fac.Private{P: r.sk.P(), Q: r.sk.Q()})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -223,19 +271,38 @@ func (r *refreshRound2) Receive(msg *Message) (Round, *Message, error) {
 	}
 	// d travels to the peer encrypted under the peer's key: new in an
 	// aux-info run (its Πmod and Πfac are still to come, but d is meant for
-	// the peer anyway), already verified in a backup-pair run.
-	c, _, err := next.peerPK.Encrypt(cfg.Rand, r.d.Int())
+	// the peer anyway), already verified in a backup-pair run. Πlog* under
+	// the peer's ring-Pedersen parameters binds C to U = d·G.
+	dInt := r.d.Int()
+	c, nonce, err := peerPK.Encrypt(cfg.Rand, dInt)
+	if err != nil {
+		arith.WipeInt(dInt)
+		return nil, nil, err
+	}
+	ctxLog := &zk.Context{SessionID: cfg.SessionID, Prover: []byte(cfg.Self), Verifier: []byte(cfg.Peer), Rand: rho}
+	pLog, err := logstar.Prove(cfg.Rand, ctxLog,
+		logstar.Public{N0: peerPK, C: c, X: r.toPeer, B: curve.Generator(), Aux: peerPed},
+		logstar.Private{X: dInt, Rho: nonce})
+	arith.WipeInt(dInt)
+	arith.WipeNat(nonce)
 	if err != nil {
 		return nil, nil, err
 	}
 	e.Nat(c)
+	pLog.Encode(e)
 	ctxSch := &zk.Context{SessionID: cfg.SessionID, Prover: []byte(cfg.Self), Rand: rho}
 	r.com.Prove(ctxSch, r.toPeer, r.d).Encode(e)
+	next := &refreshRound3{refreshSecrets: r.refreshSecrets.move(), h: r.h, rc: r.rc, toPeer: r.toPeer,
+		toUs: toUs, peerA: peerA, peerPK: peerPK, peerPed: peerPed, rhoJoint: rho}
 	return next, r.h.message(3, e.Bytes()), nil
 }
 
 type refreshRound3 struct {
-	*refreshRound2
+	once
+	refreshSecrets
+	h           *header
+	rc          *RefreshConfig
+	toPeer      *curve.Point
 	toUs, peerA *curve.Point
 	peerPK      *paillier.PublicKey
 	peerPed     *pedersen.Params
@@ -243,9 +310,14 @@ type refreshRound3 struct {
 }
 
 // Receive checks the peer's proofs and the share it sent us, and outputs the
-// new share.
+// new share. This step decrypts a value the peer chose with our Paillier
+// key, so its aborts do not say which check failed (AbortError.Secret).
 func (r *refreshRound3) Receive(msg *Message) (Round, *Message, error) {
 	const round = 3
+	if err := r.take(r.h, round); err != nil {
+		return nil, nil, err
+	}
+	defer r.wipe()
 	if err := r.h.check(msg, round); err != nil {
 		return nil, nil, err
 	}
@@ -259,12 +331,14 @@ func (r *refreshRound3) Receive(msg *Message) (Round, *Message, error) {
 		pf = fac.Decode(d)
 	}
 	c := d.Nat(2 * paillier.MaxModulusBits)
+	pLog := logstar.Decode(d)
 	resp := sch.DecodeResponse(d)
 	if err := d.Finish(); err != nil {
 		return nil, nil, r.h.abort(round, "round 3 encoding", err)
 	}
+	abort := r.h.abortSecret
 	if hasAux != (r.sk != nil) {
-		return nil, nil, r.h.abort(round, "aux info presence", errors.New("parties disagree on making new aux info"))
+		return nil, nil, abort(round, "aux info presence", errors.New("parties disagree on making new aux info"))
 	}
 	ownSK, ownPed := r.sk, r.ped
 	if ownSK == nil {
@@ -273,39 +347,45 @@ func (r *refreshRound3) Receive(msg *Message) (Round, *Message, error) {
 	if hasAux {
 		ctxMod := &zk.Context{SessionID: cfg.SessionID, Prover: []byte(cfg.Peer), Rand: r.rhoJoint}
 		if err := pm.Verify(ctxMod, mod.Public{N: r.peerPK.N()}); err != nil {
-			return nil, nil, r.h.abort(round, "Paillier-Blum modulus proof (Πmod)", err)
+			return nil, nil, abort(round, "Paillier-Blum modulus proof (Πmod)", err)
 		}
 		ctxFac := &zk.Context{SessionID: cfg.SessionID, Prover: []byte(cfg.Peer), Verifier: []byte(cfg.Self), Rand: r.rhoJoint}
 		if err := pf.Verify(ctxFac, fac.Public{N0: r.peerPK.N(), Aux: ownPed.Params}, ownPed); err != nil {
-			return nil, nil, r.h.abort(round, "no-small-factor proof (Πfac)", err)
+			return nil, nil, abort(round, "no-small-factor proof (Πfac)", err)
 		}
 	}
 	ctxSch := &zk.Context{SessionID: cfg.SessionID, Prover: []byte(cfg.Peer), Rand: r.rhoJoint}
 	if err := sch.Verify(ctxSch, r.toUs, r.peerA, resp); err != nil {
-		return nil, nil, r.h.abort(round, "Schnorr proof (Πsch) of the zero sharing", err)
+		return nil, nil, abort(round, "Schnorr proof (Πsch) of the zero sharing", err)
 	}
+	ctxLog := &zk.Context{SessionID: cfg.SessionID, Prover: []byte(cfg.Peer), Verifier: []byte(cfg.Self), Rand: r.rhoJoint}
+	if err := pLog.Verify(ctxLog, logstar.Public{N0: ownSK.PublicKey, C: c, X: r.toUs, B: curve.Generator(), Aux: ownPed.Params}, ownPed); err != nil {
+		return nil, nil, abort(round, "log proof of the zero-sharing ciphertext (Πlog*)", err)
+	}
+	// Πlog* has checked that C is a ciphertext under our key, so Decrypt
+	// cannot fail on it.
 	plain, err := ownSK.Decrypt(c)
 	if err != nil {
-		return nil, nil, r.h.abort(round, "zero-sharing ciphertext", err)
+		return nil, nil, abort(round, "zero-sharing ciphertext", err)
 	}
-	dPeer, ok := scalarInRange(plain)
-	if !ok {
-		return nil, nil, r.h.abort(round, "zero-sharing plaintext range", errors.New("decrypts outside [0, q)"))
-	}
+	// As in the paper: the plaintext is taken mod q, and the one check on it
+	// is against the committed U. Πlog* bounds it far below N/2, so it is the
+	// d behind U; there is no separate range verdict to leak.
+	dPeer := curve.ScalarFromInt(plain)
+	arith.WipeInt(plain)
 	if !curve.BaseMul(dPeer).Equal(r.toUs) {
-		return nil, nil, r.h.abort(round, "zero-sharing consistency", errors.New("ciphertext does not match U"))
+		dPeer.Zero()
+		return nil, nil, abort(round, "zero-sharing consistency", errors.New("ciphertext does not match U"))
 	}
 
 	old := cfg.Share
 	// x* = x − d + d′; X_self* = X_self − d·G + d′·G; X_peer* = X_peer + d·G − d′·G.
+	// The new shares add up to X and x*·G = X_self* by construction: d·G is
+	// U^{→peer}, d′·G = U^{→us} was just checked, and the old share holds.
 	secret := old.Secret.Sub(r.d).Add(dPeer)
 	selfPub := old.SelfPublic.Sub(r.toPeer).Add(r.toUs)
 	peerPub := old.PeerPublic.Add(r.toPeer).Sub(r.toUs)
-	r.d.Zero()
 	dPeer.Zero()
-	if !curve.BaseMul(secret).Equal(selfPub) || !selfPub.Add(peerPub).Equal(old.PublicKey) {
-		return nil, nil, r.h.abort(round, "refreshed shares", errors.New("new shares do not add up to X"))
-	}
 	gen := cfg.Generation
 	if gen == 0 {
 		gen = old.Generation + 1
@@ -324,18 +404,6 @@ func (r *refreshRound3) Receive(msg *Message) (Round, *Message, error) {
 	}
 	share.SSID = ssidAux(old.SSID, r.rhoJoint, share)
 	return &Done{Output: share}, nil, nil
-}
-
-// scalarInRange turns a decrypted plaintext into a scalar if it lies in
-// [0, q), in constant time up to the final verdict.
-func scalarInRange(x *saferith.Int) (*curve.Scalar, bool) {
-	neg := x.IsNegative()
-	abs := x.Abs()
-	_, _, lt := abs.CmpMod(curve.OrderModulus())
-	if neg == 1 || lt != 1 {
-		return nil, false
-	}
-	return curve.ScalarFromNat(abs), true
 }
 
 // ssidAux binds a generation: H("ssid-aux", previous ssid, generation, ρ, X₁*,

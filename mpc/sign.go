@@ -97,10 +97,11 @@ func (p *Presignature) PartialSign(digest [32]byte) (*PartialSignature, error) {
 // Combine adds the two partial signatures, verifies the ECDSA signature under
 // the wallet's key, and normalises it to low s with the recovery id. An
 // invalid result blames the peer: our own σ_i is computed from checked data.
+// s is made from our σ_i, so the peer is not told which check failed.
 func (p *Presignature) Combine(digest [32]byte, own, peer *PartialSignature) (*Signature, error) {
 	R, X := p.R, p.PublicKey
 	abort := func(check string, err error) error {
-		return &AbortError{Culprit: p.Peer, Protocol: ProtocolSign, Round: 1, Check: check, Err: err}
+		return &AbortError{Culprit: p.Peer, Protocol: ProtocolSign, Round: 1, Check: check, Err: err, Secret: true}
 	}
 	if peer == nil || peer.Sigma == nil || !bytes.Equal(own.PresignatureID, peer.PresignatureID) {
 		return nil, abort("presignature id", errors.New("partial signatures of different presignatures"))

@@ -78,8 +78,10 @@ type Public struct {
 
 // Private is the witness.
 type Private struct {
-	// SecretKey is the prover's key N₀, with which it encrypts through the
-	// CRT.
+	// SecretKey is N₀'s secret key when the prover owns N₀, so that it
+	// encrypts through the CRT; nil when C is under another party's key (as
+	// in the refresh, where C is under the verifier's key), and the prover
+	// works with the public key alone.
 	SecretKey *paillier.SecretKey
 	X         *saferith.Int // x ∈ I
 	Rho       *saferith.Nat // ρ ∈ Z*_{N₀}, the nonce of C
@@ -101,13 +103,13 @@ type Proof struct {
 // negligible failure.
 func Prove(rand io.Reader, ctx *zk.Context, pub Public, priv Private) (*Proof, error) {
 	if ctx == nil || pub.N0 == nil || pub.C == nil || pub.X == nil || pub.B == nil || pub.Aux == nil ||
-		priv.SecretKey == nil || priv.X == nil || priv.Rho == nil {
+		priv.X == nil || priv.Rho == nil {
 		return nil, ErrMalformed
 	}
 	if pub.X.IsIdentity() || pub.B.IsIdentity() {
 		return nil, ErrPoint
 	}
-	if !priv.SecretKey.Equal(pub.N0) {
+	if priv.SecretKey != nil && !priv.SecretKey.Equal(pub.N0) {
 		return nil, ErrProverKey
 	}
 	if !zk.InRangeSecret(priv.X, zk.L) {
@@ -127,7 +129,8 @@ func Prove(rand io.Reader, ctx *zk.Context, pub Public, priv Private) (*Proof, e
 // prove makes one attempt, without any check on its inputs or on its
 // responses: tests use it to play a cheating prover.
 func prove(rand io.Reader, ctx *zk.Context, pub Public, priv Private) (*Proof, error) {
-	sk, aux := priv.SecretKey, pub.Aux
+	aux := pub.Aux
+	n0 := pub.N0
 	// α ≡ 0 mod q (probability 2^−256) would make Y the identity, which has
 	// no encoding.
 	var alpha *saferith.Int
@@ -143,7 +146,7 @@ func prove(rand io.Reader, ctx *zk.Context, pub Public, priv Private) (*Proof, e
 	if err != nil {
 		return nil, err
 	}
-	r, err := arith.SampleUnit(rand, sk.Modulus())
+	r, err := arith.SampleUnit(rand, n0.Modulus())
 	if err != nil {
 		return nil, err
 	}
@@ -153,16 +156,31 @@ func prove(rand io.Reader, ctx *zk.Context, pub Public, priv Private) (*Proof, e
 	}
 	p := &Proof{
 		S: aux.Commit(priv.X, mu),
-		A: sk.EncryptWithNonce(alpha, r),
 		Y: pub.B.Mul(a),
 		D: aux.Commit(alpha, gamma),
+	}
+	if sk := priv.SecretKey; sk != nil {
+		p.A = sk.EncryptWithNonce(alpha, r)
+	} else {
+		p.A = n0.EncryptWithNonce(alpha, r)
 	}
 	a.Zero()
 	e := challenge(ctx, aux, pub, p)
 	ei := arith.IntFromBig(e)
 	p.Z1 = arith.MulAdd(alpha, ei, priv.X).Big()
-	p.Z2 = sk.Modulus().Mul(r, sk.CRT().ExpInt(priv.Rho, ei)).Big()
+	var rhoE *saferith.Nat
+	if sk := priv.SecretKey; sk != nil {
+		rhoE = sk.CRT().ExpInt(priv.Rho, ei)
+	} else {
+		rhoE = n0.Modulus().ExpInt(priv.Rho, ei)
+	}
+	p.Z2 = n0.Modulus().Mul(r, rhoE).Big()
 	p.Z3 = arith.MulAdd(gamma, ei, mu).Big()
+	for _, v := range []*saferith.Int{alpha, mu, gamma} {
+		arith.WipeInt(v)
+	}
+	arith.WipeNat(r)
+	arith.WipeNat(rhoE)
 	return p, nil
 }
 

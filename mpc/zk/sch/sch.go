@@ -34,6 +34,14 @@ func NewCommitment(rand io.Reader) (*Commitment, error) {
 	return &Commitment{A: curve.BaseMul(tau), tau: tau}, nil
 }
 
+// Erase wipes τ of a commitment that will not be answered.
+func (c *Commitment) Erase() {
+	if c != nil && c.tau != nil {
+		c.tau.Zero()
+		c.tau = nil
+	}
+}
+
 // Response is z = τ + e·x.
 type Response struct {
 	Z *curve.Scalar
