@@ -109,8 +109,8 @@ func TestTamperedProofs(t *testing.T) {
 		// The size and sign checks come before any other: each of these
 		// moduli is odd, and s = 2, t = 4 are units on it, so nothing else
 		// would stop them at that point.
-		{"N of 2046 bits", nil, onModulus(oddModulus(n, 2046)), ErrModulus},
-		{"N of 2049 bits", nil, onModulus(oddModulus(n, 2049)), ErrModulus},
+		{"N of 2046 bits", nil, onModulus(zktest.OddModulus(n, 2046)), ErrModulus},
+		{"N of 2049 bits", nil, onModulus(zktest.OddModulus(n, 2049)), ErrModulus},
 		{"negative N", nil, onModulus(new(big.Int).Neg(n)), ErrModulus},
 		{"N = 0", nil, onModulus(new(big.Int)), ErrModulus},
 		{"even N", nil, with(func(p *Public) { p.N = new(big.Int).Add(n, one) }), ErrModulus},
@@ -140,18 +140,6 @@ func TestTamperedProofs(t *testing.T) {
 	}
 }
 
-// oddModulus returns an odd number of the given size made from n's top bits
-// (or n shifted up): a modulus of that size, not a Paillier–Blum one.
-func oddModulus(n *big.Int, bits int) *big.Int {
-	m := new(big.Int)
-	if shift := bits - n.BitLen(); shift >= 0 {
-		m.Lsh(n, uint(shift))
-	} else {
-		m.Rsh(n, uint(-shift))
-	}
-	return m.SetBit(m, 0, 1)
-}
-
 // onModulus returns parameters (N, 2, 4): s and t are units for any odd N.
 func onModulus(n *big.Int) Public {
 	return Public{N: n, S: big.NewInt(2), T: big.NewInt(4)}
@@ -162,7 +150,7 @@ func onModulus(n *big.Int) Public {
 func TestModulusSizeBounds(t *testing.T) {
 	h := honest()
 	for _, bits := range []int{paillier.MinModulusBits, paillier.MaxModulusBits} {
-		n := oddModulus(h.pub.N, bits)
+		n := zktest.OddModulus(h.pub.N, bits)
 		if n.BitLen() != bits {
 			t.Fatalf("modulus of %d bits, want %d", n.BitLen(), bits)
 		}
