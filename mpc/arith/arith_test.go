@@ -83,3 +83,30 @@ func TestSampling(t *testing.T) {
 		t.Fatal("MulAdd")
 	}
 }
+
+// IsUnitVarTime accepts exactly 0 < x < m with gcd(x, m) = 1: −1 and m + 1
+// share no factor with m, so only the range refuses them.
+func TestIsUnitVarTime(t *testing.T) {
+	p, q := testPrimes()
+	n := new(big.Int).Mul(p, q)
+	m := MustModulus(n)
+	for _, tc := range []struct {
+		name string
+		x    *big.Int
+		want bool
+	}{
+		{"1", big.NewInt(1), true},
+		{"m − 1", new(big.Int).Sub(n, one), true},
+		{"0", new(big.Int), false},
+		{"−1", big.NewInt(-1), false},
+		{"−(m − 1)", new(big.Int).Sub(one, n), false},
+		{"m", new(big.Int).Set(n), false},
+		{"m + 1", new(big.Int).Add(n, one), false},
+		{"p", new(big.Int).Set(p), false},
+		{"2q", new(big.Int).Lsh(q, 1), false},
+	} {
+		if got := m.IsUnitVarTime(tc.x); got != tc.want {
+			t.Errorf("IsUnitVarTime(%s) = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -46,9 +46,9 @@ type PublicKey struct {
 	nNat    *saferith.Nat
 }
 
-// NewPublicKey checks the size and parity of a peer's N and prepares it.
+// NewPublicKey checks the size, sign and parity of a peer's N and prepares it.
 func NewPublicKey(n *big.Int) (*PublicKey, error) {
-	if b := n.BitLen(); b < MinModulusBits || b > MaxModulusBits {
+	if b := n.BitLen(); n.Sign() <= 0 || b < MinModulusBits || b > MaxModulusBits {
 		return nil, ErrModulusSize
 	}
 	if n.Bit(0) == 0 {
@@ -165,6 +165,9 @@ func NewSecretKey(p, q *big.Int) (*SecretKey, error) {
 		return nil, ErrPrimes
 	}
 	n := new(big.Int).Mul(p, q)
+	// Redundant: the prime check above (ErrPrimes) makes p, q ≥ 2^1023, so
+	// N ≥ 2^2046 has at least MinModulusBits bits; kept in case PrimeBits
+	// and MinModulusBits ever move apart.
 	if n.BitLen() < MinModulusBits {
 		return nil, ErrModulusSize
 	}

@@ -2,6 +2,7 @@ package paillier
 
 import (
 	"crypto/rand"
+	"errors"
 	"math/big"
 	"testing"
 
@@ -90,13 +91,48 @@ func TestValidation(t *testing.T) {
 			t.Errorf("ciphertext %s decrypted", name)
 		}
 	}
-	if _, err := NewPublicKey(new(big.Int).Lsh(big.NewInt(1), 2040)); err == nil {
-		t.Error("short modulus accepted")
-	}
-	if _, err := NewPublicKey(new(big.Int).Lsh(big.NewInt(1), 2047)); err == nil {
-		t.Error("even modulus accepted")
-	}
 	if _, err := NewSecretKey(p, p); err == nil {
 		t.Error("p = q accepted")
+	}
+}
+
+// oddModulus returns an odd number of the given size made from n's top bits
+// (or n shifted up).
+func oddModulus(n *big.Int, bits int) *big.Int {
+	m := new(big.Int)
+	if shift := bits - n.BitLen(); shift >= 0 {
+		m.Lsh(n, uint(shift))
+	} else {
+		m.Rsh(n, uint(-shift))
+	}
+	return m.SetBit(m, 0, 1)
+}
+
+// A peer's N is accepted from 2047 to 2048 bits, odd and positive; each
+// refused modulus below breaks exactly one of those conditions.
+func TestNewPublicKey(t *testing.T) {
+	n := testKey(t, 0).N()
+	for _, tc := range []struct {
+		name string
+		n    *big.Int
+		want error
+	}{
+		{"2046 bits", oddModulus(n, MinModulusBits-1), ErrModulusSize},
+		{"2047 bits", oddModulus(n, MinModulusBits), nil},
+		{"2048 bits", oddModulus(n, MaxModulusBits), nil},
+		{"2049 bits", oddModulus(n, MaxModulusBits+1), ErrModulusSize},
+		{"zero", new(big.Int), ErrModulusSize},
+		{"negative", new(big.Int).Neg(n), ErrModulusSize},
+		{"even", new(big.Int).Sub(n, big.NewInt(1)), ErrModulusEven},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pk, err := NewPublicKey(tc.n)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+			if err == nil && pk.N().Cmp(tc.n) != 0 {
+				t.Fatal("key holds another N")
+			}
+		})
 	}
 }

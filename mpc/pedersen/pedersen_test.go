@@ -2,6 +2,7 @@ package pedersen
 
 import (
 	"crypto/rand"
+	"errors"
 	"math/big"
 	"testing"
 
@@ -54,5 +55,54 @@ func TestCommitAndVerify(t *testing.T) {
 	}
 	if _, err := NewParams(sk.Modulus(), new(big.Int).Set(p), own.T()); err == nil {
 		t.Fatal("non-unit s accepted")
+	}
+}
+
+// Each of the checks of NewParams refuses its input alone: the other
+// parameter is a valid unit in every case.
+func TestNewParamsChecks(t *testing.T) {
+	p, q := fixtures.SafePrimePair(0)
+	sk, err := paillier.NewSecretKey(p, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := sk.N()
+	one := big.NewInt(1)
+	s, u := big.NewInt(4), big.NewInt(9)
+	nm1 := new(big.Int).Sub(n, one)
+	for _, tc := range []struct {
+		name string
+		s, t *big.Int
+		ok   bool
+	}{
+		{"units", s, u, true},
+		{"s = N − 1", nm1, u, true},
+		{"t = N − 1", s, nm1, true},
+		{"s = t", s, s, false},
+		{"s = 1", one, u, false},
+		{"t = 1", s, one, false},
+		{"s = 0", new(big.Int), u, false},
+		{"t = 0", s, new(big.Int), false},
+		{"s = N", new(big.Int).Set(n), u, false},
+		{"t = N", s, new(big.Int).Set(n), false},
+		{"s = N + 4", new(big.Int).Add(n, s), u, false},
+		{"t = N + 9", s, new(big.Int).Add(n, u), false},
+		{"s = −4", new(big.Int).Neg(s), u, false},
+		{"t = −9", s, new(big.Int).Neg(u), false},
+		{"s shares p", new(big.Int).Set(p), u, false},
+		{"t shares q", s, new(big.Int).Set(q), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			params, err := NewParams(sk.Modulus(), tc.s, tc.t)
+			if tc.ok {
+				if err != nil || params.S().Cmp(tc.s) != 0 || params.T().Cmp(tc.t) != 0 {
+					t.Fatalf("got %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrParams) {
+				t.Fatalf("got %v, want %v", err, ErrParams)
+			}
+		})
 	}
 }

@@ -331,6 +331,9 @@ func (p *Proof) equationN0(pub Public, sk *paillier.SecretKey, e *big.Int) bool 
 	n0 := pub.N0
 	cz := n0.MulConstVarTime(pub.C, new(big.Int).Neg(p.Z1))
 	de := n0.MulConstVarTime(pub.D, e)
+	// Redundant: Verify has already refused a C or D outside Z*_{N₀²} (ErrC,
+	// ErrD), so both have inverses and neither power is nil; kept so that
+	// equationN0 cannot multiply a nil if it is ever called on its own.
 	if cz == nil || de == nil {
 		return false
 	}

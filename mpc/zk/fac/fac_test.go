@@ -124,14 +124,23 @@ func TestTamperedProofs(t *testing.T) {
 		{name: "missing v", tamper: func(q *Proof) { q.V = nil }, want: ErrMalformed},
 		{name: "missing N₀", pub: func(p *Public) { p.N0 = nil }, want: ErrMalformed},
 		{name: "other verifier", own: otherAux, want: ErrAux},
-		{name: "N₀ of 2046 bits", pub: func(p *Public) { p.N0 = new(big.Int).Rsh(p.N0, 2) }, want: ErrModulus},
+		{name: "N₀ of 2046 bits", pub: func(p *Public) { p.N0 = zktest.OddModulus(p.N0, 2046) }, want: ErrModulus},
+		{name: "N₀ of 2049 bits", pub: func(p *Public) { p.N0 = zktest.OddModulus(p.N0, 2049) }, want: ErrModulus},
+		{name: "negative N₀", pub: func(p *Public) { p.N0 = new(big.Int).Neg(p.N0) }, want: ErrModulus},
 		{name: "even N₀", pub: func(p *Public) { p.N0 = new(big.Int).Add(p.N0, one) }, want: ErrModulus},
 		{name: "P = 0", tamper: func(q *Proof) { q.P = new(big.Int) }, want: ErrElement},
 		{name: "T = N̂", tamper: func(q *Proof) { q.T = new(big.Int).Set(nHat) }, want: ErrElement},
 		{name: "A shares a factor of N̂", tamper: func(q *Proof) { q.A = new(big.Int).Set(vp.Big()) }, want: ErrElement},
 		{name: "σ over cap", tamper: func(q *Proof) { q.Sigma = new(big.Int).Lsh(one, sigmaBits) }, want: ErrSize},
 		{name: "w₁ over cap", tamper: func(q *Proof) { q.W1 = new(big.Int).Lsh(one, wBits) }, want: ErrSize},
+		{name: "w₂ over cap", tamper: func(q *Proof) { q.W2 = new(big.Int).Neg(new(big.Int).Lsh(one, wBits)) }, want: ErrSize},
 		{name: "v over cap", tamper: func(q *Proof) { q.V = new(big.Int).Neg(new(big.Int).Lsh(one, vBits)) }, want: ErrSize},
+		// At their caps the values get past the size check and fail in the
+		// equations (σ through the challenge).
+		{name: "σ at cap", tamper: func(q *Proof) { q.Sigma = atCap(sigmaBits) }, want: ErrEquation1},
+		{name: "w₁ at cap", tamper: func(q *Proof) { q.W1 = atCap(wBits) }, want: ErrEquation1},
+		{name: "w₂ at cap", tamper: func(q *Proof) { q.W2 = new(big.Int).Neg(atCap(wBits)) }, want: ErrEquation2},
+		{name: "v at cap", tamper: func(q *Proof) { q.V = atCap(vBits) }, want: ErrEquation3},
 		{name: "z₁ above range", tamper: func(q *Proof) { q.Z1 = new(big.Int).Add(bound, one) }, want: ErrZ1},
 		{name: "z₂ below range", tamper: func(q *Proof) { q.Z2 = new(big.Int).Neg(new(big.Int).Add(bound, one)) }, want: ErrZ2},
 		{name: "z₁ + 1", tamper: func(q *Proof) { q.Z1 = new(big.Int).Add(q.Z1, one) }, want: ErrEquation1},
@@ -165,6 +174,25 @@ func TestTamperedProofs(t *testing.T) {
 	var nilProof *Proof
 	if err := nilProof.Verify(testCtx, h.pub, h.verifier); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("nil proof: got %v", err)
+	}
+}
+
+// atCap returns 2^bits − 1, the largest magnitude of the given size.
+func atCap(bits int) *big.Int {
+	return new(big.Int).Sub(new(big.Int).Lsh(one, uint(bits)), one)
+}
+
+// An N₀ of 2047 bits (the smallest accepted) gets past the modulus check; the
+// proof, made for another N₀, then fails in its ranges or equations.
+func TestModulusLowerBound(t *testing.T) {
+	h := honest()
+	pub := h.pub
+	pub.N0 = zktest.OddModulus(h.pub.N0, paillier.MinModulusBits)
+	if pub.N0.BitLen() != paillier.MinModulusBits {
+		t.Fatalf("N₀ of %d bits", pub.N0.BitLen())
+	}
+	if err := h.proof.Verify(testCtx, pub, h.verifier); err == nil || errors.Is(err, ErrModulus) {
+		t.Fatalf("got %v, want a failure past the modulus check", err)
 	}
 }
 

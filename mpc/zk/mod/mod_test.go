@@ -108,6 +108,13 @@ func TestTamperedProofs(t *testing.T) {
 		{"w = 0", func(q *Proof) *big.Int { q.W = new(big.Int); return n }, ErrW},
 		{"w = N", func(q *Proof) *big.Int { q.W = new(big.Int).Set(n); return n }, ErrW},
 		{"w shares p", func(q *Proof) *big.Int { q.W = new(big.Int).Set(p); return n }, ErrW},
+		// −w and w + N are units with w's Jacobi symbol: only the range
+		// check on w refuses them.
+		{"w negative", func(q *Proof) *big.Int { q.W = new(big.Int).Neg(q.W); return n }, ErrW},
+		{"w + N", func(q *Proof) *big.Int { q.W = new(big.Int).Add(q.W, n); return n }, ErrW},
+		// The ends of [1, N) are in range; their Jacobi symbol is +1.
+		{"w = 1", func(q *Proof) *big.Int { q.W = big.NewInt(1); return n }, ErrJacobi},
+		{"w = N − 1", func(q *Proof) *big.Int { q.W = new(big.Int).Sub(n, one); return n }, ErrJacobi},
 		{"w a square", func(q *Proof) *big.Int { q.W = new(big.Int).Mul(q.W, q.W); q.W.Mod(q.W, n); return n }, ErrJacobi},
 		{"x = 0", func(q *Proof) *big.Int { q.X[3] = new(big.Int); return n }, ErrRange},
 		{"z = N", func(q *Proof) *big.Int { q.Z[79] = new(big.Int).Set(n); return n }, ErrRange},

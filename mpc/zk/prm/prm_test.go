@@ -106,7 +106,13 @@ func TestTamperedProofs(t *testing.T) {
 		{"missing A", func(q *Proof) { q.A[0] = nil }, h.pub, ErrMalformed},
 		{"missing z", func(q *Proof) { q.Z[79] = nil }, h.pub, ErrMalformed},
 		{"missing s", nil, with(func(p *Public) { p.S = nil }), ErrMalformed},
-		{"N of 2046 bits", nil, with(func(p *Public) { p.N = new(big.Int).Rsh(n, 2) }), ErrModulus},
+		// The size and sign checks come before any other: each of these
+		// moduli is odd, and s = 2, t = 4 are units on it, so nothing else
+		// would stop them at that point.
+		{"N of 2046 bits", nil, onModulus(zktest.OddModulus(n, 2046)), ErrModulus},
+		{"N of 2049 bits", nil, onModulus(zktest.OddModulus(n, 2049)), ErrModulus},
+		{"negative N", nil, onModulus(new(big.Int).Neg(n)), ErrModulus},
+		{"N = 0", nil, onModulus(new(big.Int)), ErrModulus},
 		{"even N", nil, with(func(p *Public) { p.N = new(big.Int).Add(n, one) }), ErrModulus},
 		{"s = t", nil, with(func(p *Public) { p.S = p.T }), ErrParams},
 		{"t = 1", nil, with(func(p *Public) { p.T = one }), ErrParams},
@@ -131,6 +137,27 @@ func TestTamperedProofs(t *testing.T) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}
 		})
+	}
+}
+
+// onModulus returns parameters (N, 2, 4): s and t are units for any odd N.
+func onModulus(n *big.Int) Public {
+	return Public{N: n, S: big.NewInt(2), T: big.NewInt(4)}
+}
+
+// A modulus at either end of the accepted sizes passes the size check: the
+// proof then fails on its commitments or equations, which belong to another N.
+func TestModulusSizeBounds(t *testing.T) {
+	h := honest()
+	for _, bits := range []int{paillier.MinModulusBits, paillier.MaxModulusBits} {
+		n := zktest.OddModulus(h.pub.N, bits)
+		if n.BitLen() != bits {
+			t.Fatalf("modulus of %d bits, want %d", n.BitLen(), bits)
+		}
+		err := h.proof.Verify(testCtx, onModulus(n))
+		if err == nil || errors.Is(err, ErrModulus) || errors.Is(err, ErrParams) {
+			t.Errorf("N of %d bits: got %v, want a failure past the modulus and parameter checks", bits, err)
+		}
 	}
 }
 

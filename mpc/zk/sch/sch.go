@@ -16,8 +16,12 @@ import (
 	"github.com/duetwallet/duet/mpc/zk"
 )
 
-// ErrVerify is returned for a proof that does not verify.
-var ErrVerify = errors.New("sch: z·G ≠ A + e·X")
+// Errors returned by Verify, one per check.
+var (
+	ErrMalformed = errors.New("sch: proof or statement has a missing element")
+	ErrIdentity  = errors.New("sch: X or A is the identity")
+	ErrVerify    = errors.New("sch: z·G ≠ A + e·X")
+)
 
 // Commitment is the prover's first message A = τ·G with its secret τ.
 type Commitment struct {
@@ -67,8 +71,13 @@ func (c *Commitment) Prove(ctx *zk.Context, X *curve.Point, x *curve.Scalar) *Re
 
 // Verify checks z·G = A + e·X for the prover named in ctx.
 func Verify(ctx *zk.Context, X, A *curve.Point, r *Response) error {
-	if X == nil || A == nil || r == nil || r.Z == nil || X.IsIdentity() || A.IsIdentity() {
-		return errors.New("sch: missing or identity element")
+	if X == nil || A == nil || r == nil || r.Z == nil {
+		return ErrMalformed
+	}
+	// The identity has no encoding for the transcript, and A = O would make
+	// z = e·x, handing x to anyone who sees the proof.
+	if X.IsIdentity() || A.IsIdentity() {
+		return ErrIdentity
 	}
 	e := challenge(ctx, X, A)
 	if !curve.BaseMulVarTime(r.Z).Equal(A.Add(X.MulVarTime(e))) {

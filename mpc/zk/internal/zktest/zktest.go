@@ -6,6 +6,7 @@ package zktest
 
 import (
 	"crypto/rand"
+	"math/big"
 	"sync"
 
 	"github.com/duetwallet/duet/internal/fixtures"
@@ -62,4 +63,17 @@ func Encode(p interface{ Encode(*codec.Encoder) }) []byte {
 	e := codec.NewEncoder(0)
 	p.Encode(e)
 	return e.Bytes()
+}
+
+// OddModulus returns an odd number of the given size made from n's top bits
+// (or n shifted up): a modulus of that size for the size checks, not a
+// Paillier–Blum one.
+func OddModulus(n *big.Int, bits int) *big.Int {
+	m := new(big.Int)
+	if shift := bits - n.BitLen(); shift >= 0 {
+		m.Lsh(n, uint(shift))
+	} else {
+		m.Rsh(n, uint(-shift))
+	}
+	return m.SetBit(m, 0, 1)
 }
