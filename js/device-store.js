@@ -190,7 +190,7 @@
    * Runs body in a transaction and resolves with its result once the
    * transaction completes. Waiting for complete rather than for the request's
    * success is what makes a put durable: the device's ACK in the two-phase
-   * commit (DESIGN.md §3) is sent only after this resolves.
+   * commit (docs/ARCHITECTURE.md §3) is sent only after this resolves.
    */
   function transact(db, storeName, mode, body) {
     return new Promise((resolve, reject) => {

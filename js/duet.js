@@ -1,5 +1,5 @@
 // The Duet SDK: a browser MPC wallet whose key is split between this device
-// and the Duet server (DESIGN.md). Served by the server at /duet.js:
+// and the Duet server (docs/ARCHITECTURE.md). Served by the server at /duet.js:
 //
 //     import { Duet } from '/duet.js';
 //     const duet = await Duet.connect({ url, apiKey, onProgress });

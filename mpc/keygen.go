@@ -13,7 +13,7 @@ import (
 )
 
 // Keygen starts key generation ([CGGMP21] Fig. 5 of the 2021 revision, Fig. 6
-// of 2024; CGGMP.md §4.1): elliptic-curve work only. The output, a *KeyShare
+// of 2024; docs/PROTOCOL.md §4.1): elliptic-curve work only. The output, a *KeyShare
 // of generation 0, fixes the public key X but is not signing-ready until a
 // Refresh run with new aux-info.
 func Keygen(cfg Config) (Round, *Message, error) {

@@ -133,7 +133,7 @@ type AbortError struct {
 	// Secret marks a step in which some check depends on a value we
 	// decrypted or derived from our secrets. Which of that step's checks
 	// failed would tell the peer something about those secrets, so the peer
-	// is told only that the step aborted (DESIGN's composition rule).
+	// is told only that the step aborted (docs/ARCHITECTURE.md §3).
 	Secret bool
 }
 

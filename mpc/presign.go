@@ -25,10 +25,10 @@ type PresignConfig struct {
 	Share *KeyShare
 }
 
-// Presign starts presigning ([CGGMP21] Fig. 7 of the 2021 revision; CGGMP.md
-// §4.3): three message-independent rounds whose output, a *Presignature,
-// later signs one digest with a single message. All proofs bind to
-// psid = H("presign", ssid, sid), hence to the share's generation.
+// Presign starts presigning ([CGGMP21] Fig. 7 of the 2021 revision;
+// docs/PROTOCOL.md §4.3): three message-independent rounds whose output, a
+// *Presignature, later signs one digest with a single message. All proofs
+// bind to psid = H("presign", ssid, sid), hence to the share's generation.
 func Presign(cfg PresignConfig) (Round, *Message, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, nil, err

@@ -45,7 +45,7 @@ type RefreshConfig struct {
 }
 
 // Refresh starts a key refresh ([CGGMP21] Fig. 6 of the 2021 revision, Fig. 7
-// of 2024; CGGMP.md §4.2 and §4.2.1). Its output is a *KeyShare of the same
+// of 2024; docs/PROTOCOL.md §4.2 and §4.2.1). Its output is a *KeyShare of the same
 // public key X at generation Share.Generation + 1, independent of the input
 // shares: each party shifts its share by a random d, and the two shifts
 // cancel.

@@ -13,7 +13,7 @@ import (
 	"github.com/duetwallet/duet/mpc/hash"
 )
 
-// Parameters of [CGGMP21] for secp256k1 (CGGMP.md §1.2).
+// Parameters of [CGGMP21] for secp256k1 (docs/PROTOCOL.md §1.2).
 const (
 	L       = 256  // ℓ: honest secrets lie in I = ±2^ℓ
 	LPrime  = 1280 // ℓ′: MtA masks lie in J = ±2^ℓ′

@@ -1,7 +1,7 @@
 // Package custodian is a stand-in for an organization's custodian store: the
 // service, run by the organization rather than by Duet, that keeps the
 // custodian backup share b_C of each wallet and the user's encrypted backup
-// share b_D for each backup method (DESIGN.md §1).
+// share b_D for each backup method (docs/ARCHITECTURE.md §1).
 //
 // It has its own tables, its own sealing key and its own API keys ("duet_cus_"),
 // and the server party reaches it only over HTTP through Client, exactly as it

@@ -1,7 +1,7 @@
 // Package party is the server party of Duet: the WebSocket endpoint where a
 // client's device runs each operation (create, sign, back up, recover, eject,
 // refresh) with the server's share, and where share changes commit in two
-// phases (DESIGN.md §3). It keeps nothing between sessions but what it puts
+// phases (docs/ARCHITECTURE.md §3). It keeps nothing between sessions but what it puts
 // in the store; a bad frame, a lying peer or a dropped socket ends the
 // session and changes nothing stored.
 package party

@@ -113,7 +113,7 @@ type Accounts interface {
 }
 
 // Wallets holds wallets and the server's key shares, and moves shares from one
-// generation to the next in two phases (DESIGN.md §3).
+// generation to the next in two phases (docs/ARCHITECTURE.md §3).
 type Wallets interface {
 	// CreateWallet records a new wallet with its first share as pending
 	// generation gen. The wallet counts as existing once Activate(w.ID, gen)

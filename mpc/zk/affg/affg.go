@@ -3,7 +3,7 @@
 // verifier's ciphertext C, with x the discrete logarithm of X = x·G, and
 // Y = enc₁(y; ρ_y) the same y under the prover's key N₁; x ∈ I = ±2^ℓ and
 // y ∈ J = ±2^ℓ′ ([CGGMP21] Πaff-g, 2021-era revision, Fig. 25 of the 2024
-// revision; CGGMP.md §3.6).
+// revision; docs/PROTOCOL.md §3.6).
 //
 // It is the sender's proof in each MtA of presigning: C = K_j, x = γ_i or
 // x_i, and y := −β where β is the sender's additive share, so that the
@@ -69,7 +69,7 @@ var (
 	ErrSameKey   = errors.New("aff-g: N₀ and N₁ are the same key")
 )
 
-// Size caps of the encoding (CGGMP.md §3.0). Elements of Z_N and Z_N² are
+// Size caps of the encoding (docs/PROTOCOL.md §3.0). Elements of Z_N and Z_N² are
 // capped by the largest accepted modulus; Verify then checks them against
 // the actual one.
 const (
@@ -350,7 +350,7 @@ func (p *Proof) equationN0(pub Public, sk *paillier.SecretKey, e *big.Int) bool 
 }
 
 // challenge derives e ∈ ±q from the statement and the first message, in the
-// order of CGGMP.md §3.6.
+// order of docs/PROTOCOL.md §3.6.
 func challenge(ctx *zk.Context, aux *pedersen.Params, pub Public, p *Proof) *big.Int {
 	t := ctx.Transcript("aff-g").
 		Nat(aux.N()).Nat(aux.S()).Nat(aux.T()).

@@ -1,6 +1,6 @@
 // Package enc is Πenc, the proof that a Paillier ciphertext K = enc₀(k; ρ)
 // under the prover's own key N₀ encrypts a value k ∈ I = ±2^ℓ
-// ([CGGMP21] Πenc, 2021-era revision; CGGMP.md §3.5).
+// ([CGGMP21] Πenc, 2021-era revision; docs/PROTOCOL.md §3.5).
 //
 // It is the range proof on the first message of presigning: without it a
 // peer could send K encrypting a value that wraps around N₀ in the MtA and
@@ -50,7 +50,7 @@ var (
 	ErrProverKey = errors.New("enc: secret key is not the statement's N₀")
 )
 
-// Size caps of the encoding (CGGMP.md §3.0). Elements of Z_N and Z_N² are
+// Size caps of the encoding (docs/PROTOCOL.md §3.0). Elements of Z_N and Z_N² are
 // capped by the largest accepted modulus; Verify then checks them against
 // the actual one.
 const (
@@ -193,7 +193,7 @@ func (p *Proof) Verify(ctx *zk.Context, pub Public, own *pedersen.Own) error {
 }
 
 // challenge derives e ∈ ±q from the statement and the first message, in the
-// order of CGGMP.md §3.5.
+// order of docs/PROTOCOL.md §3.5.
 func challenge(ctx *zk.Context, aux *pedersen.Params, n0 *paillier.PublicKey, k *big.Int, p *Proof) *big.Int {
 	t := ctx.Transcript("enc").
 		Nat(aux.N()).Nat(aux.S()).Nat(aux.T()).

@@ -210,7 +210,7 @@ func TestOutOfRangePlaintext(t *testing.T) {
 	}
 }
 
-// TestZeroNonceForgery is the forgery of CGGMP.md §3.0: A = 0 and z₂ = 0
+// TestZeroNonceForgery is the forgery of docs/PROTOCOL.md §3.0: A = 0 and z₂ = 0
 // satisfy the Paillier equation for any K, and the commitments are honest
 // for k = 0. Only the membership checks stop it.
 func TestZeroNonceForgery(t *testing.T) {

@@ -1,7 +1,7 @@
 // Package fac is Πfac, the proof that a Paillier modulus N₀ = p·q has no
 // small factor: |p|, |q| ≤ 2^(ℓ+ε)·√N₀, hence both factors exceed about
 // 2^ℓ ([CGGMP21] Fig. 28 of the 2021 revision, Fig. 26 of the 2024 revision;
-// CGGMP.md §3.4). It is the σ form of the proof, with R = s^N₀·t^σ.
+// docs/PROTOCOL.md §3.4). It is the σ form of the proof, with R = s^N₀·t^σ.
 //
 // The prover commits to p and q under the verifier's ring-Pedersen
 // parameters, whose factorisation only the verifier knows, and shows that
@@ -45,7 +45,7 @@ var (
 var ErrWitness = errors.New("fac: the witness does not fit the statement")
 
 // Size caps, in bits of magnitude, from the sampling ranges with |e| ≤ q < 2^ℓ
-// and N₀, N̂ < 2^2048 (CGGMP.md §3.0): z₁, z₂ must lie in ±2^(ℓ+ε)·√N₀ anyway;
+// and N₀, N̂ < 2^2048 (docs/PROTOCOL.md §3.0): z₁, z₂ must lie in ±2^(ℓ+ε)·√N₀ anyway;
 // σ ∈ ±2^ℓ·N₀·N̂; w = x + e·μ with x ∈ ±2^(ℓ+ε)·N̂, μ ∈ ±2^ℓ·N̂;
 // v = r + e·(σ − ν·p) with r ∈ ±2^(ℓ+ε)·N₀·N̂.
 const (
@@ -256,7 +256,7 @@ func (p *Proof) Encode(e *codec.Encoder) {
 	e.Int(p.Z1).Int(p.Z2).Int(p.W1).Int(p.W2).Int(p.V)
 }
 
-// Decode reads a proof, with the size caps of CGGMP.md §3.0. Elements are
+// Decode reads a proof, with the size caps of docs/PROTOCOL.md §3.0. Elements are
 // capped at the largest modulus size; Verify checks them against N̂.
 func Decode(d *codec.Decoder) *Proof {
 	return &Proof{

@@ -1,7 +1,7 @@
 // Package logstar is Πlog*, the proof that the plaintext of a Paillier
 // ciphertext C = enc₀(x; ρ) under the prover's own key N₀ is the discrete
 // logarithm of X = x·B to a base B, and lies in I = ±2^ℓ
-// ([CGGMP21] Πlog*, 2021-era revision; CGGMP.md §3.7).
+// ([CGGMP21] Πlog*, 2021-era revision; docs/PROTOCOL.md §3.7).
 //
 // Presigning uses it twice per party: to tie Γ_i = γ_i·G to G_i = enc(γ_i),
 // and Δ_i = k_i·Γ to K_i = enc(k_i). The range guarantee is x ∈ I_ε =
@@ -52,7 +52,7 @@ var (
 	ErrProverKey = errors.New("log*: secret key is not the statement's N₀")
 )
 
-// Size caps of the encoding (CGGMP.md §3.0). Elements of Z_N and Z_N² are
+// Size caps of the encoding (docs/PROTOCOL.md §3.0). Elements of Z_N and Z_N² are
 // capped by the largest accepted modulus; Verify then checks them against
 // the actual one.
 const (
@@ -240,7 +240,7 @@ func (p *Proof) Verify(ctx *zk.Context, pub Public, own *pedersen.Own) error {
 }
 
 // challenge derives e ∈ ±q from the statement and the first message, in the
-// order of CGGMP.md §3.7.
+// order of docs/PROTOCOL.md §3.7.
 func challenge(ctx *zk.Context, aux *pedersen.Params, pub Public, p *Proof) *big.Int {
 	t := ctx.Transcript("log*").
 		Nat(aux.N()).Nat(aux.S()).Nat(aux.T()).

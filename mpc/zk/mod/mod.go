@@ -1,7 +1,7 @@
 // Package mod is Πmod, the proof that a Paillier modulus N is a Paillier–Blum
 // modulus: N = p·q for primes p ≡ q ≡ 3 mod 4 with gcd(N, φ(N)) = 1
 // ([CGGMP21] Fig. 16 of the 2021 revision, Fig. 12 of the 2024 revision;
-// CGGMP.md §3.2).
+// docs/PROTOCOL.md §3.2).
 //
 // For each of m = zk.Repetitions challenges y_k ∈ Z*_N the prover shows an
 // N-th root z_k of y_k (which exists for every y_k only if gcd(N, φ(N)) = 1)

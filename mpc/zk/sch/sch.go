@@ -1,5 +1,5 @@
 // Package sch is Πsch, the Schnorr proof of knowledge of x with X = x·G
-// ([CGGMP21] Fig. 22 of the 2024 revision; CGGMP.md §3.1).
+// ([CGGMP21] Fig. 22 of the 2024 revision; docs/PROTOCOL.md §3.1).
 //
 // The commitment A = τ·G is sent before the challenge context (rid or ρ)
 // exists, so the proof is split: NewCommitment, then Prove on the same
