@@ -233,6 +233,9 @@ func (s *session) serve(ctx context.Context) error {
 		return fail(wire.CodeBusy, "too many sessions for this client")
 	}
 	defer s.h.leave(client.ID)
+	// Redundant: wire.ParseHello reads the nonce with codec's Fixed(32), so
+	// every Hello that parses has a 32-byte nonce; kept so that the session
+	// id's freshness does not rest on the decoder alone.
 	if len(hello.Nonce) != 32 {
 		return blame(wire.CodeBadFrame, "nonce must be 32 bytes")
 	}
