@@ -31,6 +31,8 @@ export const ErrorCode = Object.freeze({
   SERVER_ERROR: 'SERVER_ERROR',
   /** Another change of this wallet is running, or the client has too many sessions open: retry later. */
   BUSY: 'BUSY',
+  /** Too many backups, refreshes or recoveries of this wallet, or too many aborted sessions of this client: retry at the time the message gives. */
+  RATE_LIMITED: 'RATE_LIMITED',
   /** A session frame did not decode: a bug or a tampered connection. */
   BAD_FRAME: 'BAD_FRAME',
   /** This device's share belongs to a generation the server has retired. */

@@ -312,6 +312,7 @@ const (
 	CodeProtocolAbort      = "PROTOCOL_ABORT"
 	CodeBadFrame           = "BAD_FRAME"
 	CodeBusy               = "BUSY"
+	CodeRateLimited        = "RATE_LIMITED"
 	CodeServerError        = "SERVER_ERROR"
 	CodeInternal           = "INTERNAL"
 )

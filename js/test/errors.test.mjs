@@ -18,6 +18,13 @@ test('toDuetError keeps the known code of a plain Error', () => {
   assert.equal(d.cause, e);
 });
 
+test('a RATE_LIMITED session error keeps its code and its retry time', () => {
+  const msg = 'RATE_LIMITED: too many failed sessions for this client: try again after 2026-12-01T15:15:00Z (in 15m0s)';
+  const d = toDuetError(Object.assign(new Error(msg), { code: 'RATE_LIMITED' }));
+  assert.equal(d.code, ErrorCode.RATE_LIMITED);
+  assert.match(d.message, /try again after 2026-12-01T15:15:00Z/);
+});
+
 test('toDuetError gives unknown codes and non-errors the fallback code', () => {
   assert.equal(toDuetError(Object.assign(new Error('x'), { code: 'EWHATEVER' })).code, ErrorCode.INTERNAL);
   assert.equal(toDuetError(new TypeError('x'), ErrorCode.NETWORK).code, ErrorCode.NETWORK);

@@ -63,3 +63,15 @@ func TestParseRejects(t *testing.T) {
 		t.Error("New accepted an invalid owner id")
 	}
 }
+
+func TestValidIDLength(t *testing.T) {
+	id, _ := apikey.NewID(rand.Reader)
+	for _, bad := range []string{"", "0", "abc123", id[:31], id + "0", id + id} {
+		if apikey.ValidID(bad) {
+			t.Errorf("%q (%d hex digits) accepted as an id", bad, len(bad))
+		}
+	}
+	if _, _, err := apikey.New(rand.Reader, apikey.Client, id[:30]); err == nil {
+		t.Error("New made a key for a 30-digit owner id")
+	}
+}

@@ -56,6 +56,10 @@ type Handler struct {
 	PrimeTimeout time.Duration
 	// BaseContext, when it ends, ends every session (server shutdown).
 	BaseContext context.Context
+	// Limits bound share changes per wallet and aborts per client.
+	Limits Limits
+	// Now is the clock of the limits; time.Now if nil.
+	Now func() time.Time
 
 	mu       sync.Mutex
 	sessions map[string]int  // client id → open sessions
@@ -104,6 +108,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Our log keeps the whole error, the failed check included; the
 		// peer gets only we.Message.
 		h.log().Info("session failed", "op", s.op, "wallet", s.walletID, "code", we.Code, "error", err)
+		// Counted before the device hears of it, so that its next session
+		// already sees the count.
+		if s.client.ID != "" && causedByClient(err) {
+			h.countAbort(ctx, s.client.ID)
+		}
 		conn.Fail(ctx, we)
 	default:
 		h.log().Info("session ended", "op", s.op, "wallet", s.walletID, "error", err)
@@ -196,6 +205,7 @@ type session struct {
 	wallet   store.Wallet
 	walletID string
 	nonce    []byte
+	admitted bool // the session counts against the wallet's share changes
 }
 
 func (s *session) serve(ctx context.Context) error {
@@ -216,12 +226,18 @@ func (s *session) serve(ctx context.Context) error {
 		return fail(wire.CodeServerError, "authentication failed")
 	}
 	s.client = client
+	if err := s.h.admitClient(ctx, client.ID); err != nil {
+		return err
+	}
 	if !s.h.enter(client.ID) {
 		return fail(wire.CodeBusy, "too many sessions for this client")
 	}
 	defer s.h.leave(client.ID)
+	// Redundant: wire.ParseHello reads the nonce with codec's Fixed(32), so
+	// every Hello that parses has a 32-byte nonce; kept so that the session
+	// id's freshness does not rest on the decoder alone.
 	if len(hello.Nonce) != 32 {
-		return fail(wire.CodeBadFrame, "nonce must be 32 bytes")
+		return blame(wire.CodeBadFrame, "nonce must be 32 bytes")
 	}
 	s.nonce = make([]byte, 32)
 	if _, err := io.ReadFull(s.h.rand(), s.nonce); err != nil {
@@ -253,6 +269,9 @@ func (s *session) loadWallet(ctx context.Context, lock bool) error {
 	}
 	if err != nil {
 		return fail(wire.CodeServerError, "loading the wallet failed")
+	}
+	if err := s.admitShareChange(ctx, w.ID); err != nil {
+		return err
 	}
 	if lock {
 		if !s.h.lockWallet(w.ID) {
@@ -314,7 +333,7 @@ func (s *session) awaitAck(ctx context.Context, share *mpc.KeyShare) error {
 		return err
 	}
 	if ack.Gen != share.Generation || subtle.ConstantTimeCompare(ack.Digest, share.PublicDigest()) != 1 {
-		return fail(wire.CodeProtocolAbort, "device acknowledged another generation or pair")
+		return blame(wire.CodeProtocolAbort, "device acknowledged another generation or pair")
 	}
 	return nil
 }
@@ -539,6 +558,9 @@ func (s *session) loadBackup(ctx context.Context) (*custodian.Client, custodian.
 		return nil, custodian.Backup{}, fail(wire.CodeNoWallet, "no wallet for this client")
 	}
 	s.walletID = w.ID
+	if err := s.admitShareChange(ctx, w.ID); err != nil {
+		return nil, custodian.Backup{}, err
+	}
 	cust, err := s.custodian(ctx)
 	if err != nil {
 		return nil, custodian.Backup{}, err

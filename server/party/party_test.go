@@ -57,12 +57,59 @@ type env struct {
 	orgKey   string
 	clientID string
 	client   string
+	cfg      envConfig
 }
 
-func newEnv(t *testing.T) *env {
+// envConfig says how to start a test server.
+type envConfig struct {
+	source string // the database: a fresh SQLite file if empty
+	// limits of the session handler; the zero value gives limits large
+	// enough for tests that run many sessions.
+	limits party.Limits
+	now    func() time.Time
+	primes party.PrimeSource
+}
+
+func newEnv(t *testing.T) *env { return newEnvWith(t, envConfig{}) }
+
+// newEnvWith starts a server and makes an organization with one client.
+func newEnvWith(t *testing.T, cfg envConfig) *env {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqldb.Open(ctx, filepath.Join(t.TempDir(), "duet.db"))
+	if cfg.source == "" {
+		cfg.source = filepath.Join(t.TempDir(), "duet.db")
+	}
+	e := startEnv(t, cfg)
+	orgID, _ := apikey.NewID(rand.Reader)
+	ck, err := e.cus.CreateAccount(ctx, orgID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.orgKey, err = e.store.CreateOrganization(ctx, orgID, "test org", ck); err != nil {
+		t.Fatal(err)
+	}
+	c, key, err := e.store.CreateClient(ctx, orgID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clientID, e.client = c.ID, key
+	return e
+}
+
+// restart starts another server (its own store, custodian and session
+// handler) on e's database, as a restart of duetd or a second replica would,
+// and returns it as an env of e's organization and client.
+func (e *env) restart(t *testing.T) *env {
+	t.Helper()
+	r := startEnv(t, e.cfg)
+	r.orgKey, r.clientID, r.client = e.orgKey, e.clientID, e.client
+	return r
+}
+
+func startEnv(t *testing.T, cfg envConfig) *env {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqldb.Open(ctx, cfg.source)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,35 +124,28 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	limits := cfg.limits
+	if limits == (party.Limits{}) {
+		limits = party.Limits{ShareChanges: 1 << 20, Aborts: 1 << 20}
+	}
+	primes := cfg.primes
+	if primes == nil {
+		primes = &fixturePrimes{idx: []int{0, 1}}
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ts := httptest.NewUnstartedServer(nil)
 	dir := &api.CustodianDirectory{BaseURL: "http://" + ts.Listener.Addr().String(), Keys: st}
 	srv := api.NewServer(api.Config{Store: st, Custodians: dir, Log: log})
 	srv.Handle(custodian.PathPrefix, custodian.NewHandler(cs, log))
 	srv.Handle("/v1/session", &party.Handler{
-		Store: st, Custodian: dir.For, Primes: &fixturePrimes{idx: []int{0, 1}}, Log: log,
-		FrameTimeout: 30 * time.Second,
+		Store: st, Custodian: dir.For, Primes: primes, Log: log,
+		FrameTimeout: 30 * time.Second, Limits: limits, Now: cfg.now,
 	})
 	ts.Config.Handler = srv
 	ts.Start()
 	t.Cleanup(ts.Close)
 	dir.HTTP = ts.Client()
-
-	e := &env{t: t, srv: ts, store: st, cus: cs}
-	orgID, _ := apikey.NewID(rand.Reader)
-	ck, err := cs.CreateAccount(ctx, orgID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e.orgKey, err = st.CreateOrganization(ctx, orgID, "test org", ck); err != nil {
-		t.Fatal(err)
-	}
-	c, key, err := st.CreateClient(ctx, orgID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.clientID, e.client = c.ID, key
-	return e
+	return &env{t: t, srv: ts, store: st, cus: cs, cfg: cfg}
 }
 
 // memStore is a device's store, in memory.

@@ -55,6 +55,14 @@ CREATE TABLE presignatures (
 	created_at BIGINT NOT NULL,
 	PRIMARY KEY (wallet_id, generation, id),
 	FOREIGN KEY (wallet_id, generation) REFERENCES server_shares (wallet_id, generation) ON DELETE CASCADE
+)`}, {Version: 2, SQL: `
+CREATE TABLE rate_limits (
+	kind TEXT NOT NULL,
+	subject TEXT NOT NULL,
+	window_start BIGINT NOT NULL,
+	events BIGINT NOT NULL,
+	locked_until BIGINT NOT NULL,
+	PRIMARY KEY (kind, subject)
 )`}}
 
 // SQLStore is the Store on SQLite or PostgreSQL.
@@ -579,4 +587,92 @@ func (s *SQLStore) CountPresignatures(ctx context.Context, walletID string, gen 
 		return 0, fmt.Errorf("store: count presignatures: %w", err)
 	}
 	return n, nil
+}
+
+func (s *SQLStore) TakeEvent(ctx context.Context, kind, subject string, now time.Time, limit int, window time.Duration) (time.Time, error) {
+	if limit < 1 || window <= 0 {
+		return time.Time{}, fmt.Errorf("store: rate limit of %d per %v", limit, window)
+	}
+	t, expired := now.UnixMilli(), now.Add(-window).UnixMilli()
+	// One statement counts and checks, so two replicas taking the last event
+	// of a window at once cannot both get it: the loser's update sees the
+	// winner's count and its WHERE fails, which returns no row.
+	var n int64
+	err := s.db.QueryRowContext(ctx,
+		`INSERT INTO rate_limits (kind, subject, window_start, events, locked_until) VALUES ($1, $2, $3, 1, 0)
+		 ON CONFLICT (kind, subject) DO UPDATE SET
+		   events = CASE WHEN rate_limits.window_start <= $4 THEN 1 ELSE rate_limits.events + 1 END,
+		   window_start = CASE WHEN rate_limits.window_start <= $4 THEN $3 ELSE rate_limits.window_start END
+		 WHERE rate_limits.window_start <= $4 OR rate_limits.events < $5
+		 RETURNING events`,
+		kind, subject, t, expired, int64(limit)).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		var start int64
+		err := s.db.QueryRowContext(ctx,
+			`SELECT window_start FROM rate_limits WHERE kind = $1 AND subject = $2`, kind, subject).Scan(&start)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("store: read rate limit: %w", err)
+		}
+		return fromStamp(start).Add(window), fmt.Errorf("store: %s of %s: %w", kind, subject, ErrRateLimited)
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("store: count %s: %w", kind, err)
+	}
+	return time.Time{}, nil
+}
+
+func (s *SQLStore) CountFailure(ctx context.Context, kind, subject string, now time.Time, limit int, window, lockout time.Duration) (time.Time, error) {
+	if limit < 1 || window <= 0 || lockout <= 0 {
+		return time.Time{}, fmt.Errorf("store: failure limit of %d per %v, lockout %v", limit, window, lockout)
+	}
+	t, expired, until := now.UnixMilli(), now.Add(-window).UnixMilli(), now.Add(lockout).UnixMilli()
+	var locked bool
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		var n int64
+		err := tx.QueryRowContext(ctx,
+			`INSERT INTO rate_limits (kind, subject, window_start, events, locked_until) VALUES ($1, $2, $3, 1, 0)
+			 ON CONFLICT (kind, subject) DO UPDATE SET
+			   events = CASE WHEN rate_limits.window_start <= $4 THEN 1 ELSE rate_limits.events + 1 END,
+			   window_start = CASE WHEN rate_limits.window_start <= $4 THEN $3 ELSE rate_limits.window_start END
+			 RETURNING events`,
+			kind, subject, t, expired).Scan(&n)
+		if err != nil || n < int64(limit) {
+			return err
+		}
+		// The condition on events makes one of two concurrent failures
+		// that both reached the limit start the lockout, not both.
+		res, err := tx.ExecContext(ctx,
+			`UPDATE rate_limits SET locked_until = $3, events = 0, window_start = $4
+			 WHERE kind = $1 AND subject = $2 AND events >= $5`,
+			kind, subject, until, t, int64(limit))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		locked = n == 1
+		return err
+	})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("store: count %s: %w", kind, err)
+	}
+	if !locked {
+		return time.Time{}, nil
+	}
+	return fromStamp(until), nil
+}
+
+func (s *SQLStore) LockedUntil(ctx context.Context, kind, subject string, now time.Time) (time.Time, error) {
+	var until int64
+	err := s.db.QueryRowContext(ctx,
+		`SELECT locked_until FROM rate_limits WHERE kind = $1 AND subject = $2`, kind, subject).Scan(&until)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("store: read lockout: %w", err)
+	}
+	if until <= now.UnixMilli() {
+		return time.Time{}, nil
+	}
+	return fromStamp(until), nil
 }

@@ -37,6 +37,9 @@ var (
 	ErrNoActiveShare = errors.New("store: generation is not active")
 	// ErrPresignatureExists means the presignature id is taken.
 	ErrPresignatureExists = errors.New("store: presignature already exists")
+	// ErrRateLimited means a subject has used up its events of the current
+	// window.
+	ErrRateLimited = errors.New("store: rate limit reached")
 )
 
 // An Organization runs an app on Duet. Its backend makes clients with its API key.
@@ -152,9 +155,34 @@ type Presignatures interface {
 	CountPresignatures(ctx context.Context, walletID string, gen uint64) (int, error)
 }
 
+// RateLimits counts the events the server party limits (share changes of a
+// wallet, protocol aborts of a client) in the database, so that a restart
+// does not reset them and every replica sharing the database sees the same
+// counts. A kind names what is counted and a subject whom it is counted for.
+//
+// Windows are fixed: a window opens with the first event counted after the
+// previous window ended and lasts the given duration, so at most limit
+// events are counted in one window (and at most twice that across the end of
+// one window and the start of the next). The caller passes the time, so that
+// every replica's check reads one clock per call.
+type RateLimits interface {
+	// TakeEvent counts one event of kind for subject, unless limit events
+	// were already counted in the current window: then it counts nothing and
+	// returns ErrRateLimited with the time the window ends.
+	TakeEvent(ctx context.Context, kind, subject string, now time.Time, limit int, window time.Duration) (retryAt time.Time, err error)
+	// CountFailure counts one failure of kind for subject. The limit-th
+	// failure of a window locks the subject out until now+lockout, which it
+	// returns, and starts a new window; otherwise it returns the zero time.
+	CountFailure(ctx context.Context, kind, subject string, now time.Time, limit int, window, lockout time.Duration) (lockedUntil time.Time, err error)
+	// LockedUntil returns when the subject's lockout of kind ends, or the
+	// zero time if it is not locked out at now.
+	LockedUntil(ctx context.Context, kind, subject string, now time.Time) (time.Time, error)
+}
+
 // Store is everything the server party keeps.
 type Store interface {
 	Accounts
 	Wallets
 	Presignatures
+	RateLimits
 }

@@ -6,6 +6,8 @@
 //
 //	duetd serve [--addr 127.0.0.1:8080] [--data ./data] [--db URL] [--dev]
 //	            [--web ./web] [--js ./js] [--allow-origin ORIGIN]...
+//	            [--limit-share-changes 6] [--limit-share-change-window 1h]
+//	            [--limit-aborts 5] [--limit-abort-window 10m] [--limit-lockout 15m]
 //	duetd org create --name NAME [--data ./data] [--db URL]
 //
 // State lives in the data folder: the SQLite database duet.db (unless --db
@@ -236,6 +238,29 @@ func orgCreate(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	return nil
 }
 
+// limitFlags are the server party's limits (party.Limits).
+type limitFlags struct{ l party.Limits }
+
+func (f *limitFlags) register(flags *flag.FlagSet) {
+	flags.IntVar(&f.l.ShareChanges, "limit-share-changes", 6, "backups, refreshes and recoveries allowed per wallet per --limit-share-change-window")
+	flags.DurationVar(&f.l.ShareChangeWindow, "limit-share-change-window", time.Hour, "`duration` of a wallet's share-change window")
+	flags.IntVar(&f.l.Aborts, "limit-aborts", 5, "protocol aborts and bad frames a client may cause per --limit-abort-window before it is locked out")
+	flags.DurationVar(&f.l.AbortWindow, "limit-abort-window", 10*time.Minute, "`duration` of a client's abort window")
+	flags.DurationVar(&f.l.Lockout, "limit-lockout", 15*time.Minute, "`duration` a client is refused after too many aborts")
+}
+
+// limits returns the parsed limits; every one must be positive.
+func (f *limitFlags) limits() (party.Limits, error) {
+	l := f.l
+	if l.ShareChanges <= 0 || l.Aborts <= 0 {
+		return party.Limits{}, errors.New("--limit-share-changes and --limit-aborts must be at least 1")
+	}
+	if l.ShareChangeWindow <= 0 || l.AbortWindow <= 0 || l.Lockout <= 0 {
+		return party.Limits{}, errors.New("--limit-share-change-window, --limit-abort-window and --limit-lockout must be positive")
+	}
+	return l, nil
+}
+
 // multiFlag collects a repeatable string flag.
 type multiFlag []string
 
@@ -254,11 +279,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	custodianURL := flags.String("custodian-url", "", "base `URL` of the custodian store; default: the stub inside this server")
 	var origins multiFlag
 	flags.Var(&origins, "allow-origin", "web `origin` allowed to call the API from a browser, such as https://app.example.com or http://localhost:* (repeatable)")
+	var lf limitFlags
+	lf.register(flags)
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
 	if flags.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q\n%s", flags.Args(), usage)
+	}
+	limits, err := lf.limits()
+	if err != nil {
+		return err
 	}
 	log := newLogger(stderr, *dev)
 	if *dev {
@@ -323,6 +354,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		Log:            log.With("component", "party"),
 		OriginPatterns: allowed.HostPatterns(),
 		BaseContext:    sessionCtx,
+		Limits:         limits,
 	})
 
 	httpServer := &http.Server{

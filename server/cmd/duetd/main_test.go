@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/duetwallet/duet/server/internal/pgtest"
+	"github.com/duetwallet/duet/server/party"
 )
 
 var pg *pgtest.Server
@@ -309,5 +311,46 @@ func TestServePostgres(t *testing.T) {
 	out, err := orgCreateCmd(t, noEnv, "--name", "Acme", "--data", data, "--db", source)
 	if err != nil || !strings.HasPrefix(lastLine(out), "duet_org_") {
 		t.Fatalf("org create on PostgreSQL: %q, %v", out, err)
+	}
+}
+
+func TestLimitFlags(t *testing.T) {
+	parse := func(args ...string) (party.Limits, error) {
+		flags := flag.NewFlagSet("test", flag.ContinueOnError)
+		flags.SetOutput(io.Discard)
+		var lf limitFlags
+		lf.register(flags)
+		if err := flags.Parse(args); err != nil {
+			return party.Limits{}, err
+		}
+		return lf.limits()
+	}
+	def, err := parse()
+	want := party.Limits{ShareChanges: 6, ShareChangeWindow: time.Hour, Aborts: 5, AbortWindow: 10 * time.Minute, Lockout: 15 * time.Minute}
+	if err != nil || def != want {
+		t.Fatalf("defaults: %+v, %v; want %+v", def, err, want)
+	}
+	got, err := parse("--limit-share-changes", "300", "--limit-share-change-window", "2h",
+		"--limit-aborts", "9", "--limit-abort-window", "1m", "--limit-lockout", "30s")
+	want = party.Limits{ShareChanges: 300, ShareChangeWindow: 2 * time.Hour, Aborts: 9, AbortWindow: time.Minute, Lockout: 30 * time.Second}
+	if err != nil || got != want {
+		t.Fatalf("parsed %+v, %v; want %+v", got, err, want)
+	}
+	for _, bad := range [][]string{
+		{"--limit-share-changes", "0"}, {"--limit-aborts", "-1"},
+		{"--limit-share-change-window", "0s"}, {"--limit-abort-window", "-1m"}, {"--limit-lockout", "0s"},
+	} {
+		if _, err := parse(bad...); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+		// serve refuses them before it opens anything.
+		data := filepath.Join(t.TempDir(), "data")
+		err := runContext(context.Background(), append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data}, bad...), io.Discard, io.Discard, noEnv)
+		if err == nil || !strings.Contains(err.Error(), "--limit-") {
+			t.Errorf("serve %q: %v", bad, err)
+		}
+		if _, err := os.Stat(data); !os.IsNotExist(err) {
+			t.Errorf("serve %q made the data folder: %v", bad, err)
+		}
 	}
 }
