@@ -670,10 +670,20 @@ func (s *session) eject(ctx context.Context) error {
 		}
 		return fail(wire.CodeServerError, "custodian store unavailable")
 	}
+	defer clear(share)
+	pairB := new(mpc.KeyShare)
+	if err := pairB.UnmarshalBinary(share); err != nil {
+		return fail(wire.CodeServerError, "the custodian share is corrupt")
+	}
+	match := subtle.ConstantTimeCompare(pairB.PublicDigest(), b.PairDigest) == 1
+	pairB.Wipe()
+	if !match {
+		return fail(wire.CodeNotBackedUp, "the custodian's share is not of the %s backup's pair", s.hello.Method)
+	}
 	if err := s.loadWallet(ctx, false); err != nil {
 		return err
 	}
 	body := codec.NewEncoder(len(b.Ciphertext) + len(share) + 8).VarBytes(b.Ciphertext).VarBytes(share).Bytes()
-	clear(share)
+	defer clear(body)
 	return s.conn.Send(ctx, (&wire.Data{Kind: "eject", Body: body}).Frame())
 }
