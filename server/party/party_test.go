@@ -52,8 +52,10 @@ func (f *fixturePrimes) Primes(context.Context) (*mpc.Primes, error) {
 type env struct {
 	t        *testing.T
 	srv      *httptest.Server
+	db       *sqldb.DB
 	store    *store.SQLStore
 	cus      *custodian.Store
+	orgID    string
 	orgKey   string
 	clientID string
 	client   string
@@ -91,8 +93,9 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(ts.Close)
 	dir.HTTP = ts.Client()
 
-	e := &env{t: t, srv: ts, store: st, cus: cs}
+	e := &env{t: t, srv: ts, db: db, store: st, cus: cs}
 	orgID, _ := apikey.NewID(rand.Reader)
+	e.orgID = orgID
 	ck, err := cs.CreateAccount(ctx, orgID)
 	if err != nil {
 		t.Fatal(err)
