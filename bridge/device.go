@@ -463,9 +463,10 @@ func (d *Device) Refresh(ctx context.Context) (*WalletInfo, error) {
 }
 
 // Backup makes the backup pair for a method: the device's half is sealed
-// under the backup secret and handed, through the server, to the custodian,
+// under the backup secret and handed, inside this session and named by the
+// digest of the pair's public data, through the server to the custodian,
 // which also receives the server's half. It counts as done when the server
-// reports the custodian confirmed both.
+// reports the custodian confirmed both halves of that one pair.
 func (d *Device) Backup(ctx context.Context, secret *BackupSecret) error {
 	if err := secret.validate(); err != nil {
 		return &Error{Code: wire.CodeInvalidArgument, Err: err}
@@ -486,6 +487,7 @@ func (d *Device) Backup(ctx context.Context, secret *BackupSecret) error {
 		return err
 	}
 	backup := out.(*mpc.KeyShare)
+	pair := backup.PublicDigest()
 	plain, err := backup.MarshalBinary()
 	backup.Wipe()
 	if err != nil {
@@ -497,7 +499,8 @@ func (d *Device) Backup(ctx context.Context, secret *BackupSecret) error {
 	if err != nil {
 		return s.fail(ctx, wire.CodeInternal, err)
 	}
-	if err := s.conn.Send(ctx, (&wire.Data{Kind: "backup", Body: blob}).Frame()); err != nil {
+	payload := &wire.BackupPayload{PairDigest: pair, Sealed: blob}
+	if err := s.conn.Send(ctx, (&wire.Data{Kind: "backup", Body: payload.Marshal()}).Frame()); err != nil {
 		return err
 	}
 	f, err := s.conn.Recv(ctx)

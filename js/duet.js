@@ -521,9 +521,10 @@ export class Duet {
   }
 
   /**
-   * Reports whether the wallet has a confirmed backup: for method if given,
-   * else for any method. A backup is confirmed once the custodian store
-   * holds both the user's encrypted share and its own share.
+   * Reports whether the wallet has a complete backup: for method if given,
+   * else for any method. A backup is complete once the custodian store
+   * holds both halves of one backup pair: the user's encrypted share and
+   * its own share, made together in one backup session.
    */
   async isWalletBackedUp(method) {
     if (method !== undefined && !backupMethods.has(method)) {

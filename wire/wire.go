@@ -245,6 +245,31 @@ func ParseData(f *Frame, kind string) (*Data, error) {
 	return x, nil
 }
 
+// BackupPayload is the body of the device's "backup" Data in a backup
+// session: the digest of the backup pair's public data, which binds the
+// sealed half to the pair the session just made, and the device's half
+// sealed under the method's key.
+type BackupPayload struct {
+	PairDigest []byte
+	Sealed     []byte
+}
+
+func (b *BackupPayload) Marshal() []byte {
+	return codec.NewEncoder(len(b.Sealed) + 40).VarBytes(b.PairDigest).VarBytes(b.Sealed).Bytes()
+}
+
+func ParseBackupPayload(body []byte) (*BackupPayload, error) {
+	d := codec.NewDecoder(body)
+	b := &BackupPayload{PairDigest: d.VarBytes(32), Sealed: d.VarBytes(MaxFrame)}
+	if err := d.Finish(); err != nil {
+		return nil, fmt.Errorf("%w: backup: %v", ErrFrame, err)
+	}
+	if len(b.PairDigest) != 32 || len(b.Sealed) == 0 {
+		return nil, fmt.Errorf("%w: backup needs a 32-byte pair digest and a sealed share", ErrFrame)
+	}
+	return b, nil
+}
+
 // Done ends a successful session; Body is operation specific.
 type Done struct{ Body []byte }
 

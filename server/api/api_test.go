@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -182,10 +183,11 @@ func (e *env) snapshot() string {
 		`SELECT id, name FROM organizations ORDER BY id`,
 		`SELECT id, org_id FROM clients ORDER BY id`,
 		`SELECT id, client_id, COALESCE(active_generation, 0), COALESCE(pending_generation, 0) FROM wallets ORDER BY id`,
-		`SELECT wallet_id, generation, state, sealed FROM server_shares ORDER BY wallet_id, generation`,
+		`SELECT wallet_id, generation, state, sealed, digest FROM server_shares ORDER BY wallet_id, generation`,
+		`SELECT wallet_id, holder, expires_at FROM wallet_locks ORDER BY wallet_id`,
 		`SELECT wallet_id, org_id, COALESCE(eject_authorized_at, 0) FROM custodian_wallets ORDER BY wallet_id`,
-		`SELECT wallet_id, generation, sealed, COALESCE(confirmed_at, 0) FROM custodian_shares ORDER BY wallet_id, generation`,
-		`SELECT wallet_id, method, generation, sealed, COALESCE(confirmed_at, 0) FROM custodian_backups ORDER BY wallet_id, method, generation`,
+		`SELECT wallet_id, generation, COALESCE(method, ''), pair_digest, sealed, COALESCE(confirmed_at, 0) FROM custodian_shares ORDER BY wallet_id, generation`,
+		`SELECT wallet_id, method, generation, pair_digest, sealed, COALESCE(confirmed_at, 0) FROM custodian_backups ORDER BY wallet_id, method, generation`,
 	} {
 		rows, err := e.db.Query(q)
 		if err != nil {
@@ -215,10 +217,10 @@ func (e *env) committedWallet(clientID string) store.Wallet {
 	ctx := context.Background()
 	id, _ := apikey.NewID(rand.Reader)
 	w := store.Wallet{ID: id, ClientID: clientID, PublicKey: []byte{0x02, 0xab}, Address: "0x1111111111111111111111111111111111111111"}
-	if err := e.store.CreateWallet(ctx, w, 1, []byte("x_P")); err != nil {
+	if err := e.store.CreateWallet(ctx, w, 1, []byte("x_P"), genDigest(1)); err != nil {
 		e.t.Fatal(err)
 	}
-	if err := e.store.Activate(ctx, id, 1); err != nil {
+	if err := e.store.Activate(ctx, id, 1, genDigest(1)); err != nil {
 		e.t.Fatal(err)
 	}
 	return w
@@ -255,7 +257,7 @@ func TestWalletQueries(t *testing.T) {
 	e := newEnv(t, options{})
 	ctx := context.Background()
 	w := store.Wallet{ID: "w-a", ClientID: e.clientAID, PublicKey: []byte{0x03, 0x01}, Address: "0x2222222222222222222222222222222222222222"}
-	if err := e.store.CreateWallet(ctx, w, 1, []byte("x_P")); err != nil {
+	if err := e.store.CreateWallet(ctx, w, 1, []byte("x_P"), genDigest(1)); err != nil {
 		t.Fatal(err)
 	}
 	var info api.WalletInfo
@@ -264,7 +266,7 @@ func TestWalletQueries(t *testing.T) {
 		t.Fatalf("wallet whose creation has not committed reported as existing: %+v", info)
 	}
 	e.expectError("GET", "/v1/wallets/w-a", e.clientA, "", 404, api.CodeNoWallet)
-	if err := e.store.Activate(ctx, "w-a", 1); err != nil {
+	if err := e.store.Activate(ctx, "w-a", 1, genDigest(1)); err != nil {
 		t.Fatal(err)
 	}
 	e.mustDo("GET", "/v1/wallet", e.clientA, "", 200, &info)
@@ -284,90 +286,149 @@ func TestWalletQueries(t *testing.T) {
 	e.expectError("GET", "/v1/nowhere", e.clientA, "", 404, "not_found")
 }
 
-// TestBackupThroughServer runs the backup bookkeeping as the device and the
-// server party would: the device's ciphertext goes through the client API,
-// the server party's b_C goes straight to the custodian.
+// completeBackup plays the server party's side of a backup session: b_C
+// goes to the custodian, then the device's ciphertext, for one pair.
+func (e *env) completeBackup(orgID, walletID, method string, share, ct []byte, pair []byte) uint64 {
+	e.t.Helper()
+	ctx := context.Background()
+	cc, err := e.dir.For(ctx, orgID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	gen, err := cc.StartBackup(ctx, walletID, method, share, pair)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := cc.CompleteBackup(ctx, walletID, method, gen, ct, pair); err != nil {
+		e.t.Fatal(err)
+	}
+	return gen
+}
+
+// TestBackupThroughServer checks what the device can read of a backup that
+// the server party wrote, and that a backup counts only while the custodian
+// holds both halves of one pair.
 func TestBackupThroughServer(t *testing.T) {
 	e := newEnv(t, options{})
-	ctx := context.Background()
 	w := e.committedWallet(e.clientAID)
 	path := "/v1/wallets/" + w.ID
 	ct := []byte("b_D sealed under K_password")
-	body, _ := json.Marshal(map[string][]byte{"ciphertext": ct})
 
 	var st api.BackupStatus
 	e.mustDo("GET", path+"/backup", e.clientA, "", 200, &st)
 	if st.BackedUp || len(st.RecoveryMethods) != 0 {
 		t.Fatalf("fresh wallet backed up: %+v", st)
 	}
+	e.expectError("GET", path+"/backups/password", e.clientA, "", 404, "not_found")
 
-	var d struct{ Digest string }
-	e.mustDo("PUT", path+"/backups/password/1", e.clientA, string(body), 200, &d)
-	sum := sha256.Sum256(ct)
-	if d.Digest != hex.EncodeToString(sum[:]) {
-		t.Fatalf("digest %s, want SHA-256 of the ciphertext", d.Digest)
-	}
-
-	// Another client cannot touch this wallet's backups.
-	before := e.snapshot()
-	e.expectError("PUT", path+"/backups/password/1", e.clientB, string(body), 403, "forbidden")
-	e.expectError("POST", path+"/backups/password/1/confirm", e.clientB, `{"digest":"`+d.Digest+`"}`, 403, "forbidden")
-	e.expectError("GET", path+"/backups/password", e.clientB, "", 403, "forbidden")
-	e.expectError("POST", path+"/backups/password/1/confirm", e.clientA, `{"digest":"`+strings.Repeat("0", 64)+`"}`, 409, api.CodeDigestMismatch)
-	e.expectError("POST", path+"/backups/password/1/confirm", e.clientA, `{"digest":"xyz"}`, 400, "bad_request")
-	e.expectError("PUT", path+"/backups/sms/1", e.clientA, string(body), 400, "bad_request")
-	e.expectError("PUT", path+"/backups/password/0", e.clientA, string(body), 400, "bad_request")
-	e.expectError("PUT", path+"/backups/password/1", e.clientA, `{"ciphertext":""}`, 400, "bad_request")
-	if status, data, _ := e.do("PUT", path+"/backups/password/1", e.clientA, `{"ciphertext":"AAAA"}`, "Content-Type", "text/plain"); status != 415 {
-		t.Errorf("PUT with Content-Type text/plain: %d %s, want 415", status, data)
-	}
-	if after := e.snapshot(); after != before {
-		t.Fatalf("refused requests changed stored state:\n%s\nvs\n%s", before, after)
-	}
-
-	e.mustDo("POST", path+"/backups/password/1/confirm", e.clientA, `{"digest":"`+d.Digest+`"}`, 200, nil)
-	e.mustDo("GET", path+"/backup", e.clientA, "", 200, &st)
-	if st.BackedUp {
-		t.Fatalf("backed up without the custodian share: %+v", st)
-	}
-
-	// The server party hands b_C to the custodian and confirms it.
-	cc, err := e.dir.For(ctx, e.orgAID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	share := []byte("b_C")
-	digest, err := cc.PutShare(ctx, w.ID, 1, share)
-	if err != nil || digest != sha256.Sum256(share) {
-		t.Fatalf("PutShare: %x, %v", digest, err)
-	}
-	if err := cc.ConfirmShare(ctx, w.ID, 1, digest); err != nil {
-		t.Fatal(err)
-	}
+	pair := sha256.Sum256([]byte("pair 1"))
+	gen := e.completeBackup(e.orgAID, w.ID, "password", []byte("b_C"), ct, pair[:])
 	e.mustDo("GET", path+"/backup", e.clientA, "", 200, &st)
 	if !st.BackedUp || len(st.RecoveryMethods) != 1 || st.RecoveryMethods[0] != "password" {
-		t.Fatalf("backup status after both confirmations: %+v", st)
+		t.Fatalf("backup status after a complete pair: %+v", st)
 	}
-
-	// Recovery: a new device with the same client key fetches the ciphertext.
 	var b custodian.Backup
 	e.mustDo("GET", path+"/backups/password", e.clientA, "", 200, &b)
-	if !bytes.Equal(b.Ciphertext, ct) || b.Generation != 1 {
+	if !bytes.Equal(b.Ciphertext, ct) || b.Generation != gen || !bytes.Equal(b.PairDigest, pair[:]) {
 		t.Fatalf("fetched backup %+v", b)
 	}
 	e.expectError("GET", path+"/backups/passkey", e.clientA, "", 404, "not_found")
+	e.expectError("GET", path+"/backups/password", e.clientB, "", 403, "forbidden")
+	e.expectError("GET", path+"/backups/sms", e.clientA, "", 400, "bad_request")
+
+	// Each half tampered with in turn: the pair no longer counts, and the
+	// device gets no ciphertext to recover with.
+	for _, table := range []string{"custodian_shares", "custodian_backups"} {
+		other := sha256.Sum256([]byte("another pair"))
+		if _, err := e.db.Exec(`UPDATE `+table+` SET pair_digest = $1 WHERE wallet_id = $2`, other[:], w.ID); err != nil {
+			t.Fatal(err)
+		}
+		e.mustDo("GET", path+"/backup", e.clientA, "", 200, &st)
+		if st.BackedUp || len(st.RecoveryMethods) != 0 {
+			t.Errorf("%s half of another pair: reported as %+v", table, st)
+		}
+		e.expectError("GET", path+"/backups/password", e.clientA, "", 404, "not_found")
+		if _, err := e.db.Exec(`UPDATE `+table+` SET pair_digest = $1 WHERE wallet_id = $2`, pair[:], w.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.db.Exec(`DELETE FROM custodian_shares WHERE wallet_id = $1`, w.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.mustDo("GET", path+"/backup", e.clientA, "", 200, &st)
+	if st.BackedUp {
+		t.Errorf("backed up without the custodian share: %+v", st)
+	}
+}
+
+// TestNoClientRouteWritesBackups tries every backup path, with every method
+// and several generations, under every HTTP method, with the client API key
+// that sits in the browser: nothing may write, confirm, replace or delete a
+// backup, and the stored tables stay exactly as they were.
+func TestNoClientRouteWritesBackups(t *testing.T) {
+	e := newEnv(t, options{})
+	w := e.committedWallet(e.clientAID)
+	pair := sha256.Sum256([]byte("pair"))
+	e.completeBackup(e.orgAID, w.ID, "password", []byte("b_C"), []byte("b_D sealed"), pair[:])
+	var st api.BackupStatus
+	e.mustDo("GET", "/v1/wallets/"+w.ID+"/backup", e.clientA, "", 200, &st)
+	if !st.BackedUp {
+		t.Fatalf("setup: not backed up: %+v", st)
+	}
+
+	junk := []byte("junk")
+	junkSum := sha256.Sum256(junk)
+	bodies := []string{
+		"",
+		`{"ciphertext":"` + base64.StdEncoding.EncodeToString(junk) + `"}`,
+		`{"digest":"` + hex.EncodeToString(junkSum[:]) + `"}`,
+		`{"ciphertext":"` + base64.StdEncoding.EncodeToString(junk) + `","pairDigest":"` + hex.EncodeToString(junkSum[:]) + `"}`,
+		`{"share":"` + base64.StdEncoding.EncodeToString(junk) + `","pairDigest":"` + hex.EncodeToString(junkSum[:]) + `"}`,
+	}
+	gens := []string{"0", "1", "2", "3", "4611686018427387903", "18446744073709551615"}
+	var paths []string
+	for _, wallet := range []string{w.ID, e.committedWallet(e.clientBID).ID} {
+		base := "/v1/wallets/" + wallet
+		paths = append(paths, base, base+"/backup", base+"/backups", base+"/shares", base+"/eject")
+		for _, m := range []string{"password", "passkey", "app", "custom", "sms"} {
+			paths = append(paths, base+"/backups/"+m)
+			for _, g := range gens {
+				paths = append(paths, base+"/backups/"+m+"/"+g, base+"/backups/"+m+"/"+g+"/confirm",
+					base+"/backups/"+m+"/"+g+"/complete")
+			}
+		}
+		for _, g := range gens {
+			paths = append(paths, base+"/shares/"+g, base+"/shares/"+g+"/confirm", base+"/eject/shares/"+g)
+		}
+	}
+	before := e.snapshot()
+	requests := 0
+	for _, p := range paths {
+		for _, method := range []string{"PUT", "POST", "DELETE", "PATCH"} {
+			for _, body := range bodies {
+				status, data, _ := e.do(method, p, e.clientA, body)
+				requests++
+				if status < 400 || status >= 500 {
+					t.Fatalf("%s %s with %s: status %d %s, want a refusal", method, p, body, status, data)
+				}
+			}
+		}
+	}
+	if after := e.snapshot(); after != before {
+		t.Fatalf("%d refused requests changed stored state:\n%s\nvs\n%s", requests, before, after)
+	}
+	e.mustDo("GET", "/v1/wallets/"+w.ID+"/backup", e.clientA, "", 200, &st)
+	if !st.BackedUp || len(st.RecoveryMethods) != 1 {
+		t.Fatalf("after the attempts: %+v", st)
+	}
 }
 
 func TestEjectAuthorization(t *testing.T) {
 	e := newEnv(t, options{})
-	ctx := context.Background()
 	w := e.committedWallet(e.clientAID)
-	cc, _ := e.dir.For(ctx, e.orgAID)
-	d, _ := cc.PutShare(ctx, w.ID, 1, []byte("b_C"))
-	if err := cc.ConfirmShare(ctx, w.ID, 1, d); err != nil {
-		t.Fatal(err)
-	}
-	sharePath := "/v1/wallets/" + w.ID + "/eject/shares/1"
+	pair := sha256.Sum256([]byte("pair"))
+	gen := e.completeBackup(e.orgAID, w.ID, "password", []byte("b_C"), []byte("b_D sealed"), pair[:])
+	sharePath := fmt.Sprintf("/v1/wallets/%s/eject/shares/%d", w.ID, gen)
 
 	before := e.snapshot()
 	e.expectError("GET", sharePath, e.clientA, "", 403, api.CodeEjectNotAuthorized)
@@ -447,10 +508,7 @@ func TestCORS(t *testing.T) {
 
 func TestBodyLimit(t *testing.T) {
 	e := newEnv(t, options{})
-	w := e.committedWallet(e.clientAID)
 	before := e.snapshot()
-	huge := `{"ciphertext":"` + strings.Repeat("A", 2<<20) + `"}`
-	e.expectError("PUT", "/v1/wallets/"+w.ID+"/backups/password/1", e.clientA, huge, 413, "too_large")
 	e.expectError("POST", "/v1/clients", e.orgA, `{"x":"`+strings.Repeat("A", 64<<10)+`"}`, 413, "too_large")
 	if after := e.snapshot(); after != before {
 		t.Fatal("oversized requests changed stored state")
@@ -540,4 +598,11 @@ func TestHandleClientSeam(t *testing.T) {
 	if len(seen) != 2 {
 		t.Errorf("handler ran for unauthenticated requests: %v", seen)
 	}
+}
+
+// genDigest stands for the digest of a pair's public data, for wallets made
+// here with one share per generation.
+func genDigest(gen uint64) []byte {
+	d := sha256.Sum256(fmt.Appendf(nil, "pair of generation %d", gen))
+	return d[:]
 }

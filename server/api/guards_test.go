@@ -16,7 +16,7 @@ func (e *env) uncommittedWallet(clientID string) store.Wallet {
 	e.t.Helper()
 	id, _ := apikey.NewID(rand.Reader)
 	w := store.Wallet{ID: id, ClientID: clientID, PublicKey: []byte{0x02, 0xcd}, Address: "0x3333333333333333333333333333333333333333"}
-	if err := e.store.CreateWallet(context.Background(), w, 1, []byte("x_P")); err != nil {
+	if err := e.store.CreateWallet(context.Background(), w, 1, []byte("x_P"), make([]byte, 32)); err != nil {
 		e.t.Fatal(err)
 	}
 	return w

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"net/http"
@@ -14,12 +13,12 @@ import (
 )
 
 func (s *Server) routes() {
-	// The device, with its client API key.
+	// The device, with its client API key. These routes only read: a
+	// backup is written inside the backup session (/v1/session), never
+	// over HTTP.
 	s.handleClient("GET /v1/wallet", s.clientWallet)
 	s.handleClient("GET /v1/wallets/{wallet}", s.wallet)
 	s.handleClient("GET /v1/wallets/{wallet}/backup", s.backupStatus)
-	s.handleClient("PUT /v1/wallets/{wallet}/backups/{method}/{gen}", s.putBackup)
-	s.handleClient("POST /v1/wallets/{wallet}/backups/{method}/{gen}/confirm", s.confirmBackup)
 	s.handleClient("GET /v1/wallets/{wallet}/backups/{method}", s.backup)
 	s.handleClient("GET /v1/wallets/{wallet}/eject/shares/{gen}", s.ejectShare)
 
@@ -110,8 +109,8 @@ type BackupStatus struct {
 	WalletID string `json:"walletId"`
 	// BackedUp is true when at least one method is complete.
 	BackedUp bool `json:"backedUp"`
-	// RecoveryMethods lists the methods for which the custodian has confirmed
-	// both the ciphertext and the custodian share.
+	// RecoveryMethods lists the methods for which the custodian holds both
+	// confirmed halves of one backup pair.
 	RecoveryMethods []string           `json:"recoveryMethods"`
 	Backups         []custodian.Backup `json:"backups"`
 	EjectAuthorized bool               `json:"ejectAuthorized"`
@@ -156,78 +155,22 @@ func pathMethod(r *http.Request) (string, error) {
 	return m, nil
 }
 
-// backupRequest parses the wallet, method and generation of a backup route
-// and finds the organization's custodian.
-func (s *Server) backupRequest(r *http.Request, c store.Client) (wallet store.Wallet, method string, gen uint64, cc *custodian.Client, err error) {
+// backupRequest parses the wallet and method of a backup route and finds
+// the organization's custodian.
+func (s *Server) backupRequest(r *http.Request, c store.Client) (wallet store.Wallet, method string, cc *custodian.Client, err error) {
 	if wallet, err = s.ownWallet(r, c); err != nil {
 		return
 	}
 	if method, err = pathMethod(r); err != nil {
 		return
 	}
-	if r.PathValue("gen") != "" {
-		if gen, err = pathGeneration(r); err != nil {
-			return
-		}
-	}
 	cc, err = s.custodians.For(r.Context(), c.OrganizationID)
 	return
 }
 
-type digestJSON struct {
-	Digest string `json:"digest"`
-}
-
-// putBackup forwards the device's backup ciphertext to the custodian, which
-// the device cannot reach itself: it holds only its client API key.
-func (s *Server) putBackup(w http.ResponseWriter, r *http.Request, c store.Client) error {
-	wallet, method, gen, cc, err := s.backupRequest(r, c)
-	if err != nil {
-		return err
-	}
-	var body struct {
-		Ciphertext []byte `json:"ciphertext"`
-	}
-	if err := decode(w, r, maxBackupBody, false, &body); err != nil {
-		return err
-	}
-	if len(body.Ciphertext) == 0 {
-		return errorf(http.StatusBadRequest, codeBadRequest, "ciphertext is empty")
-	}
-	digest, err := cc.PutBackup(r.Context(), wallet.ID, method, gen, body.Ciphertext)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, digestJSON{hex.EncodeToString(digest[:])})
-	return nil
-}
-
-func (s *Server) confirmBackup(w http.ResponseWriter, r *http.Request, c store.Client) error {
-	wallet, method, gen, cc, err := s.backupRequest(r, c)
-	if err != nil {
-		return err
-	}
-	var body digestJSON
-	if err := decode(w, r, maxSmallBody, false, &body); err != nil {
-		return err
-	}
-	b, err := hex.DecodeString(body.Digest)
-	if err != nil || len(b) != sha256.Size {
-		return errorf(http.StatusBadRequest, codeBadRequest, "digest must be 64 hex digits")
-	}
-	digest := [sha256.Size]byte(b)
-	if err := cc.ConfirmBackup(r.Context(), wallet.ID, method, gen, digest); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, struct {
-		Confirmed bool `json:"confirmed"`
-	}{true})
-	return nil
-}
-
 // backup returns the ciphertext of a method, for a recovery on a new device.
 func (s *Server) backup(w http.ResponseWriter, r *http.Request, c store.Client) error {
-	wallet, method, _, cc, err := s.backupRequest(r, c)
+	wallet, method, cc, err := s.backupRequest(r, c)
 	if err != nil {
 		return err
 	}

@@ -29,15 +29,10 @@ const (
 	CodeNoWallet           = "no_wallet"
 	CodeCustodianFailed    = "custodian_unavailable"
 	CodeEjectNotAuthorized = custodian.CodeEjectNotAuthorized
-	CodeDigestMismatch     = custodian.CodeDigestMismatch
-	CodeConfirmed          = custodian.CodeConfirmed
 )
 
-// Request body limits. Backup ciphertexts are the only large bodies.
-const (
-	maxSmallBody  = 16 << 10
-	maxBackupBody = (custodian.MaxCiphertextSize+2)/3*4 + 4096
-)
+// maxSmallBody limits request bodies; no route takes a large one.
+const maxSmallBody = 16 << 10
 
 // Custodians gives the client of the custodian store that acts for an
 // organization.

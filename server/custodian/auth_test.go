@@ -29,8 +29,12 @@ func TestWrongSecretOfKnownAccount(t *testing.T) {
 			t.Fatal(err)
 		}
 		owner := custodian.NewClient(e.srv.URL, key, e.srv.Client())
-		d, _ := owner.PutShare(ctx, "w", 1, []byte("share"))
-		if err := owner.ConfirmShare(ctx, "w", 1, d); err != nil {
+		pair := bytes.Repeat([]byte{7}, 32)
+		g, err := owner.StartBackup(ctx, "w", "password", []byte("share"), pair)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := owner.CompleteBackup(ctx, "w", "password", g, []byte("ciphertext"), pair); err != nil {
 			t.Fatal(err)
 		}
 		before, _ := owner.Status(ctx, "w")
@@ -45,7 +49,7 @@ func TestWrongSecretOfKnownAccount(t *testing.T) {
 		for _, req := range []struct{ method, path, body string }{
 			{"GET", "wallets/w", ""},
 			{"GET", "wallets/w/shares/1", ""},
-			{"PUT", "wallets/w/shares/2", `{"share":"AAAA"}`},
+			{"POST", "wallets/w/backups/password", `{"share":"AAAA","pairDigest":"AAAA"}`},
 			{"POST", "wallets/w/eject", ""},
 		} {
 			r, _ := http.NewRequest(req.method, e.srv.URL+custodian.PathPrefix+req.path, bytes.NewReader([]byte(req.body)))

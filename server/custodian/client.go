@@ -123,31 +123,26 @@ func (c *Client) do(ctx context.Context, method string, path []string, in, out a
 
 func gen(g uint64) string { return strconv.FormatUint(g, 10) }
 
-func (d digestJSON) array() ([32]byte, error) {
-	var out [32]byte
-	b, err := hex.DecodeString(d.Digest)
-	if err != nil || len(b) != len(out) {
-		return out, fmt.Errorf("%w: malformed digest in response", ErrUnavailable)
+// StartBackup hands b_C of a new backup pair for a method to the custodian
+// and returns the backup generation the custodian gave it.
+func (c *Client) StartBackup(ctx context.Context, walletID, method string, share, pairDigest []byte) (uint64, error) {
+	var out generationJSON
+	if err := c.do(ctx, http.MethodPost, []string{"wallets", walletID, "backups", method},
+		startJSON{Share: share, PairDigest: hex.EncodeToString(pairDigest)}, &out); err != nil {
+		return 0, err
 	}
-	copy(out[:], b)
-	return out, nil
+	if out.Generation == 0 {
+		return 0, fmt.Errorf("%w: no generation in response", ErrUnavailable)
+	}
+	return out.Generation, nil
 }
 
-// PutShare uploads b_C of backup generation g. The returned digest is the
-// SHA-256 of share as the custodian computed it; the caller confirms only if
-// it matches its own.
-func (c *Client) PutShare(ctx context.Context, walletID string, g uint64, share []byte) ([32]byte, error) {
-	var d digestJSON
-	if err := c.do(ctx, http.MethodPut, []string{"wallets", walletID, "shares", gen(g)}, shareJSON{Share: share}, &d); err != nil {
-		return [32]byte{}, err
-	}
-	return d.array()
-}
-
-// ConfirmShare confirms b_C of generation g by its SHA-256 digest.
-func (c *Client) ConfirmShare(ctx context.Context, walletID string, g uint64, digest [32]byte) error {
-	return c.do(ctx, http.MethodPost, []string{"wallets", walletID, "shares", gen(g), "confirm"},
-		digestJSON{hex.EncodeToString(digest[:])}, nil)
+// CompleteBackup hands the user's ciphertext of the pair begun as generation g
+// to the custodian, which confirms the pair if pairDigest is the one b_C was
+// stored with.
+func (c *Client) CompleteBackup(ctx context.Context, walletID, method string, g uint64, ciphertext, pairDigest []byte) error {
+	return c.do(ctx, http.MethodPost, []string{"wallets", walletID, "backups", method, gen(g), "complete"},
+		completeJSON{Ciphertext: ciphertext, PairDigest: hex.EncodeToString(pairDigest)}, nil)
 }
 
 // Share fetches the confirmed b_C of generation g, for a recovery.
@@ -159,23 +154,8 @@ func (c *Client) Share(ctx context.Context, walletID string, g uint64) ([]byte, 
 	return out.Share, nil
 }
 
-// PutBackup uploads the user's ciphertext for a method and backup generation g.
-func (c *Client) PutBackup(ctx context.Context, walletID, method string, g uint64, ciphertext []byte) ([32]byte, error) {
-	var d digestJSON
-	if err := c.do(ctx, http.MethodPut, []string{"wallets", walletID, "backups", method, gen(g)}, backupJSON{Ciphertext: ciphertext}, &d); err != nil {
-		return [32]byte{}, err
-	}
-	return d.array()
-}
-
-// ConfirmBackup confirms the ciphertext of a method and generation g by its
-// SHA-256 digest.
-func (c *Client) ConfirmBackup(ctx context.Context, walletID, method string, g uint64, digest [32]byte) error {
-	return c.do(ctx, http.MethodPost, []string{"wallets", walletID, "backups", method, gen(g), "confirm"},
-		digestJSON{hex.EncodeToString(digest[:])}, nil)
-}
-
-// Backup fetches the newest confirmed ciphertext of a method.
+// Backup fetches the newest complete backup pair of a method: its
+// ciphertext, generation and pair digest.
 func (c *Client) Backup(ctx context.Context, walletID, method string) (Backup, error) {
 	var b Backup
 	err := c.do(ctx, http.MethodGet, []string{"wallets", walletID, "backups", method}, nil, &b)

@@ -5,11 +5,14 @@
 //
 // It has its own tables, its own sealing key and its own API keys ("duet_cus_"),
 // and the server party reaches it only over HTTP through Client, exactly as it
-// would reach a real custodian run elsewhere. A backup counts as done for a
-// method only when the custodian holds a confirmed ciphertext for that method
-// and a confirmed share of the same backup generation; confirming means the
-// uploader proved, by the SHA-256 digest of what it meant to store, that the
-// custodian holds exactly those bytes.
+// would reach a real custodian run elsewhere. A backup is written in two
+// steps of one backup session: StartBackup stores b_C of a new pair,
+// unconfirmed, under a generation the custodian allocates; CompleteBackup
+// adds the user's ciphertext of b_D and confirms the pair, only if both
+// halves name the same pair digest (the digest of the pair's public data).
+// A backup counts for a method only when the custodian holds both confirmed
+// halves of one pair; the method's older halves go when a newer pair is
+// confirmed.
 package custodian
 
 import (
@@ -29,6 +32,9 @@ func ValidMethod(m string) bool {
 	return m == MethodPassword || m == MethodPasskey || m == MethodApp
 }
 
+// PairDigestSize is the size of a backup pair's digest.
+const PairDigestSize = 32
+
 // Size limits on what the custodian accepts; a share with its auxiliary
 // information is a few kilobytes.
 const (
@@ -42,12 +48,12 @@ var (
 	ErrNotFound = errors.New("custodian: not found")
 	// ErrUnauthenticated means the custodian API key is missing or wrong.
 	ErrUnauthenticated = errors.New("custodian: invalid API key")
-	// ErrConfirmed means different bytes were offered for a share or backup
-	// that is already confirmed, which never changes.
+	// ErrConfirmed means different bytes were offered for a backup that is
+	// already confirmed, which never changes.
 	ErrConfirmed = errors.New("custodian: already confirmed with different contents")
-	// ErrDigestMismatch means a confirmation named a digest other than that
-	// of the stored bytes.
-	ErrDigestMismatch = errors.New("custodian: digest does not match stored contents")
+	// ErrDigestMismatch means a ciphertext was offered for a pair other than
+	// the one whose custodian share was stored.
+	ErrDigestMismatch = errors.New("custodian: pair digest does not match the stored share")
 	// ErrEjectNotAuthorized means the organization has not authorised eject
 	// for the wallet.
 	ErrEjectNotAuthorized = errors.New("custodian: eject not authorized")
@@ -63,12 +69,16 @@ type Backup struct {
 	Method     string `json:"method"`
 	Generation uint64 `json:"generation"`
 	Ciphertext []byte `json:"ciphertext,omitempty"`
+	// PairDigest is the digest of the backup pair's public data, which b_C
+	// of the same generation was stored with.
+	PairDigest []byte `json:"pairDigest,omitempty"`
 	Confirmed  bool   `json:"confirmed"`
 }
 
 // ShareStatus tells whether the custodian holds b_C of one backup generation.
 type ShareStatus struct {
 	Generation uint64 `json:"generation"`
+	Method     string `json:"method,omitempty"`
 	Confirmed  bool   `json:"confirmed"`
 }
 
@@ -78,7 +88,9 @@ type WalletStatus struct {
 	Shares   []ShareStatus `json:"shares"`
 	// Backups lists the newest upload for each method, without ciphertexts.
 	Backups []Backup `json:"backups"`
-	// BackedUp lists the methods whose ciphertext and share are both confirmed.
+	// BackedUp lists the methods for which the custodian holds both
+	// confirmed halves of one pair: a ciphertext and a share of the same
+	// generation, stored with the same pair digest.
 	BackedUp          []string   `json:"backedUp"`
 	EjectAuthorized   bool       `json:"ejectAuthorized"`
 	EjectAuthorizedAt *time.Time `json:"ejectAuthorizedAt,omitempty"`

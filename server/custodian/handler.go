@@ -39,15 +39,13 @@ type Handler struct {
 func NewHandler(st *Store, log *slog.Logger) *Handler {
 	h := &Handler{Store: st, Log: log, mux: http.NewServeMux()}
 	routes := map[string]func(ctx context.Context, org string, w http.ResponseWriter, r *http.Request) error{
-		"GET /custodian/v1/wallets/{wallet}":                                 h.status,
-		"PUT /custodian/v1/wallets/{wallet}/shares/{gen}":                    h.putShare,
-		"POST /custodian/v1/wallets/{wallet}/shares/{gen}/confirm":           h.confirmShare,
-		"GET /custodian/v1/wallets/{wallet}/shares/{gen}":                    h.share,
-		"PUT /custodian/v1/wallets/{wallet}/backups/{method}/{gen}":          h.putBackup,
-		"POST /custodian/v1/wallets/{wallet}/backups/{method}/{gen}/confirm": h.confirmBackup,
-		"GET /custodian/v1/wallets/{wallet}/backups/{method}":                h.backup,
-		"POST /custodian/v1/wallets/{wallet}/eject":                          h.authorizeEject,
-		"GET /custodian/v1/wallets/{wallet}/eject/shares/{gen}":              h.ejectShare,
+		"GET /custodian/v1/wallets/{wallet}":                                  h.status,
+		"GET /custodian/v1/wallets/{wallet}/shares/{gen}":                     h.share,
+		"POST /custodian/v1/wallets/{wallet}/backups/{method}":                h.startBackup,
+		"POST /custodian/v1/wallets/{wallet}/backups/{method}/{gen}/complete": h.completeBackup,
+		"GET /custodian/v1/wallets/{wallet}/backups/{method}":                 h.backup,
+		"POST /custodian/v1/wallets/{wallet}/eject":                           h.authorizeEject,
+		"GET /custodian/v1/wallets/{wallet}/eject/shares/{gen}":               h.ejectShare,
 	}
 	for pattern, fn := range routes {
 		h.mux.Handle(pattern, h.authenticated(fn))
@@ -159,14 +157,10 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	return nil
 }
 
-type digestJSON struct {
-	Digest string `json:"digest"`
-}
-
-func (d digestJSON) bytes() ([]byte, error) {
-	b, err := hex.DecodeString(d.Digest)
-	if err != nil || len(b) != 32 {
-		return nil, httpjson.Errorf(http.StatusBadRequest, httpjson.CodeBadRequest, "digest must be 64 hex digits")
+func pairDigest(hexDigest string) ([]byte, error) {
+	b, err := hex.DecodeString(hexDigest)
+	if err != nil || len(b) != PairDigestSize {
+		return nil, httpjson.Errorf(http.StatusBadRequest, httpjson.CodeBadRequest, "pairDigest must be %d hex digits", 2*PairDigestSize)
 	}
 	return b, nil
 }
@@ -189,45 +183,6 @@ type shareJSON struct {
 	Share      []byte `json:"share"`
 }
 
-func (h *Handler) putShare(ctx context.Context, org string, w http.ResponseWriter, r *http.Request) error {
-	wallet, gen, err := pathWalletGeneration(r)
-	if err != nil {
-		return err
-	}
-	var body shareJSON
-	if err := decode(w, r, &body); err != nil {
-		return err
-	}
-	digest, err := h.Store.PutShare(ctx, org, wallet, gen, body.Share)
-	if err != nil {
-		return err
-	}
-	httpjson.Write(w, http.StatusOK, digestJSON{hex.EncodeToString(digest[:])})
-	return nil
-}
-
-func (h *Handler) confirmShare(ctx context.Context, org string, w http.ResponseWriter, r *http.Request) error {
-	wallet, gen, err := pathWalletGeneration(r)
-	if err != nil {
-		return err
-	}
-	var body digestJSON
-	if err := decode(w, r, &body); err != nil {
-		return err
-	}
-	digest, err := body.bytes()
-	if err != nil {
-		return err
-	}
-	if err := h.Store.ConfirmShare(ctx, org, wallet, gen, digest); err != nil {
-		return err
-	}
-	httpjson.Write(w, http.StatusOK, struct {
-		Confirmed bool `json:"confirmed"`
-	}{true})
-	return nil
-}
-
 func (h *Handler) share(ctx context.Context, org string, w http.ResponseWriter, r *http.Request) error {
 	wallet, gen, err := pathWalletGeneration(r)
 	if err != nil {
@@ -241,12 +196,19 @@ func (h *Handler) share(ctx context.Context, org string, w http.ResponseWriter, 
 	return nil
 }
 
-type backupJSON struct {
-	Ciphertext []byte `json:"ciphertext"`
+type startJSON struct {
+	Share      []byte `json:"share"`
+	PairDigest string `json:"pairDigest"`
 }
 
-func (h *Handler) putBackup(ctx context.Context, org string, w http.ResponseWriter, r *http.Request) error {
-	wallet, gen, err := pathWalletGeneration(r)
+type generationJSON struct {
+	Generation uint64 `json:"generation"`
+}
+
+// startBackup stores b_C of a new backup pair and answers the generation the
+// custodian gave it.
+func (h *Handler) startBackup(ctx context.Context, org string, w http.ResponseWriter, r *http.Request) error {
+	wallet, err := pathWallet(r)
 	if err != nil {
 		return err
 	}
@@ -254,19 +216,30 @@ func (h *Handler) putBackup(ctx context.Context, org string, w http.ResponseWrit
 	if err != nil {
 		return err
 	}
-	var body backupJSON
+	var body startJSON
 	if err := decode(w, r, &body); err != nil {
 		return err
 	}
-	digest, err := h.Store.PutBackup(ctx, org, wallet, method, gen, body.Ciphertext)
+	digest, err := pairDigest(body.PairDigest)
 	if err != nil {
 		return err
 	}
-	httpjson.Write(w, http.StatusOK, digestJSON{hex.EncodeToString(digest[:])})
+	gen, err := h.Store.StartBackup(ctx, org, wallet, method, body.Share, digest)
+	if err != nil {
+		return err
+	}
+	httpjson.Write(w, http.StatusOK, generationJSON{gen})
 	return nil
 }
 
-func (h *Handler) confirmBackup(ctx context.Context, org string, w http.ResponseWriter, r *http.Request) error {
+type completeJSON struct {
+	Ciphertext []byte `json:"ciphertext"`
+	PairDigest string `json:"pairDigest"`
+}
+
+// completeBackup adds the user's ciphertext to the pair that startBackup
+// began and confirms the pair.
+func (h *Handler) completeBackup(ctx context.Context, org string, w http.ResponseWriter, r *http.Request) error {
 	wallet, gen, err := pathWalletGeneration(r)
 	if err != nil {
 		return err
@@ -275,15 +248,15 @@ func (h *Handler) confirmBackup(ctx context.Context, org string, w http.Response
 	if err != nil {
 		return err
 	}
-	var body digestJSON
+	var body completeJSON
 	if err := decode(w, r, &body); err != nil {
 		return err
 	}
-	digest, err := body.bytes()
+	digest, err := pairDigest(body.PairDigest)
 	if err != nil {
 		return err
 	}
-	if err := h.Store.ConfirmBackup(ctx, org, wallet, method, gen, digest); err != nil {
+	if err := h.Store.CompleteBackup(ctx, org, wallet, method, gen, body.Ciphertext, digest); err != nil {
 		return err
 	}
 	httpjson.Write(w, http.StatusOK, struct {

@@ -4,13 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
 	"database/sql"
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"time"
 
 	"github.com/duetwallet/duet/server/apikey"
@@ -46,7 +43,10 @@ CREATE TABLE custodian_backups (
 	confirmed_at BIGINT,
 	created_at BIGINT NOT NULL,
 	PRIMARY KEY (wallet_id, method, generation)
-)`}}
+)`}, {Version: 2, SQL: `
+ALTER TABLE custodian_shares ADD COLUMN method TEXT;
+ALTER TABLE custodian_shares ADD COLUMN pair_digest {{blob}};
+ALTER TABLE custodian_backups ADD COLUMN pair_digest {{blob}}`}}
 
 // A Store is the custodian's own storage. Every query is scoped to the
 // organization the caller authenticated as: one organization's wallets are
@@ -167,118 +167,176 @@ func backupBinding(walletID, method string, gen uint64) seal.Binding {
 	return seal.Binding{Purpose: seal.PurposeBackup, WalletID: walletID, Generation: gen, Item: method}
 }
 
-// A slot names one sealed item: a share (method "") or a backup.
-type slot struct {
-	table, where string
-	args         []any
-	binding      seal.Binding
+// lockWallet takes the row lock of the wallet's record for the rest of the
+// transaction, so that two backups of one wallet allocate generations and
+// confirm pairs one after the other. On SQLite the immediate transaction
+// already holds the database's write lock.
+func lockWallet(ctx context.Context, tx *sql.Tx, walletID string) error {
+	_, err := tx.ExecContext(ctx, `UPDATE custodian_wallets SET org_id = org_id WHERE wallet_id = $1`, walletID)
+	return err
 }
 
-func shareSlot(walletID string, gen int64) slot {
-	return slot{
-		table:   "custodian_shares",
-		where:   "wallet_id = $1 AND generation = $2",
-		args:    []any{walletID, gen},
-		binding: shareBinding(walletID, uint64(gen)),
+func validPair(method string, pairDigest []byte) error {
+	if !ValidMethod(method) {
+		return fmt.Errorf("%w: unknown backup method %q", ErrInvalid, method)
 	}
+	if len(pairDigest) != PairDigestSize {
+		return fmt.Errorf("%w: pair digest of %d bytes", ErrInvalid, len(pairDigest))
+	}
+	return nil
 }
 
-func backupSlot(walletID, method string, gen int64) slot {
-	return slot{
-		table:   "custodian_backups",
-		where:   "wallet_id = $1 AND generation = $2 AND method = $3",
-		args:    []any{walletID, gen, method},
-		binding: backupBinding(walletID, method, uint64(gen)),
+// StartBackup stores b_C of a new backup pair for a method, unconfirmed, and
+// returns the backup generation the custodian gave it: one above every
+// generation the wallet has had. pairDigest is the digest of the pair's
+// public data. The method's previous backup stays in force until
+// CompleteBackup confirms this one.
+func (s *Store) StartBackup(ctx context.Context, orgID, walletID, method string, share, pairDigest []byte) (uint64, error) {
+	if err := validPair(method, pairDigest); err != nil {
+		return 0, err
 	}
-}
-
-// put stores data in a slot unless the slot holds confirmed contents. Putting
-// the same bytes again is a no-op, so an upload can be retried safely.
-func (s *Store) put(ctx context.Context, orgID string, sl slot, data []byte) ([sha256.Size]byte, error) {
-	digest := sha256.Sum256(data)
-	sealed, err := s.sealer.Seal(s.rand, sl.binding, data)
-	if err != nil {
-		return digest, fmt.Errorf("custodian: %w", err)
+	if len(share) == 0 || len(share) > MaxShareSize {
+		return 0, fmt.Errorf("%w: share of %d bytes", ErrInvalid, len(share))
 	}
-	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
-		if err := s.claimWallet(ctx, tx, orgID, sl.binding.WalletID); err != nil {
-			return err
-		}
-		old, confirmed, err := s.read(ctx, tx, sl)
-		switch {
-		case errors.Is(err, ErrNotFound):
-		case err != nil:
-			return err
-		case confirmed && bytes.Equal(old, data):
-			return nil
-		case confirmed:
-			return ErrConfirmed
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM `+sl.table+` WHERE `+sl.where, sl.args...); err != nil {
-			return err
-		}
-		cols, vals := "wallet_id, generation, sealed, created_at", "$1, $2, $3, $4"
-		args := []any{sl.args[0], sl.args[1], sealed, s.stamp()}
-		if sl.table == "custodian_backups" {
-			cols, vals = cols+", method", vals+", $5"
-			args = append(args, sl.args[2])
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO `+sl.table+` (`+cols+`) VALUES (`+vals+`)`, args...)
-		return err
-	})
-	if err != nil {
-		return digest, wrap("store", err)
-	}
-	return digest, nil
-}
-
-// read opens the contents of a slot.
-func (s *Store) read(ctx context.Context, q querier, sl slot) (data []byte, confirmed bool, err error) {
-	var sealed []byte
-	var confirmedAt sql.NullInt64
-	err = q.QueryRowContext(ctx, `SELECT sealed, confirmed_at FROM `+sl.table+` WHERE `+sl.where, sl.args...).
-		Scan(&sealed, &confirmedAt)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, false, ErrNotFound
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	data, err = s.sealer.Open(sl.binding, sealed)
-	if err != nil {
-		return nil, false, fmt.Errorf("custodian: open %s of wallet %s: %w", sl.table, sl.binding.WalletID, err)
-	}
-	return data, confirmedAt.Valid, nil
-}
-
-// confirm marks a slot confirmed if digest is the SHA-256 of its contents.
-func (s *Store) confirm(ctx context.Context, orgID string, sl slot, digest []byte, after func(tx *sql.Tx) error) error {
+	var gen uint64
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		if err := ownWallet(ctx, tx, orgID, sl.binding.WalletID); err != nil {
+		if err := s.claimWallet(ctx, tx, orgID, walletID); err != nil {
 			return err
 		}
-		data, confirmed, err := s.read(ctx, tx, sl)
+		if err := lockWallet(ctx, tx, walletID); err != nil {
+			return err
+		}
+		var last int64
+		if err := tx.QueryRowContext(ctx,
+			`SELECT COALESCE(MAX(generation), 0) FROM (
+				SELECT generation FROM custodian_shares WHERE wallet_id = $1
+				UNION ALL SELECT generation FROM custodian_backups WHERE wallet_id = $1) AS g`,
+			walletID).Scan(&last); err != nil {
+			return err
+		}
+		g, err := generation(uint64(last) + 1)
 		if err != nil {
 			return err
 		}
-		sum := sha256.Sum256(data)
-		if subtle.ConstantTimeCompare(sum[:], digest) != 1 {
-			return ErrDigestMismatch
-		}
-		if confirmed {
-			return nil
+		sealed, err := s.sealer.Seal(s.rand, shareBinding(walletID, uint64(g)), share)
+		if err != nil {
+			return fmt.Errorf("custodian: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx,
-			`UPDATE `+sl.table+` SET confirmed_at = $`+fmt.Sprint(len(sl.args)+1)+` WHERE `+sl.where,
-			append(slices.Clone(sl.args), s.stamp())...); err != nil {
+			`INSERT INTO custodian_shares (wallet_id, generation, method, pair_digest, sealed, created_at)
+			 VALUES ($1, $2, $3, $4, $5, $6)`,
+			walletID, g, method, pairDigest, sealed, s.stamp()); err != nil {
 			return err
 		}
-		if after != nil {
-			return after(tx)
-		}
+		gen = uint64(g)
 		return nil
 	})
-	return wrap("confirm", err)
+	if err != nil {
+		return 0, wrap("start backup", err)
+	}
+	return gen, nil
+}
+
+// CompleteBackup stores the user's ciphertext of b_D for the pair that
+// StartBackup began as generation gen, and confirms the pair, but only if
+// the pair digest is the one b_C was stored with. In the same transaction it
+// deletes the method's older custodian shares and ciphertexts, confirmed or
+// left over from interrupted backups: the new pair supersedes them. A pair
+// that a newer confirmed one of the method already superseded is gone, and
+// completing it fails with ErrNotFound.
+func (s *Store) CompleteBackup(ctx context.Context, orgID, walletID, method string, gen uint64, ciphertext, pairDigest []byte) error {
+	g, err := generation(gen)
+	if err != nil {
+		return err
+	}
+	if err := validPair(method, pairDigest); err != nil {
+		return err
+	}
+	if len(ciphertext) == 0 || len(ciphertext) > MaxCiphertextSize {
+		return fmt.Errorf("%w: ciphertext of %d bytes", ErrInvalid, len(ciphertext))
+	}
+	sealed, err := s.sealer.Seal(s.rand, backupBinding(walletID, method, gen), ciphertext)
+	if err != nil {
+		return fmt.Errorf("custodian: %w", err)
+	}
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		if err := ownWallet(ctx, tx, orgID, walletID); err != nil {
+			return err
+		}
+		if err := lockWallet(ctx, tx, walletID); err != nil {
+			return err
+		}
+		// The state is in the WHERE clause: only an unconfirmed b_C of this
+		// method, generation and pair is confirmed here, whatever another
+		// transaction committed since this one began.
+		now := s.stamp()
+		res, err := tx.ExecContext(ctx,
+			`UPDATE custodian_shares SET confirmed_at = $5
+			 WHERE wallet_id = $1 AND generation = $2 AND method = $3 AND pair_digest = $4 AND confirmed_at IS NULL`,
+			walletID, g, method, pairDigest, now)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return s.completedAlready(ctx, tx, walletID, method, g, ciphertext, pairDigest)
+		}
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO custodian_backups (wallet_id, method, generation, pair_digest, sealed, confirmed_at, created_at)
+			 VALUES ($1, $2, $3, $4, $5, $6, $6)`,
+			walletID, method, g, pairDigest, sealed, now); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx,
+			`DELETE FROM custodian_backups WHERE wallet_id = $1 AND method = $2 AND generation < $3`,
+			walletID, method, g); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx,
+			`DELETE FROM custodian_shares WHERE wallet_id = $1 AND (method = $2 OR method IS NULL) AND generation < $3`,
+			walletID, method, g)
+		return err
+	})
+	return wrap("complete backup", err)
+}
+
+// completedAlready explains why CompleteBackup confirmed nothing: the same
+// completion again is a no-op; anything else is an error that names the
+// cause.
+func (s *Store) completedAlready(ctx context.Context, tx *sql.Tx, walletID, method string, g int64, ciphertext, pairDigest []byte) error {
+	var storedMethod sql.NullString
+	var storedDigest []byte
+	var confirmed sql.NullInt64
+	err := tx.QueryRowContext(ctx,
+		`SELECT method, pair_digest, confirmed_at FROM custodian_shares WHERE wallet_id = $1 AND generation = $2`,
+		walletID, g).Scan(&storedMethod, &storedDigest, &confirmed)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("custodian: %s backup generation %d of wallet %s is not in progress: %w", method, g, walletID, ErrNotFound)
+	case err != nil:
+		return err
+	case storedMethod.String != method || !bytes.Equal(storedDigest, pairDigest):
+		return fmt.Errorf("custodian: %s backup generation %d of wallet %s: %w", method, g, walletID, ErrDigestMismatch)
+	}
+	var sealed []byte
+	err = tx.QueryRowContext(ctx,
+		`SELECT sealed FROM custodian_backups WHERE wallet_id = $1 AND method = $2 AND generation = $3`,
+		walletID, method, g).Scan(&sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("custodian: %s backup generation %d of wallet %s: %w", method, g, walletID, ErrNotFound)
+	}
+	if err != nil {
+		return err
+	}
+	old, err := s.sealer.Open(backupBinding(walletID, method, uint64(g)), sealed)
+	if err != nil {
+		return fmt.Errorf("custodian: open backup of wallet %s: %w", walletID, err)
+	}
+	if !bytes.Equal(old, ciphertext) {
+		return ErrConfirmed
+	}
+	return nil
 }
 
 // wrap adds context to database errors and passes the package's own errors,
@@ -295,29 +353,7 @@ func wrap(op string, err error) error {
 	return fmt.Errorf("custodian: %s: %w", op, err)
 }
 
-// PutShare stores b_C of backup generation gen for the wallet, and returns the
-// SHA-256 digest the uploader confirms it with.
-func (s *Store) PutShare(ctx context.Context, orgID, walletID string, gen uint64, share []byte) ([sha256.Size]byte, error) {
-	g, err := generation(gen)
-	if err != nil {
-		return [sha256.Size]byte{}, err
-	}
-	if len(share) == 0 || len(share) > MaxShareSize {
-		return [sha256.Size]byte{}, fmt.Errorf("%w: share of %d bytes", ErrInvalid, len(share))
-	}
-	return s.put(ctx, orgID, shareSlot(walletID, g), share)
-}
-
-// ConfirmShare confirms b_C of generation gen if digest is its SHA-256.
-func (s *Store) ConfirmShare(ctx context.Context, orgID, walletID string, gen uint64, digest []byte) error {
-	g, err := generation(gen)
-	if err != nil {
-		return err
-	}
-	return s.confirm(ctx, orgID, shareSlot(walletID, g), digest, nil)
-}
-
-// Share returns the confirmed b_C of generation gen.
+// Share returns the confirmed b_C of backup generation gen.
 func (s *Store) Share(ctx context.Context, orgID, walletID string, gen uint64) ([]byte, error) {
 	g, err := generation(gen)
 	if err != nil {
@@ -326,52 +362,33 @@ func (s *Store) Share(ctx context.Context, orgID, walletID string, gen uint64) (
 	if err := ownWallet(ctx, s.db, orgID, walletID); err != nil {
 		return nil, err
 	}
-	data, confirmed, err := s.read(ctx, s.db, shareSlot(walletID, g))
-	if err == nil && !confirmed {
-		err = ErrNotFound
+	var sealed []byte
+	err = s.db.QueryRowContext(ctx,
+		`SELECT sealed FROM custodian_shares WHERE wallet_id = $1 AND generation = $2 AND confirmed_at IS NOT NULL`,
+		walletID, g).Scan(&sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("custodian: share generation %d of wallet %s: %w", gen, walletID, ErrNotFound)
 	}
 	if err != nil {
-		return nil, wrap("read share", err)
+		return nil, fmt.Errorf("custodian: read share: %w", err)
+	}
+	data, err := s.sealer.Open(shareBinding(walletID, gen), sealed)
+	if err != nil {
+		return nil, fmt.Errorf("custodian: open share of wallet %s: %w", walletID, err)
 	}
 	return data, nil
 }
 
-// PutBackup stores the user's ciphertext of b_D for a method and backup
-// generation gen, and returns the SHA-256 digest to confirm it with.
-func (s *Store) PutBackup(ctx context.Context, orgID, walletID, method string, gen uint64, ciphertext []byte) ([sha256.Size]byte, error) {
-	g, err := generation(gen)
-	if err != nil {
-		return [sha256.Size]byte{}, err
-	}
-	if !ValidMethod(method) {
-		return [sha256.Size]byte{}, fmt.Errorf("%w: unknown backup method %q", ErrInvalid, method)
-	}
-	if len(ciphertext) == 0 || len(ciphertext) > MaxCiphertextSize {
-		return [sha256.Size]byte{}, fmt.Errorf("%w: ciphertext of %d bytes", ErrInvalid, len(ciphertext))
-	}
-	return s.put(ctx, orgID, backupSlot(walletID, method, g), ciphertext)
-}
+// pairs is the query of a wallet's complete backup pairs: a confirmed
+// ciphertext and a confirmed b_C of the same method and generation, stored
+// with the same pair digest.
+const pairs = `FROM custodian_backups b JOIN custodian_shares s
+	ON s.wallet_id = b.wallet_id AND s.generation = b.generation AND s.method = b.method
+	WHERE b.wallet_id = $1 AND b.confirmed_at IS NOT NULL AND s.confirmed_at IS NOT NULL
+	AND b.pair_digest = s.pair_digest`
 
-// ConfirmBackup confirms the ciphertext of a method and generation if digest
-// is its SHA-256. Older generations of the same method are deleted then: the
-// confirmed one supersedes them.
-func (s *Store) ConfirmBackup(ctx context.Context, orgID, walletID, method string, gen uint64, digest []byte) error {
-	g, err := generation(gen)
-	if err != nil {
-		return err
-	}
-	if !ValidMethod(method) {
-		return fmt.Errorf("%w: unknown backup method %q", ErrInvalid, method)
-	}
-	return s.confirm(ctx, orgID, backupSlot(walletID, method, g), digest, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx,
-			`DELETE FROM custodian_backups WHERE wallet_id = $1 AND method = $2 AND generation < $3`,
-			walletID, method, g)
-		return err
-	})
-}
-
-// Backup returns the newest confirmed backup of a method.
+// Backup returns the newest complete backup pair of a method: its
+// ciphertext, its generation (that of b_C) and its pair digest.
 func (s *Store) Backup(ctx context.Context, orgID, walletID, method string) (Backup, error) {
 	if !ValidMethod(method) {
 		return Backup{}, fmt.Errorf("%w: unknown backup method %q", ErrInvalid, method)
@@ -380,21 +397,21 @@ func (s *Store) Backup(ctx context.Context, orgID, walletID, method string) (Bac
 		return Backup{}, err
 	}
 	var g int64
+	var sealed, digest []byte
 	err := s.db.QueryRowContext(ctx,
-		`SELECT generation FROM custodian_backups
-		 WHERE wallet_id = $1 AND method = $2 AND confirmed_at IS NOT NULL
-		 ORDER BY generation DESC LIMIT 1`, walletID, method).Scan(&g)
+		`SELECT b.generation, b.sealed, b.pair_digest `+pairs+` AND b.method = $2
+		 ORDER BY b.generation DESC LIMIT 1`, walletID, method).Scan(&g, &sealed, &digest)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Backup{}, fmt.Errorf("custodian: %s backup of wallet %s: %w", method, walletID, ErrNotFound)
 	}
 	if err != nil {
 		return Backup{}, fmt.Errorf("custodian: read backup: %w", err)
 	}
-	data, _, err := s.read(ctx, s.db, backupSlot(walletID, method, g))
+	data, err := s.sealer.Open(backupBinding(walletID, method, uint64(g)), sealed)
 	if err != nil {
-		return Backup{}, wrap("read backup", err)
+		return Backup{}, fmt.Errorf("custodian: open backup of wallet %s: %w", walletID, err)
 	}
-	return Backup{Method: method, Generation: uint64(g), Ciphertext: data, Confirmed: true}, nil
+	return Backup{Method: method, Generation: uint64(g), Ciphertext: data, PairDigest: digest, Confirmed: true}, nil
 }
 
 // Status reports what the custodian holds for the wallet. A wallet it holds
@@ -419,44 +436,56 @@ func (s *Store) Status(ctx context.Context, orgID, walletID string) (WalletStatu
 		t := time.UnixMilli(eject.Int64).UTC()
 		st.EjectAuthorized, st.EjectAuthorizedAt = true, &t
 	}
-	rows, err := s.db.QueryContext(ctx,
-		`SELECT generation, confirmed_at IS NOT NULL FROM custodian_shares WHERE wallet_id = $1 ORDER BY generation`, walletID)
+	err = s.scan(ctx, func(rows *sql.Rows) error {
+		var sh ShareStatus
+		var method sql.NullString
+		if err := rows.Scan(&sh.Generation, &method, &sh.Confirmed); err != nil {
+			return err
+		}
+		sh.Method = method.String
+		st.Shares = append(st.Shares, sh)
+		return nil
+	}, `SELECT generation, method, confirmed_at IS NOT NULL FROM custodian_shares WHERE wallet_id = $1 ORDER BY generation`, walletID)
 	if err != nil {
 		return st, fmt.Errorf("custodian: read shares: %w", err)
 	}
-	confirmedShares := map[uint64]bool{}
-	for rows.Next() {
-		var sh ShareStatus
-		if err := rows.Scan(&sh.Generation, &sh.Confirmed); err != nil {
-			rows.Close()
-			return st, fmt.Errorf("custodian: read shares: %w", err)
+	err = s.scan(ctx, func(rows *sql.Rows) error {
+		var b Backup
+		if err := rows.Scan(&b.Method, &b.Generation, &b.Confirmed); err != nil {
+			return err
 		}
-		st.Shares = append(st.Shares, sh)
-		confirmedShares[sh.Generation] = sh.Confirmed
-	}
-	if err := rows.Close(); err != nil {
-		return st, fmt.Errorf("custodian: read shares: %w", err)
-	}
-	rows, err = s.db.QueryContext(ctx,
-		`SELECT method, generation, confirmed_at IS NOT NULL FROM custodian_backups WHERE wallet_id = $1 ORDER BY method, generation`, walletID)
+		st.Backups = append(st.Backups, b)
+		return nil
+	}, `SELECT method, generation, confirmed_at IS NOT NULL FROM custodian_backups WHERE wallet_id = $1 ORDER BY method, generation`, walletID)
 	if err != nil {
 		return st, fmt.Errorf("custodian: read backups: %w", err)
+	}
+	err = s.scan(ctx, func(rows *sql.Rows) error {
+		var m string
+		if err := rows.Scan(&m); err != nil {
+			return err
+		}
+		st.BackedUp = append(st.BackedUp, m)
+		return nil
+	}, `SELECT DISTINCT b.method `+pairs+` ORDER BY b.method`, walletID)
+	if err != nil {
+		return st, fmt.Errorf("custodian: read backup pairs: %w", err)
+	}
+	return st, nil
+}
+
+func (s *Store) scan(ctx context.Context, row func(*sql.Rows) error, query string, args ...any) error {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var b Backup
-		if err := rows.Scan(&b.Method, &b.Generation, &b.Confirmed); err != nil {
-			return st, fmt.Errorf("custodian: read backups: %w", err)
-		}
-		st.Backups = append(st.Backups, b)
-		if b.Confirmed && confirmedShares[b.Generation] && !slices.Contains(st.BackedUp, b.Method) {
-			st.BackedUp = append(st.BackedUp, b.Method)
+		if err := row(rows); err != nil {
+			return err
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return st, fmt.Errorf("custodian: read backups: %w", err)
-	}
-	return st, nil
+	return rows.Err()
 }
 
 // AuthorizeEject records the organization's decision to let the user eject

@@ -157,7 +157,7 @@ func TestUncommittedWalletIsNoWallet(t *testing.T) {
 	e := newEnv(t)
 	id, _ := apikey.NewID(rand.Reader)
 	w := store.Wallet{ID: id, ClientID: e.clientID, PublicKey: []byte{2, 1}, Address: "0x00000000000000000000000000000000000000aa"}
-	if err := e.store.CreateWallet(ctx(t), w, 1, []byte("share 1")); err != nil {
+	if err := e.store.CreateWallet(ctx(t), w, 1, []byte("share 1"), make([]byte, 32)); err != nil {
 		t.Fatal(err)
 	}
 	for _, op := range []string{wire.OpSign, wire.OpRefresh, wire.OpBackup} {

@@ -9,7 +9,6 @@ package party
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -60,10 +59,14 @@ type Handler struct {
 	Limits Limits
 	// Now is the clock of the limits; time.Now if nil.
 	Now func() time.Time
+	// LockLease is how long the wallet's change lock, which a refresh or
+	// recovery holds in the database, outlives a session that stops renewing
+	// it (a crashed replica); default two minutes. A live session renews it
+	// every third of the lease.
+	LockLease time.Duration
 
 	mu       sync.Mutex
-	sessions map[string]int  // client id → open sessions
-	changing map[string]bool // wallet id → a share change is running
+	sessions map[string]int // client id → open sessions
 }
 
 func (h *Handler) rand() io.Reader {
@@ -98,7 +101,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer stop()
 	}
 	conn := wire.NewConn(ws, timeout)
-	s := &session{h: h, conn: conn}
+	s := &session{h: h, conn: conn, cancel: cancel}
 	err = s.serve(ctx)
 	we := sessionError(err)
 	switch {
@@ -171,25 +174,68 @@ func (h *Handler) leave(clientID string) {
 	}
 }
 
-// lockWallet makes share changes of one wallet run one at a time in this
-// process; across replicas the store's conditional updates decide.
-func (h *Handler) lockWallet(walletID string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.changing == nil {
-		h.changing = map[string]bool{}
+func (h *Handler) lockLease() time.Duration {
+	if h.LockLease > 0 {
+		return h.LockLease
 	}
-	if h.changing[walletID] {
-		return false
-	}
-	h.changing[walletID] = true
-	return true
+	return 2 * time.Minute
 }
 
-func (h *Handler) unlockWallet(walletID string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	delete(h.changing, walletID)
+// lockWallet takes the wallet's change lock in the store, shared by every
+// replica, and renews it until the session releases it. If a renewal finds
+// the lock taken by another holder, the session is ended: its share change
+// is no longer the only one.
+func (s *session) lockWallet(ctx context.Context, walletID string) error {
+	holder := make([]byte, 16)
+	if _, err := io.ReadFull(s.h.rand(), holder); err != nil {
+		return err
+	}
+	id, lease := fmt.Sprintf("%x", holder), s.h.lockLease()
+	err := s.h.Store.LockWallet(ctx, walletID, id, lease)
+	if errors.Is(err, store.ErrLocked) {
+		return fail(wire.CodeBusy, "another change of this wallet is running")
+	}
+	if err != nil {
+		return fail(wire.CodeServerError, "locking the wallet failed")
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				if err := s.h.Store.LockWallet(ctx, walletID, id, lease); errors.Is(err, store.ErrLocked) {
+					s.h.log().Warn("wallet lock lost", "wallet", walletID)
+					s.cancel()
+					return
+				}
+			}
+		}
+	}()
+	s.unlock = func() {
+		close(stop)
+		<-done
+		// The session's context may be over; the release must still run.
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := s.h.Store.UnlockWallet(uctx, walletID, id); err != nil {
+			s.h.log().Warn("releasing the wallet lock failed; it lapses with its lease", "wallet", walletID, "error", err)
+		}
+	}
+	return nil
+}
+
+// release gives back the wallet lock, if the session holds it.
+func (s *session) release() {
+	if s.unlock != nil {
+		s.unlock()
+		s.unlock = nil
+	}
 }
 
 func fail(code, format string, args ...any) *wire.Error {
@@ -199,6 +245,8 @@ func fail(code, format string, args ...any) *wire.Error {
 type session struct {
 	h        *Handler
 	conn     *wire.Conn
+	cancel   context.CancelFunc
+	unlock   func() // releases the wallet lock; nil when not held
 	op       string
 	hello    *wire.Hello
 	client   store.Client
@@ -209,6 +257,9 @@ type session struct {
 }
 
 func (s *session) serve(ctx context.Context) error {
+	// Whatever ends the session, a failed send included, gives the
+	// wallet lock back.
+	defer s.release()
 	f, err := s.conn.Recv(ctx)
 	if err != nil {
 		return err
@@ -260,8 +311,11 @@ func (s *session) serve(ctx context.Context) error {
 	return fail(wire.CodeInvalidArgument, "unknown operation %q", hello.Op)
 }
 
-// loadWallet finds the client's committed wallet, drops a pending generation
-// left by an interrupted share change, and answers Welcome.
+// loadWallet finds the client's committed wallet and answers Welcome. With
+// lock, the session takes the wallet's change lock first and drops a pending
+// generation, which only an interrupted share change can have left while
+// nobody holds the lock; without it, a pending generation is left to the
+// share change that may still be running.
 func (s *session) loadWallet(ctx context.Context, lock bool) error {
 	w, err := s.h.Store.WalletByClient(ctx, s.client.ID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && w.ActiveGeneration == 0) {
@@ -274,11 +328,16 @@ func (s *session) loadWallet(ctx context.Context, lock bool) error {
 		return err
 	}
 	if lock {
-		if !s.h.lockWallet(w.ID) {
-			return fail(wire.CodeBusy, "another change of this wallet is running")
+		if err := s.lockWallet(ctx, w.ID); err != nil {
+			return err
+		}
+		// Read again under the lock: a change that held it may have
+		// committed since.
+		if w, err = s.h.Store.Wallet(ctx, w.ID); err != nil {
+			return fail(wire.CodeServerError, "loading the wallet failed")
 		}
 	}
-	if w.PendingGeneration != 0 {
+	if lock && w.PendingGeneration != 0 {
 		// The device acknowledged nothing we activated: whatever it holds
 		// as pending, it drops when it sees our active generation.
 		if err := s.h.Store.DropPending(ctx, w.ID, w.PendingGeneration); err != nil && !errors.Is(err, store.ErrNotPending) {
@@ -338,8 +397,15 @@ func (s *session) awaitAck(ctx context.Context, share *mpc.KeyShare) error {
 	return nil
 }
 
-func (s *session) commit(ctx context.Context, gen uint64) error {
-	if err := s.h.Store.Activate(ctx, s.walletID, gen); err != nil {
+// commit activates the share this session stored, named by its pair's
+// digest, and tells the device.
+func (s *session) commit(ctx context.Context, share *mpc.KeyShare) error {
+	gen := share.Generation
+	err := s.h.Store.Activate(ctx, s.walletID, gen, share.PublicDigest())
+	if errors.Is(err, store.ErrNotPending) {
+		return fail(wire.CodeBusy, "generation %d of this session is no longer pending", gen)
+	}
+	if err != nil {
 		return fail(wire.CodeServerError, "activating generation %d failed", gen)
 	}
 	return s.conn.Send(ctx, (&wire.Commit{Gen: gen}).Frame())
@@ -386,7 +452,7 @@ func (s *session) keygen(ctx context.Context) error {
 	data, _ := share.MarshalBinary()
 	addr := mpc.Address(share.PublicKey)
 	w := store.Wallet{ID: id, ClientID: s.client.ID, PublicKey: share.PublicKey.Bytes(), Address: fmt.Sprintf("0x%x", addr)}
-	if err := s.h.Store.CreateWallet(ctx, w, share.Generation, data); err != nil {
+	if err := s.h.Store.CreateWallet(ctx, w, share.Generation, data, share.PublicDigest()); err != nil {
 		if errors.Is(err, store.ErrWalletExists) {
 			return fail(wire.CodeWalletExists, "this client already has a wallet")
 		}
@@ -395,7 +461,7 @@ func (s *session) keygen(ctx context.Context) error {
 	if err := s.awaitAck(ctx, share); err != nil {
 		return err
 	}
-	return s.commit(ctx, share.Generation)
+	return s.commit(ctx, share)
 }
 
 func (s *session) sign(ctx context.Context) error {
@@ -433,7 +499,6 @@ func (s *session) refresh(ctx context.Context) error {
 	if err := s.loadWallet(ctx, true); err != nil {
 		return err
 	}
-	defer s.h.unlockWallet(s.walletID)
 	if !s.deviceHolds() {
 		return nil
 	}
@@ -456,13 +521,13 @@ func (s *session) refresh(ctx context.Context) error {
 
 func (s *session) storeAndCommit(ctx context.Context, next *mpc.KeyShare) error {
 	data, _ := next.MarshalBinary()
-	if err := s.h.Store.PutPending(ctx, s.walletID, next.Generation, data); err != nil {
+	if err := s.h.Store.PutPending(ctx, s.walletID, next.Generation, data, next.PublicDigest()); err != nil {
 		return fail(wire.CodeServerError, "storing the pending generation failed")
 	}
 	if err := s.awaitAck(ctx, next); err != nil {
 		return err
 	}
-	return s.commit(ctx, next.Generation)
+	return s.commit(ctx, next)
 }
 
 func (s *session) custodian(ctx context.Context) (*custodian.Client, error) {
@@ -491,16 +556,6 @@ func (s *session) backup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	status, err := cust.Status(ctx, s.walletID)
-	if err != nil && !errors.Is(err, custodian.ErrNotFound) {
-		return fail(wire.CodeServerError, "custodian store unavailable")
-	}
-	backupGen := uint64(1)
-	for _, sh := range status.Shares {
-		if sh.Generation >= backupGen {
-			backupGen = sh.Generation + 1
-		}
-	}
 	share, err := s.activeShare(ctx)
 	if err != nil {
 		return err
@@ -512,39 +567,38 @@ func (s *session) backup(ctx context.Context) error {
 		return err
 	}
 	custodianShare := out.(*mpc.KeyShare)
+	pair := custodianShare.PublicDigest()
 	data, _ := custodianShare.MarshalBinary()
 	custodianShare.Wipe()
 	// b_C goes to the custodian and nowhere else: the server keeps no copy.
-	err = putConfirmed(data, func() ([32]byte, error) { return cust.PutShare(ctx, s.walletID, backupGen, data) },
-		func(d [32]byte) error { return cust.ConfirmShare(ctx, s.walletID, backupGen, d) })
+	// The custodian stores it unconfirmed under a generation of its own; the
+	// method's previous backup stays in force until this pair completes.
+	backupGen, err := cust.StartBackup(ctx, s.walletID, s.hello.Method, data, pair)
 	clear(data)
 	if err != nil {
-		return fail(wire.CodeServerError, "the custodian store did not confirm the share")
+		return fail(wire.CodeServerError, "the custodian store did not take the share")
 	}
-	blob, err := s.conn.RecvData(ctx, "backup")
+	// The device's half arrives on this session only, for the pair this
+	// session made: the device names the pair by its digest.
+	d, err := s.conn.RecvData(ctx, "backup")
 	if err != nil {
 		return err
 	}
-	err = putConfirmed(blob.Body, func() ([32]byte, error) {
-		return cust.PutBackup(ctx, s.walletID, s.hello.Method, backupGen, blob.Body)
-	}, func(d [32]byte) error { return cust.ConfirmBackup(ctx, s.walletID, s.hello.Method, backupGen, d) })
+	payload, err := wire.ParseBackupPayload(d.Body)
+	if err != nil {
+		return err
+	}
+	if subtle.ConstantTimeCompare(payload.PairDigest, pair) != 1 {
+		return fail(wire.CodeProtocolAbort, "device sealed another backup pair")
+	}
+	err = cust.CompleteBackup(ctx, s.walletID, s.hello.Method, backupGen, payload.Sealed, pair)
+	if errors.Is(err, custodian.ErrNotFound) {
+		return fail(wire.CodeBusy, "a newer %s backup of this wallet completed first", s.hello.Method)
+	}
 	if err != nil {
 		return fail(wire.CodeServerError, "the custodian store did not confirm the backup")
 	}
 	return s.conn.Send(ctx, (&wire.Done{}).Frame())
-}
-
-// putConfirmed uploads and confirms only if the custodian's digest of what it
-// stored matches ours.
-func putConfirmed(data []byte, put func() ([32]byte, error), confirm func([32]byte) error) error {
-	got, err := put()
-	if err != nil {
-		return err
-	}
-	if want := sha256.Sum256(data); got != want {
-		return errors.New("custodian stored other bytes")
-	}
-	return confirm(got)
 }
 
 // loadBackup finds the client's committed wallet and fetches the confirmed
@@ -567,7 +621,7 @@ func (s *session) loadBackup(ctx context.Context) (*custodian.Client, custodian.
 	}
 	b, err := cust.Backup(ctx, s.walletID, s.hello.Method)
 	if errors.Is(err, custodian.ErrNotFound) || (err == nil && !b.Confirmed) {
-		return nil, custodian.Backup{}, fail(wire.CodeNotBackedUp, "no confirmed %s backup", s.hello.Method)
+		return nil, custodian.Backup{}, fail(wire.CodeNotBackedUp, "no complete %s backup pair", s.hello.Method)
 	}
 	if err != nil {
 		return nil, custodian.Backup{}, fail(wire.CodeServerError, "custodian store unavailable")
@@ -590,6 +644,9 @@ func (s *session) recover(ctx context.Context) error {
 	}
 	clear(shareBytes)
 	defer pairB.Wipe()
+	if subtle.ConstantTimeCompare(pairB.PublicDigest(), b.PairDigest) != 1 {
+		return fail(wire.CodeNotBackedUp, "the custodian's share is not of the %s backup's pair", s.hello.Method)
+	}
 	primes, err := s.h.Primes.Primes(ctx)
 	if err != nil {
 		return fail(wire.CodeServerError, "no primes available")
@@ -597,7 +654,6 @@ func (s *session) recover(ctx context.Context) error {
 	if err := s.loadWallet(ctx, true); err != nil {
 		return err
 	}
-	defer s.h.unlockWallet(s.walletID)
 	if err := s.conn.Send(ctx, (&wire.Data{Kind: "backup", Body: b.Ciphertext}).Frame()); err != nil {
 		return err
 	}
@@ -636,10 +692,20 @@ func (s *session) eject(ctx context.Context) error {
 		}
 		return fail(wire.CodeServerError, "custodian store unavailable")
 	}
+	defer clear(share)
+	pairB := new(mpc.KeyShare)
+	if err := pairB.UnmarshalBinary(share); err != nil {
+		return fail(wire.CodeServerError, "the custodian share is corrupt")
+	}
+	match := subtle.ConstantTimeCompare(pairB.PublicDigest(), b.PairDigest) == 1
+	pairB.Wipe()
+	if !match {
+		return fail(wire.CodeNotBackedUp, "the custodian's share is not of the %s backup's pair", s.hello.Method)
+	}
 	if err := s.loadWallet(ctx, false); err != nil {
 		return err
 	}
 	body := codec.NewEncoder(len(b.Ciphertext) + len(share) + 8).VarBytes(b.Ciphertext).VarBytes(share).Bytes()
-	clear(share)
+	defer clear(body)
 	return s.conn.Send(ctx, (&wire.Data{Kind: "eject", Body: body}).Frame())
 }

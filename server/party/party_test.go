@@ -52,8 +52,10 @@ func (f *fixturePrimes) Primes(context.Context) (*mpc.Primes, error) {
 type env struct {
 	t        *testing.T
 	srv      *httptest.Server
+	db       *sqldb.DB
 	store    *store.SQLStore
 	cus      *custodian.Store
+	orgID    string
 	orgKey   string
 	clientID string
 	client   string
@@ -81,6 +83,7 @@ func newEnvWith(t *testing.T, cfg envConfig) *env {
 	}
 	e := startEnv(t, cfg)
 	orgID, _ := apikey.NewID(rand.Reader)
+	e.orgID = orgID
 	ck, err := e.cus.CreateAccount(ctx, orgID)
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +105,7 @@ func newEnvWith(t *testing.T, cfg envConfig) *env {
 func (e *env) restart(t *testing.T) *env {
 	t.Helper()
 	r := startEnv(t, e.cfg)
-	r.orgKey, r.clientID, r.client = e.orgKey, e.clientID, e.client
+	r.orgID, r.orgKey, r.clientID, r.client = e.orgID, e.orgKey, e.clientID, e.client
 	return r
 }
 
@@ -145,7 +148,7 @@ func startEnv(t *testing.T, cfg envConfig) *env {
 	ts.Start()
 	t.Cleanup(ts.Close)
 	dir.HTTP = ts.Client()
-	return &env{t: t, srv: ts, store: st, cus: cs, cfg: cfg}
+	return &env{t: t, srv: ts, db: db, store: st, cus: cs, cfg: cfg}
 }
 
 // memStore is a device's store, in memory.

@@ -63,6 +63,12 @@ CREATE TABLE rate_limits (
 	events BIGINT NOT NULL,
 	locked_until BIGINT NOT NULL,
 	PRIMARY KEY (kind, subject)
+)`}, {Version: 3, SQL: `
+ALTER TABLE server_shares ADD COLUMN digest {{blob}};
+CREATE TABLE wallet_locks (
+	wallet_id TEXT PRIMARY KEY,
+	holder TEXT NOT NULL,
+	expires_at BIGINT NOT NULL
 )`}}
 
 // SQLStore is the Store on SQLite or PostgreSQL.
@@ -259,10 +265,13 @@ func generation(gen uint64) (int64, error) {
 	return int64(gen), nil
 }
 
-func (s *SQLStore) CreateWallet(ctx context.Context, w Wallet, gen uint64, share []byte) error {
+func (s *SQLStore) CreateWallet(ctx context.Context, w Wallet, gen uint64, share, digest []byte) error {
 	g, err := generation(gen)
 	if err != nil {
 		return err
+	}
+	if len(digest) == 0 {
+		return errors.New("store: a share needs the digest of its pair's public data")
 	}
 	if w.ID == "" || w.ClientID == "" || len(w.PublicKey) == 0 || w.Address == "" {
 		return errors.New("store: wallet needs an id, a client id, a public key and an address")
@@ -280,8 +289,8 @@ func (s *SQLStore) CreateWallet(ctx context.Context, w Wallet, gen uint64, share
 			return err
 		}
 		_, err := tx.ExecContext(ctx,
-			`INSERT INTO server_shares (wallet_id, generation, state, sealed, created_at) VALUES ($1, $2, 'pending', $3, $4)`,
-			w.ID, g, sealed, now)
+			`INSERT INTO server_shares (wallet_id, generation, state, sealed, digest, created_at) VALUES ($1, $2, 'pending', $3, $4, $5)`,
+			w.ID, g, sealed, digest, now)
 		return err
 	})
 	switch {
@@ -332,10 +341,13 @@ func (s *SQLStore) WalletByClient(ctx context.Context, clientID string) (Wallet,
 	return w, nil
 }
 
-func (s *SQLStore) PutPending(ctx context.Context, walletID string, gen uint64, share []byte) error {
+func (s *SQLStore) PutPending(ctx context.Context, walletID string, gen uint64, share, digest []byte) error {
 	g, err := generation(gen)
 	if err != nil {
 		return err
+	}
+	if len(digest) == 0 {
+		return errors.New("store: a share needs the digest of its pair's public data")
 	}
 	sealed, err := s.sealer.Seal(s.rand, shareBinding(walletID, gen), share)
 	if err != nil {
@@ -364,8 +376,8 @@ func (s *SQLStore) PutPending(ctx context.Context, walletID string, gen uint64, 
 			return fmt.Errorf("store: wallet %s: generation %d after active %d: %w", walletID, gen, w.ActiveGeneration, ErrGenerationMismatch)
 		}
 		_, err = tx.ExecContext(ctx,
-			`INSERT INTO server_shares (wallet_id, generation, state, sealed, created_at) VALUES ($1, $2, 'pending', $3, $4)`,
-			walletID, g, sealed, s.stamp())
+			`INSERT INTO server_shares (wallet_id, generation, state, sealed, digest, created_at) VALUES ($1, $2, 'pending', $3, $4, $5)`,
+			walletID, g, sealed, digest, s.stamp())
 		return err
 	})
 	if err != nil {
@@ -385,7 +397,7 @@ func walletTx(ctx context.Context, tx *sql.Tx, id string) (Wallet, error) {
 // wrap adds context to errors from the database and passes the store's own
 // errors through unchanged.
 func wrap(op string, err error) error {
-	for _, sentinel := range []error{ErrNotFound, ErrPendingExists, ErrGenerationMismatch, ErrNotPending, ErrNoActiveShare, ErrPresignatureExists, ErrWalletExists} {
+	for _, sentinel := range []error{ErrNotFound, ErrLocked, ErrPendingExists, ErrGenerationMismatch, ErrNotPending, ErrNoActiveShare, ErrPresignatureExists, ErrWalletExists} {
 		if errors.Is(err, sentinel) {
 			return err
 		}
@@ -393,19 +405,26 @@ func wrap(op string, err error) error {
 	return fmt.Errorf("store: %s: %w", op, err)
 }
 
-func (s *SQLStore) Activate(ctx context.Context, walletID string, gen uint64) error {
+func (s *SQLStore) Activate(ctx context.Context, walletID string, gen uint64, digest []byte) error {
 	g, err := generation(gen)
 	if err != nil {
 		return err
 	}
+	if len(digest) == 0 {
+		return fmt.Errorf("store: wallet %s generation %d: no digest: %w", walletID, gen, ErrNotPending)
+	}
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
 		// Only one transaction can move pending_generation from gen to NULL:
 		// on PostgreSQL a concurrent one waits for this row lock, then
-		// re-checks the WHERE clause and updates nothing.
+		// re-checks the WHERE clause and updates nothing. The pending share
+		// must be the one whose pair has this digest: a share another
+		// session stored under the same generation number does not match.
 		res, err := tx.ExecContext(ctx,
 			`UPDATE wallets SET active_generation = $2, pending_generation = NULL
-			 WHERE id = $1 AND pending_generation = $2`,
-			walletID, g)
+			 WHERE id = $1 AND pending_generation = $2 AND EXISTS (
+				SELECT 1 FROM server_shares
+				WHERE wallet_id = $1 AND generation = $2 AND state = 'pending' AND digest = $3)`,
+			walletID, g, digest)
 		if err != nil {
 			return err
 		}
@@ -415,7 +434,7 @@ func (s *SQLStore) Activate(ctx context.Context, walletID string, gen uint64) er
 			if _, err := walletTx(ctx, tx, walletID); err != nil {
 				return err
 			}
-			return fmt.Errorf("store: wallet %s generation %d: %w", walletID, gen, ErrNotPending)
+			return fmt.Errorf("store: wallet %s generation %d with this digest: %w", walletID, gen, ErrNotPending)
 		}
 		res, err = tx.ExecContext(ctx,
 			`UPDATE server_shares SET state = 'active' WHERE wallet_id = $1 AND generation = $2 AND state = 'pending'`,
@@ -497,10 +516,10 @@ func (s *SQLStore) Share(ctx context.Context, walletID string, gen uint64) (Shar
 		return Share{}, err
 	}
 	var state string
-	var sealed []byte
+	var sealed, digest []byte
 	err = s.db.QueryRowContext(ctx,
-		`SELECT state, sealed FROM server_shares WHERE wallet_id = $1 AND generation = $2`, walletID, g).
-		Scan(&state, &sealed)
+		`SELECT state, sealed, digest FROM server_shares WHERE wallet_id = $1 AND generation = $2`, walletID, g).
+		Scan(&state, &sealed, &digest)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Share{}, fmt.Errorf("store: share of wallet %s generation %d: %w", walletID, gen, ErrNotFound)
 	}
@@ -511,7 +530,7 @@ func (s *SQLStore) Share(ctx context.Context, walletID string, gen uint64) (Shar
 	if err != nil {
 		return Share{}, fmt.Errorf("store: open share of wallet %s generation %d: %w", walletID, gen, err)
 	}
-	return Share{WalletID: walletID, Generation: gen, State: ShareState(state), Data: data}, nil
+	return Share{WalletID: walletID, Generation: gen, State: ShareState(state), Data: data, Digest: digest}, nil
 }
 
 func (s *SQLStore) PutPresignature(ctx context.Context, walletID string, gen uint64, id string, data []byte) error {
@@ -675,4 +694,40 @@ func (s *SQLStore) LockedUntil(ctx context.Context, kind, subject string, now ti
 		return time.Time{}, nil
 	}
 	return fromStamp(until), nil
+}
+
+// LockWallet takes the wallet's change lock for holder until now + lease. A
+// lock whose lease has run out is free, so a holder that died without
+// UnlockWallet blocks the wallet for one lease at most; the holder renews
+// by calling LockWallet again.
+func (s *SQLStore) LockWallet(ctx context.Context, walletID, holder string, lease time.Duration) error {
+	if walletID == "" || holder == "" || lease <= 0 {
+		return errors.New("store: a wallet lock needs a wallet, a holder and a lease")
+	}
+	now := s.now()
+	// One statement takes a free or expired lock, renews our own, and
+	// leaves anyone else's alone: both engines serialise it on the row.
+	res, err := s.db.ExecContext(ctx,
+		`INSERT INTO wallet_locks (wallet_id, holder, expires_at) VALUES ($1, $2, $3)
+		 ON CONFLICT (wallet_id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+		 WHERE wallet_locks.holder = excluded.holder OR wallet_locks.expires_at <= $4`,
+		walletID, holder, now.Add(lease).UnixMilli(), now.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("store: lock wallet: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("store: lock wallet: %w", err)
+	} else if n == 0 {
+		return fmt.Errorf("store: wallet %s: %w", walletID, ErrLocked)
+	}
+	return nil
+}
+
+// UnlockWallet releases the lock if holder still holds it.
+func (s *SQLStore) UnlockWallet(ctx context.Context, walletID, holder string) error {
+	if _, err := s.db.ExecContext(ctx,
+		`DELETE FROM wallet_locks WHERE wallet_id = $1 AND holder = $2`, walletID, holder); err != nil {
+		return fmt.Errorf("store: unlock wallet: %w", err)
+	}
+	return nil
 }

@@ -40,6 +40,8 @@ var (
 	// ErrRateLimited means a subject has used up its events of the current
 	// window.
 	ErrRateLimited = errors.New("store: rate limit reached")
+	// ErrLocked means another holder has the wallet's change lock.
+	ErrLocked = errors.New("store: wallet is locked by another share change")
 )
 
 // An Organization runs an app on Duet. Its backend makes clients with its API key.
@@ -89,6 +91,9 @@ type Share struct {
 	State      ShareState
 	// Data is the encoded share, opaque to the store.
 	Data []byte
+	// Digest identifies the pair the share belongs to (the digest of the
+	// pair's public data); it is what Activate matches.
+	Digest []byte
 }
 
 // Accounts holds organizations and clients and checks their API keys.
@@ -119,26 +124,37 @@ type Accounts interface {
 // generation to the next in two phases (docs/ARCHITECTURE.md §3).
 type Wallets interface {
 	// CreateWallet records a new wallet with its first share as pending
-	// generation gen. The wallet counts as existing once Activate(w.ID, gen)
+	// generation gen, digest being the digest of the pair's public data.
+	// The wallet counts as existing once Activate(w.ID, gen, digest)
 	// succeeds; DropPending(w.ID, gen) removes it entirely.
-	CreateWallet(ctx context.Context, w Wallet, gen uint64, share []byte) error
+	CreateWallet(ctx context.Context, w Wallet, gen uint64, share, digest []byte) error
 	Wallet(ctx context.Context, id string) (Wallet, error)
 	// WalletByClient returns the client's wallet, whether committed or not.
 	WalletByClient(ctx context.Context, clientID string) (Wallet, error)
 
 	// PutPending stores share as pending generation gen, which must be the
-	// active generation plus one, while no other generation is pending.
-	PutPending(ctx context.Context, walletID string, gen uint64, share []byte) error
-	// Activate makes pending generation gen active and, in the same
-	// transaction, deletes the older generations' shares and presignatures.
-	// Of several concurrent calls exactly one succeeds; the others get
-	// ErrNotPending.
-	Activate(ctx context.Context, walletID string, gen uint64) error
+	// active generation plus one, while no other generation is pending;
+	// digest is the digest of the new pair's public data.
+	PutPending(ctx context.Context, walletID string, gen uint64, share, digest []byte) error
+	// Activate makes pending generation gen active if its share is the one
+	// stored with digest and, in the same transaction, deletes the older
+	// generations' shares and presignatures. Of several concurrent calls
+	// exactly one succeeds; the others, and a call naming a share that is
+	// not the pending one, get ErrNotPending.
+	Activate(ctx context.Context, walletID string, gen uint64, digest []byte) error
 	// DropPending deletes pending generation gen. A wallet that never had an
 	// active generation is deleted with it.
 	DropPending(ctx context.Context, walletID string, gen uint64) error
 	// Share returns the server's share of generation gen, active or pending.
 	Share(ctx context.Context, walletID string, gen uint64) (Share, error)
+
+	// LockWallet takes the wallet's share-change lock for holder, for at
+	// most lease; calling it again as the same holder renews the lease.
+	// While another holder's lease runs it fails with ErrLocked. The lock
+	// lives in the database, so it holds across server replicas.
+	LockWallet(ctx context.Context, walletID, holder string, lease time.Duration) error
+	// UnlockWallet releases the lock if holder holds it.
+	UnlockWallet(ctx context.Context, walletID, holder string) error
 }
 
 // Presignatures holds the server's presignatures. Each is used at most once:

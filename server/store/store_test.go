@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/duetwallet/duet/server/apikey"
 	"github.com/duetwallet/duet/server/internal/pgtest"
@@ -97,10 +99,10 @@ func newWallet(t testing.TB, s *store.SQLStore) store.Wallet {
 	c := newClient(t, s)
 	id, _ := apikey.NewID(rand.Reader)
 	w := store.Wallet{ID: id, ClientID: c.ID, PublicKey: []byte{2, 1, 2, 3}, Address: "0x00000000000000000000000000000000000000aa"}
-	if err := s.CreateWallet(ctx, w, 1, []byte("share 1")); err != nil {
+	if err := s.CreateWallet(ctx, w, 1, []byte("share 1"), genDigest(1)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Activate(ctx, w.ID, 1); err != nil {
+	if err := s.Activate(ctx, w.ID, 1, genDigest(1)); err != nil {
 		t.Fatal(err)
 	}
 	w, err := s.Wallet(ctx, id)
@@ -213,33 +215,33 @@ func TestTwoPhaseCommit(t *testing.T) {
 		c := newClient(t, s)
 		w := store.Wallet{ID: "w1", ClientID: c.ID, PublicKey: []byte{2, 9}, Address: "0xabc"}
 
-		if err := s.CreateWallet(ctx, w, 1, []byte("share 1")); err != nil {
+		if err := s.CreateWallet(ctx, w, 1, []byte("share 1"), genDigest(1)); err != nil {
 			t.Fatal(err)
 		}
 		got, err := s.WalletByClient(ctx, c.ID)
 		if err != nil || got.ActiveGeneration != 0 || got.PendingGeneration != 1 || got.Address != "0xabc" {
 			t.Fatalf("new wallet = %+v, %v; want pending 1, no active", got, err)
 		}
-		if err := s.CreateWallet(ctx, store.Wallet{ID: "w2", ClientID: c.ID, PublicKey: []byte{2}, Address: "0xdef"}, 1, nil); !errors.Is(err, store.ErrWalletExists) {
+		if err := s.CreateWallet(ctx, store.Wallet{ID: "w2", ClientID: c.ID, PublicKey: []byte{2}, Address: "0xdef"}, 1, nil, genDigest(1)); !errors.Is(err, store.ErrWalletExists) {
 			t.Errorf("second wallet for one client: %v, want ErrWalletExists", err)
 		}
 		if err := s.PutPresignature(ctx, "w1", 1, "p", []byte("x")); !errors.Is(err, store.ErrNoActiveShare) {
 			t.Errorf("presignature on a pending share: %v, want ErrNoActiveShare", err)
 		}
-		if err := s.Activate(ctx, "w1", 1); err != nil {
+		if err := s.Activate(ctx, "w1", 1, genDigest(1)); err != nil {
 			t.Fatal(err)
 		}
 		if sh, err := s.Share(ctx, "w1", 1); err != nil || sh.State != store.Active || string(sh.Data) != "share 1" {
 			t.Fatalf("share 1 = %+v, %v", sh, err)
 		}
 
-		if err := s.PutPending(ctx, "w1", 3, []byte("share 3")); !errors.Is(err, store.ErrGenerationMismatch) {
+		if err := s.PutPending(ctx, "w1", 3, []byte("share 3"), genDigest(3)); !errors.Is(err, store.ErrGenerationMismatch) {
 			t.Errorf("PutPending(3) after active 1: %v, want ErrGenerationMismatch", err)
 		}
-		if err := s.PutPending(ctx, "w1", 2, []byte("share 2")); err != nil {
+		if err := s.PutPending(ctx, "w1", 2, []byte("share 2"), genDigest(2)); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.PutPending(ctx, "w1", 2, []byte("share 2 again")); !errors.Is(err, store.ErrPendingExists) {
+		if err := s.PutPending(ctx, "w1", 2, []byte("share 2 again"), genDigest(2)); !errors.Is(err, store.ErrPendingExists) {
 			t.Errorf("second PutPending(2): %v, want ErrPendingExists", err)
 		}
 		if sh, err := s.Share(ctx, "w1", 2); err != nil || sh.State != store.Pending || string(sh.Data) != "share 2" {
@@ -251,7 +253,7 @@ func TestTwoPhaseCommit(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := s.Activate(ctx, "w1", 2); err != nil {
+		if err := s.Activate(ctx, "w1", 2, genDigest(2)); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.Share(ctx, "w1", 1); !errors.Is(err, store.ErrNotFound) {
@@ -263,7 +265,7 @@ func TestTwoPhaseCommit(t *testing.T) {
 		if _, err := s.TakePresignature(ctx, "w1", 1, "a"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("taking a presignature of a retired generation: %v, want ErrNotFound", err)
 		}
-		if err := s.Activate(ctx, "w1", 2); !errors.Is(err, store.ErrNotPending) {
+		if err := s.Activate(ctx, "w1", 2, genDigest(2)); !errors.Is(err, store.ErrNotPending) {
 			t.Errorf("activating 2 twice: %v, want ErrNotPending", err)
 		}
 		got, _ = s.Wallet(ctx, "w1")
@@ -271,7 +273,7 @@ func TestTwoPhaseCommit(t *testing.T) {
 			t.Fatalf("after activate: %+v", got)
 		}
 
-		if err := s.PutPending(ctx, "w1", 3, []byte("share 3")); err != nil {
+		if err := s.PutPending(ctx, "w1", 3, []byte("share 3"), genDigest(3)); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.DropPending(ctx, "w1", 3); err != nil {
@@ -290,10 +292,10 @@ func TestTwoPhaseCommit(t *testing.T) {
 		if sh, err := s.Share(ctx, "w1", 2); err != nil || string(sh.Data) != "share 2" {
 			t.Errorf("share 2 after drop of 3 = %+v, %v", sh, err)
 		}
-		if err := s.Activate(ctx, "nope", 1); !errors.Is(err, store.ErrNotFound) {
+		if err := s.Activate(ctx, "nope", 1, genDigest(1)); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("Activate(unknown wallet) = %v, want ErrNotFound", err)
 		}
-		if err := s.PutPending(ctx, "nope", 1, nil); !errors.Is(err, store.ErrNotFound) {
+		if err := s.PutPending(ctx, "nope", 1, nil, genDigest(1)); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("PutPending(unknown wallet) = %v, want ErrNotFound", err)
 		}
 	})
@@ -305,7 +307,7 @@ func TestDropPendingOfUncommittedWallet(t *testing.T) {
 		s, _ := openStore(t, source)
 		c := newClient(t, s)
 		w := store.Wallet{ID: "w1", ClientID: c.ID, PublicKey: []byte{2}, Address: "0x1"}
-		if err := s.CreateWallet(ctx, w, 1, []byte("share")); err != nil {
+		if err := s.CreateWallet(ctx, w, 1, []byte("share"), genDigest(1)); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.DropPending(ctx, "w1", 1); err != nil {
@@ -319,7 +321,7 @@ func TestDropPendingOfUncommittedWallet(t *testing.T) {
 		}
 		// The client can start over.
 		w.ID = "w2"
-		if err := s.CreateWallet(ctx, w, 1, []byte("share")); err != nil {
+		if err := s.CreateWallet(ctx, w, 1, []byte("share"), genDigest(1)); err != nil {
 			t.Fatalf("creating a wallet after a dropped one: %v", err)
 		}
 	})
@@ -342,7 +344,7 @@ func TestConcurrentActivate(t *testing.T) {
 			errs := make(chan error, 2*racers)
 			for i := range racers {
 				wg.Go(func() {
-					err := replicas[i%len(replicas)].PutPending(ctx, w.ID, gen, fmt.Appendf(nil, "share %d from %d", gen, i))
+					err := replicas[i%len(replicas)].PutPending(ctx, w.ID, gen, fmt.Appendf(nil, "share %d from %d", gen, i), genDigest(gen))
 					switch {
 					case err == nil:
 						puts.Add(1)
@@ -354,7 +356,7 @@ func TestConcurrentActivate(t *testing.T) {
 			wg.Wait()
 			for i := range racers {
 				wg.Go(func() {
-					err := replicas[i%len(replicas)].Activate(ctx, w.ID, gen)
+					err := replicas[i%len(replicas)].Activate(ctx, w.ID, gen, genDigest(gen))
 					switch {
 					case err == nil:
 						activations.Add(1)
@@ -450,7 +452,7 @@ func TestActivateRetiresConcurrentPresignatures(t *testing.T) {
 		a, _ := openStore(t, source)
 		b, _ := openStore(t, source)
 		w := newWallet(t, a)
-		if err := a.PutPending(ctx, w.ID, 2, []byte("share 2")); err != nil {
+		if err := a.PutPending(ctx, w.ID, 2, []byte("share 2"), genDigest(2)); err != nil {
 			t.Fatal(err)
 		}
 		var wg sync.WaitGroup
@@ -466,7 +468,7 @@ func TestActivateRetiresConcurrentPresignatures(t *testing.T) {
 			}
 		})
 		wg.Go(func() {
-			if err := a.Activate(ctx, w.ID, 2); err != nil {
+			if err := a.Activate(ctx, w.ID, 2, genDigest(2)); err != nil {
 				t.Errorf("Activate: %v", err)
 			}
 		})
@@ -516,6 +518,120 @@ func TestSharesSealedAtRest(t *testing.T) {
 		}
 		if _, err := s2.Share(ctx, w1.ID, 1); !errors.Is(err, seal.ErrWrongKey) {
 			t.Errorf("share under another master key: %v, want seal.ErrWrongKey", err)
+		}
+	})
+}
+
+// genDigest stands for the digest of a pair's public data, for tests where
+// only one share per generation is ever stored.
+func genDigest(gen uint64) []byte {
+	d := sha256.Sum256(fmt.Appendf(nil, "pair of generation %d", gen))
+	return d[:]
+}
+
+// TestActivateIsBoundToTheStoredShare replays breakage (1) of two replicas:
+// replica A stores pending generation 2, replica B drops it and stores its
+// own generation 2. A's acknowledgement must not activate B's share: it names
+// A's pair by its digest, and only B's digest activates.
+func TestActivateIsBoundToTheStoredShare(t *testing.T) {
+	eachBackend(t, func(t *testing.T, source string) {
+		ctx := context.Background()
+		a, _ := openStore(t, source)
+		b, _ := openStore(t, source)
+		w := newWallet(t, a)
+		digestA, digestB := sha256.Sum256([]byte("pair A")), sha256.Sum256([]byte("pair B"))
+		if err := a.PutPending(ctx, w.ID, 2, []byte("share A"), digestA[:]); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.DropPending(ctx, w.ID, 2); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.PutPending(ctx, w.ID, 2, []byte("share B"), digestB[:]); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Activate(ctx, w.ID, 2, digestA[:]); !errors.Is(err, store.ErrNotPending) {
+			t.Fatalf("activating A's pair over B's pending share: %v, want ErrNotPending", err)
+		}
+		got, err := a.Wallet(ctx, w.ID)
+		if err != nil || got.ActiveGeneration != 1 || got.PendingGeneration != 2 {
+			t.Fatalf("after the refused activation: %+v, %v; want active 1, pending 2", got, err)
+		}
+		if sh, err := a.Share(ctx, w.ID, 1); err != nil || string(sh.Data) != "share 1" {
+			t.Fatalf("the active share went with the refused activation: %+v, %v", sh, err)
+		}
+		if err := a.Activate(ctx, w.ID, 2, nil); !errors.Is(err, store.ErrNotPending) {
+			t.Fatalf("activating without a digest: %v, want ErrNotPending", err)
+		}
+		if err := b.Activate(ctx, w.ID, 2, digestB[:]); err != nil {
+			t.Fatal(err)
+		}
+		sh, err := a.Share(ctx, w.ID, 2)
+		if err != nil || string(sh.Data) != "share B" || sh.State != store.Active || !bytes.Equal(sh.Digest, digestB[:]) {
+			t.Fatalf("active share = %+v, %v; want B's", sh, err)
+		}
+	})
+}
+
+// TestWalletLock checks the change lock across two replicas: one holder at a
+// time, renewal by the holder, release, and a lease that runs out on its own
+// when the holder never releases it.
+func TestWalletLock(t *testing.T) {
+	eachBackend(t, func(t *testing.T, source string) {
+		ctx := context.Background()
+		var clock atomic.Int64
+		clock.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli())
+		now := func() time.Time { return time.UnixMilli(clock.Load()) }
+		replica := func() *store.SQLStore {
+			db, err := sqldb.Open(ctx, source)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			sealer, _ := seal.New(testKey)
+			s, err := store.Open(ctx, store.Config{DB: db, Sealer: sealer, Now: now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		a, b := replica(), replica()
+		const lease = time.Minute
+		if err := a.LockWallet(ctx, "w1", "a", lease); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.LockWallet(ctx, "w1", "b", lease); !errors.Is(err, store.ErrLocked) {
+			t.Fatalf("second holder: %v, want ErrLocked", err)
+		}
+		if err := b.LockWallet(ctx, "w2", "b", lease); err != nil {
+			t.Fatalf("another wallet's lock: %v", err)
+		}
+		clock.Add((lease - time.Second).Milliseconds())
+		if err := a.LockWallet(ctx, "w1", "a", lease); err != nil {
+			t.Fatalf("renewal by the holder: %v", err)
+		}
+		clock.Add((lease - time.Second).Milliseconds())
+		if err := b.LockWallet(ctx, "w1", "b", lease); !errors.Is(err, store.ErrLocked) {
+			t.Fatalf("before the renewed lease ran out: %v, want ErrLocked", err)
+		}
+		if err := b.UnlockWallet(ctx, "w1", "b"); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.LockWallet(ctx, "w1", "b", lease); !errors.Is(err, store.ErrLocked) {
+			t.Fatalf("a non-holder's unlock released the lock: %v", err)
+		}
+		if err := a.UnlockWallet(ctx, "w1", "a"); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.LockWallet(ctx, "w1", "b", lease); err != nil {
+			t.Fatalf("after release: %v", err)
+		}
+		// b never releases; its lease runs out and a can take the lock.
+		clock.Add(lease.Milliseconds())
+		if err := a.LockWallet(ctx, "w1", "a", lease); err != nil {
+			t.Fatalf("after the lease ran out: %v", err)
+		}
+		if err := b.LockWallet(ctx, "w1", "b", lease); !errors.Is(err, store.ErrLocked) {
+			t.Fatalf("the expired holder took the lock back: %v", err)
 		}
 	})
 }
