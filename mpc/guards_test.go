@@ -65,8 +65,6 @@ func pointWithX(t *testing.T, x *big.Int) *curve.Point {
 	return P
 }
 
-// ---- keygen
-
 // keygenWith starts keygen with the secret share x, for a peer that chose x.
 func keygenWith(cfg Config, x *curve.Scalar) (Round, *Message, error) {
 	h := &header{cfg: &cfg, protocol: ProtocolKeygen}
@@ -134,8 +132,6 @@ func TestKeygenGuards(t *testing.T) {
 		expectCheck(t, err, Server, 3, "public key")
 	})
 }
-
-// ---- refresh
 
 // refreshAgainst runs a refresh between d and s in which the server's
 // round 1 is rewritten by server (nil: honest) before it is sent, and every
@@ -326,8 +322,6 @@ func TestRefreshGuards(t *testing.T) {
 	})
 }
 
-// ---- presigning
-
 // presignAgainst runs presigning between d and s in which the server's
 // round 1 is rewritten by server (which sees the device's round 1 and the
 // decoded server message, and returns the message to send), and every
@@ -427,8 +421,8 @@ func presignTrailing(round uint8) func(t *testing.T) tamperFn {
 }
 
 func TestPresignGuards(t *testing.T) {
-	d, s := signingPair(t)
-	devPK, srvPK := d.Aux.Paillier.PublicKey, s.Aux.Paillier.PublicKey
+	d0, s0 := signingPair(t)
+	devPK, srvPK := d0.Aux.Paillier.PublicKey, s0.Aux.Paillier.PublicKey
 	one := big.NewInt(1)
 	cases := []struct {
 		name   string
@@ -489,7 +483,7 @@ func TestPresignGuards(t *testing.T) {
 			srv.gamma = dev.gamma.Negate()
 			arith.WipeNat(srv.nu)
 			var err error
-			if srv.G, srv.nu, err = s.Aux.Paillier.Encrypt(rand.Reader, srv.gamma.Int()); err != nil {
+			if srv.G, srv.nu, err = srv.pc.Share.Aux.Paillier.Encrypt(rand.Reader, srv.gamma.Int()); err != nil {
 				t.Error(err)
 			}
 			m.G = srv.G
@@ -506,7 +500,8 @@ func TestPresignGuards(t *testing.T) {
 		{name: "δ is zero", server: func(t *testing.T, dev, srv *presignRound1, m *presignRound1Payload) {
 			// k_S = −k_D with K and Πenc honest for it: k = 0, so δ = k·γ = 0
 			// and every proof holds.
-			sk := s.Aux.Paillier
+			share := srv.pc.Share
+			sk := share.Aux.Paillier
 			srv.k.Zero()
 			srv.k = dev.k.Negate()
 			arith.WipeNat(srv.rho)
@@ -518,7 +513,7 @@ func TestPresignGuards(t *testing.T) {
 			}
 			m.K = srv.K
 			if m.proof, err = enc.Prove(rand.Reader, srv.ctx(Server, Device),
-				enc.Public{N0: sk.PublicKey, K: srv.K, Aux: s.Aux.PeerPedersen},
+				enc.Public{N0: sk.PublicKey, K: srv.K, Aux: share.Aux.PeerPedersen},
 				enc.Private{SecretKey: sk, K: kInt, Rho: srv.rho}); err != nil {
 				t.Error(err)
 			}
@@ -610,8 +605,6 @@ func TestPresignRoundThreeOnR(t *testing.T) {
 		}
 	})
 }
-
-// ---- signing
 
 func TestReconstructGuards(t *testing.T) {
 	d, s := keygenPair(t)
