@@ -99,6 +99,11 @@ func FuzzKeyShare(f *testing.F) {
 			}
 		}
 	}
+	good, _ := fixtureShare().MarshalBinary()
+	f.Add(good)
+	for _, c := range badShareEncodings() {
+		f.Add(c.b)
+	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var s KeyShare
 		if s.UnmarshalBinary(in) != nil {
@@ -116,6 +121,11 @@ func FuzzPresignature(f *testing.F) {
 		if b, err := hex.DecodeString(strings.TrimSpace(string(text))); err == nil {
 			f.Add(b)
 		}
+	}
+	good, _ := fixturePresignature().MarshalBinary()
+	f.Add(good)
+	for _, c := range badPresignatureEncodings() {
+		f.Add(c.b)
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var p Presignature

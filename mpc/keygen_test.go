@@ -123,6 +123,9 @@ func FuzzMessage(f *testing.F) {
 	m := &Message{SessionID: bytes.Repeat([]byte{1}, 32), Protocol: ProtocolKeygen, Round: 2, From: Device, Payload: []byte{1, 2, 3}}
 	b, _ := m.MarshalBinary()
 	f.Add(b)
+	for _, c := range badMessageEncodings() {
+		f.Add(c.b)
+	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var m Message
 		if m.UnmarshalBinary(in) != nil {

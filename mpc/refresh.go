@@ -362,9 +362,9 @@ func (r *refreshRound3) Receive(msg *Message) (Round, *Message, error) {
 	if err := pLog.Verify(ctxLog, logstar.Public{N0: ownSK.PublicKey, C: c, X: r.toUs, B: curve.Generator(), Aux: ownPed.Params}, ownPed); err != nil {
 		return nil, nil, abort(round, "log proof of the zero-sharing ciphertext (Πlog*)", err)
 	}
-	// Πlog* has checked that C is a ciphertext under our key, so Decrypt
-	// cannot fail on it.
 	plain, err := ownSK.Decrypt(c)
+	// Redundant: Πlog* above refuses a C that is not a unit mod N², the only
+	// C that Decrypt refuses.
 	if err != nil {
 		return nil, nil, abort(round, "zero-sharing ciphertext", err)
 	}
@@ -373,6 +373,9 @@ func (r *refreshRound3) Receive(msg *Message) (Round, *Message, error) {
 	// d behind U; there is no separate range verdict to leak.
 	dPeer := curve.ScalarFromInt(plain)
 	arith.WipeInt(plain)
+	// Redundant: Πlog* above proves that C encrypts the discrete logarithm
+	// of U, in range, so dec(C) mod q is it. The check stays so that the
+	// share is never built from a d′ that was not matched against U.
 	if !curve.BaseMul(dPeer).Equal(r.toUs) {
 		dPeer.Zero()
 		return nil, nil, abort(round, "zero-sharing consistency", errors.New("ciphertext does not match U"))

@@ -48,6 +48,8 @@ func VerifySignature(X *curve.Point, digest [32]byte, r, s *curve.Scalar) bool {
 	m := curve.ScalarFromBytesReduce(&digest)
 	w := s.Inverse()
 	R := curve.MulAddVarTime(m.Mul(w), X, r.Mul(w))
+	// Redundant: the identity is kept with x = 0, so x.Equal(r) below
+	// refuses it too, r ≠ 0 having been checked above.
 	if R.IsIdentity() {
 		return false
 	}
