@@ -42,6 +42,9 @@ func Reconstruct(a, b *KeyShare) (*curve.Scalar, error) {
 
 // VerifySignature checks an ECDSA signature (r, s) on the digest under X.
 func VerifySignature(X *curve.Point, digest [32]byte, r, s *curve.Scalar) bool {
+	// Redundant: with s = 0, w = 0 and R = O, which the check below refuses;
+	// no point has x = 0, so r = 0 never equals R.x. This check and the one
+	// on R each cover the other: never remove both, or (0, 0) verifies.
 	if r.IsZero() || s.IsZero() {
 		return false
 	}
