@@ -1,0 +1,569 @@
+package party_test
+
+import (
+	"context"
+	"crypto/rand"
+	"math/big"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/cronokirby/saferith"
+
+	"github.com/duetwallet/duet/bridge"
+	"github.com/duetwallet/duet/internal/fixtures"
+	"github.com/duetwallet/duet/mpc"
+	"github.com/duetwallet/duet/mpc/codec"
+	"github.com/duetwallet/duet/mpc/curve"
+	"github.com/duetwallet/duet/mpc/hash"
+	"github.com/duetwallet/duet/mpc/paillier"
+	"github.com/duetwallet/duet/mpc/zk/affg"
+	"github.com/duetwallet/duet/mpc/zk/enc"
+	"github.com/duetwallet/duet/mpc/zk/fac"
+	"github.com/duetwallet/duet/mpc/zk/logstar"
+	"github.com/duetwallet/duet/mpc/zk/mod"
+	"github.com/duetwallet/duet/mpc/zk/prm"
+	"github.com/duetwallet/duet/mpc/zk/sch"
+	"github.com/duetwallet/duet/server/party"
+	"github.com/duetwallet/duet/wire"
+)
+
+const ciphertextBits = 2 * paillier.MaxModulusBits
+
+// attackWallet is a wallet made by an honest device, and the attacker that
+// holds the same device share.
+type attackWallet struct {
+	e       *attackEnv
+	key     string
+	store   *memStore
+	honest  *bridge.Device
+	evil    *evilDevice
+	address string
+}
+
+func newAttackWallet(t *testing.T, e *attackEnv) *attackWallet {
+	t.Helper()
+	_, key := e.newClient()
+	st := &memStore{}
+	dev := e.honestDevice(key, st)
+	info, err := dev.Keygen(ctx(t))
+	if err != nil {
+		t.Fatalf("keygen: %v", err)
+	}
+	return &attackWallet{e: e, key: key, store: st, honest: dev, evil: evilFromStore(t, e, key, st), address: info.Address}
+}
+
+// expect is how an attack must end.
+type expect struct {
+	code string // the code the attacker is sent
+	// check is (part of) the name of the check the server's log must give,
+	// with the device as culprit; empty for a frame that does not decode.
+	check string
+	// secret marks a check on a value the server decrypted or derived from
+	// its secrets: the attacker's message must not name any check.
+	secret bool
+}
+
+// checkNames are words of the checks that run on secret-dependent values;
+// none of them may reach the attacker after such a check fails.
+var checkNames = []string{"range", "consistency", "zero-sharing", "Πaff-g", "Πlog*", "Πenc", "Πmod", "Πfac", "Πsch", "failed"}
+
+// assertAbort checks one played attack: what the attacker saw, what the
+// server logged since mark, and that the server's stored state is before.
+func (w *attackWallet) assertAbort(t *testing.T, mark int, before map[string][]string, o observation, want expect) {
+	t.Helper()
+	if o.Code != want.code {
+		t.Errorf("attacker saw %v, want code %s", o, want.code)
+	}
+	if o.Close != wire.CloseError || o.Reason != want.code {
+		t.Errorf("socket closed with %d %q, want %d %q", o.Close, o.Reason, wire.CloseError, want.code)
+	}
+	var logged []string
+	found := false
+	for _, r := range w.e.logs.since(mark) {
+		if r.Msg != "session failed" {
+			continue
+		}
+		logged = append(logged, r.Attrs["code"]+" "+r.Attrs["error"])
+		if r.Attrs["code"] != want.code {
+			continue
+		}
+		errText := r.Attrs["error"]
+		if want.check == "" {
+			found = true
+			continue
+		}
+		i := strings.Index(errText, `party "device" failed `)
+		if i < 0 || !strings.Contains(errText[i:], want.check) {
+			continue
+		}
+		found = true
+		if want.secret {
+			check := strings.TrimPrefix(errText[i:], `party "device" failed `)
+			if j := strings.Index(check, ": "); j >= 0 {
+				check = check[:j]
+			}
+			if strings.Contains(o.Message, check) {
+				t.Errorf("attacker was told the failed check %q: %q", check, o.Message)
+			}
+			for _, name := range checkNames {
+				if strings.Contains(o.Message, name) {
+					t.Errorf("attacker's message %q names a check (%q)", o.Message, name)
+				}
+			}
+		}
+	}
+	if !found {
+		t.Errorf("server log does not blame the device for %q with %s; it logged %q", want.check, want.code, logged)
+	}
+	if after := w.e.snapshot(); !equalTables(before, after) {
+		t.Errorf("stored state changed:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+// play runs one attack and checks its end, then that the wallet still
+// signs with the honest device.
+func (w *attackWallet) play(t *testing.T, want expect, attack func(ctx context.Context) observation) {
+	t.Helper()
+	mark := w.e.logs.mark()
+	before := w.e.snapshot()
+	o := attack(ctx(t))
+	w.assertAbort(t, mark, before, o, want)
+	mustSign(t, w.honest, w.address, "after "+t.Name())
+}
+
+// devicePrimes are the attacker's primes for an aux-info refresh.
+func devicePrimes() *mpc.Primes {
+	p, q := fixtures.SafePrimePair(2)
+	return &mpc.Primes{P: p, Q: q}
+}
+
+// refreshSession plays a proactive refresh (new aux info) through h.
+func (d *evilDevice) refreshSession(ctx context.Context, h hooks) observation {
+	s, err := d.open(ctx, wire.OpRefresh, wire.Hello{})
+	if s == nil {
+		d.t.Fatalf("dial: %v", err)
+	}
+	defer s.close()
+	if err != nil {
+		return s.end(ctx, err)
+	}
+	r, first, err := mpc.Refresh(mpc.RefreshConfig{Config: s.config(mpc.ProtocolRefresh, d.share.Generation), Share: d.share, Primes: devicePrimes()})
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	_, err = s.run(ctx, r, first, h)
+	return s.end(ctx, err)
+}
+
+// backupSession plays the refresh that makes a backup pair through h.
+func (d *evilDevice) backupSession(ctx context.Context, h hooks) observation {
+	s, err := d.open(ctx, wire.OpBackup, wire.Hello{Method: bridge.MethodPassword})
+	if s == nil {
+		d.t.Fatalf("dial: %v", err)
+	}
+	defer s.close()
+	if err != nil {
+		return s.end(ctx, err)
+	}
+	r, first, err := mpc.Refresh(mpc.RefreshConfig{Config: s.config(mpc.ProtocolRefresh, d.share.Generation), Share: d.share})
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	_, err = s.run(ctx, r, first, h)
+	return s.end(ctx, err)
+}
+
+// signSession plays presigning for a digest through h; the output is the
+// device's presignature when the run completed.
+func (d *evilDevice) signSession(ctx context.Context, digest [32]byte, h hooks) (*evilSession, *mpc.Presignature, error) {
+	s, err := d.open(ctx, wire.OpSign, wire.Hello{Digest: digest[:]})
+	if s == nil {
+		d.t.Fatalf("dial: %v", err)
+	}
+	if err != nil {
+		return s, nil, err
+	}
+	r, first, err := mpc.Presign(mpc.PresignConfig{Config: s.config(mpc.ProtocolPresign, d.share.Generation), Share: d.share})
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	out, err := s.run(ctx, r, first, h)
+	if err != nil {
+		return s, nil, err
+	}
+	return s, out.(*mpc.Presignature), nil
+}
+
+// presignAttack plays presigning through h and returns how it ended.
+func (d *evilDevice) presignAttack(ctx context.Context, h hooks) observation {
+	s, _, err := d.signSession(ctx, [32]byte{1, 2, 3}, h)
+	defer s.close()
+	return s.end(ctx, err)
+}
+
+// keygenSession plays key generation for a client without a wallet.
+func (d *evilDevice) keygenSession(ctx context.Context, h hooks) observation {
+	s, err := d.open(ctx, wire.OpKeygen, wire.Hello{})
+	if s == nil {
+		d.t.Fatalf("dial: %v", err)
+	}
+	defer s.close()
+	if err != nil {
+		return s.end(ctx, err)
+	}
+	r, first, err := mpc.Keygen(s.config(mpc.ProtocolKeygen, 0))
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	_, err = s.run(ctx, r, first, h)
+	return s.end(ctx, err)
+}
+
+// refresh3 is the device's round-3 refresh message.
+type refresh3 struct {
+	hasAux bool
+	mod    *mod.Proof
+	fac    *fac.Proof
+	C      *big.Int
+	resp   *sch.Response
+}
+
+func decodeRefresh3(t *testing.T, p []byte) *refresh3 {
+	d := codec.NewDecoder(p)
+	m := &refresh3{hasAux: d.Bool()}
+	if m.hasAux {
+		m.mod, m.fac = mod.Decode(d), fac.Decode(d)
+	}
+	m.C = d.Nat(ciphertextBits)
+	m.resp = sch.DecodeResponse(d)
+	if err := d.Finish(); err != nil {
+		t.Fatalf("refresh round 3: %v", err)
+	}
+	return m
+}
+
+func (m *refresh3) encode() []byte {
+	e := codec.NewEncoder(48 << 10).Bool(m.hasAux)
+	if m.hasAux {
+		m.mod.Encode(e)
+		m.fac.Encode(e)
+	}
+	e.Nat(m.C)
+	m.resp.Encode(e)
+	return e.Bytes()
+}
+
+func tamperRefresh3(t *testing.T, f func(m *refresh3)) hooks {
+	return tamperPayload(3, func(p []byte) []byte {
+		m := decodeRefresh3(t, p)
+		f(m)
+		return m.encode()
+	})
+}
+
+// opening is the device's round-2 refresh message, which its round-1
+// commitment binds.
+type opening struct {
+	toPeer, A *curve.Point
+	rho, u    []byte
+	hasAux    bool
+	N, S, T   *big.Int
+	prm       *prm.Proof
+}
+
+func decodeOpening(t *testing.T, p []byte) *opening {
+	d := codec.NewDecoder(p)
+	o := &opening{toPeer: d.Point(), A: d.Point(), rho: d.Fixed(32), u: d.Fixed(32), hasAux: d.Bool()}
+	if o.hasAux {
+		o.N, o.S, o.T = d.Nat(paillier.MaxModulusBits), d.Nat(paillier.MaxModulusBits), d.Nat(paillier.MaxModulusBits)
+		o.prm = prm.Decode(d)
+	}
+	if err := d.Finish(); err != nil {
+		t.Fatalf("refresh opening: %v", err)
+	}
+	return o
+}
+
+func (o *opening) encode() []byte {
+	e := codec.NewEncoder(48 << 10).Point(o.toPeer).Point(o.A).Fixed(o.rho).Fixed(o.u).Bool(o.hasAux)
+	if o.hasAux {
+		e.Nat(o.N).Nat(o.S).Nat(o.T)
+		o.prm.Encode(e)
+	}
+	return e.Bytes()
+}
+
+// recommit rewrites the device's refresh opening with f and commits to the
+// result: the round-1 commitment is held back until the opening is known,
+// so the server's commitment check passes and its next check decides.
+func recommit(t *testing.T, f func(sid []byte, o *opening)) hooks {
+	var held *mpc.Message
+	return hooks{out: func(m *mpc.Message) []*wire.Frame {
+		switch m.Round {
+		case 1:
+			held = m
+			return nil
+		case 2:
+			o := decodeOpening(t, m.Payload)
+			f(m.SessionID, o)
+			b := o.encode()
+			V := hash.New("aux-com").Bytes(m.SessionID).String(string(mpc.Device)).Bytes(b).Digest()
+			return frames(withPayload(held, V), withPayload(m, b))
+		}
+		return frames(m)
+	}}
+}
+
+// presign1 is the device's round-1 presigning message.
+type presign1 struct {
+	ssid []byte
+	K, G *big.Int
+	enc  *enc.Proof
+}
+
+func tamperPresign1(t *testing.T, f func(m *presign1)) hooks {
+	return tamperPayload(1, func(p []byte) []byte {
+		d := codec.NewDecoder(p)
+		m := &presign1{ssid: d.Fixed(hash.DigestSize), K: d.Nat(ciphertextBits), G: d.Nat(ciphertextBits), enc: enc.Decode(d)}
+		if err := d.Finish(); err != nil {
+			t.Fatalf("presign round 1: %v", err)
+		}
+		f(m)
+		e := codec.NewEncoder(len(p) + 64).Fixed(m.ssid).Nat(m.K).Nat(m.G)
+		m.enc.Encode(e)
+		return e.Bytes()
+	})
+}
+
+// presign2 is the device's round-2 presigning message.
+type presign2 struct {
+	Gamma            *curve.Point
+	D, F, DHat, FHat *big.Int
+	delta, chi       *affg.Proof
+	log              *logstar.Proof
+}
+
+func decodePresign2(t *testing.T, p []byte) *presign2 {
+	d := codec.NewDecoder(p)
+	m := &presign2{Gamma: d.Point(), D: d.Nat(ciphertextBits), F: d.Nat(ciphertextBits), DHat: d.Nat(ciphertextBits), FHat: d.Nat(ciphertextBits)}
+	m.delta, m.chi, m.log = affg.Decode(d), affg.Decode(d), logstar.Decode(d)
+	if err := d.Finish(); err != nil {
+		t.Fatalf("presign round 2: %v", err)
+	}
+	return m
+}
+
+func tamperPresign2(t *testing.T, f func(m *presign2)) hooks {
+	return tamperPayload(2, func(p []byte) []byte {
+		m := decodePresign2(t, p)
+		f(m)
+		e := codec.NewEncoder(len(p) + 64).Point(m.Gamma).Nat(m.D).Nat(m.F).Nat(m.DHat).Nat(m.FHat)
+		m.delta.Encode(e)
+		m.chi.Encode(e)
+		m.log.Encode(e)
+		return e.Bytes()
+	})
+}
+
+// presign3 is the device's round-3 presigning message.
+type presign3 struct {
+	delta *curve.Scalar
+	Delta *curve.Point
+	log   *logstar.Proof
+}
+
+func decodePresign3(t *testing.T, p []byte) *presign3 {
+	d := codec.NewDecoder(p)
+	m := &presign3{delta: d.Scalar(), Delta: d.Point(), log: logstar.Decode(d)}
+	if err := d.Finish(); err != nil {
+		t.Fatalf("presign round 3: %v", err)
+	}
+	return m
+}
+
+func tamperPresign3(t *testing.T, f func(m *presign3)) hooks {
+	return tamperPayload(3, func(p []byte) []byte {
+		m := decodePresign3(t, p)
+		f(m)
+		e := codec.NewEncoder(len(p) + 64).Scalar(m.delta).Point(m.Delta)
+		m.log.Encode(e)
+		return e.Bytes()
+	})
+}
+
+func inc(x *big.Int) *big.Int { return new(big.Int).Add(x, big.NewInt(1)) }
+
+func incScalar(s *curve.Scalar) *curve.Scalar { return s.Add(curve.ScalarFromUint64(1)) }
+
+// raiseLimits lets one client play hundreds of aborting sessions.
+func raiseLimits(h *party.Handler) {
+	h.MaxSessionsPerClient = 4
+}
+
+// loot is what an attacker keeps from one signature: the server's
+// presigning ciphertext K_S = enc_S(k_S) and Δ_S = k_S·Γ, its own k_D, and
+// the signature's values, from which x follows once k_S is known.
+type loot struct {
+	KS            *big.Int
+	Gamma, DeltaS *curve.Point
+	kD            *curve.Scalar
+	m, r, s       *curve.Scalar
+}
+
+// matches reports whether g is the server's nonce share k_S.
+func (l *loot) matches(g *curve.Scalar) bool { return l.Gamma.Mul(g).Equal(l.DeltaS) }
+
+// key returns x = (s/k − m)/r for k = k_D + g, the key a right guess gives.
+func (l *loot) key(g *curve.Scalar) *curve.Scalar {
+	k := l.kD.Add(g)
+	return l.s.Mul(k.Inverse()).Sub(l.m).Mul(l.r.Inverse())
+}
+
+// sign signs honestly as the attacker and keeps the loot.
+func (d *evilDevice) sign(ctx context.Context, digest [32]byte) *loot {
+	d.t.Helper()
+	l := &loot{}
+	var gammaD, gammaS *curve.Point
+	h := hooks{
+		in: func(m *mpc.Message) {
+			dec := codec.NewDecoder(m.Payload)
+			switch m.Round {
+			case 1:
+				dec.Fixed(hash.DigestSize)
+				l.KS = dec.Nat(ciphertextBits)
+			case 2:
+				gammaS = dec.Point()
+			case 3:
+				dec.Scalar()
+				l.DeltaS = dec.Point()
+			}
+		},
+		out: func(m *mpc.Message) []*wire.Frame {
+			if m.Round == 2 {
+				gammaD = codec.NewDecoder(m.Payload).Point()
+			}
+			return frames(m)
+		},
+	}
+	s, pre, err := d.signSession(ctx, digest, h)
+	if err != nil {
+		d.t.Fatalf("attacker's honest signature: %v", err)
+	}
+	defer s.close()
+	l.Gamma = gammaD.Add(gammaS)
+	l.kD = new(curve.Scalar).Set(pre.K)
+	own, err := pre.PartialSign(digest)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	f, err := s.recv(ctx)
+	if err != nil {
+		d.t.Fatalf("σ: %v", err)
+	}
+	data, err := wire.ParseData(f, "sigma")
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	peer := new(mpc.PartialSignature)
+	if err := peer.UnmarshalBinary(data.Body); err != nil {
+		d.t.Fatal(err)
+	}
+	sig, err := pre.Combine(digest, own, peer)
+	if err != nil {
+		d.t.Fatalf("combine: %v", err)
+	}
+	l.m = curve.ScalarFromBytesReduce(&digest)
+	l.r = sig.R
+	l.s = own.Sigma.Add(peer.Sigma)
+	return l
+}
+
+// oracleHooks replace the device's zero-sharing ciphertext in the backup
+// refresh by C = K_S · enc_S(−t), which decrypts to k_S − t.
+func oracleHooks(t *testing.T, pk *paillier.PublicKey, KS, threshold *big.Int) hooks {
+	return tamperRefresh3(t, func(m *refresh3) {
+		negT := new(saferith.Int).SetBig(threshold, 257).Neg(1)
+		c, _, err := pk.Encrypt(rand.Reader, negT)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.C = pk.Add(KS, c)
+	})
+}
+
+// TestAttackBackupDecryptionOracle plays the bisection on k_S through the
+// backup refresh: 256 backup sessions, each with C = K_S·enc(−t). What the
+// device sees must not depend on t, so its guess is a constant, and the one
+// signature it made does not give it x.
+func TestAttackBackupDecryptionOracle(t *testing.T) {
+	e := newAttackEnv(t, raiseLimits)
+	w := newAttackWallet(t, e)
+	digest := [32]byte{0xd1, 0x6e, 0x57}
+	l := w.evil.sign(ctx(t), digest)
+	if !mpc.VerifySignature(w.evil.share.PublicKey, digest, l.r, l.s) && !mpc.VerifySignature(w.evil.share.PublicKey, digest, l.r, l.s.Negate()) {
+		t.Fatal("the attacker's signature does not verify")
+	}
+	before := e.snapshot()
+	mark := e.logs.mark()
+	pk := w.evil.share.Aux.PeerPaillier
+
+	lo, hi := new(big.Int), curve.Order() // lo ≤ k_S < hi while the oracle answers
+	var first observation
+	var differ []string
+	sessions := 0
+	for i := 0; i < 256 && new(big.Int).Sub(hi, lo).Cmp(big.NewInt(1)) > 0; i++ {
+		th := new(big.Int).Add(lo, hi)
+		th.Add(th, big.NewInt(1)).Rsh(th, 1) // lo < th ≤ hi
+		o := w.evil.backupSession(ctx(t), oracleHooks(t, pk, l.KS, th))
+		sessions++
+		if i == 0 {
+			first = o
+		} else if !reflect.DeepEqual(o, first) && len(differ) < 3 {
+			differ = append(differ, o.String())
+		}
+		if strings.Contains(o.Message, "range") {
+			hi = th // k_S − t decrypted negative: k_S < t
+		} else {
+			lo = th
+		}
+	}
+	t.Logf("%d backup sessions; first observation %v", sessions, first)
+	if len(differ) > 0 {
+		t.Errorf("what the attacker observed depended on t (on k_S): first %v, then %q", first, differ)
+	}
+	if first.Code != wire.CodeProtocolAbort || first.Close != wire.CloseError {
+		t.Errorf("backup with a forged ciphertext ended with %v, want %s", first, wire.CodeProtocolAbort)
+	}
+	for _, name := range checkNames {
+		if strings.Contains(first.Message, name) {
+			t.Errorf("the attacker was told which check failed: %q", first.Message)
+			break
+		}
+	}
+	aborts := 0
+	for _, r := range e.logs.since(mark) {
+		if r.Msg == "session failed" && r.Attrs["code"] == wire.CodeProtocolAbort &&
+			strings.Contains(r.Attrs["error"], `refresh round 3: party "device" failed zero-sharing`) {
+			aborts++
+		}
+	}
+	if aborts != sessions {
+		t.Errorf("server logged %d zero-sharing aborts blaming the device, want %d", aborts, sessions)
+	}
+	// The bisection leaves k_S ∈ {lo, hi} (a zero plaintext may answer
+	// either way); the attacker checks each candidate against Δ_S.
+	for _, b := range []*big.Int{lo, hi} {
+		g := curve.ScalarFromBigVarTime(new(big.Int).Mod(b, curve.Order()))
+		if l.matches(g) {
+			t.Errorf("the attacker recovered k_S in %d backups", sessions)
+		}
+		if x := l.key(g); curve.BaseMul(x).Equal(w.evil.share.PublicKey) {
+			t.Errorf("the attacker recovered the wallet's key x")
+		}
+	}
+	if after := e.snapshot(); !equalTables(before, after) {
+		t.Errorf("stored state changed:\nbefore %v\nafter  %v", before, after)
+	}
+	mustSign(t, w.honest, w.address, "after the oracle")
+}
