@@ -17,6 +17,7 @@ import (
 	"github.com/duetwallet/duet/mpc/curve"
 	"github.com/duetwallet/duet/mpc/hash"
 	"github.com/duetwallet/duet/mpc/paillier"
+	"github.com/duetwallet/duet/mpc/zk"
 	"github.com/duetwallet/duet/mpc/zk/affg"
 	"github.com/duetwallet/duet/mpc/zk/enc"
 	"github.com/duetwallet/duet/mpc/zk/fac"
@@ -566,4 +567,273 @@ func TestAttackBackupDecryptionOracle(t *testing.T) {
 		t.Errorf("stored state changed:\nbefore %v\nafter  %v", before, after)
 	}
 	mustSign(t, w.honest, w.address, "after the oracle")
+}
+
+// TestAttackForgedProofs tampers one value of each proof the device sends
+// (the commitment or envelope around it stays right, so the proof's own
+// check decides) and checks the server aborts at that check.
+func TestAttackForgedProofs(t *testing.T) {
+	e := newAttackEnv(t, raiseLimits)
+	w := newAttackWallet(t, e)
+	d := w.evil
+	refresh := func(h func(t *testing.T) hooks) func(t *testing.T) func(context.Context) observation {
+		return func(t *testing.T) func(context.Context) observation {
+			return func(ctx context.Context) observation { return d.refreshSession(ctx, h(t)) }
+		}
+	}
+	presign := func(h func(t *testing.T) hooks) func(t *testing.T) func(context.Context) observation {
+		return func(t *testing.T) func(context.Context) observation {
+			return func(ctx context.Context) observation { return d.presignAttack(ctx, h(t)) }
+		}
+	}
+	cases := []struct {
+		name string
+		play func(t *testing.T) func(context.Context) observation
+		want expect
+	}{
+		{"Πprm", refresh(func(t *testing.T) hooks {
+			return recommit(t, func(_ []byte, o *opening) { o.prm.Z[7] = inc(o.prm.Z[7]) })
+		}), expect{wire.CodeProtocolAbort, "ring-Pedersen proof (Πprm)", false}},
+		{"Πmod", refresh(func(t *testing.T) hooks {
+			return tamperRefresh3(t, func(m *refresh3) { m.mod.Z[3] = inc(m.mod.Z[3]) })
+		}), expect{wire.CodeProtocolAbort, "Πmod", false}},
+		{"Πfac", refresh(func(t *testing.T) hooks {
+			return tamperRefresh3(t, func(m *refresh3) { m.fac.Z1 = inc(m.fac.Z1) })
+		}), expect{wire.CodeProtocolAbort, "Πfac", false}},
+		{"Schnorr/refresh", refresh(func(t *testing.T) hooks {
+			return tamperRefresh3(t, func(m *refresh3) { m.resp.Z = incScalar(m.resp.Z) })
+		}), expect{wire.CodeProtocolAbort, "Schnorr proof (Πsch) of the zero sharing", false}},
+		{"Schnorr/backup", func(t *testing.T) func(context.Context) observation {
+			return func(ctx context.Context) observation {
+				return d.backupSession(ctx, tamperRefresh3(t, func(m *refresh3) { m.resp.Z = incScalar(m.resp.Z) }))
+			}
+		}, expect{wire.CodeProtocolAbort, "Schnorr proof (Πsch) of the zero sharing", false}},
+		{"Πenc", presign(func(t *testing.T) hooks {
+			return tamperPresign1(t, func(m *presign1) { m.enc.Z1 = inc(m.enc.Z1) })
+		}), expect{wire.CodeProtocolAbort, "range proof of K (Πenc)", false}},
+		{"Πaff-g/δ", presign(func(t *testing.T) hooks {
+			return tamperPresign2(t, func(m *presign2) { m.delta.Z1 = inc(m.delta.Z1) })
+		}), expect{wire.CodeProtocolAbort, "affine-operation proof of the δ MtA (Πaff-g)", false}},
+		{"Πaff-g/χ", presign(func(t *testing.T) hooks {
+			return tamperPresign2(t, func(m *presign2) { m.chi.Z2 = inc(m.chi.Z2) })
+		}), expect{wire.CodeProtocolAbort, "affine-operation proof of the χ MtA (Πaff-g)", false}},
+		{"Πlog*/Γ", presign(func(t *testing.T) hooks {
+			return tamperPresign2(t, func(m *presign2) { m.log.Z1 = inc(m.log.Z1) })
+		}), expect{wire.CodeProtocolAbort, "log proof of Γ (Πlog*)", false}},
+		{"Πlog*/Δ", presign(func(t *testing.T) hooks {
+			return tamperPresign3(t, func(m *presign3) { m.log.Z1 = inc(m.log.Z1) })
+		}), expect{wire.CodeProtocolAbort, "log proof of Δ (Πlog*)", false}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { w.play(t, c.want, c.play(t)) })
+	}
+
+	// Key generation, for a client that has no wallet yet: nothing may be
+	// stored for it.
+	t.Run("Schnorr/keygen", func(t *testing.T) {
+		clientID, key := e.newClient()
+		fresh := &evilDevice{t: t, url: e.wsURL, apiKey: key}
+		w.play(t, expect{wire.CodeProtocolAbort, "Schnorr proof (Πsch) of the public share", false}, func(ctx context.Context) observation {
+			return fresh.keygenSession(ctx, tamperPayload(3, func(p []byte) []byte {
+				z, err := curve.ScalarFromBytes(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return incScalar(z).Bytes()
+			}))
+		})
+		if _, err := e.store.WalletByClient(ctx(t), clientID); err == nil {
+			t.Error("the server kept a wallet for the aborted key generation")
+		}
+	})
+}
+
+// pow2 returns 2^k + c.
+func pow2(k uint, c int64) *big.Int {
+	x := new(big.Int).Lsh(big.NewInt(1), k)
+	return x.Add(x, big.NewInt(c))
+}
+
+// forgePrm makes ring-Pedersen parameters for any modulus whose φ the
+// attacker knows, with a Πprm that verifies: nothing in Πprm needs N to be
+// a Paillier-Blum modulus.
+func forgePrm(t *testing.T, sid []byte, n, phi *big.Int) (s, tt *big.Int, proof *prm.Proof) {
+	r := big.NewInt(0x1234567)
+	for new(big.Int).GCD(nil, nil, r, n).Cmp(big.NewInt(1)) != 0 {
+		r.Add(r, big.NewInt(1))
+	}
+	tt = new(big.Int).Exp(r, big.NewInt(2), n)
+	lambda, err := rand.Int(rand.Reader, phi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = new(big.Int).Exp(tt, lambda, n)
+	proof = new(prm.Proof)
+	var a [zk.Repetitions]*big.Int
+	for k := range a {
+		if a[k], err = rand.Int(rand.Reader, phi); err != nil {
+			t.Fatal(err)
+		}
+		proof.A[k] = new(big.Int).Exp(tt, a[k], n)
+	}
+	ctx := &zk.Context{SessionID: sid, Prover: []byte(mpc.Device)}
+	e := hash.ChalBits(ctx.Transcript("prm").Nat(n).Nat(s).Nat(tt).Nats(proof.A[:]).Reader(), zk.Repetitions)
+	for k := range a {
+		z := new(big.Int).Set(a[k])
+		if e[k] {
+			z.Add(z, lambda).Mod(z, phi)
+		}
+		proof.Z[k] = z
+	}
+	return s, tt, proof
+}
+
+// proveMod makes a Πmod that verifies for N = p·q with p ≡ q ≡ 3 mod 4,
+// whatever the sizes of p and q: Πmod says nothing about small factors.
+func proveMod(ctx *zk.Context, p, q *big.Int) *mod.Proof {
+	one := big.NewInt(1)
+	n := new(big.Int).Mul(p, q)
+	phi := new(big.Int).Mul(new(big.Int).Sub(p, one), new(big.Int).Sub(q, one))
+	w := big.NewInt(2)
+	for big.Jacobi(w, n) != -1 {
+		w.Add(w, one)
+	}
+	ys := hash.ChalUnits(ctx.Transcript("mod").Nat(n).Nat(w).Reader(), n, zk.Repetitions)
+	nInv := new(big.Int).ModInverse(n, phi)
+	fourth := func(y, p *big.Int) *big.Int {
+		e := new(big.Int).Rsh(new(big.Int).Add(p, one), 2)
+		e.Mul(e, e)
+		return new(big.Int).Exp(new(big.Int).Mod(y, p), e, p)
+	}
+	qInv := new(big.Int).ModInverse(q, p)
+	crt := func(xp, xq *big.Int) *big.Int {
+		// x = xq + q·((xp − xq)·q⁻¹ mod p)
+		h := new(big.Int).Sub(xp, xq)
+		h.Mul(h, qInv).Mod(h, p)
+		return h.Mul(h, q).Add(h, xq)
+	}
+	proof := &mod.Proof{W: w}
+	for k, y := range ys {
+		for c := 0; c < 4; c++ {
+			a, b := c&1 == 1, c&2 == 2
+			yy := new(big.Int).Set(y)
+			if a {
+				yy.Neg(yy)
+			}
+			if b {
+				yy.Mul(yy, w)
+			}
+			yy.Mod(yy, n)
+			if big.Jacobi(yy, p) != 1 || big.Jacobi(yy, q) != 1 {
+				continue
+			}
+			proof.X[k] = crt(fourth(yy, p), fourth(yy, q))
+			proof.A[k], proof.B[k] = a, b
+			break
+		}
+		proof.Z[k] = new(big.Int).Exp(y, nInv, n)
+	}
+	return proof
+}
+
+// bitforge makes the device's aux info a modulus N of the attacker's
+// choice (with its own ring-Pedersen parameters and a valid Πprm), and,
+// when p and q are given, a Πmod for it that verifies.
+func bitforge(t *testing.T, n, phi, p, q *big.Int) hooks {
+	var held *mpc.Message
+	var ownRho, serverRho []byte
+	return hooks{
+		in: func(m *mpc.Message) {
+			if m.Round == 2 {
+				d := codec.NewDecoder(m.Payload)
+				d.Point()
+				d.Point()
+				serverRho = d.Fixed(32)
+			}
+		},
+		out: func(m *mpc.Message) []*wire.Frame {
+			switch m.Round {
+			case 1:
+				held = m
+				return nil
+			case 2:
+				o := decodeOpening(t, m.Payload)
+				o.N = n
+				o.S, o.T, o.prm = forgePrm(t, m.SessionID, n, phi)
+				ownRho = o.rho
+				b := o.encode()
+				V := hash.New("aux-com").Bytes(m.SessionID).String(string(mpc.Device)).Bytes(b).Digest()
+				return frames(withPayload(held, V), withPayload(m, b))
+			case 3:
+				if p == nil {
+					return frames(m)
+				}
+				r3 := decodeRefresh3(t, m.Payload)
+				rho := make([]byte, 32)
+				for i := range rho {
+					rho[i] = ownRho[i] ^ serverRho[i]
+				}
+				r3.mod = proveMod(&zk.Context{SessionID: m.SessionID, Prover: []byte(mpc.Device), Rand: rho}, p, q)
+				return frames(withPayload(m, r3.encode()))
+			}
+			return frames(m)
+		},
+	}
+}
+
+// TestAttackBitForgeModuli offers the server Paillier moduli built for the
+// BitForge attacks, each with ring-Pedersen parameters proven by a valid
+// Πprm so that the server gets as far as Πmod and Πfac.
+func TestAttackBitForgeModuli(t *testing.T) {
+	e := newAttackEnv(t, raiseLimits)
+	w := newAttackWallet(t, e)
+	one := big.NewInt(1)
+	p0, _ := fixtures.SafePrimePair(3)
+	// Primes found by a deterministic search from the given starting points,
+	// only checked here.
+	r1 := pow2(512, 127)
+	r1.Sub(r1, pow2(508, 0))
+	r2 := pow2(512, 35)
+	r2.Sub(r2, pow2(507, 0))
+	notBlum := pow2(1023, 0) // ≡ 1 mod 4
+	notBlum.Add(notBlum, pow2(1022, 1037))
+	small, big2031 := big.NewInt(65519), pow2(2031, 2091)
+	for _, x := range []*big.Int{r1, r2, notBlum, small, big2031} {
+		if !x.ProbablyPrime(20) {
+			t.Fatalf("%x is not prime", x)
+		}
+	}
+	phiOf := func(ps ...*big.Int) (n, phi *big.Int) {
+		n, phi = big.NewInt(1), big.NewInt(1)
+		for _, p := range ps {
+			n.Mul(n, p)
+			phi.Mul(phi, new(big.Int).Sub(p, one))
+		}
+		return n, phi
+	}
+	cases := []struct {
+		name   string
+		primes []*big.Int
+		blum   bool // both primes ≡ 3 mod 4: the attacker proves Πmod
+		check  string
+	}{
+		{"N=p·q·r", []*big.Int{p0, r1, r2}, false, "Paillier-Blum modulus proof (Πmod)"},
+		{"not Paillier-Blum", []*big.Int{p0, notBlum}, false, "Paillier-Blum modulus proof (Πmod)"},
+		{"small factor", []*big.Int{small, big2031}, true, "no-small-factor proof (Πfac)"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			n, phi := phiOf(c.primes...)
+			if b := n.BitLen(); b < paillier.MinModulusBits || b > paillier.MaxModulusBits {
+				t.Fatalf("N has %d bits", b)
+			}
+			var p, q *big.Int
+			if c.blum {
+				p, q = c.primes[0], c.primes[1]
+			}
+			w.play(t, expect{wire.CodeProtocolAbort, c.check, false}, func(ctx context.Context) observation {
+				return w.evil.refreshSession(ctx, bitforge(t, n, phi, p, q))
+			})
+		})
+	}
 }
