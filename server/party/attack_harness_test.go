@@ -213,6 +213,9 @@ type evilDevice struct {
 	url    string
 	apiKey string
 	share  *mpc.KeyShare
+	// claim, when set, is the active generation Hello names instead of the
+	// share's.
+	claim uint64
 }
 
 // evilFromStore builds the attacker from an honest device's stored share.
@@ -260,7 +263,10 @@ func (d *evilDevice) open(ctx context.Context, op string, hello wire.Hello) (*ev
 		return nil, err
 	}
 	hello.APIKey, hello.Op, hello.Nonce = d.apiKey, op, s.nonce
-	if d.share != nil && hello.Gens.Active == 0 {
+	switch {
+	case d.claim != 0:
+		hello.Gens.Active = d.claim
+	case d.share != nil:
 		hello.Gens.Active = d.share.Generation
 	}
 	if err := s.send(ctx, hello.Frame()); err != nil {

@@ -837,3 +837,147 @@ func TestAttackBitForgeModuli(t *testing.T) {
 		})
 	}
 }
+
+// recordRound1 runs presigning honestly as d up to its first message and
+// returns that message, as an attacker keeps it for a replay.
+func (d *evilDevice) recordPresign1(ctx context.Context) *mpc.Message {
+	var got *mpc.Message
+	s, _, err := d.signSession(ctx, [32]byte{9}, hooks{out: func(m *mpc.Message) []*wire.Frame {
+		if m.Round == 1 {
+			got = m
+		}
+		return frames(m)
+	}})
+	if err != nil {
+		d.t.Fatalf("recording a presigning run: %v", err)
+	}
+	s.close()
+	return got
+}
+
+// reenvelope puts a recorded message into the current session's envelope.
+func reenvelope(rec, cur *mpc.Message) *mpc.Message {
+	c := *rec
+	c.SessionID = cur.SessionID
+	return &c
+}
+
+// TestAttackMessages replays, reflects, reorders, duplicates and mangles
+// the device's messages, and runs a protocol at the wrong generation.
+func TestAttackMessages(t *testing.T) {
+	e := newAttackEnv(t, raiseLimits)
+	w := newAttackWallet(t, e)
+	other := newAttackWallet(t, e)
+	d := w.evil
+	older := d.recordPresign1(ctx(t))
+	foreign := other.evil.recordPresign1(ctx(t))
+
+	presign := func(h hooks) func(context.Context) observation {
+		return func(ctx context.Context) observation { return d.presignAttack(ctx, h) }
+	}
+	replace := func(rec *mpc.Message, envelope bool) hooks {
+		return onRound(1, func(m *mpc.Message) []*wire.Frame {
+			if envelope {
+				return frames(reenvelope(rec, m))
+			}
+			return frames(rec)
+		})
+	}
+	// reflect sends the server's own round-1 refresh commitment back as the
+	// device's, with the sender rewritten or not.
+	reflect := func(from mpc.PartyID) hooks {
+		var server1 *mpc.Message
+		return hooks{
+			in: func(m *mpc.Message) {
+				if m.Round == 1 {
+					server1 = m
+				}
+			},
+			out: func(m *mpc.Message) []*wire.Frame {
+				switch m.Round {
+				case 1:
+					return nil
+				case 2:
+					r := *server1
+					r.From = from
+					return frames(&r)
+				}
+				return frames(m)
+			},
+		}
+	}
+	var held *mpc.Message
+	reorder := hooks{out: func(m *mpc.Message) []*wire.Frame {
+		switch m.Round {
+		case 1:
+			held = m
+			return nil
+		case 2:
+			return frames(m, held)
+		}
+		return frames(m)
+	}}
+	cases := []struct {
+		name string
+		play func(context.Context) observation
+		want expect
+	}{
+		{"replay/another session", presign(replace(older, false)), expect{wire.CodeProtocolAbort, "session id", false}},
+		{"replay/another session, re-enveloped", presign(replace(older, true)), expect{wire.CodeProtocolAbort, "range proof of K (Πenc)", false}},
+		{"replay/another wallet", presign(replace(foreign, false)), expect{wire.CodeProtocolAbort, "session id", false}},
+		{"replay/another wallet, re-enveloped", presign(replace(foreign, true)), expect{wire.CodeProtocolAbort, "key generation (ssid)", false}},
+		{"reflection/as sent", func(ctx context.Context) observation { return d.refreshSession(ctx, reflect(mpc.Server)) },
+			expect{wire.CodeProtocolAbort, "sender", false}},
+		{"reflection/as the device's", func(ctx context.Context) observation { return d.refreshSession(ctx, reflect(mpc.Device)) },
+			expect{wire.CodeProtocolAbort, "commitment reflection", false}},
+		{"reordered", presign(reorder), expect{wire.CodeProtocolAbort, "round: message of round 2", false}},
+		{"duplicated", presign(onRound(1, func(m *mpc.Message) []*wire.Frame { return frames(m, m) })),
+			expect{wire.CodeProtocolAbort, "round: message of round 1", false}},
+		{"malformed envelope", presign(onRound(1, func(m *mpc.Message) []*wire.Frame {
+			f := wire.MPCFrame(m)
+			f.Body = f.Body[:len(f.Body)-1]
+			return []*wire.Frame{f}
+		})), expect{wire.CodeBadFrame, "", false}},
+		{"frame of another type", presign(onRound(2, func(m *mpc.Message) []*wire.Frame {
+			return []*wire.Frame{(&wire.Ack{Gen: 1, Digest: make([]byte, 32)}).Frame()}
+		})), expect{wire.CodeBadFrame, "", false}},
+		{"wrong generation/session", func(ctx context.Context) observation {
+			// The device names the active generation in Hello and runs the
+			// protocol at the next one.
+			ahead := *d
+			share := *d.share
+			share.Generation++
+			ahead.share, ahead.claim = &share, d.share.Generation
+			s, _, err := ahead.signSession(ctx, [32]byte{7}, hooks{})
+			defer s.close()
+			return s.end(ctx, err)
+		}, expect{wire.CodeProtocolAbort, "session id", false}},
+		{"wrong generation/ssid", presign(tamperPresign1(t, func(m *presign1) {
+			m.ssid = hash.New("ssid-aux").Bytes(m.ssid).Digest()
+		})), expect{wire.CodeProtocolAbort, "key generation (ssid)", false}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { w.play(t, c.want, c.play) })
+	}
+
+	// A device that names a generation the server does not hold is told
+	// the active one in Welcome and nothing runs.
+	t.Run("wrong generation/hello", func(t *testing.T) {
+		mark, before := e.logs.mark(), e.snapshot()
+		ahead := *d
+		ahead.claim = d.share.Generation + 1
+		s, _, err := ahead.signSession(ctx(t), [32]byte{7}, hooks{})
+		defer s.close()
+		o := s.end(ctx(t), err)
+		if o.Close != wire.CloseDone || o.Code != "" || len(o.Seen) != 1 || o.Seen[0] != "welcome" {
+			t.Errorf("a device on another generation saw %v, want only Welcome and a normal close", o)
+		}
+		if got := e.logs.since(mark); len(got) != 0 {
+			t.Errorf("server logged %v", got)
+		}
+		if after := e.snapshot(); !equalTables(before, after) {
+			t.Errorf("stored state changed:\nbefore %v\nafter  %v", before, after)
+		}
+		mustSign(t, w.honest, w.address, "after a wrong generation")
+	})
+}
