@@ -227,6 +227,7 @@ type refresh3 struct {
 	mod    *mod.Proof
 	fac    *fac.Proof
 	C      *big.Int
+	log    *logstar.Proof // C encrypts the discrete log of U^{→server}
 	resp   *sch.Response
 }
 
@@ -237,6 +238,7 @@ func decodeRefresh3(t *testing.T, p []byte) *refresh3 {
 		m.mod, m.fac = mod.Decode(d), fac.Decode(d)
 	}
 	m.C = d.Nat(ciphertextBits)
+	m.log = logstar.Decode(d)
 	m.resp = sch.DecodeResponse(d)
 	if err := d.Finish(); err != nil {
 		t.Fatalf("refresh round 3: %v", err)
@@ -251,6 +253,7 @@ func (m *refresh3) encode() []byte {
 		m.fac.Encode(e)
 	}
 	e.Nat(m.C)
+	m.log.Encode(e)
 	m.resp.Encode(e)
 	return e.Bytes()
 }
@@ -513,9 +516,9 @@ func TestAttackBackupDecryptionOracle(t *testing.T) {
 	var first observation
 	var differ []string
 	sessions := 0
-	for i := 0; i < 256 && new(big.Int).Sub(hi, lo).Cmp(big.NewInt(1)) > 0; i++ {
+	for i := 0; i < 256; i++ {
 		th := new(big.Int).Add(lo, hi)
-		th.Add(th, big.NewInt(1)).Rsh(th, 1) // lo < th ≤ hi
+		th.Add(th, big.NewInt(1)).Rsh(th, 1) // lo < th ≤ hi until they meet
 		o := w.evil.backupSession(ctx(t), oracleHooks(t, pk, l.KS, th))
 		sessions++
 		if i == 0 {
@@ -530,6 +533,9 @@ func TestAttackBackupDecryptionOracle(t *testing.T) {
 		}
 	}
 	t.Logf("%d backup sessions; first observation %v", sessions, first)
+	if sessions != 256 {
+		t.Errorf("the attacker ran %d backup sessions, want 256", sessions)
+	}
 	if len(differ) > 0 {
 		t.Errorf("what the attacker observed depended on t (on k_S): first %v, then %q", first, differ)
 	}
@@ -545,7 +551,7 @@ func TestAttackBackupDecryptionOracle(t *testing.T) {
 	aborts := 0
 	for _, r := range e.logs.since(mark) {
 		if r.Msg == "session failed" && r.Attrs["code"] == wire.CodeProtocolAbort &&
-			strings.Contains(r.Attrs["error"], `refresh round 3: party "device" failed zero-sharing`) {
+			strings.Contains(r.Attrs["error"], `refresh round 3: party "device" failed `) && strings.Contains(r.Attrs["error"], "zero-sharing") {
 			aborts++
 		}
 	}
@@ -596,18 +602,23 @@ func TestAttackForgedProofs(t *testing.T) {
 		}), expect{wire.CodeProtocolAbort, "ring-Pedersen proof (Πprm)", false}},
 		{"Πmod", refresh(func(t *testing.T) hooks {
 			return tamperRefresh3(t, func(m *refresh3) { m.mod.Z[3] = inc(m.mod.Z[3]) })
-		}), expect{wire.CodeProtocolAbort, "Πmod", false}},
+		}), expect{wire.CodeProtocolAbort, "Πmod", true}},
 		{"Πfac", refresh(func(t *testing.T) hooks {
 			return tamperRefresh3(t, func(m *refresh3) { m.fac.Z1 = inc(m.fac.Z1) })
-		}), expect{wire.CodeProtocolAbort, "Πfac", false}},
+		}), expect{wire.CodeProtocolAbort, "Πfac", true}},
 		{"Schnorr/refresh", refresh(func(t *testing.T) hooks {
 			return tamperRefresh3(t, func(m *refresh3) { m.resp.Z = incScalar(m.resp.Z) })
-		}), expect{wire.CodeProtocolAbort, "Schnorr proof (Πsch) of the zero sharing", false}},
+		}), expect{wire.CodeProtocolAbort, "Schnorr proof (Πsch) of the zero sharing", true}},
 		{"Schnorr/backup", func(t *testing.T) func(context.Context) observation {
 			return func(ctx context.Context) observation {
 				return d.backupSession(ctx, tamperRefresh3(t, func(m *refresh3) { m.resp.Z = incScalar(m.resp.Z) }))
 			}
-		}, expect{wire.CodeProtocolAbort, "Schnorr proof (Πsch) of the zero sharing", false}},
+		}, expect{wire.CodeProtocolAbort, "Schnorr proof (Πsch) of the zero sharing", true}},
+		{"Πlog*/zero sharing", func(t *testing.T) func(context.Context) observation {
+			return func(ctx context.Context) observation {
+				return d.backupSession(ctx, tamperRefresh3(t, func(m *refresh3) { m.log.Z1 = inc(m.log.Z1) }))
+			}
+		}, expect{wire.CodeProtocolAbort, "log proof of the zero-sharing ciphertext (Πlog*)", true}},
 		{"Πenc", presign(func(t *testing.T) hooks {
 			return tamperPresign1(t, func(m *presign1) { m.enc.Z1 = inc(m.enc.Z1) })
 		}), expect{wire.CodeProtocolAbort, "range proof of K (Πenc)", false}},
@@ -622,7 +633,7 @@ func TestAttackForgedProofs(t *testing.T) {
 		}), expect{wire.CodeProtocolAbort, "log proof of Γ (Πlog*)", false}},
 		{"Πlog*/Δ", presign(func(t *testing.T) hooks {
 			return tamperPresign3(t, func(m *presign3) { m.log.Z1 = inc(m.log.Z1) })
-		}), expect{wire.CodeProtocolAbort, "log proof of Δ (Πlog*)", false}},
+		}), expect{wire.CodeProtocolAbort, "log proof of Δ (Πlog*)", true}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { w.play(t, c.want, c.play(t)) })
@@ -831,7 +842,7 @@ func TestAttackBitForgeModuli(t *testing.T) {
 			if c.blum {
 				p, q = c.primes[0], c.primes[1]
 			}
-			w.play(t, expect{wire.CodeProtocolAbort, c.check, false}, func(ctx context.Context) observation {
+			w.play(t, expect{wire.CodeProtocolAbort, c.check, true}, func(ctx context.Context) observation {
 				return w.evil.refreshSession(ctx, bitforge(t, n, phi, p, q))
 			})
 		})
