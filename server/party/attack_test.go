@@ -6,7 +6,9 @@ import (
 	"math/big"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cronokirby/saferith"
 
@@ -58,7 +60,8 @@ func newAttackWallet(t *testing.T, e *attackEnv) *attackWallet {
 type expect struct {
 	code string // the code the attacker is sent
 	// check is (part of) the name of the check the server's log must give,
-	// with the device as culprit; empty for a frame that does not decode.
+	// with the device as culprit; for a frame that does not decode, part of
+	// the logged decoding error.
 	check string
 	// secret marks a check on a value the server decrypted or derived from
 	// its secrets: the attacker's message must not name any check.
@@ -90,8 +93,10 @@ func (w *attackWallet) assertAbort(t *testing.T, mark int, before map[string][]s
 			continue
 		}
 		errText := r.Attrs["error"]
-		if want.check == "" {
-			found = true
+		if want.code == wire.CodeBadFrame {
+			// A frame that does not decode has no culprit check: the log
+			// says what did not decode.
+			found = found || strings.Contains(errText, want.check)
 			continue
 		}
 		i := strings.Index(errText, `party "device" failed `)
@@ -402,7 +407,7 @@ func incScalar(s *curve.Scalar) *curve.Scalar { return s.Add(curve.ScalarFromUin
 
 // raiseLimits lets one client play hundreds of aborting sessions.
 func raiseLimits(h *party.Handler) {
-	h.MaxSessionsPerClient = 4
+	h.Limits = party.Limits{ShareChanges: 1000, Aborts: 1000}
 }
 
 // loot is what an attacker keeps from one signature: the server's
@@ -573,6 +578,66 @@ func TestAttackBackupDecryptionOracle(t *testing.T) {
 		t.Errorf("stored state changed:\nbefore %v\nafter  %v", before, after)
 	}
 	mustSign(t, w.honest, w.address, "after the oracle")
+}
+
+// With the default limits the same attack is cut short: a handful of
+// aborted backups lock the client out with RATE_LIMITED, and after the
+// lockout the wallet signs again.
+func TestAttackBackupDecryptionOracleDefaultLimits(t *testing.T) {
+	var skew atomic.Int64
+	e := newAttackEnv(t, func(h *party.Handler) {
+		h.Now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	})
+	w := newAttackWallet(t, e)
+	l := w.evil.sign(ctx(t), [32]byte{0xd1})
+	before := e.snapshot()
+	mark := e.logs.mark()
+	pk := w.evil.share.Aux.PeerPaillier
+
+	const tries = 12
+	var played []observation
+	refused := 0
+	for i := 0; i < tries; i++ {
+		th := new(big.Int).Rsh(curve.Order(), uint(i+1))
+		o := w.evil.backupSession(ctx(t), oracleHooks(t, pk, l.KS, th))
+		if o.Code == wire.CodeRateLimited {
+			refused++
+			if len(o.Seen) != 0 || !strings.Contains(o.Message, "try again after") {
+				t.Errorf("refused session: %v, want RATE_LIMITED before Welcome with a time to retry", o)
+			}
+			continue
+		}
+		if refused > 0 {
+			t.Errorf("session %d ran after a refusal: %v", i+1, o)
+		}
+		played = append(played, o)
+	}
+	// Five aborts lock the client out (the sixth share change of the hour
+	// would be allowed, the lockout comes first).
+	if len(played) != 5 || refused != tries-5 {
+		t.Errorf("%d backups ran and %d were refused, want 5 and %d", len(played), refused, tries-5)
+	}
+	for _, o := range played[1:] {
+		if !reflect.DeepEqual(o, played[0]) {
+			t.Errorf("observations differ: %v and %v", played[0], o)
+		}
+	}
+	locked := false
+	for _, r := range e.logs.since(mark) {
+		locked = locked || r.Msg == "client locked out after repeated aborts"
+	}
+	if !locked {
+		t.Error("the server did not log the lockout")
+	}
+	if after := e.snapshot(); !equalTables(before, after) {
+		t.Errorf("stored state changed:\nbefore %v\nafter  %v", before, after)
+	}
+	// The lockout covers the client, so its honest device waits too.
+	if _, err := w.honest.Sign(ctx(t), [32]byte{1}); bridge.Code(err) != wire.CodeRateLimited {
+		t.Errorf("a locked-out client signed: %v", err)
+	}
+	skew.Store(int64(16 * time.Minute))
+	mustSign(t, w.honest, w.address, "after the lockout")
 }
 
 // TestAttackForgedProofs tampers one value of each proof the device sends
@@ -948,10 +1013,10 @@ func TestAttackMessages(t *testing.T) {
 			f := wire.MPCFrame(m)
 			f.Body = f.Body[:len(f.Body)-1]
 			return []*wire.Frame{f}
-		})), expect{wire.CodeBadFrame, "", false}},
+		})), expect{wire.CodeBadFrame, "mpc: malformed message", false}},
 		{"frame of another type", presign(onRound(2, func(m *mpc.Message) []*wire.Frame {
 			return []*wire.Frame{(&wire.Ack{Gen: 1, Digest: make([]byte, 32)}).Frame()}
-		})), expect{wire.CodeBadFrame, "", false}},
+		})), expect{wire.CodeBadFrame, "want mpc, got ack", false}},
 		{"wrong generation/session", func(ctx context.Context) observation {
 			// The device names the active generation in Hello and runs the
 			// protocol at the next one.
