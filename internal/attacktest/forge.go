@@ -2,6 +2,7 @@ package attacktest
 
 import (
 	"bytes"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"math/big"
@@ -11,6 +12,7 @@ import (
 	"github.com/duetwallet/duet/mpc/curve"
 	"github.com/duetwallet/duet/mpc/hash"
 	"github.com/duetwallet/duet/mpc/paillier"
+	"github.com/duetwallet/duet/mpc/zk"
 	"github.com/duetwallet/duet/mpc/zk/affg"
 	"github.com/duetwallet/duet/mpc/zk/enc"
 	"github.com/duetwallet/duet/mpc/zk/fac"
@@ -541,8 +543,42 @@ func ForgePrm() Tamper {
 // BitForge replaces the server's Paillier modulus in its refresh opening by
 // a bad one, with ring-Pedersen parameters on it and a valid Πprm (made
 // with the factorisation), and recommits: the device meets the modulus at
-// Πmod and Πfac.
+// Πmod and Πfac. A small-factor modulus, being Paillier–Blum, comes with a
+// valid Πmod too, so that only Πfac stands in its way.
 func BitForge(m *Modulus) Tamper {
+	open := bitForgeOpening(m)
+	if m.Kind != SmallFactor {
+		return open
+	}
+	return Chain(open, EditMPC(mpc.ProtocolRefresh, 3, func(s *Session, msg *mpc.Message) error {
+		r, err := decodeRefresh3(msg.Payload)
+		if err != nil {
+			return err
+		}
+		ours := s.FindMPC(FromServer, mpc.ProtocolRefresh, 2)
+		theirs := s.FindMPC(FromDevice, mpc.ProtocolRefresh, 2)
+		if !r.HasAux || ours == nil || theirs == nil {
+			return errors.New("no aux-info openings to bind Πmod to")
+		}
+		o1, err := DecodeOpening(ours.Payload)
+		if err != nil {
+			return err
+		}
+		o2, err := DecodeOpening(theirs.Payload)
+		if err != nil {
+			return err
+		}
+		joint := make([]byte, 32)
+		subtle.XORBytes(joint, o1.Rho, o2.Rho)
+		if r.Mod, err = m.ProveMod(&zk.Context{SessionID: msg.SessionID, Prover: []byte(mpc.Server), Rand: joint}); err != nil {
+			return err
+		}
+		msg.Payload = r.encode()
+		return nil
+	}))
+}
+
+func bitForgeOpening(m *Modulus) Tamper {
 	return EditOpening(func(_ *Session, sid []byte, o *Opening) error {
 		if !o.HasAux {
 			return errNoAux

@@ -224,7 +224,7 @@ func TestAttackServerForgesAndReplays(t *testing.T) {
 	abort := wire.CodeProtocolAbort
 	attacks := []serverAttack{
 		// Wallet creation.
-		{"BitForge small factor", wire.OpKeygen, bitforge(attacktest.SmallFactor), abort, []string{"Πmod"}, false, false},
+		{"BitForge small factor", wire.OpKeygen, bitforge(attacktest.SmallFactor), abort, []string{"Πfac"}, false, false},
 		{"BitForge not Paillier-Blum", wire.OpKeygen, bitforge(attacktest.NotBlum), abort, []string{"Πmod"}, false, false},
 		{"BitForge three primes", wire.OpKeygen, bitforge(attacktest.ThreePrimes), abort, []string{"Πmod"}, false, false},
 		{"forged Schnorr in key generation", wire.OpKeygen, fixed(attacktest.ForgeKeygenSchnorr()), abort, []string{"Πsch"}, false, false},
