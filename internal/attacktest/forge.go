@@ -591,3 +591,20 @@ func bitForgeOpening(m *Modulus) Tamper {
 		return nil
 	})
 }
+
+// ShiftCommit tells the device that the server committed another
+// generation than the one it did.
+func ShiftCommit(by uint64) Tamper {
+	return func(s *Session, f *Frame) [][]byte {
+		if f.Dir != FromServer || f.Frame == nil || f.Frame.Type != wire.TypeCommit || !s.once("commit") {
+			return [][]byte{f.Raw}
+		}
+		c, err := wire.ParseCommit(f.Frame)
+		if err != nil {
+			s.fail(err)
+			return [][]byte{f.Raw}
+		}
+		c.Gen += by
+		return [][]byte{c.Frame().Marshal()}
+	}
+}

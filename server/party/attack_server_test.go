@@ -326,3 +326,31 @@ func TestAttackServerBackupOracle(t *testing.T) {
 	t.Logf("%d backups; the bisection's guess fails k·Γ = Δ_D", queries)
 	mustSign(t, b.dev, b.address, "after the oracle")
 }
+
+// TestAttackServerWrongCommit names another generation in the server's
+// Commit: the device refuses to activate it and keeps its active share;
+// the next session reconciles with what the server really committed, and
+// the wallet signs.
+func TestAttackServerWrongCommit(t *testing.T) {
+	b := newAttackBed(t)
+	b.proxy.SetTamper(attacktest.ShiftCommit(5))
+	_, err := b.dev.Refresh(ctx(t))
+	b.proxy.SetTamper(nil)
+	if !b.proxy.Last().Tampered() {
+		t.Fatal("the tamper never met the commit")
+	}
+	if bridge.Code(err) != wire.CodeProtocolAbort || !strings.Contains(err.Error(), "server committed generation 7, not 2") {
+		t.Fatalf("device accepted or misreported a commit of another generation: %v", err)
+	}
+	if st, err := b.dev.State(ctx(t)); err != nil || st.Generation != 1 {
+		t.Fatalf("device activated something on a wrong commit: %+v, %v", st, err)
+	}
+	mustSign(t, b.dev, b.address, "after a wrong commit")
+	w, err := b.e.store.WalletByClient(ctx(t), b.e.clientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := b.dev.State(ctx(t)); err != nil || st.Generation != w.ActiveGeneration {
+		t.Fatalf("device at %+v, server at generation %d", st, w.ActiveGeneration)
+	}
+}
