@@ -368,6 +368,7 @@ type refresh3 struct {
 	Mod    *mod.Proof
 	Fac    *fac.Proof
 	C      *big.Int
+	Log    *logstar.Proof // binds C to U
 	Sch    *sch.Response
 }
 
@@ -378,6 +379,7 @@ func decodeRefresh3(b []byte) (*refresh3, error) {
 		r.Mod, r.Fac = mod.Decode(d), fac.Decode(d)
 	}
 	r.C = d.Nat(ciphertextBits)
+	r.Log = logstar.Decode(d)
 	r.Sch = sch.DecodeResponse(d)
 	return r, d.Finish()
 }
@@ -389,6 +391,7 @@ func (r *refresh3) encode() []byte {
 		r.Fac.Encode(e)
 	}
 	e.Nat(r.C)
+	r.Log.Encode(e)
 	r.Sch.Encode(e)
 	return e.Bytes()
 }
@@ -427,6 +430,15 @@ func ForgeFac() Tamper {
 			return errNoAux
 		}
 		r.Fac.Z1 = bigPlusOne(r.Fac.Z1)
+		return nil
+	})
+}
+
+// ForgeRefreshLog breaks the server's Πlog* binding its zero-sharing
+// ciphertext to U in refresh round 3.
+func ForgeRefreshLog() Tamper {
+	return editRefresh3(func(r *refresh3) error {
+		r.Log.Y = r.Log.Y.Add(curve.Generator())
 		return nil
 	})
 }

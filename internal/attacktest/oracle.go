@@ -13,7 +13,9 @@ import (
 	"github.com/duetwallet/duet/mpc"
 	"github.com/duetwallet/duet/mpc/curve"
 	"github.com/duetwallet/duet/mpc/paillier"
+	"github.com/duetwallet/duet/mpc/pedersen"
 	"github.com/duetwallet/duet/mpc/zk"
+	"github.com/duetwallet/duet/mpc/zk/logstar"
 	"github.com/duetwallet/duet/mpc/zk/sch"
 	"github.com/duetwallet/duet/wire"
 )
@@ -29,6 +31,7 @@ import (
 type Oracle struct {
 	WalletID  string
 	DeviceKey *paillier.PublicKey
+	DevicePed *pedersen.Params
 	// From one presigning run: the device's K_D, Γ = Γ_D + Γ_S and the
 	// device's Δ_D = k_D·Γ, against which a guess of k_D is checked.
 	K            *big.Int
@@ -53,7 +56,11 @@ func (o *Oracle) LearnDeviceKey(s *Session) error {
 	if err != nil {
 		return err
 	}
-	o.DeviceKey = pk
+	ped, err := pedersen.NewParams(pk.Modulus(), op.S, op.T)
+	if err != nil {
+		return err
+	}
+	o.DeviceKey, o.DevicePed = pk, ped
 	if s.Welcome != nil {
 		o.WalletID = s.Welcome.WalletID
 	}
@@ -170,7 +177,20 @@ func (o *Oracle) Query(t *big.Int) Serve {
 		joint := make([]byte, 32)
 		subtle.XORBytes(joint, rho, devOpening.Rho)
 
+		// The best the server can send with C: the Πlog* of an honest
+		// encryption of its d, which C then replaces.
 		pk := o.DeviceKey
+		honest, nonceD, err := pk.Encrypt(rand.Reader, d.Int())
+		if err != nil {
+			return err
+		}
+		logCtx := &zk.Context{SessionID: sid, Prover: []byte(mpc.Server), Verifier: []byte(mpc.Device), Rand: joint}
+		pLog, err := logstar.Prove(rand.Reader, logCtx,
+			logstar.Public{N0: pk, C: honest, X: U, B: curve.Generator(), Aux: o.DevicePed},
+			logstar.Private{X: d.Int(), Rho: nonceD})
+		if err != nil {
+			return err
+		}
 		n := pk.N()
 		nonceC, err := rand.Int(rand.Reader, n)
 		if err != nil {
@@ -179,7 +199,7 @@ func (o *Oracle) Query(t *big.Int) Serve {
 		minusT := new(big.Int).Mod(new(big.Int).Neg(t), n)
 		c := pk.Add(o.K, pk.EncVarTime(minusT, nonceC))
 		resp := com.Prove(&zk.Context{SessionID: sid, Prover: []byte(mpc.Server), Rand: joint}, U, d)
-		if err := send(msg(3, (&refresh3{C: c, Sch: resp}).encode())); err != nil {
+		if err := send(msg(3, (&refresh3{C: c, Log: pLog, Sch: resp}).encode())); err != nil {
 			return err
 		}
 		// Watch everything the device does until it ends the session.

@@ -32,11 +32,13 @@ type serverAttack struct {
 	// checks lists the checks the device may name (any one); none for a
 	// frame error.
 	checks []string
-	// secret: the check is on values the device decrypted or derived from
-	// its secrets, so the server must not learn which check failed.
+	// secret: the step decrypts or uses values derived from the device's
+	// secrets, so the server must not learn which of its checks failed.
 	secret bool
-	// quiet: the server has ended the session by the time the device
-	// checks, so the device may find nobody left to tell.
+	// quiet: the server may have ended the session by the time the device
+	// checks (after σ, or when the server itself refuses the proofs the
+	// device made for a forged modulus), so the device may find nobody left
+	// to tell.
 	quiet bool
 }
 
@@ -197,8 +199,6 @@ func TestAttackServerForgesAndReplays(t *testing.T) {
 	if _, err := b.dev.Refresh(ctx(t)); err != nil {
 		t.Fatal(err)
 	}
-	// A presigning message of this generation, from an earlier session.
-	replayed := b.sign(t, "third").FindMPC(attacktest.FromServer, mpc.ProtocolPresign, 1)
 
 	// Another wallet's presigning message, from the same server.
 	other := b.newDevice(t)
@@ -212,6 +212,14 @@ func TestAttackServerForgesAndReplays(t *testing.T) {
 	fixed := func(tm attacktest.Tamper) func(*testing.T) attacktest.Tamper {
 		return func(*testing.T) attacktest.Tamper { return tm }
 	}
+	// replay sends the server's presigning round 1 of an earlier session of
+	// this generation.
+	replay := func(keepSession bool) func(*testing.T) attacktest.Tamper {
+		return func(t *testing.T) attacktest.Tamper {
+			earlier := b.sign(t, "replay source").FindMPC(attacktest.FromServer, mpc.ProtocolPresign, 1)
+			return attacktest.Replace(earlier, keepSession)
+		}
+	}
 	bitforge := func(kind string) func(*testing.T) attacktest.Tamper {
 		return func(t *testing.T) attacktest.Tamper {
 			m, err := attacktest.NewModulus(kind)
@@ -224,27 +232,28 @@ func TestAttackServerForgesAndReplays(t *testing.T) {
 	abort := wire.CodeProtocolAbort
 	attacks := []serverAttack{
 		// Wallet creation.
-		{"BitForge small factor", wire.OpKeygen, bitforge(attacktest.SmallFactor), abort, []string{"Πfac"}, false, false},
-		{"BitForge not Paillier-Blum", wire.OpKeygen, bitforge(attacktest.NotBlum), abort, []string{"Πmod"}, false, false},
-		{"BitForge three primes", wire.OpKeygen, bitforge(attacktest.ThreePrimes), abort, []string{"Πmod"}, false, false},
+		{"BitForge small factor", wire.OpKeygen, bitforge(attacktest.SmallFactor), abort, []string{"Πfac"}, true, true},
+		{"BitForge not Paillier-Blum", wire.OpKeygen, bitforge(attacktest.NotBlum), abort, []string{"Πmod"}, true, true},
+		{"BitForge three primes", wire.OpKeygen, bitforge(attacktest.ThreePrimes), abort, []string{"Πmod"}, true, true},
 		{"forged Schnorr in key generation", wire.OpKeygen, fixed(attacktest.ForgeKeygenSchnorr()), abort, []string{"Πsch"}, false, false},
 		{"own commitment reflected", wire.OpKeygen, fixed(attacktest.Reflect(mpc.ProtocolKeygen, 1)), abort, []string{"commitment reflection"}, false, false},
 		// Refresh with new aux info.
 		{"forged Πprm", wire.OpRefresh, fixed(attacktest.ForgePrm()), abort, []string{"Πprm"}, false, false},
-		{"forged Πmod", wire.OpRefresh, fixed(attacktest.ForgeMod()), abort, []string{"Πmod"}, false, false},
-		{"forged Πfac", wire.OpRefresh, fixed(attacktest.ForgeFac()), abort, []string{"Πfac"}, false, false},
-		{"forged Schnorr of the zero sharing", wire.OpRefresh, fixed(attacktest.ForgeRefreshSchnorr()), abort, []string{"Πsch"}, false, false},
+		{"forged Πmod", wire.OpRefresh, fixed(attacktest.ForgeMod()), abort, []string{"Πmod"}, true, false},
+		{"forged Πfac", wire.OpRefresh, fixed(attacktest.ForgeFac()), abort, []string{"Πfac"}, true, false},
+		{"forged Πlog* of the zero-sharing ciphertext", wire.OpRefresh, fixed(attacktest.ForgeRefreshLog()), abort, []string{"Πlog*"}, true, false},
+		{"forged Schnorr of the zero sharing", wire.OpRefresh, fixed(attacktest.ForgeRefreshSchnorr()), abort, []string{"Πsch"}, true, false},
 		{"reordered frames", wire.OpRefresh, fixed(attacktest.Swap(mpc.ProtocolRefresh, 1, 2)), abort, []string{"round"}, false, false},
 		// Signing.
 		{"forged Πenc", wire.OpSign, fixed(attacktest.ForgeEnc()), abort, []string{"Πenc"}, false, false},
-		{"forged Πaff-g of the δ MtA", wire.OpSign, fixed(attacktest.ForgeAffg(false)), abort, []string{"δ MtA (Πaff-g)"}, true, false},
-		{"forged Πaff-g of the χ MtA", wire.OpSign, fixed(attacktest.ForgeAffg(true)), abort, []string{"χ MtA (Πaff-g)"}, true, false},
-		{"forged Πlog* of Γ", wire.OpSign, fixed(attacktest.ForgeLogGamma()), abort, []string{"Πlog*"}, true, false},
+		{"forged Πaff-g of the δ MtA", wire.OpSign, fixed(attacktest.ForgeAffg(false)), abort, []string{"δ MtA (Πaff-g)"}, false, false},
+		{"forged Πaff-g of the χ MtA", wire.OpSign, fixed(attacktest.ForgeAffg(true)), abort, []string{"χ MtA (Πaff-g)"}, false, false},
+		{"forged Πlog* of Γ", wire.OpSign, fixed(attacktest.ForgeLogGamma()), abort, []string{"Πlog*"}, false, false},
 		{"forged Πlog* of Δ", wire.OpSign, fixed(attacktest.ForgeLogDelta()), abort, []string{"Πlog*"}, true, false},
 		{"σ share that does not verify", wire.OpSign, fixed(attacktest.EditSigma(attacktest.PlusOne)), abort, []string{"signature validity"}, true, true},
 		{"wrong generation", wire.OpSign, fixed(attacktest.SetSSID(oldSSID)), abort, []string{"ssid"}, false, false},
-		{"replayed from another session", wire.OpSign, fixed(attacktest.Replace(replayed, false)), abort, []string{"session id"}, false, false},
-		{"replayed payload under this session's id", wire.OpSign, fixed(attacktest.Replace(replayed, true)), abort, []string{"Πenc"}, false, false},
+		{"replayed from another session", wire.OpSign, replay(false), abort, []string{"session id"}, false, false},
+		{"replayed payload under this session's id", wire.OpSign, replay(true), abort, []string{"Πenc"}, false, false},
 		{"replayed from another wallet", wire.OpSign, fixed(attacktest.Replace(otherWallet, false)), abort, []string{"session id"}, false, false},
 		{"other wallet's payload under this session's id", wire.OpSign, fixed(attacktest.Replace(otherWallet, true)), abort, []string{"ssid"}, false, false},
 		{"own message reflected", wire.OpSign, fixed(attacktest.Reflect(mpc.ProtocolPresign, 1)), abort, []string{"ciphertext K", "Πenc"}, false, false},
