@@ -10,12 +10,15 @@
 // lifecycle queries to the server's client API, and duet.provider.
 
 import { DuetError, ErrorCode, errorFromResponse, toDuetError } from './errors.js';
-import { digestBytes, formatSignature, isAddress, messageBytes } from './bytes.js';
+import { bytesToHex, digestBytes, isAddress, messageBytes } from './bytes.js';
 import { WorkerChannel, callListener } from './rpc.js';
-import { DuetProvider, announceProvider, checkProviderOptions, emitEvent, markDisconnected } from './provider.js';
+import { DuetProvider, announceProvider, checkProviderOptions } from './provider.js';
+import { approvalGate, checkApprovalOptions } from './approval.js';
+import { DeviceHost, RequestKind } from './host.js';
 
 export { DuetError, ErrorCode } from './errors.js';
 export { DuetProvider, ProviderErrorCode, ProviderRpcError, providerInfo } from './provider.js';
+export { RequestKind } from './host.js';
 
 /** How a backup share is encrypted, and so how it is opened again. */
 export const BackupMethod = Object.freeze({
@@ -142,6 +145,8 @@ function startWorker(workerUrl) {
  */
 export class Duet {
   #channel;
+  #host;
+  #providerControl = null;
   #url;
   #apiKey;
   #fetch;
@@ -162,7 +167,24 @@ export class Duet {
     this.#fetch = init.fetch;
     this.#onProgress = init.onProgress;
     this.#channel = init.channel;
-    this.#provider = new DuetProvider(this, init.providerOptions);
+    this.#host = new DeviceHost(init.channel, init.approve);
+    const duet = this;
+    // The provider's only way to the device: requests go through the host's
+    // approval point like the public sign* methods' do.
+    const signer = Object.freeze({
+      get address() {
+        return duet.#state.address;
+      },
+      authorize(request) {
+        return duet.#authorize(String(request?.method ?? 'sign'), request);
+      },
+      attach(control) {
+        if (duet.#providerControl === null) {
+          duet.#providerControl = control;
+        }
+      },
+    });
+    this.#provider = new DuetProvider(signer, init.providerOptions);
   }
 
   /**
@@ -181,8 +203,12 @@ export class Duet {
    * @param {Record<string, string>} [options.rpcConfig] the JSON-RPC URL of
    *   each chain, by CAIP-2 id: {'eip155:1': 'https://…'}
    * @param {{onSignatureRequest?: (request: object) => boolean | Promise<boolean>}} [options.hooks]
-   *   onSignatureRequest approves (true) or rejects each signature the
-   *   provider is asked for
+   *   onSignatureRequest approves (true) or rejects each signature, and each
+   *   chain added or switched to outside rpcConfig; it is shown the frozen
+   *   description that will be signed. Without it the SDK shows its own
+   *   confirmation dialog.
+   * @param {boolean} [options.autoApprove] true approves every request
+   *   without asking anyone; default false
    * @param {boolean} [options.announceProvider] announce duet.provider to
    *   dapps by EIP-6963; default true
    * @param {string} [options.wasmUrl] default: duet.wasm beside this module
@@ -204,6 +230,7 @@ export class Duet {
       chainId,
       rpcConfig,
       hooks,
+      autoApprove,
       announceProvider: announce = true,
       loadTimeoutMs = DEFAULT_LOAD_TIMEOUT_MS,
       fetch: fetchFn = globalThis.fetch?.bind(globalThis),
@@ -220,12 +247,13 @@ export class Duet {
     if (!Number.isFinite(loadTimeoutMs) || loadTimeoutMs <= 0) {
       throw invalid('loadTimeoutMs must be a positive number');
     }
-    const providerOptions = { chainId, rpcConfig, hooks, fetch: fetchFn };
+    const providerOptions = { chainId, rpcConfig, fetch: fetchFn };
     try {
       checkProviderOptions(providerOptions);
     } catch (err) {
       throw invalid(err.message.replace(/^duet: /, ''));
     }
+    const approve = approvalGate(checkApprovalOptions({ hooks, autoApprove }));
     const url = normalizeServerUrl(options.url ?? new URL(import.meta.url).origin);
     const workerUrl = resolveUrl(options.workerUrl ?? new URL('./worker.js', import.meta.url), 'workerUrl');
     const wasmUrl = resolveUrl(options.wasmUrl ?? new URL('./duet.wasm', import.meta.url), 'wasmUrl');
@@ -241,7 +269,7 @@ export class Duet {
     let duet;
     const started = startWorker(workerUrl);
     const channel = new WorkerChannel(started.worker, { onFatal: (err) => duet?.#disconnect(err) });
-    duet = new Duet(constructing, { url, apiKey, fetch: fetchFn, onProgress, channel, providerOptions });
+    duet = new Duet(constructing, { url, apiKey, fetch: fetchFn, onProgress, channel, providerOptions, approve });
     try {
       await channel.call('init', { url, apiKey, wasmUrl, wasmExecUrl }, { timeoutMs: loadTimeoutMs, timeoutCode: ErrorCode.NETWORK });
       await duet.#refreshState();
@@ -260,7 +288,7 @@ export class Duet {
     // Emitted after connect's caller has had its turn to add listeners.
     setTimeout(() => {
       if (!channel.closed) {
-        duet.#provider[emitEvent]('connect', { chainId: duet.#provider.chainId });
+        duet.#providerControl?.emit('connect', { chainId: duet.#provider.chainId });
       }
     }, 0);
     return duet;
@@ -320,8 +348,9 @@ export class Duet {
   }
 
   /**
-   * Signs a 32-byte digest with the wallet. The digest is signed as given:
-   * use signMessage for messages.
+   * Signs a 32-byte digest with the wallet, once it is approved. The digest
+   * is signed as given: use signMessage for messages. The approval shows
+   * only the digest, so prefer the methods that say what is signed.
    *
    * @param {Uint8Array | string} digest 32 bytes, or their 0x hex
    * @returns {Promise<{r: string, s: string, yParity: 0 | 1, signature: string}>}
@@ -329,67 +358,65 @@ export class Duet {
    */
   async signDigest(digest, options) {
     const onProgress = progressOption(options);
-    const d = digestBytes(digest);
-    const res = await this.#session('signDigest', 'sign', { digest: d.slice() }, onProgress);
-    return formatSignature(res?.signature);
+    const d = bytesToHex(digestBytes(digest));
+    return this.#authorize('signDigest', { kind: RequestKind.DIGEST, method: 'signDigest', digest: d }, onProgress);
   }
 
   /**
-   * Signs a message as personal_sign does (EIP-191, version 0x45): the
-   * keccak256 of "\x19Ethereum Signed Message:\n" + length + message.
+   * Signs a message as personal_sign does (EIP-191, version 0x45), once it
+   * is approved: the keccak256 of "\x19Ethereum Signed Message:\n" + length +
+   * message.
    *
    * @param {string | Uint8Array} message a string is signed as UTF-8
    * @returns {Promise<string>} the 65-byte signature as 0x hex, v ∈ {27, 28}
    */
   async signMessage(message, options) {
     const onProgress = progressOption(options);
-    const bytes = messageBytes(message);
-    const digest = await this.#call('hashPersonalMessage', { data: bytes.slice() });
-    if (!(digest instanceof Uint8Array) || digest.length !== 32) {
-      throw new DuetError(ErrorCode.INTERNAL, 'duet: device module returned a malformed message hash');
-    }
-    const res = await this.#session('signMessage', 'sign', { digest }, onProgress);
-    return formatSignature(res?.signature).signature;
+    const hex = bytesToHex(messageBytes(message));
+    const sig = await this.#authorize('signMessage', { kind: RequestKind.MESSAGE, method: 'signMessage', message: hex }, onProgress);
+    return sig.signature;
   }
 
   /**
    * Returns the EIP-712 digest of typed data, as eth_signTypedData_v4 signs
-   * it, computed by go-ethereum in the device module.
+   * it: the typed data is parsed strictly into its canonical form (see
+   * signTypedData), which go-ethereum in the device module hashes.
    *
    * @param {object | string} typedData {types, primaryType, domain, message}
    *   or its JSON
    * @returns {Promise<Uint8Array>} 32 bytes
    */
   async hashTypedData(typedData) {
-    const json = typeof typedData === 'string' ? typedData : JSON.stringify(typedData);
-    if (typeof json !== 'string') {
-      throw invalid('typed data must be an object or its JSON');
+    this.#checkOpen();
+    try {
+      return await this.#host.hashTypedData(typedData);
+    } catch (err) {
+      throw toDuetError(err);
     }
-    const digest = await this.#call('hashTypedData', { data: json });
-    if (!(digest instanceof Uint8Array) || digest.length !== 32) {
-      throw new DuetError(ErrorCode.INTERNAL, 'duet: device module returned a malformed typed data hash');
-    }
-    return digest;
   }
 
   /**
-   * Signs EIP-712 typed data (eth_signTypedData_v4).
+   * Signs EIP-712 typed data (eth_signTypedData_v4), once it is approved.
+   * Keys are exact: an unknown or case-variant key, a duplicate key in the
+   * JSON, the `uint`/`int` aliases, a value that does not fit its type, or an
+   * EIP712Domain that does not list the domain's fields in EIP-712's order
+   * is refused with INVALID_ARGUMENT.
    *
    * @param {object | string} typedData
    * @returns {Promise<string>} the 65-byte signature as 0x hex, v ∈ {27, 28}
    */
   async signTypedData(typedData, options) {
     const onProgress = progressOption(options);
-    const digest = await this.hashTypedData(typedData);
-    const res = await this.#session('signTypedData', 'sign', { digest }, onProgress);
-    return formatSignature(res?.signature).signature;
+    const sig = await this.#authorize('signTypedData', { kind: RequestKind.TYPED_DATA, method: 'signTypedData', typedData }, onProgress);
+    return sig.signature;
   }
 
   /**
-   * Signs a complete transaction: every field given, as 0x hex quantities
-   * (type 0x0, 0x1 or 0x2; chainId, nonce, gas, the fees of its type; to,
-   * value, data and accessList as they apply). duet.provider fills these
-   * from the node; this method fills nothing.
+   * Signs a complete transaction, once it is approved: every field given,
+   * as canonical 0x hex quantities (type 0x0, 0x1 or 0x2; chainId, nonce,
+   * gas, the fees of its type; to, value, data and accessList as they
+   * apply). duet.provider fills these from the node; this method fills
+   * nothing.
    *
    * @param {object} tx
    * @returns {Promise<{raw: string, hash: string}>} the signed EIP-2718
@@ -400,11 +427,7 @@ export class Duet {
     if (tx === null || typeof tx !== 'object') {
       throw invalid('signTransaction wants a transaction object');
     }
-    const res = await this.#session('signTransaction', 'signTransaction', { tx: { ...tx } }, onProgress);
-    if (!res || typeof res.raw !== 'string' || typeof res.hash !== 'string') {
-      throw new DuetError(ErrorCode.INTERNAL, 'duet: device module returned a malformed transaction');
-    }
-    return { raw: res.raw, hash: res.hash };
+    return this.#authorize('signTransaction', { kind: RequestKind.TRANSACTION, method: 'signTransaction', transaction: tx }, onProgress);
   }
 
   /**
@@ -587,7 +610,7 @@ export class Duet {
 
   #disconnect(err) {
     this.#stopAnnouncing();
-    this.#provider[markDisconnected](err);
+    this.#providerControl?.disconnect(err);
   }
 
   #progress(operation, perCall) {
@@ -609,7 +632,7 @@ export class Duet {
   async #call(method, params, onProgress) {
     this.#checkOpen();
     try {
-      return await this.#channel.call(method, params, { onProgress });
+      return await this.#host.call(method, params, { onProgress });
     } catch (err) {
       throw toDuetError(err);
     }
@@ -619,9 +642,21 @@ export class Duet {
   // device state, which keygen, recover and refresh change, and which a
   // failure may reveal to be other than this Duet believed.
   #session(operation, method, params, onProgress) {
+    return this.#queued(operation, (progress) => this.#host.call(method, params, { onProgress: progress }), onProgress);
+  }
+
+  // Has request approved and signed by the host, in the session queue.
+  #authorize(operation, request, onProgress) {
+    return this.#queued(operation, (progress) => this.#host.authorize(request, { onProgress: progress }), onProgress);
+  }
+
+  #queued(operation, fn, onProgress) {
     const run = async () => {
+      this.#checkOpen();
       try {
-        return await this.#call(method, params, this.#progress(operation, onProgress));
+        return await fn(this.#progress(operation, onProgress));
+      } catch (err) {
+        throw toDuetError(err);
       } finally {
         if (!this.#channel.closed) {
           await this.#refreshState().catch(() => {});
@@ -641,7 +676,7 @@ export class Duet {
     const before = this.#state.address;
     this.#state = { hasShare, address, generation };
     if (this.#ready && before !== address) {
-      this.#provider[emitEvent]('accountsChanged', address ? [address] : []);
+      this.#providerControl?.emit('accountsChanged', address ? [address] : []);
     }
   }
 }
@@ -657,3 +692,6 @@ async function readJson(res) {
     return undefined;
   }
 }
+
+Object.freeze(Duet.prototype);
+Object.freeze(Duet);
