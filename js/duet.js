@@ -15,6 +15,7 @@ import { WorkerChannel, callListener } from './rpc.js';
 import { DuetProvider, announceProvider, checkProviderOptions } from './provider.js';
 import { approvalGate, checkApprovalOptions } from './approval.js';
 import { DeviceHost, RequestKind } from './host.js';
+import { FrameChannel, FrameHost } from './frame-channel.js';
 
 export { DuetError, ErrorCode } from './errors.js';
 export { DuetProvider, ProviderErrorCode, ProviderRpcError, providerInfo } from './provider.js';
@@ -36,6 +37,15 @@ const backupMethods = new Set(Object.values(BackupMethod));
 export const DEFAULT_LOAD_TIMEOUT_MS = 120000;
 
 const constructing = Symbol('Duet.connect');
+
+// The operation a provider request reports progress under, as the public
+// method that does the same.
+const operationNames = Object.freeze({
+  [RequestKind.MESSAGE]: 'signMessage',
+  [RequestKind.TYPED_DATA]: 'signTypedData',
+  [RequestKind.TRANSACTION]: 'signTransaction',
+  [RequestKind.DIGEST]: 'signDigest',
+});
 
 function invalid(message) {
   return new DuetError(ErrorCode.INVALID_ARGUMENT, 'duet: ' + message);
@@ -149,6 +159,7 @@ export class Duet {
   #providerControl = null;
   #url;
   #apiKey;
+  #isolated;
   #fetch;
   #onProgress;
   #provider;
@@ -163,11 +174,13 @@ export class Duet {
       throw new TypeError('duet: use Duet.connect to make a Duet');
     }
     this.#url = init.url;
-    this.#apiKey = init.apiKey;
+    // In isolation mode the page keeps no API key: the frame has it.
+    this.#isolated = init.host instanceof FrameHost;
+    this.#apiKey = this.#isolated ? null : init.apiKey;
     this.#fetch = init.fetch;
     this.#onProgress = init.onProgress;
     this.#channel = init.channel;
-    this.#host = new DeviceHost(init.channel, init.approve);
+    this.#host = init.host ?? new DeviceHost(init.channel, init.approve);
     const duet = this;
     // The provider's only way to the device: requests go through the host's
     // approval point like the public sign* methods' do.
@@ -176,7 +189,7 @@ export class Duet {
         return duet.#state.address;
       },
       authorize(request) {
-        return duet.#authorize(String(request?.method ?? 'sign'), request);
+        return duet.#authorize(operationNames[request?.kind] ?? 'approve', request);
       },
       attach(control) {
         if (duet.#providerControl === null) {
@@ -218,6 +231,11 @@ export class Duet {
    *   module may take before connect fails with NETWORK; default 120000
    * @param {typeof fetch} [options.fetch] the fetch used for the server's
    *   HTTP API and the chains' RPC; default globalThis.fetch
+   * @param {boolean | {frameUrl?: string}} [options.isolation] run the
+   *   device party (worker, sealed store, API key) and the approval dialog
+   *   in an iframe of the server's origin (frameUrl, default
+   *   url + '/duet-frame.html'); hooks and autoApprove are then refused,
+   *   since the page cannot be the one that approves
    * @returns {Promise<Duet>}
    */
   static async connect(options = {}) {
@@ -253,8 +271,19 @@ export class Duet {
     } catch (err) {
       throw invalid(err.message.replace(/^duet: /, ''));
     }
-    const approve = approvalGate(checkApprovalOptions({ hooks, autoApprove }));
     const url = normalizeServerUrl(options.url ?? new URL(import.meta.url).origin);
+    if (options.isolation !== undefined && options.isolation !== false) {
+      if (hooks !== undefined || autoApprove !== undefined) {
+        throw invalid('in isolation mode the frame asks the user itself: give neither hooks nor autoApprove');
+      }
+      const iso = options.isolation === true ? {} : options.isolation;
+      if (iso === null || typeof iso !== 'object') {
+        throw invalid('isolation must be true or {frameUrl}');
+      }
+      const frameUrl = resolveUrl(iso.frameUrl ?? url + '/duet-frame.html', 'isolation.frameUrl');
+      return Duet.#connectIsolated({ url, apiKey, frameUrl, onProgress, providerOptions, fetchFn, loadTimeoutMs, announce });
+    }
+    const approve = approvalGate(checkApprovalOptions({ hooks, autoApprove }));
     const workerUrl = resolveUrl(options.workerUrl ?? new URL('./worker.js', import.meta.url), 'workerUrl');
     const wasmUrl = resolveUrl(options.wasmUrl ?? new URL('./duet.wasm', import.meta.url), 'wasmUrl');
     const wasmExecUrl = resolveUrl(options.wasmExecUrl ?? new URL('./wasm_exec.js', import.meta.url), 'wasmExecUrl');
@@ -280,18 +309,54 @@ export class Duet {
     } finally {
       started.release();
     }
-    duet.#ready = true;
-    if (announce) {
-      duet.#stopAnnouncing = announceProvider(duet.#provider);
+    duet.#finishConnect(announce, onProgress);
+    return duet;
+  }
+
+  static async #connectIsolated({ url, apiKey, frameUrl, onProgress, providerOptions, fetchFn, loadTimeoutMs, announce }) {
+    if (!globalThis.document) {
+      throw new DuetError(ErrorCode.UNSUPPORTED, 'duet: isolation mode needs a page to add its frame to');
     }
-    report({ phase: 'ready' });
+    if (onProgress) {
+      callListener(onProgress, { operation: 'connect', phase: 'load', detail: frameUrl });
+    }
+    let duet;
+    const channel = await FrameChannel.open(globalThis.document, frameUrl, {
+      timeoutMs: loadTimeoutMs,
+      onFatal: (err) => duet?.#disconnect(err),
+    });
+    duet = new Duet(constructing, { url, apiKey, fetch: fetchFn, onProgress, channel, providerOptions, host: new FrameHost(channel) });
+    try {
+      await channel.call('init', { apiKey });
+      await duet.#refreshState();
+    } catch (err) {
+      const e = toDuetError(err);
+      channel.close(e);
+      throw e;
+    }
+    duet.#finishConnect(announce, onProgress);
+    return duet;
+  }
+
+  #finishConnect(announce, onProgress) {
+    this.#ready = true;
+    if (announce) {
+      this.#stopAnnouncing = announceProvider(this.#provider);
+    }
+    if (onProgress) {
+      callListener(onProgress, { operation: 'connect', phase: 'ready' });
+    }
     // Emitted after connect's caller has had its turn to add listeners.
     setTimeout(() => {
-      if (!channel.closed) {
-        duet.#providerControl?.emit('connect', { chainId: duet.#provider.chainId });
+      if (!this.#channel.closed) {
+        this.#providerControl?.emit('connect', { chainId: this.#provider.chainId });
       }
     }, 0);
-    return duet;
+  }
+
+  /** Reports whether this Duet runs in isolation mode (see connect). */
+  get isolated() {
+    return this.#isolated;
   }
 
   /** The EIP-1193 provider of this wallet. */
@@ -583,6 +648,21 @@ export class Duet {
   // GETs a route of the server's client API and returns its JSON body.
   async #get(path) {
     this.#checkOpen();
+    if (this.#isolated) {
+      let r;
+      try {
+        r = await this.#host.get(path);
+      } catch (err) {
+        throw toDuetError(err);
+      }
+      if (r.status < 200 || r.status > 299) {
+        throw errorFromResponse(r.status, r.body ?? undefined);
+      }
+      if (r.body === null) {
+        throw new DuetError(ErrorCode.SERVER_ERROR, `duet: ${path} answered ${r.status} without JSON`);
+      }
+      return r.body;
+    }
     let res;
     try {
       res = await this.#fetch(this.#url + path, {

@@ -299,6 +299,55 @@ async function stageOne() {
     equal((await deviceDatabases()).length, 2, 'databases');
   });
 
+  await check('in isolation mode a script of the app\'s origin finds no share, no key and no way to sign', async () => {
+    const res = await fetch('/v1/clients', { method: 'POST', headers: { Authorization: `Bearer ${keys.orgApiKey}` } });
+    const iso = await res.json();
+    // The frame is on another origin than this page: localhost, not 127.0.0.1.
+    const frameOrigin = `http://localhost:${location.port}`;
+    const before = await deviceDatabases();
+    await rejectsWith(Duet.connect({ apiKey: iso.clientApiKey, isolation: { frameUrl: frameOrigin + '/duet-frame.html' }, autoApprove: true }),
+      ErrorCode.INVALID_ARGUMENT, 'isolation with autoApprove');
+    const d = await Duet.connect({ apiKey: iso.clientApiKey, isolation: { frameUrl: frameOrigin + '/duet-frame.html' } });
+    equal(d.isolated, true, 'isolated');
+    const created = await d.createWallet();
+    assert(/^0x[0-9a-fA-F]{40}$/.test(created.address), 'address');
+    equal(await d.doesWalletExist(), true, 'wallet exists on the server, read through the frame');
+    // Nothing of the wallet is stored on this origin.
+    equal(await deviceDatabases(), before, 'device databases of the page\'s origin');
+    const frame = document.querySelector(`iframe[src^="${frameOrigin}"]`);
+    assert(frame, 'the frame');
+    let reached = true;
+    try {
+      void frame.contentWindow.document;
+    } catch {
+      reached = false;
+    }
+    assert(!reached, 'the page reached into the frame');
+    // The page can ask, but not answer: a signature waits for the frame's dialog.
+    const pending = d.signMessage('isolated');
+    let settled = false;
+    pending.then(() => { settled = true; }, () => { settled = true; });
+    await waitFor(() => frame.style.width === '100vw', 'the frame to show its confirmation');
+    // Forged calls straight to the frame: unknown calls and extra keys are refused.
+    const answers = [];
+    const listener = (e) => {
+      if (e.origin === frameOrigin && e.data?.id >= 1000) {
+        answers.push(e.data);
+      }
+    };
+    window.addEventListener('message', listener);
+    frame.contentWindow.postMessage({ duet: 'duet-frame/1', type: 'call', id: 1000, method: 'sign', params: { digest: new Uint8Array(32) } }, frameOrigin);
+    frame.contentWindow.postMessage({ duet: 'duet-frame/1', type: 'call', id: 1001, method: 'deviceState', params: {}, store: 1 }, frameOrigin);
+    frame.contentWindow.postMessage({ duet: 'duet-frame/1', type: 'call', id: 1002, method: 'get', params: { path: '/v1/clients' } }, frameOrigin);
+    await waitFor(() => answers.length === 3, 'the frame\'s answers');
+    window.removeEventListener('message', listener);
+    assert(answers.every((a) => a.type === 'error' && a.error.code === 'INVALID_ARGUMENT'), JSON.stringify(answers));
+    assert(!settled, 'the signature settled without approval');
+    d.close();
+    await rejectsWith(pending, ErrorCode.CLOSED, 'pending signature after close');
+    assert(document.querySelector(`iframe[src^="${frameOrigin}"]`) === null, 'frame removed');
+  });
+
   duet.close();
   sessionStorage.setItem(stageKey, JSON.stringify({ stage: 2, keys, address, results }));
   location.reload();
