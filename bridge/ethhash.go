@@ -124,7 +124,7 @@ func exactKeys(o *jsonObject, what string, all bool, want ...string) error {
 }
 
 var (
-	identifier    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	identifier    = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
 	fieldPattern  = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$]*$`)
 	intPattern    = regexp.MustCompile(`^(u?)int([0-9]+)$`)
 	bytesNPattern = regexp.MustCompile(`^bytes([0-9]+)$`)

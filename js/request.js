@@ -227,6 +227,10 @@ export function parseStrictJSON(text) {
   return v;
 }
 
+function define(o, key, value) {
+  Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 // Converts a null-prototype object from parseStrictJSON into a plain one,
 // recursively, keeping "__proto__" as an own key.
 function plain(v) {
@@ -281,7 +285,8 @@ function describe(v) {
 
 // ---- Typed data (EIP-712) ----
 
-const typeName = /^[A-Za-z_][A-Za-z0-9_]*$/;
+// A struct type's name: go-ethereum refuses names that start with "_".
+const typeName = /^[A-Za-z][A-Za-z0-9_]*$/;
 const fieldName = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 const intType = /^(u?)int([0-9]+)$/;
 const bytesNType = /^bytes([0-9]+)$/;
@@ -472,7 +477,8 @@ function canonicalStruct(name, value, types, where) {
     if (!given.has(f.name)) {
       fail(`${where} has no field ${f.name} (${f.type})`);
     }
-    out[f.name] = canonicalValue(f.parsed, given.get(f.name), types, `${where}.${f.name}`);
+    // defineProperty, so that a field named __proto__ stays a field.
+    define(out, f.name, canonicalValue(f.parsed, given.get(f.name), types, `${where}.${f.name}`));
   }
   return out;
 }
@@ -533,7 +539,7 @@ export function canonicalTypedData(input) {
   const message = canonicalStruct(primaryType, top.get('message'), types, 'typed data message');
   const typesOut = {};
   for (const name of [...types.keys()].sort()) {
-    typesOut[name] = types.get(name).map((f) => ({ name: f.name, type: f.type }));
+    define(typesOut, name, types.get(name).map((f) => ({ name: f.name, type: f.type })));
   }
   return { types: typesOut, primaryType, domain, message };
 }

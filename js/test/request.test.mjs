@@ -253,3 +253,12 @@ test('ethers agrees with go-ethereum on the random vectors', async (t) => {
     assert.equal(tx.unsignedHash, v.signingHash, `transaction vector ${i}`);
   }
 });
+
+test('a field named __proto__ stays a field', () => {
+  const td = canonicalTypedData('{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"T":[{"name":"__proto__","type":"string"}]},' +
+    '"primaryType":"T","domain":{"name":"x"},"message":{"__proto__":"hi"}}');
+  assert.equal(Object.getPrototypeOf(td.message), Object.prototype);
+  assert.equal(Object.getOwnPropertyDescriptor(td.message, '__proto__').value, 'hi');
+  assert.match(typedDataJSON(td), /"message":\{"__proto__":"hi"\}/);
+  assert.throws(() => canonicalTypedData({ ...permit(), types: { ...permit().types, _Hidden: [] } }), invalid);
+});
