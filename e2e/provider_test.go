@@ -546,9 +546,13 @@ return ethers.verifyMessage('approve me', sig);
 			chromedp.SetValue("#send-to", recipient.Hex(), chromedp.ByID),
 			chromedp.SetValue("#send-amount", "0.5", chromedp.ByID),
 			chromedp.Click("#send", chromedp.ByID),
-			// The demo page has no hook: the SDK's confirmation asks.
-			chromedp.Click("dialog.duet-approval .duet-approval-approve", chromedp.ByQuery),
 		)
+		// The demo page has no hook: the SDK's confirmation asks, first to
+		// add the page's chain (not in its rpcConfig), then to send.
+		for _, want := range []string{"Add a network", "Send a transaction"} {
+			p.waitFor(t, sessionTimeout, "the confirmation: "+want, `document.querySelector('dialog.duet-approval h2')?.textContent === `+jsString(want))
+			p.do(t, time.Minute, chromedp.Click("dialog.duet-approval .duet-approval-approve", chromedp.ByQuery))
+		}
 		p.waitFor(t, sessionTimeout, "the demo page's transaction", `['success', 'reverted', 'error'].includes(document.getElementById('send-status').dataset.status)`)
 		if status := p.text(t, "send-status"); !strings.Contains(status, "status 1") {
 			t.Fatalf("demo page: send status %q (error %q)", status, p.text(t, "error"))

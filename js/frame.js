@@ -38,6 +38,9 @@ const schema = Object.freeze({
   get: ['path'],
 });
 
+// How long loading the device module may take, as Duet.connect's default.
+const loadTimeoutMs = 120000;
+
 const sessionMethods = new Set(['keygen', 'backup', 'recover', 'eject', 'refresh']);
 
 // The client API's GET routes the page may read through the frame.
@@ -116,7 +119,7 @@ export function startFrame(w = globalThis.window) {
       apiKey,
       wasmUrl: new URL('duet.wasm', base).href,
       wasmExecUrl: new URL('wasm_exec.js', base).href,
-    });
+    }, { timeoutMs: loadTimeoutMs, timeoutCode: ErrorCode.NETWORK });
     // The app's page has no say in approval here: no hook, no autoApprove.
     host = new DeviceHost(channel, approvalGate({ document: w.document }));
     return {};
