@@ -419,7 +419,7 @@ func TestTransactionRandomAgainstGoEthereum(t *testing.T) {
 func TestVectorFiles(t *testing.T) {
 	r := mrand.New(mrand.NewPCG(2026, 12))
 	var typed []typedVector
-	for range 60 {
+	for range 40 {
 		doc := newRandomTypedData(r)
 		want, _, err := apitypes.TypedDataAndHash(doc.native)
 		if err != nil {
@@ -432,7 +432,7 @@ func TestVectorFiles(t *testing.T) {
 		typed = append(typed, typedVector{TypedData: doc.json, Digest: hexutil.Encode(want)})
 	}
 	var txs []txVector
-	for range 60 {
+	for range 40 {
 		fields, tx, txSigner := randomTransaction(r)
 		b, _ := json.Marshal(fields)
 		parsed, signer, err := ParseTransaction(b)
@@ -445,12 +445,22 @@ func TestVectorFiles(t *testing.T) {
 		}
 		txs = append(txs, txVector{Transaction: b, SigningHash: hexutil.Encode(h[:])})
 	}
-	for name, v := range map[string]any{"eip712-vectors.json": typed, "tx-vectors.json": txs} {
-		b, err := json.MarshalIndent(v, "", " ")
-		if err != nil {
-			t.Fatal(err)
+	for name, v := range map[string][]any{"eip712-vectors.json": anySlice(typed), "tx-vectors.json": anySlice(txs)} {
+		// One vector a line.
+		var b []byte
+		for i, e := range v {
+			line, err := json.Marshal(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i == 0 {
+				b = append(b, "[\n"...)
+			} else {
+				b = append(b, ",\n"...)
+			}
+			b = append(b, line...)
 		}
-		b = append(b, '\n')
+		b = append(b, "\n]\n"...)
 		path := filepath.Join("testdata", name)
 		if *update {
 			if err := os.WriteFile(path, b, 0o644); err != nil {
@@ -466,4 +476,12 @@ func TestVectorFiles(t *testing.T) {
 			t.Errorf("%s is not what go-ethereum makes from its seed; run go test -run TestVectorFiles -update ./bridge/", path)
 		}
 	}
+}
+
+func anySlice[T any](s []T) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
 }

@@ -206,7 +206,7 @@ test('requests are shown one at a time', async () => {
 });
 
 test('go-ethereum\'s random typed data is canonical here too, byte for byte', () => {
-  assert.ok(typedVectors.length >= 50);
+  assert.ok(typedVectors.length >= 40 && txVectors.length >= 40);
   for (const [i, v] of typedVectors.entries()) {
     const c = canonicalTypedData(v.typedData);
     assert.equal(typedDataJSON(c), JSON.stringify(v.typedData), `vector ${i}`);
