@@ -313,14 +313,23 @@
     const names = new Map();
     const writes = [];
     let counter = 0;
-    for (const [name, sealed] of entries) {
-      const pt = await open(key, namespace, name, 0, sealed, legacyVersion);
-      counter++;
-      names.set(name, counter);
-      writes.push([name, await seal(key, namespace, name, counter, pt)]);
-      pt.fill(0);
+    try {
+      for (const [name, sealed] of entries) {
+        const pt = await open(key, namespace, name, 0, sealed, legacyVersion);
+        counter++;
+        names.set(name, counter);
+        writes.push([name, await seal(key, namespace, name, counter, pt)]);
+        pt.fill(0);
+      }
+    } catch (err) {
+      // Another tab may have moved the store meanwhile; then all is well.
+      if (await backend.get(indexName)) {
+        return;
+      }
+      throw err;
     }
     const index = await sealIndex(key, namespace, { counter, names });
+    // False when another tab moved the store first, which is as good.
     await backend.commitMany(indexName, null, index, writes);
   }
 

@@ -203,3 +203,16 @@ test('a version 1 store is moved to version 2 when opened, and version 1 values 
   await assert.rejects(S.openDeviceStore({ url: URL1, apiKey: KEY_A1, backend: b2 }), { code: 'INTERNAL' });
   assert.deepEqual([...b2.values.keys()], ['x']);
 });
+
+test('two openers moving one version 1 store at once both end up with version 2', async () => {
+  const backend = S.memoryBackend();
+  const namespace = await S.namespaceFor(URL1, KEY_A1);
+  const key = await S.loadOrCreateKey(backend);
+  backend.values.set('share/active', await sealV1(key, namespace, 'share/active', new Uint8Array([4])));
+  const [a, b] = await Promise.all([
+    S.openDeviceStore({ url: URL1, apiKey: KEY_A1, backend }),
+    S.openDeviceStore({ url: URL1, apiKey: KEY_A1, backend }),
+  ]);
+  assert.deepEqual(await a.get('share/active'), new Uint8Array([4]));
+  assert.deepEqual(await b.get('share/active'), new Uint8Array([4]));
+});
