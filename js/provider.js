@@ -19,8 +19,10 @@
 import { ErrorCode } from './errors.js';
 import { bytesToHex, hexToBytes, isAddress, isHexData, sameAddress, utf8ToBytes } from './bytes.js';
 import { callListener } from './rpc.js';
-import { canonicalAccessList, canonicalTypedData, quantityValue } from './request.js';
+import { caip2, canonicalAccessList, canonicalTypedData, quantityValue } from './request.js';
 import { RequestKind, checkChainRpcUrl } from './host.js';
+
+export { caip2 } from './request.js';
 
 /** EIP-1193 and JSON-RPC error codes the provider uses. */
 export const ProviderErrorCode = Object.freeze({
@@ -105,10 +107,6 @@ export function normalizeChainId(chainId) {
   return '0x' + n.toString(16);
 }
 
-/** Returns the CAIP-2 id ('eip155:N') of a 0x hex chain id. */
-export function caip2(chainIdHex) {
-  return 'eip155:' + BigInt(chainIdHex).toString(10);
-}
 
 function rpcUrl(u, what) {
   let url;

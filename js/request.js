@@ -684,14 +684,3 @@ export function canonicalTransaction(tx) {
 export function caip2(chainIdHex) {
   return 'eip155:' + BigInt(chainIdHex).toString(10);
 }
-
-/**
- * Checks that description is one this module sealed, so that nothing
- * reaches the device that was not parsed and frozen here.
- */
-export function requireSealed(description) {
-  if (!isSealed(description)) {
-    fail('a signing request must be made by the SDK');
-  }
-  return description;
-}
