@@ -85,6 +85,25 @@ return null;
 		wantChecksummed(t, address)
 		t.Logf("wallet %s", address)
 
+		// The device module gives each sealed value its share's generation.
+		// (Same-origin mode: this page may open the store, as README says.)
+		var gens map[string]int
+		p.mustCall(t, time.Minute, `
+await new Promise((resolve, reject) => {
+  const s = document.createElement('script');
+  s.src = '/device-store.js';
+  s.onload = resolve;
+  s.onerror = reject;
+  document.head.append(s);
+});
+const store = await DuetDeviceStore.openDeviceStore({ url: duet.url, apiKey: `+jsString(clientKey)+` });
+const { index } = await store._index();
+return Object.fromEntries([...index.names].map(([n, at]) => [n, at.generation]));
+`, &gens)
+		if gens["share/active"] != 1 || gens["wallet"] != 1 || len(gens) != 2 {
+			t.Errorf("sealed values' generations %v, want share/active and wallet at 1", gens)
+		}
+
 		// EIP-6963: announced at connect, and again on request.
 		var announced struct {
 			Before, After int

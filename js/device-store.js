@@ -15,11 +15,12 @@
 //     version (1 byte, 2) ‖ IV (12 random bytes) ‖ AES-GCM ciphertext and tag
 //
 // with associated data naming the wallet (the database's namespace: server
-// URL and client), the value's name and its write counter. The counters live
-// in one more sealed record, the store's index ("\u0000index"), which holds
-// a monotonic counter of writes and, for each name, the counter it was last
-// written at; a value and the index are written in one IndexedDB
-// transaction. So a value copied to another name or another wallet's
+// URL and client), the value's name, its write counter and the generation of
+// the share it belongs to (which the device module gives with each put). The
+// counters live in one more sealed record, the store's index
+// ("\u0000index"), which holds a monotonic counter of writes and, for each
+// name, the counter and generation it was last written at; a value and the
+// index are written in one IndexedDB transaction. So a value copied to another name or another wallet's
 // database fails to open, and so does an older value of the same name put
 // back in place of the newer one: it was sealed under an older counter.
 // (Putting back the whole database as it was, index included, is not
@@ -87,25 +88,30 @@
     }
   }
 
-  function additionalData(version, namespace, name, counter) {
+  function additionalData(version, namespace, name, at) {
     if (version === legacyVersion) {
       return new TextEncoder().encode('duet device store v1\u0000' + namespace + '\u0000' + name);
     }
-    return new TextEncoder().encode('duet device store v2\u0000' + namespace + '\u0000' + name + '\u0000' + counter);
+    return new TextEncoder().encode('duet device store v2\u0000' + namespace + '\u0000' + name + '\u0000' +
+      at.counter + '\u0000' + at.generation);
+  }
+
+  function checkPlace(at) {
+    if (!at || !Number.isSafeInteger(at.counter) || at.counter < 0 || !Number.isSafeInteger(at.generation) || at.generation < 0) {
+      throw storeError('INTERNAL', 'a value\'s write counter and generation must be non-negative integers');
+    }
   }
 
   /**
-   * Seals plaintext stored under name in namespace at write counter (a
-   * non-negative safe integer).
+   * Seals plaintext stored under name in namespace at at = {counter,
+   * generation}: its place in the store's writes and its share's generation.
    */
-  async function seal(key, namespace, name, counter, plaintext, randomValues) {
-    if (!Number.isSafeInteger(counter) || counter < 0) {
-      throw storeError('INTERNAL', 'write counter must be a non-negative integer');
-    }
+  async function seal(key, namespace, name, at, plaintext, randomValues) {
+    checkPlace(at);
     const iv = new Uint8Array(ivBytes);
     (randomValues || ((b) => global.crypto.getRandomValues(b)))(iv);
     const ct = new Uint8Array(await subtle().encrypt(
-      { name: 'AES-GCM', iv, additionalData: additionalData(sealVersion, namespace, name, counter), tagLength: 128 },
+      { name: 'AES-GCM', iv, additionalData: additionalData(sealVersion, namespace, name, at), tagLength: 128 },
       key,
       plaintext,
     ));
@@ -117,17 +123,17 @@
   }
 
   /**
-   * Opens a value sealed by seal for the same namespace, name and counter.
+   * Opens a value sealed by seal for the same namespace, name and place.
    * A version 1 value opens only with version 1 (while migrating).
    */
-  async function open(key, namespace, name, counter, sealed, version) {
+  async function open(key, namespace, name, at, sealed, version) {
     const want = version === undefined ? sealVersion : version;
     if (!(sealed instanceof Uint8Array) || sealed.length < 1 + ivBytes + 16 || sealed[0] !== want) {
       throw storeError('INTERNAL', 'stored value ' + JSON.stringify(name) + ' is malformed');
     }
     try {
       const pt = await subtle().decrypt(
-        { name: 'AES-GCM', iv: sealed.subarray(1, 1 + ivBytes), additionalData: additionalData(want, namespace, name, counter), tagLength: 128 },
+        { name: 'AES-GCM', iv: sealed.subarray(1, 1 + ivBytes), additionalData: additionalData(want, namespace, name, at), tagLength: 128 },
         key,
         sealed.subarray(1 + ivBytes),
       );
@@ -137,10 +143,12 @@
     }
   }
 
-  // The index: {counter, names: {name: counter}}, sealed at counter 0 under
-  // its own name with its counter inside.
+  const indexPlace = Object.freeze({ counter: 0, generation: 0 });
+
+  // The index: {counter, names: {name: [counter, generation]}}, sealed at
+  // counter 0 under its own name with its counter inside.
   async function openIndex(key, namespace, sealed) {
-    const pt = await open(key, namespace, indexName, 0, sealed);
+    const pt = await open(key, namespace, indexName, indexPlace, sealed);
     let index;
     try {
       index = JSON.parse(new TextDecoder().decode(pt));
@@ -151,22 +159,23 @@
       throw storeError('INTERNAL', 'stored index is malformed');
     }
     const names = new Map();
-    for (const [n, c] of Object.entries(index.names)) {
-      if (!Number.isSafeInteger(c) || c < 1 || c > index.counter) {
+    for (const [n, at] of Object.entries(index.names)) {
+      if (!Array.isArray(at) || at.length !== 2 || !Number.isSafeInteger(at[0]) || at[0] < 1 || at[0] > index.counter ||
+          !Number.isSafeInteger(at[1]) || at[1] < 0) {
         throw storeError('INTERNAL', 'stored index is malformed');
       }
-      names.set(n, c);
+      names.set(n, { counter: at[0], generation: at[1] });
     }
     return { counter: index.counter, names };
   }
 
   function sealIndex(key, namespace, index) {
     const names = {};
-    for (const [n, c] of index.names) {
-      names[n] = c;
+    for (const [n, at] of index.names) {
+      names[n] = [at.counter, at.generation];
     }
     const pt = new TextEncoder().encode(JSON.stringify({ counter: index.counter, names }));
-    return seal(key, namespace, indexName, 0, pt);
+    return seal(key, namespace, indexName, indexPlace, pt);
   }
 
   function checkKey(key) {
@@ -229,23 +238,23 @@
       const index = sealedIndex === undefined || sealedIndex === null
         ? { counter: 0, names: new Map() }
         : await openIndex(this._key, this.namespace, sealedIndex);
-      const counter = index.names.get(name);
+      const at = index.names.get(name);
       if (sealed === undefined || sealed === null) {
-        if (counter !== undefined) {
+        if (at !== undefined) {
           throw storeError('INTERNAL', 'stored value ' + JSON.stringify(name) + ' is missing');
         }
         return null;
       }
-      if (counter === undefined) {
+      if (at === undefined) {
         throw storeError('INTERNAL', 'stored value ' + JSON.stringify(name) + ' is not in the index');
       }
-      return open(this._key, this.namespace, name, counter, sealed);
+      return open(this._key, this.namespace, name, at, sealed);
     }
 
     // Writes value (or deletes name, for null) and the index advanced by
     // one, in one transaction, provided the index is still the one read;
     // another writer in between makes it start again.
-    async _write(name, plaintext) {
+    async _write(name, plaintext, generation) {
       for (let attempt = 0; attempt < 8; attempt++) {
         const { sealed, index } = await this._index();
         const counter = index.counter + 1;
@@ -254,8 +263,9 @@
         if (plaintext === null) {
           names.delete(name);
         } else {
-          names.set(name, counter);
-          value = await seal(this._key, this.namespace, name, counter, plaintext);
+          const at = { counter, generation };
+          names.set(name, at);
+          value = await seal(this._key, this.namespace, name, at, plaintext);
         }
         const newIndex = await sealIndex(this._key, this.namespace, { counter, names });
         if (await this._backend.commit(indexName, sealed, newIndex, name, value)) {
@@ -265,19 +275,26 @@
       throw storeError('INTERNAL', 'the store kept changing while ' + JSON.stringify(name) + ' was written');
     }
 
-    /** Resolves only once the value is durably committed. */
-    async put(name, value) {
+    /**
+     * Resolves only once the value is durably committed. options.generation
+     * is the generation of the share the value belongs to (0 if none).
+     */
+    async put(name, value, options) {
       checkName(name);
       if (!ArrayBuffer.isView(value)) {
         throw storeError('INVALID_ARGUMENT', 'value of ' + JSON.stringify(name) + ' must be a Uint8Array');
       }
-      await this._write(name, new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
+      const generation = options && options.generation !== undefined ? options.generation : 0;
+      if (!Number.isSafeInteger(generation) || generation < 0) {
+        throw storeError('INVALID_ARGUMENT', 'generation must be a non-negative integer');
+      }
+      await this._write(name, new Uint8Array(value.buffer, value.byteOffset, value.byteLength), generation);
     }
 
     /** Resolves only once the deletion is durably committed. */
     async delete(name) {
       checkName(name);
-      await this._write(name, null);
+      await this._write(name, null, 0);
     }
   }
 
@@ -315,10 +332,13 @@
     let counter = 0;
     try {
       for (const [name, sealed] of entries) {
-        const pt = await open(key, namespace, name, 0, sealed, legacyVersion);
+        const pt = await open(key, namespace, name, null, sealed, legacyVersion);
         counter++;
-        names.set(name, counter);
-        writes.push([name, await seal(key, namespace, name, counter, pt)]);
+        // Version 1 did not record generations; the device module checks
+        // the share's own against the server's at its next session.
+        const at = { counter, generation: 0 };
+        names.set(name, at);
+        writes.push([name, await seal(key, namespace, name, at, pt)]);
         pt.fill(0);
       }
     } catch (err) {

@@ -216,3 +216,23 @@ test('two openers moving one version 1 store at once both end up with version 2'
   assert.deepEqual(await a.get('share/active'), new Uint8Array([4]));
   assert.deepEqual(await b.get('share/active'), new Uint8Array([4]));
 });
+
+test('a value is sealed with the generation of its share', async () => {
+  const backend = S.memoryBackend();
+  const store = await S.openDeviceStore({ url: URL1, apiKey: KEY_A1, backend });
+  await store.put('share/active', new Uint8Array([1]), { generation: 3 });
+  assert.deepEqual(await store.get('share/active'), new Uint8Array([1]));
+  const { index } = await store._index();
+  assert.deepEqual(index.names.get('share/active'), { counter: 1, generation: 3 });
+  // The associated data binds the generation: the same place with another
+  // generation does not open.
+  const key = backend.keys.get('device-key');
+  const sealed = await S.seal(key, store.namespace, 'x', { counter: 1, generation: 2 }, new Uint8Array([9]));
+  assert.deepEqual(await S.open(key, store.namespace, 'x', { counter: 1, generation: 2 }, sealed), new Uint8Array([9]));
+  await assert.rejects(S.open(key, store.namespace, 'x', { counter: 1, generation: 3 }, sealed), /failed authentication/);
+  await assert.rejects(S.open(key, store.namespace, 'x', { counter: 2, generation: 2 }, sealed), /failed authentication/);
+  for (const generation of [-1, 1.5, '1', 2 ** 60]) {
+    await assert.rejects(store.put('y', new Uint8Array([1]), { generation }), { code: 'INVALID_ARGUMENT' }, String(generation));
+  }
+  assert.equal(await store.get('y'), null);
+});
