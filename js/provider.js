@@ -107,7 +107,6 @@ export function normalizeChainId(chainId) {
   return '0x' + n.toString(16);
 }
 
-
 function rpcUrl(u, what) {
   let url;
   try {
