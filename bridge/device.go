@@ -33,6 +33,22 @@ type Store interface {
 	Delete(ctx context.Context, name string) error
 }
 
+// GenerationStore is a Store that also binds each value it puts to the
+// generation of the share the value belongs to, as the SDK's sealed
+// IndexedDB store does in the associated data of its encryption. The device
+// puts through PutGeneration when its store has it.
+type GenerationStore interface {
+	PutGeneration(ctx context.Context, name string, value []byte, generation uint64) error
+}
+
+// put stores value under name for the share of generation gen.
+func (d *Device) put(ctx context.Context, name string, value []byte, gen uint64) error {
+	if g, ok := d.Store.(GenerationStore); ok {
+		return g.PutGeneration(ctx, name, value, gen)
+	}
+	return d.Store.Put(ctx, name, value)
+}
+
 // Names in the store.
 const (
 	keyActive  = "share/active"
@@ -250,7 +266,7 @@ func (d *Device) activate(ctx context.Context, s *mpc.KeyShare) error {
 	if err != nil {
 		return err
 	}
-	if err := d.Store.Put(ctx, keyActive, b); err != nil {
+	if err := d.put(ctx, keyActive, b, s.Generation); err != nil {
 		return err
 	}
 	return d.Store.Delete(ctx, keyPending)
@@ -313,7 +329,7 @@ func (s *session) commit(ctx context.Context, share *mpc.KeyShare) error {
 	if err != nil {
 		return err
 	}
-	if err := s.d.Store.Put(ctx, keyPending, b); err != nil {
+	if err := s.d.put(ctx, keyPending, b, share.Generation); err != nil {
 		return s.fail(ctx, wire.CodeInternal, err)
 	}
 	s.d.progress(Progress{Phase: "commit"})
@@ -334,7 +350,7 @@ func (s *session) commit(ctx context.Context, share *mpc.KeyShare) error {
 	if err := s.d.activate(ctx, share); err != nil {
 		return err
 	}
-	return s.d.Store.Put(ctx, keyWallet, encodeWallet(s.welcome.WalletID, share))
+	return s.d.put(ctx, keyWallet, encodeWallet(s.welcome.WalletID, share), share.Generation)
 }
 
 func encodeWallet(walletID string, s *mpc.KeyShare) []byte {

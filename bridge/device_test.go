@@ -169,3 +169,36 @@ func TestUnreachableServer(t *testing.T) {
 		t.Fatalf("Sign against no server: %v, want a NETWORK error", err)
 	}
 }
+
+// genStore is a memStore that records the generation of each put.
+type genStore struct {
+	memStore
+	gens map[string]uint64
+}
+
+func (s *genStore) PutGeneration(ctx context.Context, name string, value []byte, generation uint64) error {
+	if s.gens == nil {
+		s.gens = map[string]uint64{}
+	}
+	s.gens[name] = generation
+	return s.memStore.Put(ctx, name, value)
+}
+
+func TestPutPassesTheGeneration(t *testing.T) {
+	st := &genStore{}
+	d := &Device{Store: st}
+	if err := d.put(context.Background(), keyPending, []byte{1}, 7); err != nil {
+		t.Fatal(err)
+	}
+	if st.gens[keyPending] != 7 {
+		t.Errorf("generation %d put, want 7", st.gens[keyPending])
+	}
+	plain := &memStore{}
+	d = &Device{Store: plain}
+	if err := d.put(context.Background(), keyPending, []byte{2}, 7); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := plain.Get(context.Background(), keyPending); len(b) != 1 || b[0] != 2 {
+		t.Errorf("a plain store holds %v, want [2]", b)
+	}
+}

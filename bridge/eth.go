@@ -57,6 +57,12 @@ func invalidTx(format string, args ...any) error {
 // and fees must be the ones the user approved, so a missing one is an error
 // rather than a guess. A missing "to" creates a contract.
 func ParseTransaction(txJSON []byte) (*types.Transaction, types.Signer, error) {
+	// encoding/json matches keys ignoring case and keeps the last of two
+	// equal ones; the walk first makes sure each key is written exactly
+	// once, exactly as named.
+	if err := checkTransactionKeys(txJSON); err != nil {
+		return nil, nil, invalidTx("%v", err)
+	}
 	var f txFields
 	dec := json.NewDecoder(bytes.NewReader(txJSON))
 	dec.DisallowUnknownFields()
@@ -122,6 +128,33 @@ func ParseTransaction(txJSON []byte) (*types.Transaction, types.Signer, error) {
 		return nil, nil, invalidTx("type %d is not supported (want 0, 1 or 2)", t)
 	}
 	return types.NewTx(inner), types.LatestSignerForChainID(chainID), nil
+}
+
+func checkTransactionKeys(txJSON []byte) error {
+	v, err := decodeStrict(txJSON)
+	if err != nil {
+		return err
+	}
+	o, ok := v.(*jsonObject)
+	if !ok {
+		return errors.New("a transaction must be a JSON object")
+	}
+	if err := exactKeys(o, "transaction", false, "type", "chainId", "nonce", "to", "value", "data", "gas",
+		"gasPrice", "maxFeePerGas", "maxPriorityFeePerGas", "accessList"); err != nil {
+		return err
+	}
+	if list, ok := o.vals["accessList"].([]any); ok {
+		for i, e := range list {
+			entry, ok := e.(*jsonObject)
+			if !ok {
+				return fmt.Errorf("accessList[%d] must be an object", i)
+			}
+			if err := exactKeys(entry, fmt.Sprintf("accessList[%d]", i), true, "address", "storageKeys"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func accessList(l *types.AccessList) types.AccessList {
@@ -196,7 +229,16 @@ func (d *Device) SignTransaction(ctx context.Context, txJSON []byte) (*SignedTra
 // TypedDataHash is the EIP-712 digest that eth_signTypedData_v4 signs:
 // keccak256("\x19\x01" ‖ domainSeparator ‖ hashStruct(message)), computed by
 // go-ethereum from the JSON typed data (types, primaryType, domain, message).
+//
+// The JSON must be in the canonical form the SDK produces (see
+// checkCanonicalTypedData): go-ethereum reads JSON leniently (keys in any
+// letter case, the last of two equal keys, integers of several spellings,
+// an out-of-range int8), and each of those leniencies is a way for what is
+// hashed to differ from what the user was shown. Anything else is refused.
 func TypedDataHash(typedDataJSON []byte) ([]byte, error) {
+	if err := checkCanonicalTypedData(typedDataJSON); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidTypedData, err)
+	}
 	var td apitypes.TypedData
 	if err := json.Unmarshal(typedDataJSON, &td); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidTypedData, err)

@@ -168,7 +168,8 @@ func TestParseTransactionRejects(t *testing.T) {
 	}
 }
 
-// The example of EIP-712 (the Mail type) and its digest from the EIP.
+// The example of EIP-712 (the Mail type) and its digest from the EIP, in
+// the canonical form the SDK sends.
 const mailTypedData = `{
   "types": {
     "EIP712Domain": [
@@ -181,10 +182,10 @@ const mailTypedData = `{
     "Mail": [{"name": "from", "type": "Person"}, {"name": "to", "type": "Person"}, {"name": "contents", "type": "string"}]
   },
   "primaryType": "Mail",
-  "domain": {"name": "Ether Mail", "version": "1", "chainId": 1, "verifyingContract": "0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC"},
+  "domain": {"name": "Ether Mail", "version": "1", "chainId": "1", "verifyingContract": "0xcccccccccccccccccccccccccccccccccccccccc"},
   "message": {
-    "from": {"name": "Cow", "wallet": "0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826"},
-    "to": {"name": "Bob", "wallet": "0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB"},
+    "from": {"name": "Cow", "wallet": "0xcd2a3d9f938e13cd947ec05abc7fe734df8dd826"},
+    "to": {"name": "Bob", "wallet": "0xbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"},
     "contents": "Hello, Bob!"
   }
 }`
@@ -206,7 +207,7 @@ func TestTypedDataHashRejects(t *testing.T) {
 		"no primary type": strings.Replace(mailTypedData, `"primaryType": "Mail",`, ``, 1),
 		"unknown primary": strings.Replace(mailTypedData, `"primaryType": "Mail"`, `"primaryType": "Letter"`, 1),
 		"no domain type":  strings.Replace(mailTypedData, `"EIP712Domain"`, `"Domain"`, 1),
-		"bad address":     strings.Replace(mailTypedData, `"0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB"`, `"0xbB"`, 1),
+		"bad address":     strings.Replace(mailTypedData, `"0xbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"`, `"0xbB"`, 1),
 		"missing field":   strings.Replace(mailTypedData, `"contents": "Hello, Bob!"`, `"content": "Hello, Bob!"`, 1),
 		"bad field type":  strings.Replace(mailTypedData, `{"name": "contents", "type": "string"}`, `{"name": "contents", "type": "strung"}`, 1),
 	}
@@ -215,6 +216,94 @@ func TestTypedDataHashRejects(t *testing.T) {
 			t.Errorf("%s: err %v, want ErrInvalidTypedData", name, err)
 		}
 	}
+}
+
+// Each of these is read by go-ethereum's lenient decoding as something other
+// than what a strict reader (and the user) sees, or hashed differently by
+// other implementations; all are refused.
+func TestTypedDataHashRefusesNonCanonical(t *testing.T) {
+	if _, err := TypedDataHash([]byte(mailTypedData)); err != nil {
+		t.Fatalf("the canonical form is refused: %v", err)
+	}
+	cases := map[string]string{
+		"case-variant domain key": strings.Replace(mailTypedData, `"chainId": "1",`, `"chainId": "1", "chainid": "1337",`, 1),
+		"duplicate domain key":    strings.Replace(mailTypedData, `"chainId": "1",`, `"chainId": "1", "chainId": "1337",`, 1),
+		"case-variant top key":    strings.Replace(mailTypedData, `"primaryType": "Mail",`, `"primaryType": "Mail", "Message": {"contents": "x"},`, 1),
+		"capitalised top key":     strings.Replace(mailTypedData, `"message":`, `"Message":`, 1),
+		"duplicate message key":   strings.Replace(mailTypedData, `"contents": "Hello, Bob!"`, `"contents": "Hello, Bob!", "contents": "Bye"`, 1),
+		"duplicate type entry key": strings.Replace(mailTypedData, `{"name": "contents", "type": "string"}`,
+			`{"name": "contents", "type": "string", "type": "bytes"}`, 1),
+		"unknown domain key":   strings.Replace(mailTypedData, `"version": "1",`, `"version": "1", "extra": "x",`, 1),
+		"number chain id":      strings.Replace(mailTypedData, `"chainId": "1"`, `"chainId": 1`, 1),
+		"hex chain id":         strings.Replace(mailTypedData, `"chainId": "1"`, `"chainId": "0x1"`, 1),
+		"checksummed address":  strings.Replace(mailTypedData, `0xcd2a3d9f938e13cd947ec05abc7fe734df8dd826`, `0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826`, 1),
+		"domain out of order":  strings.Replace(mailTypedData, `{"name": "name", "type": "string"},`+"\n"+`      {"name": "version", "type": "string"},`, `{"name": "version", "type": "string"},`+"\n"+`      {"name": "name", "type": "string"},`, 1),
+		"domain field missing": strings.Replace(mailTypedData, `"version": "1", `, ``, 1),
+		"extra message field":  strings.Replace(mailTypedData, `"contents": "Hello, Bob!"`, `"contents": "Hello, Bob!", "cc": "x"`, 1),
+		"uint alias":           strings.Replace(mailTypedData, `{"name": "contents", "type": "string"}`, `{"name": "contents", "type": "string"}, {"name": "n", "type": "uint"}`, 1),
+		"trailing data":        mailTypedData + `{}`,
+		"primary EIP712Domain": strings.Replace(mailTypedData, `"primaryType": "Mail"`, `"primaryType": "EIP712Domain"`, 1),
+		"recursive type":       strings.Replace(mailTypedData, `{"name": "wallet", "type": "address"}`, `{"name": "wallet", "type": "address"}, {"name": "friend", "type": "Person[]"}`, 1),
+	}
+	for name, in := range cases {
+		if _, err := TypedDataHash([]byte(in)); !errors.Is(err, ErrInvalidTypedData) {
+			t.Errorf("%s: err %v, want ErrInvalidTypedData", name, err)
+		}
+	}
+	alias := strings.Replace(mailTypedData, `{"name": "contents", "type": "string"}`, `{"name": "contents", "type": "int"}`, 1)
+	if _, err := TypedDataHash([]byte(alias)); !errors.Is(err, ErrTypeAlias) {
+		t.Errorf("int alias: err %v, want ErrTypeAlias", err)
+	}
+}
+
+func TestTypedDataHashChecksIntegerRanges(t *testing.T) {
+	doc := func(typ, v string) string {
+		return `{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"T":[{"name":"v","type":"` + typ + `"}]},` +
+			`"primaryType":"T","domain":{"name":"x"},"message":{"v":"` + v + `"}}`
+	}
+	ok := [][2]string{{"int8", "-128"}, {"int8", "127"}, {"uint8", "255"}, {"uint8", "0"},
+		{"uint256", "115792089237316195423570985008687907853269984665640564039457584007913129639935"}}
+	bad := [][2]string{{"int8", "128"}, {"int8", "-129"}, {"uint8", "256"}, {"uint8", "-1"}, {"uint8", "01"},
+		{"uint8", "-0"}, {"uint8", ""}, {"uint8", "0x1"}, {"uint8", "1e2"},
+		{"uint256", "115792089237316195423570985008687907853269984665640564039457584007913129639936"}}
+	for _, c := range ok {
+		if _, err := TypedDataHash([]byte(doc(c[0], c[1]))); err != nil {
+			t.Errorf("%s %s: %v", c[0], c[1], err)
+		}
+	}
+	for _, c := range bad {
+		if _, err := TypedDataHash([]byte(doc(c[0], c[1]))); !errors.Is(err, ErrInvalidTypedData) {
+			t.Errorf("%s %q: err %v, want ErrInvalidTypedData", c[0], c[1], err)
+		}
+	}
+}
+
+func TestParseTransactionRefusesCaseVariantAndDuplicateKeys(t *testing.T) {
+	base := `{"type":"0x2","chainId":"0x539","nonce":"0x2","maxFeePerGas":"0x2","maxPriorityFeePerGas":"0x1","gas":"0x6000"}`
+	if _, _, err := ParseTransaction([]byte(base)); err != nil {
+		t.Fatal(err)
+	}
+	for name, in := range map[string]string{
+		"case variant":     strings.Replace(base, `"chainId":"0x539"`, `"chainId":"0x539","chainid":"0x1"`, 1),
+		"capitalised":      strings.Replace(base, `"chainId"`, `"ChainId"`, 1),
+		"duplicate":        strings.Replace(base, `"nonce":"0x2"`, `"nonce":"0x2","nonce":"0x3"`, 1),
+		"access list case": strings.Replace(base, `"gas":"0x6000"`, `"gas":"0x6000","accessList":[{"Address":"0x0000000000000000000000000000000000000001","storageKeys":[]}]`, 1),
+		"leading zero":     strings.Replace(base, `"nonce":"0x2"`, `"nonce":"0x02"`, 1),
+	} {
+		if _, _, err := ParseTransaction([]byte(in)); !errors.Is(err, ErrInvalidTransaction) {
+			t.Errorf("%s: err %v, want ErrInvalidTransaction", name, err)
+		}
+	}
+}
+
+func FuzzTypedDataHash(f *testing.F) {
+	f.Add([]byte(mailTypedData))
+	f.Add([]byte(`{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"T":[{"name":"v","type":"int8[2]"}]},"primaryType":"T","domain":{"name":"x"},"message":{"v":["-1","1"]}}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if _, err := TypedDataHash(in); err != nil && !errors.Is(err, ErrInvalidTypedData) {
+			t.Fatalf("error %v does not wrap ErrInvalidTypedData", err)
+		}
+	})
 }
 
 func FuzzParseTransaction(f *testing.F) {

@@ -309,6 +309,15 @@ func (s *jsStore) Put(ctx context.Context, name string, value []byte) error {
 	return err
 }
 
+// PutGeneration passes the share's generation to the store, which seals it
+// into the value's associated data.
+func (s *jsStore) PutGeneration(ctx context.Context, name string, value []byte, generation uint64) error {
+	opts := js.Global().Get("Object").New()
+	opts.Set("generation", float64(generation))
+	_, err := await(ctx, s.v.Call("put", name, uint8Array(value), opts))
+	return err
+}
+
 func (s *jsStore) Delete(ctx context.Context, name string) error {
 	_, err := await(ctx, s.v.Call("delete", name))
 	return err

@@ -342,3 +342,24 @@ func TestJSError(t *testing.T) {
 		t.Errorf("uncoded error: code %s, want %s", c, wire.CodeInternal)
 	}
 }
+
+func TestJSStorePutGeneration(t *testing.T) {
+	s := &jsStore{v: jsEval(`return (() => {
+  const gens = new Map();
+  return { gens, get: () => null, put: (k, v, o) => { gens.set(k, o === undefined ? -1 : o.generation); }, delete: () => {} };
+})()`)}
+	var _ GenerationStore = s
+	if err := s.PutGeneration(t.Context(), "share/pending", []byte{1}, 5); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(t.Context(), "wallet", []byte{1}); err != nil {
+		t.Fatal(err)
+	}
+	gens := s.v.Get("gens")
+	if g := gens.Call("get", "share/pending").Int(); g != 5 {
+		t.Errorf("the store was given generation %d, want 5", g)
+	}
+	if g := gens.Call("get", "wallet").Int(); g != -1 {
+		t.Errorf("Put passed options %d, want none", g)
+	}
+}

@@ -274,7 +274,8 @@ type walletState struct {
 }
 
 // connect loads the SDK in the page and connects with apiKey, recording
-// every progress event with its time in the page.
+// every progress event with its time in the page. Signatures are approved
+// without asking (autoApprove): the approval point has tests of its own.
 func (p *profile) connect(t *testing.T, apiKey string) walletState {
 	t.Helper()
 	var st walletState
@@ -282,7 +283,7 @@ func (p *profile) connect(t *testing.T, apiKey string) walletState {
 const { Duet } = await import('/duet.js');
 const log = [];
 globalThis.e2e = { log, duet: null };
-const d = await Duet.connect({ apiKey: `+jsString(apiKey)+`, onProgress: (ev) => log.push({ ...ev, at: performance.now() }) });
+const d = await Duet.connect({ apiKey: `+jsString(apiKey)+`, autoApprove: true, onProgress: (ev) => log.push({ ...ev, at: performance.now() }) });
 globalThis.e2e.duet = d;
 return { hasShare: d.isWalletOnDevice(), address: d.address, generation: (await d.deviceState()).generation };
 `, &st)

@@ -159,6 +159,8 @@ return { ...w, ms: performance.now() - t0 };
 
 		msg := "Duet e2e: signed from the demo page"
 		a.do(t, 30*time.Second, chromedp.SetValue("#sign-message", msg, chromedp.ByQuery), chromedp.Click("#sign", chromedp.ByQuery))
+		// The demo page has no signature hook: the SDK's confirmation asks.
+		a.do(t, time.Minute, chromedp.Click("dialog.duet-approval .duet-approval-approve", chromedp.ByQuery))
 		a.waitFor(t, sessionTimeout, "the signature", pageIdle+` && (document.getElementById('signature').textContent !== '' || !document.getElementById('error').hidden)`)
 		wantNoPageError(t, a)
 		wantPersonalSig(t, []byte(msg), a.text(t, "signature"), address)

@@ -8,11 +8,14 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,6 +49,7 @@ func TestProvider(t *testing.T) {
 		}
 	}
 
+	other := startFakeNode(t, "0x7a69")
 	p := newProfile(t, "dapp")
 	var address string
 	recipient := common.HexToAddress("0x00000000000000000000000000000000d0e7d0e7")
@@ -60,7 +64,7 @@ globalThis.e2e = { log, duet: null, approve: true, hookCalls: [], announced: [] 
 window.addEventListener('eip6963:announceProvider', (e) => globalThis.e2e.announced.push(e.detail));
 const d = await Duet.connect({
   apiKey: `+jsString(clientKey)+`,
-  rpcConfig: { 'eip155:1337': `+jsString(chain.url)+` },
+  rpcConfig: { 'eip155:1337': `+jsString(chain.url)+`, 'eip155:31337': `+jsString(other.url)+` },
   chainId: 'eip155:1337',
   hooks: {
     onSignatureRequest: async (req) => {
@@ -80,6 +84,25 @@ return null;
 		address = created.Address
 		wantChecksummed(t, address)
 		t.Logf("wallet %s", address)
+
+		// The device module gives each sealed value its share's generation.
+		// (Same-origin mode: this page may open the store, as README says.)
+		var gens map[string]int
+		p.mustCall(t, time.Minute, `
+await new Promise((resolve, reject) => {
+  const s = document.createElement('script');
+  s.src = '/device-store.js';
+  s.onload = resolve;
+  s.onerror = reject;
+  document.head.append(s);
+});
+const store = await DuetDeviceStore.openDeviceStore({ url: duet.url, apiKey: `+jsString(clientKey)+` });
+const { index } = await store._index();
+return Object.fromEntries([...index.names].map(([n, at]) => [n, at.generation]));
+`, &gens)
+		if gens["share/active"] != 1 || gens["wallet"] != 1 || len(gens) != 2 {
+			t.Errorf("sealed values' generations %v, want share/active and wallet at 1", gens)
+		}
 
 		// EIP-6963: announced at connect, and again on request.
 		var announced struct {
@@ -206,7 +229,7 @@ const out = [];
 const requests = [
   { method: 'eth_sendTransaction', params: [{ to: `+jsString(recipient.Hex())+`, value: '0x1' }] },
   { method: 'personal_sign', params: ['0x68656c6c6f', duet.address] },
-  { method: 'eth_signTypedData_v4', params: [duet.address, { types: { EIP712Domain: [{ name: 'name', type: 'string' }] }, primaryType: 'EIP712Domain', domain: { name: 'x' }, message: { name: 'x' } }] },
+  { method: 'eth_signTypedData_v4', params: [duet.address, { types: { EIP712Domain: [{ name: 'name', type: 'string' }], Note: [{ name: 'text', type: 'string' }] }, primaryType: 'Note', domain: { name: 'x' }, message: { text: 'x' } }] },
 ];
 try {
   for (const req of requests) {
@@ -273,6 +296,263 @@ try {
 		}
 	})
 
+	step("typed data changed after the request changes nothing", func(t *testing.T) {
+		var got struct {
+			Shown, Mutated string
+			Value          string
+			Digest         string
+		}
+		// A dapp asks for a Permit of 2^256-1 to itself, then rewrites its
+		// object to 1 token to a harmless address while the user looks.
+		p.mustCall(t, sessionTimeout, `
+const domain = { name: 'Token', version: '1', chainId: 1337, verifyingContract: '0x' + 'cc'.repeat(20) };
+const types = { Permit: [{ name: 'owner', type: 'address' }, { name: 'spender', type: 'address' }, { name: 'value', type: 'uint256' }] };
+const message = { owner: duet.address, spender: '0x' + 'ee'.repeat(20), value: (2n ** 256n - 1n).toString() };
+const typedData = ethers.TypedDataEncoder.getPayload(domain, types, message);
+const before = globalThis.e2e.hookCalls.length;
+const pending = duet.provider.request({ method: 'eth_signTypedData_v4', params: [duet.address, typedData] });
+typedData.message.value = '1';
+typedData.message.spender = '0x' + '00'.repeat(19) + '01';
+typedData.domain.chainId = 1;
+const sig = await pending;
+const shown = globalThis.e2e.hookCalls[before];
+const mutated = { ...message, value: '1', spender: '0x' + '00'.repeat(19) + '01' };
+return {
+  shown: ethers.verifyTypedData(domain, types, { owner: shown.typedData.message.owner, spender: shown.typedData.message.spender, value: shown.typedData.message.value }, sig),
+  mutated: ethers.verifyTypedData(domain, types, mutated, sig),
+  value: shown.typedData.message.value,
+  digest: shown.digest === ethers.TypedDataEncoder.hash(domain, types, message) ? 'same' : shown.digest,
+};
+`, &got)
+		if !sameAddress(got.Shown, address) {
+			t.Errorf("the signature recovers to %s for what the hook saw, want %s", got.Shown, address)
+		}
+		if sameAddress(got.Mutated, address) {
+			t.Errorf("the signature verifies for the mutated typed data")
+		}
+		if got.Value != "115792089237316195423570985008687907853269984665640564039457584007913129639935" || got.Digest != "same" {
+			t.Errorf("the hook saw value %s and digest %s, want 2^256-1 and the digest ethers computes", got.Value, got.Digest)
+		}
+	})
+
+	step("case-variant and duplicate keys are refused before anyone is asked", func(t *testing.T) {
+		p.takeProgress(t)
+		nonce := chain.nonce(t, address)
+		var got []struct {
+			Code  int    `json:"code"`
+			Calls int    `json:"calls"`
+			Msg   string `json:"message"`
+		}
+		p.mustCall(t, sessionTimeout, `
+const td = {
+  types: { EIP712Domain: [{ name: 'name', type: 'string' }, { name: 'chainId', type: 'uint256' }], Note: [{ name: 'text', type: 'string' }] },
+  primaryType: 'Note', domain: { name: 'x', chainId: 1337 }, message: { text: 'shown' },
+};
+const json = JSON.stringify(td);
+const variants = [
+  { ...td, domain: { ...td.domain, chainid: 1 } },
+  { ...td, Message: { text: 'hidden' } },
+  json.replace('"chainId":1337', '"chainId":1337,"chainId":1'),
+  json.replace('"text":"shown"', '"text":"shown","text":"hidden"'),
+  { ...td, types: { ...td.types, Note: [{ name: 'text', type: 'string' }, { name: 'n', type: 'uint' }] }, message: { text: 'x', n: 1 } },
+];
+const out = [];
+for (const v of variants) {
+  const before = globalThis.e2e.hookCalls.length;
+  try {
+    await duet.provider.request({ method: 'eth_signTypedData_v4', params: [duet.address, v] });
+    out.push({ code: 0, calls: globalThis.e2e.hookCalls.length - before, message: 'signed' });
+  } catch (e) {
+    out.push({ code: e.code, calls: globalThis.e2e.hookCalls.length - before, message: e.message });
+  }
+}
+try {
+  await duet.provider.request({ method: 'eth_sendTransaction', params: [{ to: `+jsString(recipient.Hex())+`, Value: '0x1' }] });
+  out.push({ code: 0, calls: 0, message: 'sent' });
+} catch (e) {
+  out.push({ code: e.code, calls: 0, message: e.message });
+}
+return out;
+`, &got)
+		if len(got) != 6 {
+			t.Fatalf("got %d results, want 6", len(got))
+		}
+		for i, r := range got {
+			if r.Code != -32602 || r.Calls != 0 {
+				t.Errorf("variant %d: code %d after %d hook calls (%s), want -32602 and no hook call", i, r.Code, r.Calls, r.Msg)
+			}
+		}
+		if !strings.Contains(got[4].Msg, "alias") {
+			t.Errorf("the uint alias is refused with %q, want a message naming the alias", got[4].Msg)
+		}
+		nothingSigned(t, nonce)
+	})
+
+	step("a chain switch during a transaction request does not move it", func(t *testing.T) {
+		before := chain.balance(t, recipient.Hex())
+		other.reset()
+		var got struct {
+			Hash, HookChain, TxChain, After string
+		}
+		p.mustCall(t, sessionTimeout, `
+const calls = globalThis.e2e.hookCalls.length;
+const pending = duet.provider.request({ method: 'eth_sendTransaction', params: [{ to: `+jsString(recipient.Hex())+`, value: '0x7' }] });
+await duet.provider.request({ method: 'wallet_switchEthereumChain', params: [{ chainId: '0x7a69' }] });
+const hash = await pending;
+const shown = globalThis.e2e.hookCalls[calls];
+const after = await duet.provider.request({ method: 'eth_chainId' });
+await duet.provider.request({ method: 'wallet_switchEthereumChain', params: [{ chainId: '0x539' }] });
+return { hash, hookChain: shown.chainId, txChain: shown.transaction.chainId, after };
+`, &got)
+		if got.HookChain != "eip155:1337" || got.TxChain != "0x539" || got.After != "0x7a69" {
+			t.Errorf("hook chain %s, transaction chain %s, provider chain after %s; want eip155:1337, 0x539, 0x7a69", got.HookChain, got.TxChain, got.After)
+		}
+		if r := chain.mine(t, got.Hash); r.Status != "0x1" || !sameAddress(r.From, address) {
+			t.Errorf("receipt of %s: %+v", got.Hash, r)
+		}
+		if d := new(big.Int).Sub(chain.balance(t, recipient.Hex()), before); d.Cmp(big.NewInt(7)) != 0 {
+			t.Errorf("recipient received %v wei, want 7", d)
+		}
+		if m := other.methods(); len(m) != 0 {
+			t.Errorf("the other chain's node was asked %v during the request", m)
+		}
+	})
+
+	step("adding a chain asks the hook and refuses a mismatched eth_chainId", func(t *testing.T) {
+		other.reset()
+		var got struct {
+			Mismatch, Plain, Rejected, Added struct {
+				Code  int    `json:"code"`
+				Calls int    `json:"calls"`
+				Msg   string `json:"message"`
+				Chain string `json:"chain"`
+			}
+			Shown map[string]string
+		}
+		p.mustCall(t, sessionTimeout, `
+const attempt = async (params, approve) => {
+  const before = globalThis.e2e.hookCalls.length;
+  globalThis.e2e.approve = approve;
+  try {
+    await duet.provider.request({ method: 'wallet_addEthereumChain', params: [params] });
+    return { code: 0, calls: globalThis.e2e.hookCalls.length - before, message: 'added', chain: duet.provider.chainId };
+  } catch (e) {
+    return { code: e.code, calls: globalThis.e2e.hookCalls.length - before, message: e.message, chain: duet.provider.chainId };
+  } finally {
+    globalThis.e2e.approve = true;
+  }
+};
+const url = `+jsString(other.url)+`;
+const out = {};
+out.mismatch = await attempt({ chainId: '0x2a', chainName: 'Lies', rpcUrls: [url] }, true);
+out.plain = await attempt({ chainId: '0x2a', rpcUrls: ['http://rpc.duet-e2e.example/'] }, true);
+out.rejected = await attempt({ chainId: '0x7a6a', chainName: 'Hardhat', rpcUrls: [url.replace('127.0.0.1', 'localhost') + '7a6a'] }, false);
+out.added = await attempt({ chainId: '0x7a6b', chainName: 'Other', rpcUrls: [url + '7a6b'] }, true);
+out.shown = { ...globalThis.e2e.hookCalls.at(-1) };
+await duet.provider.request({ method: 'wallet_switchEthereumChain', params: [{ chainId: '0x539' }] });
+return out;
+`, &got)
+		if got.Mismatch.Code != -32602 || got.Mismatch.Calls != 0 || !strings.Contains(got.Mismatch.Msg, "0x7a69") {
+			t.Errorf("mismatched eth_chainId: %+v, want -32602 naming the node's chain, no hook call", got.Mismatch)
+		}
+		if got.Plain.Code != -32602 || got.Plain.Calls != 0 {
+			t.Errorf("plain http off loopback: %+v, want -32602 and no hook call", got.Plain)
+		}
+		if got.Rejected.Code != 4001 || got.Rejected.Calls != 1 || got.Rejected.Chain != "0x539" {
+			t.Errorf("rejected add: %+v, want 4001 after one hook call, still on 0x539", got.Rejected)
+		}
+		if got.Added.Code != 0 || got.Added.Calls != 1 || got.Added.Chain != "0x7a6b" {
+			t.Errorf("approved add: %+v, want added after one hook call and switched to 0x7a6b", got.Added)
+		}
+		if got.Shown["kind"] != "addChain" || got.Shown["chainId"] != "eip155:31339" || got.Shown["rpcUrl"] != other.url+"7a6b" {
+			t.Errorf("the hook was shown %v", got.Shown)
+		}
+	})
+
+	step("the public sign methods go through the hook", func(t *testing.T) {
+		p.takeProgress(t)
+		nonce := chain.nonce(t, address)
+		var got []struct {
+			Code  string `json:"code"`
+			Calls int    `json:"calls"`
+		}
+		p.mustCall(t, sessionTimeout, `
+globalThis.e2e.approve = false;
+const out = [];
+try {
+  for (const f of [() => duet.signMessage('x'), () => duet.signDigest('0x' + '11'.repeat(32)),
+    () => duet.signTypedData({ types: { EIP712Domain: [{ name: 'name', type: 'string' }], Note: [{ name: 'text', type: 'string' }] }, primaryType: 'Note', domain: { name: 'x' }, message: { text: 'x' } }),
+    () => duet.signTransaction({ type: '0x2', chainId: '0x539', nonce: '0x0', to: `+jsString(recipient.Hex())+`, value: '0x1', gas: '0x5208', maxFeePerGas: '0x1', maxPriorityFeePerGas: '0x1' })]) {
+    const before = globalThis.e2e.hookCalls.length;
+    try {
+      await f();
+      out.push({ code: 'signed', calls: globalThis.e2e.hookCalls.length - before });
+    } catch (e) {
+      out.push({ code: e.code, calls: globalThis.e2e.hookCalls.length - before });
+    }
+  }
+} finally {
+  globalThis.e2e.approve = true;
+}
+return out;
+`, &got)
+		for i, r := range got {
+			if r.Code != "REJECTED" || r.Calls != 1 {
+				t.Errorf("public method %d: %+v, want REJECTED after one hook call", i, r)
+			}
+		}
+		nothingSigned(t, nonce)
+		var frozen struct{ Duet, Provider, Methods bool }
+		p.mustCall(t, time.Minute, `
+const mod = await import('/provider.js');
+const { Duet } = await import('/duet.js');
+return { duet: Object.isFrozen(Duet) && Object.isFrozen(Duet.prototype), provider: Object.isFrozen(mod.DuetProvider.prototype), methods: 'methods' in mod };
+`, &frozen)
+		if !frozen.Duet || !frozen.Provider || frozen.Methods {
+			t.Errorf("internals: %+v, want Duet and DuetProvider frozen and no methods export", frozen)
+		}
+	})
+
+	step("without a hook a confirmation appears and nothing is signed until it is accepted", func(t *testing.T) {
+		p.takeProgress(t)
+		p.mustCall(t, time.Minute, `
+const { Duet } = await import('/duet.js');
+const d = await Duet.connect({ apiKey: `+jsString(clientKey)+`, rpcConfig: { 'eip155:1337': `+jsString(chain.url)+` },
+  announceProvider: false, onProgress: (ev) => globalThis.e2e.log.push(ev) });
+globalThis.e2e.plain = d;
+globalThis.e2e.pending = d.provider.request({ method: 'personal_sign', params: ['0x' + [...new TextEncoder().encode('approve me')].map((b) => b.toString(16).padStart(2, '0')).join(''), d.address] });
+globalThis.e2e.pending.then((s) => { globalThis.e2e.plainSig = s; }, (e) => { globalThis.e2e.plainErr = e; });
+return null;
+`, nil)
+		p.waitFor(t, time.Minute, "the confirmation dialog", `document.querySelector('dialog.duet-approval')?.open === true`)
+		var shows bool
+		p.do(t, 30*time.Second, chromedp.Evaluate(`document.querySelector('dialog.duet-approval').textContent.includes('approve me')`, &shows))
+		if !shows {
+			t.Errorf("the dialog does not show the message")
+		}
+		// While the dialog is open, nothing has been signed.
+		for _, ev := range p.takeProgress(t) {
+			if ev.Operation != "connect" {
+				t.Errorf("a session ran before approval: %+v", ev)
+			}
+		}
+		var pending bool
+		p.do(t, 30*time.Second, chromedp.Evaluate(`globalThis.e2e.plainSig === undefined && globalThis.e2e.plainErr === undefined`, &pending))
+		if !pending {
+			t.Fatalf("the request settled before anyone answered the dialog")
+		}
+		p.do(t, time.Minute, chromedp.Click("dialog.duet-approval .duet-approval-approve", chromedp.ByQuery))
+		var rec string
+		p.mustCall(t, sessionTimeout, `
+const sig = await globalThis.e2e.pending;
+globalThis.e2e.plain.close();
+return ethers.verifyMessage('approve me', sig);
+`, &rec)
+		if !sameAddress(rec, address) {
+			t.Errorf("the approved signature recovers to %s, want %s", rec, address)
+		}
+	})
+
 	step("the demo page sends ETH", func(t *testing.T) {
 		before := chain.balance(t, recipient.Hex())
 		// The page connects with the key it remembers, on this profile,
@@ -286,6 +566,12 @@ try {
 			chromedp.SetValue("#send-amount", "0.5", chromedp.ByID),
 			chromedp.Click("#send", chromedp.ByID),
 		)
+		// The demo page has no hook: the SDK's confirmation asks, first to
+		// add the page's chain (not in its rpcConfig), then to send.
+		for _, want := range []string{"Add a network", "Send a transaction"} {
+			p.waitFor(t, sessionTimeout, "the confirmation: "+want, `document.querySelector('dialog.duet-approval h2')?.textContent === `+jsString(want))
+			p.do(t, time.Minute, chromedp.Click("dialog.duet-approval .duet-approval-approve", chromedp.ByQuery))
+		}
 		p.waitFor(t, sessionTimeout, "the demo page's transaction", `['success', 'reverted', 'error'].includes(document.getElementById('send-status').dataset.status)`)
 		if status := p.text(t, "send-status"); !strings.Contains(status, "status 1") {
 			t.Fatalf("demo page: send status %q (error %q)", status, p.text(t, "error"))
@@ -298,6 +584,68 @@ try {
 			t.Errorf("recipient received %v wei from the demo page, want 0.5 ether", got)
 		}
 	})
+}
+
+// fakeNode is a JSON-RPC node that only knows its chain id and records
+// every method it is asked, so that a test can show it was never used.
+type fakeNode struct {
+	url   string
+	mu    sync.Mutex
+	calls []string
+}
+
+// startFakeNode serves eth_chainId = chainID on a loopback port (at
+// /<hex>, the chain 0x<hex>), with the CORS headers a page of another
+// origin needs.
+func startFakeNode(t *testing.T, chainID string) *fakeNode {
+	t.Helper()
+	n := &fakeNode{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		w.Header().Set("Access-Control-Allow-Headers", "Content-Type")
+		if r.Method == http.MethodOptions {
+			return
+		}
+		var req struct {
+			ID     json.RawMessage `json:"id"`
+			Method string          `json:"method"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if req.Method == "eth_chainId" {
+			// A path of hex digits names another chain, so that one server
+			// stands for several nodes.
+			id := chainID
+			if p := strings.Trim(r.URL.Path, "/"); p != "" {
+				id = "0x" + p
+			}
+			fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"result":%q}`, req.ID, id)
+			return
+		}
+		n.mu.Lock()
+		n.calls = append(n.calls, req.Method)
+		n.mu.Unlock()
+		fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"error":{"code":-32601,"message":"not here"}}`, req.ID)
+	}))
+	t.Cleanup(srv.Close)
+	n.url = srv.URL + "/"
+	return n
+}
+
+// methods lists the methods other than eth_chainId asked since reset.
+func (n *fakeNode) methods() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Clone(n.calls)
+}
+
+func (n *fakeNode) reset() {
+	n.mu.Lock()
+	n.calls = nil
+	n.mu.Unlock()
 }
 
 func ether(n int64) *big.Int {

@@ -12,14 +12,29 @@
 //
 // A sealed value is
 //
-//     version (1 byte, 1) ‖ IV (12 random bytes) ‖ AES-GCM ciphertext and tag
+//     version (1 byte, 2) ‖ IV (12 random bytes) ‖ AES-GCM ciphertext and tag
 //
-// with associated data naming the database and the value's name, so a value
-// copied to another name or another wallet's database fails to open.
+// with associated data naming the wallet (the database's namespace: server
+// URL and client), the value's name, its write counter and the generation of
+// the share it belongs to (which the device module gives with each put). The
+// counters live in one more sealed record, the store's index
+// ("\u0000index"), which holds a monotonic counter of writes and, for each
+// name, the counter and generation it was last written at; a value and the
+// index are written in one IndexedDB transaction. So a value copied to another name or another wallet's
+// database fails to open, and so does an older value of the same name put
+// back in place of the newer one: it was sealed under an older counter.
+// (Putting back the whole database as it was, index included, is not
+// detected here; the server then holds another generation of the share than
+// the one that came back, and the device drops it at its next session.)
+//
+// Stores of version 1 (no index, no counter in the associated data) are
+// moved to version 2 when opened; after that, version 1 values are refused.
 (function (global) {
   'use strict';
 
-  const sealVersion = 1;
+  const sealVersion = 2;
+  const legacyVersion = 1;
+  const indexName = '\u0000index';
   const ivBytes = 12;
   const keyId = 'device-key';
   const dbVersion = 1;
@@ -67,21 +82,36 @@
   }
 
   function checkName(name) {
-    if (typeof name !== 'string' || name === '' || name.length > maxNameLength) {
-      throw storeError('INVALID_ARGUMENT', 'value names are non-empty strings of at most ' + maxNameLength + ' characters');
+    if (typeof name !== 'string' || name === '' || name.length > maxNameLength || name[0] === '\u0000') {
+      throw storeError('INVALID_ARGUMENT', 'value names are non-empty strings of at most ' + maxNameLength +
+        ' characters, not starting with NUL');
     }
   }
 
-  function additionalData(namespace, name) {
-    return new TextEncoder().encode('duet device store v1\u0000' + namespace + '\u0000' + name);
+  function additionalData(version, namespace, name, at) {
+    if (version === legacyVersion) {
+      return new TextEncoder().encode('duet device store v1\u0000' + namespace + '\u0000' + name);
+    }
+    return new TextEncoder().encode('duet device store v2\u0000' + namespace + '\u0000' + name + '\u0000' +
+      at.counter + '\u0000' + at.generation);
   }
 
-  /** Seals plaintext stored under name in namespace. */
-  async function seal(key, namespace, name, plaintext, randomValues) {
+  function checkPlace(at) {
+    if (!at || !Number.isSafeInteger(at.counter) || at.counter < 0 || !Number.isSafeInteger(at.generation) || at.generation < 0) {
+      throw storeError('INTERNAL', 'a value\'s write counter and generation must be non-negative integers');
+    }
+  }
+
+  /**
+   * Seals plaintext stored under name in namespace at at = {counter,
+   * generation}: its place in the store's writes and its share's generation.
+   */
+  async function seal(key, namespace, name, at, plaintext, randomValues) {
+    checkPlace(at);
     const iv = new Uint8Array(ivBytes);
     (randomValues || ((b) => global.crypto.getRandomValues(b)))(iv);
     const ct = new Uint8Array(await subtle().encrypt(
-      { name: 'AES-GCM', iv, additionalData: additionalData(namespace, name), tagLength: 128 },
+      { name: 'AES-GCM', iv, additionalData: additionalData(sealVersion, namespace, name, at), tagLength: 128 },
       key,
       plaintext,
     ));
@@ -92,14 +122,18 @@
     return out;
   }
 
-  /** Opens a value sealed by seal for the same namespace and name. */
-  async function open(key, namespace, name, sealed) {
-    if (!(sealed instanceof Uint8Array) || sealed.length < 1 + ivBytes + 16 || sealed[0] !== sealVersion) {
+  /**
+   * Opens a value sealed by seal for the same namespace, name and place.
+   * A version 1 value opens only with version 1 (while migrating).
+   */
+  async function open(key, namespace, name, at, sealed, version) {
+    const want = version === undefined ? sealVersion : version;
+    if (!(sealed instanceof Uint8Array) || sealed.length < 1 + ivBytes + 16 || sealed[0] !== want) {
       throw storeError('INTERNAL', 'stored value ' + JSON.stringify(name) + ' is malformed');
     }
     try {
       const pt = await subtle().decrypt(
-        { name: 'AES-GCM', iv: sealed.subarray(1, 1 + ivBytes), additionalData: additionalData(namespace, name), tagLength: 128 },
+        { name: 'AES-GCM', iv: sealed.subarray(1, 1 + ivBytes), additionalData: additionalData(want, namespace, name, at), tagLength: 128 },
         key,
         sealed.subarray(1 + ivBytes),
       );
@@ -107,6 +141,41 @@
     } catch (err) {
       throw storeError('INTERNAL', 'stored value ' + JSON.stringify(name) + ' failed authentication');
     }
+  }
+
+  const indexPlace = Object.freeze({ counter: 0, generation: 0 });
+
+  // The index: {counter, names: {name: [counter, generation]}}, sealed at
+  // counter 0 under its own name with its counter inside.
+  async function openIndex(key, namespace, sealed) {
+    const pt = await open(key, namespace, indexName, indexPlace, sealed);
+    let index;
+    try {
+      index = JSON.parse(new TextDecoder().decode(pt));
+    } catch {
+      index = null;
+    }
+    if (!index || !Number.isSafeInteger(index.counter) || index.counter < 0 || !index.names || typeof index.names !== 'object') {
+      throw storeError('INTERNAL', 'stored index is malformed');
+    }
+    const names = new Map();
+    for (const [n, at] of Object.entries(index.names)) {
+      if (!Array.isArray(at) || at.length !== 2 || !Number.isSafeInteger(at[0]) || at[0] < 1 || at[0] > index.counter ||
+          !Number.isSafeInteger(at[1]) || at[1] < 0) {
+        throw storeError('INTERNAL', 'stored index is malformed');
+      }
+      names.set(n, { counter: at[0], generation: at[1] });
+    }
+    return { counter: index.counter, names };
+  }
+
+  function sealIndex(key, namespace, index) {
+    const names = {};
+    for (const [n, at] of index.names) {
+      names[n] = [at.counter, at.generation];
+    }
+    const pt = new TextEncoder().encode(JSON.stringify({ counter: index.counter, names }));
+    return seal(key, namespace, indexName, indexPlace, pt);
   }
 
   function checkKey(key) {
@@ -153,30 +222,135 @@
       this.delete = this.delete.bind(this);
     }
 
-    async get(name) {
-      checkName(name);
-      const sealed = await this._backend.get(name);
+    async _index() {
+      const sealed = await this._backend.get(indexName);
       if (sealed === undefined || sealed === null) {
-        return null;
+        return { sealed: null, index: { counter: 0, names: new Map() } };
       }
-      return open(this._key, this.namespace, name, sealed);
+      return { sealed, index: await openIndex(this._key, this.namespace, sealed) };
     }
 
-    /** Resolves only once the value is durably committed. */
-    async put(name, value) {
+    async get(name) {
+      checkName(name);
+      // The index and the value are read in one transaction, so that a
+      // write in between (another tab's) cannot pair them wrongly.
+      const [sealedIndex, sealed] = await this._backend.read(indexName, name);
+      const index = sealedIndex === undefined || sealedIndex === null
+        ? { counter: 0, names: new Map() }
+        : await openIndex(this._key, this.namespace, sealedIndex);
+      const at = index.names.get(name);
+      if (sealed === undefined || sealed === null) {
+        if (at !== undefined) {
+          throw storeError('INTERNAL', 'stored value ' + JSON.stringify(name) + ' is missing');
+        }
+        return null;
+      }
+      if (at === undefined) {
+        throw storeError('INTERNAL', 'stored value ' + JSON.stringify(name) + ' is not in the index');
+      }
+      return open(this._key, this.namespace, name, at, sealed);
+    }
+
+    // Writes value (or deletes name, for null) and the index advanced by
+    // one, in one transaction, provided the index is still the one read;
+    // another writer in between makes it start again.
+    async _write(name, plaintext, generation) {
+      for (let attempt = 0; attempt < 8; attempt++) {
+        const { sealed, index } = await this._index();
+        const counter = index.counter + 1;
+        const names = new Map(index.names);
+        let value = null;
+        if (plaintext === null) {
+          names.delete(name);
+        } else {
+          const at = { counter, generation };
+          names.set(name, at);
+          value = await seal(this._key, this.namespace, name, at, plaintext);
+        }
+        const newIndex = await sealIndex(this._key, this.namespace, { counter, names });
+        if (await this._backend.commit(indexName, sealed, newIndex, name, value)) {
+          return;
+        }
+      }
+      throw storeError('INTERNAL', 'the store kept changing while ' + JSON.stringify(name) + ' was written');
+    }
+
+    /**
+     * Resolves only once the value is durably committed. options.generation
+     * is the generation of the share the value belongs to (0 if none).
+     */
+    async put(name, value, options) {
       checkName(name);
       if (!ArrayBuffer.isView(value)) {
         throw storeError('INVALID_ARGUMENT', 'value of ' + JSON.stringify(name) + ' must be a Uint8Array');
       }
-      const plaintext = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
-      await this._backend.put(name, await seal(this._key, this.namespace, name, plaintext));
+      const generation = options && options.generation !== undefined ? options.generation : 0;
+      if (!Number.isSafeInteger(generation) || generation < 0) {
+        throw storeError('INVALID_ARGUMENT', 'generation must be a non-negative integer');
+      }
+      await this._write(name, new Uint8Array(value.buffer, value.byteOffset, value.byteLength), generation);
     }
 
     /** Resolves only once the deletion is durably committed. */
     async delete(name) {
       checkName(name);
-      await this._backend.delete(name);
+      await this._write(name, null, 0);
     }
+  }
+
+  function sameBytes(a, b) {
+    if (a === null || a === undefined || b === null || b === undefined) {
+      return (a === null || a === undefined) && (b === null || b === undefined);
+    }
+    if (a.length !== b.length) {
+      return false;
+    }
+    for (let i = 0; i < a.length; i++) {
+      if (a[i] !== b[i]) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Moves a version 1 store (values without counters, no index) to version
+   * 2: every value is opened with its version 1 associated data and sealed
+   * again under a counter, and the index is written with them in one
+   * transaction. A store that has an index is left alone.
+   */
+  async function migrate(backend, key, namespace) {
+    if (await backend.get(indexName)) {
+      return;
+    }
+    const entries = await backend.entries();
+    if (entries.length === 0) {
+      return;
+    }
+    const names = new Map();
+    const writes = [];
+    let counter = 0;
+    try {
+      for (const [name, sealed] of entries) {
+        const pt = await open(key, namespace, name, null, sealed, legacyVersion);
+        counter++;
+        // Version 1 did not record generations; the device module checks
+        // the share's own against the server's at its next session.
+        const at = { counter, generation: 0 };
+        names.set(name, at);
+        writes.push([name, await seal(key, namespace, name, at, pt)]);
+        pt.fill(0);
+      }
+    } catch (err) {
+      // Another tab may have moved the store meanwhile; then all is well.
+      if (await backend.get(indexName)) {
+        return;
+      }
+      throw err;
+    }
+    const index = await sealIndex(key, namespace, { counter, names });
+    // False when another tab moved the store first, which is as good.
+    await backend.commitMany(indexName, null, index, writes);
   }
 
   function request(req) {
@@ -288,6 +462,64 @@
       async delete(name) {
         await transact(await db(), 'values', 'readwrite', (s) => s.delete(name));
       },
+      async read(indexKey, name) {
+        const d = await db();
+        return new Promise((resolve, reject) => {
+          const tx = d.transaction('values', 'readonly');
+          const st = tx.objectStore('values');
+          const a = st.get(indexKey);
+          const b = st.get(name);
+          tx.oncomplete = () => resolve([a.result, b.result]);
+          tx.onerror = () => reject(tx.error);
+          tx.onabort = () => reject(tx.error || storeError('INTERNAL', 'transaction aborted'));
+        });
+      },
+      async entries() {
+        const d = await db();
+        const names = await transact(d, 'values', 'readonly', (s) => s.getAllKeys());
+        const out = [];
+        for (const n of names) {
+          out.push([n, await transact(d, 'values', 'readonly', (s) => s.get(n))]);
+        }
+        return out;
+      },
+      async commit(indexKey, expected, index, name, value) {
+        return this.commitMany(indexKey, expected, index, [[name, value]]);
+      },
+      // In one transaction: if the index is still expected, writes it and
+      // each [name, value] (null deletes); reports whether it did.
+      async commitMany(indexKey, expected, index, writes) {
+        const d = await db();
+        return new Promise((resolve, reject) => {
+          let tx;
+          try {
+            tx = d.transaction('values', 'readwrite', { durability: 'strict' });
+          } catch (err) {
+            reject(err);
+            return;
+          }
+          const st = tx.objectStore('values');
+          let wrote = false;
+          const req = st.get(indexKey);
+          req.onsuccess = () => {
+            if (!sameBytes(req.result, expected)) {
+              return;
+            }
+            st.put(index, indexKey);
+            for (const [n, v] of writes) {
+              if (v === null) {
+                st.delete(n);
+              } else {
+                st.put(v, n);
+              }
+            }
+            wrote = true;
+          };
+          tx.oncomplete = () => resolve(wrote);
+          tx.onerror = (e) => reject((e.target && e.target.error) || tx.error);
+          tx.onabort = () => reject(tx.error || storeError('INTERNAL', 'transaction aborted'));
+        });
+      },
       close() {
         if (dbPromise !== null) {
           dbPromise.then((d) => d.close(), () => {});
@@ -323,6 +555,29 @@
       async delete(name) {
         values.delete(name);
       },
+      async read(indexKey, name) {
+        return [values.get(indexKey), values.get(name)];
+      },
+      async entries() {
+        return [...values.entries()].map(([n, v]) => [n, v.slice()]);
+      },
+      async commit(indexKey, expected, index, name, value) {
+        return this.commitMany(indexKey, expected, index, [[name, value]]);
+      },
+      async commitMany(indexKey, expected, index, writes) {
+        if (!sameBytes(values.get(indexKey), expected)) {
+          return false;
+        }
+        values.set(indexKey, index.slice());
+        for (const [n, v] of writes) {
+          if (v === null) {
+            values.delete(n);
+          } else {
+            values.set(n, v.slice());
+          }
+        }
+        return true;
+      },
       close() {},
     };
   }
@@ -340,6 +595,7 @@
     const namespace = await namespaceFor(url, apiKey);
     const b = backend || openIdbBackend(databaseName(namespace));
     const key = await loadOrCreateKey(b);
+    await migrate(b, key, namespace);
     return new DeviceStore(b, key, namespace);
   }
 
@@ -349,6 +605,8 @@
     seal,
     open,
     loadOrCreateKey,
+    migrate,
+    indexName,
     DeviceStore,
     openIdbBackend,
     memoryBackend,

@@ -10,12 +10,16 @@
 // lifecycle queries to the server's client API, and duet.provider.
 
 import { DuetError, ErrorCode, errorFromResponse, toDuetError } from './errors.js';
-import { digestBytes, formatSignature, isAddress, messageBytes } from './bytes.js';
+import { bytesToHex, digestBytes, isAddress, messageBytes } from './bytes.js';
 import { WorkerChannel, callListener } from './rpc.js';
-import { DuetProvider, announceProvider, checkProviderOptions, emitEvent, markDisconnected } from './provider.js';
+import { DuetProvider, announceProvider, checkProviderOptions } from './provider.js';
+import { approvalGate, checkApprovalOptions } from './approval.js';
+import { DeviceHost, RequestKind } from './host.js';
+import { FrameChannel, FrameHost } from './frame-channel.js';
 
 export { DuetError, ErrorCode } from './errors.js';
 export { DuetProvider, ProviderErrorCode, ProviderRpcError, providerInfo } from './provider.js';
+export { RequestKind } from './host.js';
 
 /** How a backup share is encrypted, and so how it is opened again. */
 export const BackupMethod = Object.freeze({
@@ -33,6 +37,15 @@ const backupMethods = new Set(Object.values(BackupMethod));
 export const DEFAULT_LOAD_TIMEOUT_MS = 120000;
 
 const constructing = Symbol('Duet.connect');
+
+// The operation a provider request reports progress under, as the public
+// method that does the same.
+const operationNames = Object.freeze({
+  [RequestKind.MESSAGE]: 'signMessage',
+  [RequestKind.TYPED_DATA]: 'signTypedData',
+  [RequestKind.TRANSACTION]: 'signTransaction',
+  [RequestKind.DIGEST]: 'signDigest',
+});
 
 function invalid(message) {
   return new DuetError(ErrorCode.INVALID_ARGUMENT, 'duet: ' + message);
@@ -142,8 +155,11 @@ function startWorker(workerUrl) {
  */
 export class Duet {
   #channel;
+  #host;
+  #providerControl = null;
   #url;
   #apiKey;
+  #isolated;
   #fetch;
   #onProgress;
   #provider;
@@ -158,11 +174,30 @@ export class Duet {
       throw new TypeError('duet: use Duet.connect to make a Duet');
     }
     this.#url = init.url;
-    this.#apiKey = init.apiKey;
+    // In isolation mode the page keeps no API key: the frame has it.
+    this.#isolated = init.host instanceof FrameHost;
+    this.#apiKey = this.#isolated ? null : init.apiKey;
     this.#fetch = init.fetch;
     this.#onProgress = init.onProgress;
     this.#channel = init.channel;
-    this.#provider = new DuetProvider(this, init.providerOptions);
+    this.#host = init.host ?? new DeviceHost(init.channel, init.approve);
+    const duet = this;
+    // The provider's only way to the device: requests go through the host's
+    // approval point like the public sign* methods' do.
+    const signer = Object.freeze({
+      get address() {
+        return duet.#state.address;
+      },
+      authorize(request) {
+        return duet.#authorize(operationNames[request?.kind] ?? 'approve', request);
+      },
+      attach(control) {
+        if (duet.#providerControl === null) {
+          duet.#providerControl = control;
+        }
+      },
+    });
+    this.#provider = new DuetProvider(signer, init.providerOptions);
   }
 
   /**
@@ -181,8 +216,12 @@ export class Duet {
    * @param {Record<string, string>} [options.rpcConfig] the JSON-RPC URL of
    *   each chain, by CAIP-2 id: {'eip155:1': 'https://…'}
    * @param {{onSignatureRequest?: (request: object) => boolean | Promise<boolean>}} [options.hooks]
-   *   onSignatureRequest approves (true) or rejects each signature the
-   *   provider is asked for
+   *   onSignatureRequest approves (true) or rejects each signature, and each
+   *   chain added or switched to outside rpcConfig; it is shown the frozen
+   *   description that will be signed. Without it the SDK shows its own
+   *   confirmation dialog.
+   * @param {boolean} [options.autoApprove] true approves every request
+   *   without asking anyone; default false
    * @param {boolean} [options.announceProvider] announce duet.provider to
    *   dapps by EIP-6963; default true
    * @param {string} [options.wasmUrl] default: duet.wasm beside this module
@@ -192,6 +231,11 @@ export class Duet {
    *   module may take before connect fails with NETWORK; default 120000
    * @param {typeof fetch} [options.fetch] the fetch used for the server's
    *   HTTP API and the chains' RPC; default globalThis.fetch
+   * @param {boolean | {frameUrl?: string}} [options.isolation] run the
+   *   device party (worker, sealed store, API key) and the approval dialog
+   *   in an iframe of the server's origin (frameUrl, default
+   *   url + '/duet-frame.html'); hooks and autoApprove are then refused,
+   *   since the page cannot be the one that approves
    * @returns {Promise<Duet>}
    */
   static async connect(options = {}) {
@@ -204,6 +248,7 @@ export class Duet {
       chainId,
       rpcConfig,
       hooks,
+      autoApprove,
       announceProvider: announce = true,
       loadTimeoutMs = DEFAULT_LOAD_TIMEOUT_MS,
       fetch: fetchFn = globalThis.fetch?.bind(globalThis),
@@ -220,13 +265,25 @@ export class Duet {
     if (!Number.isFinite(loadTimeoutMs) || loadTimeoutMs <= 0) {
       throw invalid('loadTimeoutMs must be a positive number');
     }
-    const providerOptions = { chainId, rpcConfig, hooks, fetch: fetchFn };
+    const providerOptions = { chainId, rpcConfig, fetch: fetchFn };
     try {
       checkProviderOptions(providerOptions);
     } catch (err) {
       throw invalid(err.message.replace(/^duet: /, ''));
     }
     const url = normalizeServerUrl(options.url ?? new URL(import.meta.url).origin);
+    if (options.isolation !== undefined && options.isolation !== false) {
+      if (hooks !== undefined || autoApprove !== undefined) {
+        throw invalid('in isolation mode the frame asks the user itself: give neither hooks nor autoApprove');
+      }
+      const iso = options.isolation === true ? {} : options.isolation;
+      if (iso === null || typeof iso !== 'object') {
+        throw invalid('isolation must be true or {frameUrl}');
+      }
+      const frameUrl = resolveUrl(iso.frameUrl ?? url + '/duet-frame.html', 'isolation.frameUrl');
+      return Duet.#connectIsolated({ url, apiKey, frameUrl, onProgress, providerOptions, fetchFn, loadTimeoutMs, announce });
+    }
+    const approve = approvalGate(checkApprovalOptions({ hooks, autoApprove }));
     const workerUrl = resolveUrl(options.workerUrl ?? new URL('./worker.js', import.meta.url), 'workerUrl');
     const wasmUrl = resolveUrl(options.wasmUrl ?? new URL('./duet.wasm', import.meta.url), 'wasmUrl');
     const wasmExecUrl = resolveUrl(options.wasmExecUrl ?? new URL('./wasm_exec.js', import.meta.url), 'wasmExecUrl');
@@ -241,7 +298,7 @@ export class Duet {
     let duet;
     const started = startWorker(workerUrl);
     const channel = new WorkerChannel(started.worker, { onFatal: (err) => duet?.#disconnect(err) });
-    duet = new Duet(constructing, { url, apiKey, fetch: fetchFn, onProgress, channel, providerOptions });
+    duet = new Duet(constructing, { url, apiKey, fetch: fetchFn, onProgress, channel, providerOptions, approve });
     try {
       await channel.call('init', { url, apiKey, wasmUrl, wasmExecUrl }, { timeoutMs: loadTimeoutMs, timeoutCode: ErrorCode.NETWORK });
       await duet.#refreshState();
@@ -252,18 +309,54 @@ export class Duet {
     } finally {
       started.release();
     }
-    duet.#ready = true;
-    if (announce) {
-      duet.#stopAnnouncing = announceProvider(duet.#provider);
+    duet.#finishConnect(announce, onProgress);
+    return duet;
+  }
+
+  static async #connectIsolated({ url, apiKey, frameUrl, onProgress, providerOptions, fetchFn, loadTimeoutMs, announce }) {
+    if (!globalThis.document) {
+      throw new DuetError(ErrorCode.UNSUPPORTED, 'duet: isolation mode needs a page to add its frame to');
     }
-    report({ phase: 'ready' });
+    if (onProgress) {
+      callListener(onProgress, { operation: 'connect', phase: 'load', detail: frameUrl });
+    }
+    let duet;
+    const channel = await FrameChannel.open(globalThis.document, frameUrl, {
+      timeoutMs: loadTimeoutMs,
+      onFatal: (err) => duet?.#disconnect(err),
+    });
+    duet = new Duet(constructing, { url, apiKey, fetch: fetchFn, onProgress, channel, providerOptions, host: new FrameHost(channel) });
+    try {
+      await channel.call('init', { apiKey });
+      await duet.#refreshState();
+    } catch (err) {
+      const e = toDuetError(err);
+      channel.close(e);
+      throw e;
+    }
+    duet.#finishConnect(announce, onProgress);
+    return duet;
+  }
+
+  #finishConnect(announce, onProgress) {
+    this.#ready = true;
+    if (announce) {
+      this.#stopAnnouncing = announceProvider(this.#provider);
+    }
+    if (onProgress) {
+      callListener(onProgress, { operation: 'connect', phase: 'ready' });
+    }
     // Emitted after connect's caller has had its turn to add listeners.
     setTimeout(() => {
-      if (!channel.closed) {
-        duet.#provider[emitEvent]('connect', { chainId: duet.#provider.chainId });
+      if (!this.#channel.closed) {
+        this.#providerControl?.emit('connect', { chainId: this.#provider.chainId });
       }
     }, 0);
-    return duet;
+  }
+
+  /** Reports whether this Duet runs in isolation mode (see connect). */
+  get isolated() {
+    return this.#isolated;
   }
 
   /** The EIP-1193 provider of this wallet. */
@@ -320,8 +413,9 @@ export class Duet {
   }
 
   /**
-   * Signs a 32-byte digest with the wallet. The digest is signed as given:
-   * use signMessage for messages.
+   * Signs a 32-byte digest with the wallet, once it is approved. The digest
+   * is signed as given: use signMessage for messages. The approval shows
+   * only the digest, so prefer the methods that say what is signed.
    *
    * @param {Uint8Array | string} digest 32 bytes, or their 0x hex
    * @returns {Promise<{r: string, s: string, yParity: 0 | 1, signature: string}>}
@@ -329,67 +423,65 @@ export class Duet {
    */
   async signDigest(digest, options) {
     const onProgress = progressOption(options);
-    const d = digestBytes(digest);
-    const res = await this.#session('signDigest', 'sign', { digest: d.slice() }, onProgress);
-    return formatSignature(res?.signature);
+    const d = bytesToHex(digestBytes(digest));
+    return this.#authorize('signDigest', { kind: RequestKind.DIGEST, method: 'signDigest', digest: d }, onProgress);
   }
 
   /**
-   * Signs a message as personal_sign does (EIP-191, version 0x45): the
-   * keccak256 of "\x19Ethereum Signed Message:\n" + length + message.
+   * Signs a message as personal_sign does (EIP-191, version 0x45), once it
+   * is approved: the keccak256 of "\x19Ethereum Signed Message:\n" + length +
+   * message.
    *
    * @param {string | Uint8Array} message a string is signed as UTF-8
    * @returns {Promise<string>} the 65-byte signature as 0x hex, v ∈ {27, 28}
    */
   async signMessage(message, options) {
     const onProgress = progressOption(options);
-    const bytes = messageBytes(message);
-    const digest = await this.#call('hashPersonalMessage', { data: bytes.slice() });
-    if (!(digest instanceof Uint8Array) || digest.length !== 32) {
-      throw new DuetError(ErrorCode.INTERNAL, 'duet: device module returned a malformed message hash');
-    }
-    const res = await this.#session('signMessage', 'sign', { digest }, onProgress);
-    return formatSignature(res?.signature).signature;
+    const hex = bytesToHex(messageBytes(message));
+    const sig = await this.#authorize('signMessage', { kind: RequestKind.MESSAGE, method: 'signMessage', message: hex }, onProgress);
+    return sig.signature;
   }
 
   /**
    * Returns the EIP-712 digest of typed data, as eth_signTypedData_v4 signs
-   * it, computed by go-ethereum in the device module.
+   * it: the typed data is parsed strictly into its canonical form (see
+   * signTypedData), which go-ethereum in the device module hashes.
    *
    * @param {object | string} typedData {types, primaryType, domain, message}
    *   or its JSON
    * @returns {Promise<Uint8Array>} 32 bytes
    */
   async hashTypedData(typedData) {
-    const json = typeof typedData === 'string' ? typedData : JSON.stringify(typedData);
-    if (typeof json !== 'string') {
-      throw invalid('typed data must be an object or its JSON');
+    this.#checkOpen();
+    try {
+      return await this.#host.hashTypedData(typedData);
+    } catch (err) {
+      throw toDuetError(err);
     }
-    const digest = await this.#call('hashTypedData', { data: json });
-    if (!(digest instanceof Uint8Array) || digest.length !== 32) {
-      throw new DuetError(ErrorCode.INTERNAL, 'duet: device module returned a malformed typed data hash');
-    }
-    return digest;
   }
 
   /**
-   * Signs EIP-712 typed data (eth_signTypedData_v4).
+   * Signs EIP-712 typed data (eth_signTypedData_v4), once it is approved.
+   * Keys are exact: an unknown or case-variant key, a duplicate key in the
+   * JSON, the `uint`/`int` aliases, a value that does not fit its type, or an
+   * EIP712Domain that does not list the domain's fields in EIP-712's order
+   * is refused with INVALID_ARGUMENT.
    *
    * @param {object | string} typedData
    * @returns {Promise<string>} the 65-byte signature as 0x hex, v ∈ {27, 28}
    */
   async signTypedData(typedData, options) {
     const onProgress = progressOption(options);
-    const digest = await this.hashTypedData(typedData);
-    const res = await this.#session('signTypedData', 'sign', { digest }, onProgress);
-    return formatSignature(res?.signature).signature;
+    const sig = await this.#authorize('signTypedData', { kind: RequestKind.TYPED_DATA, method: 'signTypedData', typedData }, onProgress);
+    return sig.signature;
   }
 
   /**
-   * Signs a complete transaction: every field given, as 0x hex quantities
-   * (type 0x0, 0x1 or 0x2; chainId, nonce, gas, the fees of its type; to,
-   * value, data and accessList as they apply). duet.provider fills these
-   * from the node; this method fills nothing.
+   * Signs a complete transaction, once it is approved: every field given,
+   * as canonical 0x hex quantities (type 0x0, 0x1 or 0x2; chainId, nonce,
+   * gas, the fees of its type; to, value, data and accessList as they
+   * apply). duet.provider fills these from the node; this method fills
+   * nothing.
    *
    * @param {object} tx
    * @returns {Promise<{raw: string, hash: string}>} the signed EIP-2718
@@ -400,11 +492,7 @@ export class Duet {
     if (tx === null || typeof tx !== 'object') {
       throw invalid('signTransaction wants a transaction object');
     }
-    const res = await this.#session('signTransaction', 'signTransaction', { tx: { ...tx } }, onProgress);
-    if (!res || typeof res.raw !== 'string' || typeof res.hash !== 'string') {
-      throw new DuetError(ErrorCode.INTERNAL, 'duet: device module returned a malformed transaction');
-    }
-    return { raw: res.raw, hash: res.hash };
+    return this.#authorize('signTransaction', { kind: RequestKind.TRANSACTION, method: 'signTransaction', transaction: tx }, onProgress);
   }
 
   /**
@@ -561,6 +649,21 @@ export class Duet {
   // GETs a route of the server's client API and returns its JSON body.
   async #get(path) {
     this.#checkOpen();
+    if (this.#isolated) {
+      let r;
+      try {
+        r = await this.#host.get(path);
+      } catch (err) {
+        throw toDuetError(err);
+      }
+      if (r.status < 200 || r.status > 299) {
+        throw errorFromResponse(r.status, r.body ?? undefined);
+      }
+      if (r.body === null) {
+        throw new DuetError(ErrorCode.SERVER_ERROR, `duet: ${path} answered ${r.status} without JSON`);
+      }
+      return r.body;
+    }
     let res;
     try {
       res = await this.#fetch(this.#url + path, {
@@ -588,7 +691,7 @@ export class Duet {
 
   #disconnect(err) {
     this.#stopAnnouncing();
-    this.#provider[markDisconnected](err);
+    this.#providerControl?.disconnect(err);
   }
 
   #progress(operation, perCall) {
@@ -610,7 +713,7 @@ export class Duet {
   async #call(method, params, onProgress) {
     this.#checkOpen();
     try {
-      return await this.#channel.call(method, params, { onProgress });
+      return await this.#host.call(method, params, { onProgress });
     } catch (err) {
       throw toDuetError(err);
     }
@@ -620,9 +723,21 @@ export class Duet {
   // device state, which keygen, recover and refresh change, and which a
   // failure may reveal to be other than this Duet believed.
   #session(operation, method, params, onProgress) {
+    return this.#queued(operation, (progress) => this.#host.call(method, params, { onProgress: progress }), onProgress);
+  }
+
+  // Has request approved and signed by the host, in the session queue.
+  #authorize(operation, request, onProgress) {
+    return this.#queued(operation, (progress) => this.#host.authorize(request, { onProgress: progress }), onProgress);
+  }
+
+  #queued(operation, fn, onProgress) {
     const run = async () => {
+      this.#checkOpen();
       try {
-        return await this.#call(method, params, this.#progress(operation, onProgress));
+        return await fn(this.#progress(operation, onProgress));
+      } catch (err) {
+        throw toDuetError(err);
       } finally {
         if (!this.#channel.closed) {
           await this.#refreshState().catch(() => {});
@@ -642,7 +757,7 @@ export class Duet {
     const before = this.#state.address;
     this.#state = { hasShare, address, generation };
     if (this.#ready && before !== address) {
-      this.#provider[emitEvent]('accountsChanged', address ? [address] : []);
+      this.#providerControl?.emit('accountsChanged', address ? [address] : []);
     }
   }
 }
@@ -658,3 +773,6 @@ async function readJson(res) {
     return undefined;
   }
 }
+
+Object.freeze(Duet.prototype);
+Object.freeze(Duet);

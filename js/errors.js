@@ -43,6 +43,8 @@ export const ErrorCode = Object.freeze({
   UNSUPPORTED: 'UNSUPPORTED',
   /** The Duet instance was closed. */
   CLOSED: 'CLOSED',
+  /** The user (or the app's approval hook) did not approve the request. */
+  REJECTED: 'REJECTED',
 });
 
 const knownCodes = new Set(Object.values(ErrorCode));

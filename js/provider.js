@@ -2,17 +2,27 @@
 // libraries (ethers, viem) use Duet as they use any injected wallet.
 //
 // The wallet's own methods (accounts, chain, every kind of signature and
-// sending a transaction) are entries of `methods` below, each a function of
-// the provider's context and the request's params; any other method is
-// passed to the JSON-RPC node of the current chain, whose errors come back
-// unchanged. Signing a transaction is done in this order, so that nothing is
-// signed that the node would refuse or the user has not seen: check the
-// params, fill the nonce, gas and fees from the node, simulate, ask the app's
-// signature hook, sign, send.
+// sending a transaction) are entries of a private, frozen table below, each a
+// function of the provider's context, the request's params and the chain the
+// request was made on; any other method is passed to the JSON-RPC node of
+// that chain, whose errors come back unchanged. The chain is read once, when
+// the request arrives: a switch while it runs changes nothing about it.
+//
+// The provider never signs by itself: it parses each request strictly and
+// hands it to its signer (the Duet's device host), which freezes it, has it
+// approved and signs exactly that. Signing a transaction is done in this
+// order, so that nothing is signed that the node would refuse or the user
+// has not seen: check the params, fill the nonce, gas and fees from the
+// request's chain's node, simulate, have it approved, sign, send to the same
+// node.
 
 import { ErrorCode } from './errors.js';
 import { bytesToHex, hexToBytes, isAddress, isHexData, sameAddress, utf8ToBytes } from './bytes.js';
 import { callListener } from './rpc.js';
+import { caip2, canonicalAccessList, canonicalTypedData, quantityValue } from './request.js';
+import { RequestKind, checkChainRpcUrl } from './host.js';
+
+export { caip2 } from './request.js';
 
 /** EIP-1193 and JSON-RPC error codes the provider uses. */
 export const ProviderErrorCode = Object.freeze({
@@ -54,6 +64,7 @@ const providerCodes = {
   [ErrorCode.UNAUTHORIZED]: ProviderErrorCode.UNAUTHORIZED,
   [ErrorCode.FORBIDDEN]: ProviderErrorCode.UNAUTHORIZED,
   [ErrorCode.CLOSED]: ProviderErrorCode.DISCONNECTED,
+  [ErrorCode.REJECTED]: ProviderErrorCode.USER_REJECTED_REQUEST,
 };
 
 /** Returns err, which a request raised, as a ProviderRpcError. */
@@ -96,11 +107,6 @@ export function normalizeChainId(chainId) {
   return '0x' + n.toString(16);
 }
 
-/** Returns the CAIP-2 id ('eip155:N') of a 0x hex chain id. */
-export function caip2(chainIdHex) {
-  return 'eip155:' + BigInt(chainIdHex).toString(10);
-}
-
 function rpcUrl(u, what) {
   let url;
   try {
@@ -134,21 +140,14 @@ export function normalizeRpcConfig(rpcConfig) {
 
 /**
  * Checks the provider's options (see DuetProvider) and returns the chain id
- * to start on as 0x hex, the RPC URLs by chain and the hooks. Throws a -32602
+ * to start on as 0x hex and the RPC URLs by chain. Throws a -32602
  * ProviderRpcError for a malformed one.
  */
-export function checkProviderOptions({ chainId, rpcConfig, hooks } = {}) {
+export function checkProviderOptions({ chainId, rpcConfig } = {}) {
   const rpc = normalizeRpcConfig(rpcConfig);
-  if (hooks !== undefined && (hooks === null || typeof hooks !== 'object')) {
-    throw invalidParams('hooks must be an object');
-  }
-  if (hooks?.onSignatureRequest !== undefined && typeof hooks.onSignatureRequest !== 'function') {
-    throw invalidParams('hooks.onSignatureRequest must be a function');
-  }
   return {
     chainId: normalizeChainId(chainId ?? rpc.keys().next().value ?? 1337),
     rpc,
-    hooks: { onSignatureRequest: hooks?.onSignatureRequest },
   };
 }
 
@@ -198,13 +197,15 @@ function addressParam(value, method, what = 'address') {
 let nextRpcId = 1;
 
 /**
- * Sends one JSON-RPC request to the node of the current chain. A JSON-RPC
- * error comes back as a ProviderRpcError with the node's code, message and
- * data, unchanged.
+ * Sends one JSON-RPC request to the node of chain, the request's chain. A
+ * JSON-RPC error comes back as a ProviderRpcError with the node's code,
+ * message and data, unchanged.
  */
-async function nodeRequest(ctx, method, params) {
-  const chainId = ctx.chainId;
-  const url = ctx.rpc.get(chainId);
+async function nodeRequest(ctx, chain, method, params) {
+  return rpcRequest(ctx, chain.id, chain.url, method, params);
+}
+
+async function rpcRequest(ctx, chainId, url, method, params) {
   if (url === undefined) {
     throw new ProviderRpcError(ProviderErrorCode.CHAIN_DISCONNECTED,
       `duet: no RPC URL for chain ${caip2(chainId)}; give one in rpcConfig to use ${method}`);
@@ -246,9 +247,9 @@ function isRevert(err) {
 
 // Runs a simulation (eth_call or eth_estimateGas) and turns a revert into
 // an error that says so, with the revert data, before anything is signed.
-async function simulate(ctx, method, params) {
+async function simulate(ctx, chain, method, params) {
   try {
-    return await nodeRequest(ctx, method, params);
+    return await nodeRequest(ctx, chain, method, params);
   } catch (err) {
     if (isRevert(err)) {
       throw new ProviderRpcError(ProviderErrorCode.EXECUTION_REVERTED,
@@ -258,37 +259,10 @@ async function simulate(ctx, method, params) {
   }
 }
 
-// ---- Signature hooks ----
-
-/**
- * Asks the app's onSignatureRequest hook about request. Only `true` approves;
- * false, any other value or a throw rejects with 4001, so that a broken hook
- * fails closed.
- */
-async function approve(ctx, request) {
-  const hook = ctx.hooks.onSignatureRequest;
-  if (hook === undefined) {
-    return;
-  }
-  let answer;
-  try {
-    answer = await hook(request);
-  } catch (err) {
-    throw new ProviderRpcError(ProviderErrorCode.USER_REJECTED_REQUEST,
-      `duet: the signature request was rejected: ${err?.message ?? err}`);
-  }
-  if (answer !== true) {
-    throw new ProviderRpcError(ProviderErrorCode.USER_REJECTED_REQUEST, 'duet: the signature request was rejected');
-  }
-}
-
 // ---- Transactions ----
 
 function quantityParam(value, name) {
-  if (typeof value !== 'string' || !hexQuantity.test(value)) {
-    throw invalidParams(`transaction ${name} must be a 0x hex quantity`);
-  }
-  return BigInt(value);
+  return quantityValue(value, `transaction ${name}`);
 }
 
 function hexOf(n) {
@@ -300,32 +274,27 @@ const txKeys = new Set([
   'maxFeePerGas', 'maxPriorityFeePerGas', 'accessList', 'type', 'chainId',
 ]);
 
-function accessListParam(list) {
-  if (!Array.isArray(list)) {
-    throw invalidParams('transaction accessList must be an array');
-  }
-  return list.map((entry) => {
-    if (entry === null || typeof entry !== 'object' || !isAddress(entry.address) || !Array.isArray(entry.storageKeys) ||
-        !entry.storageKeys.every((k) => typeof k === 'string' && /^0x[0-9a-fA-F]{64}$/.test(k))) {
-      throw invalidParams('transaction accessList entries must be {address, storageKeys: [32-byte hex]}');
-    }
-    return { address: entry.address, storageKeys: [...entry.storageKeys] };
-  });
-}
-
 /**
  * Checks a transaction's params (eth_sendTransaction, eth_signTransaction)
  * without asking the node anything. Quantities become BigInts.
  */
-export function parseTransactionRequest(ctx, params, method) {
-  const [t] = paramList(params, method, '[transaction]', 1);
-  if (t === null || typeof t !== 'object' || Array.isArray(t)) {
+export function parseTransactionRequest(ctx, params, method, chain) {
+  const [given] = paramList(params, method, '[transaction]', 1);
+  if (given === null || typeof given !== 'object' || Array.isArray(given)) {
     throw invalidParams(`${method} wants params [transaction]`);
   }
-  for (const k of Object.keys(t)) {
-    if (!txKeys.has(k) && t[k] !== undefined) {
+  // One read of each field, from a copy: a getter cannot answer one thing to
+  // the checks and another to the signature.
+  const t = {};
+  for (const k of Object.keys(given)) {
+    const d = Object.getOwnPropertyDescriptor(given, k);
+    if (!('value' in d)) {
+      throw invalidParams(`transaction field ${k} is an accessor, not a value`);
+    }
+    if (!txKeys.has(k) && d.value !== undefined) {
       throw invalidParams(`transaction field ${k} is not supported`);
     }
+    t[k] = d.value;
   }
   const tx = {};
   if (t.from !== undefined && t.from !== null) {
@@ -361,10 +330,10 @@ export function parseTransactionRequest(ctx, params, method) {
   }
   tx.data = (t.input ?? t.data ?? '0x').toLowerCase();
   if (t.accessList !== undefined && t.accessList !== null) {
-    tx.accessList = accessListParam(t.accessList);
+    tx.accessList = canonicalAccessList(t.accessList, 'transaction accessList');
   }
-  if (tx.chainId !== undefined && hexOf(tx.chainId) !== ctx.chainId) {
-    throw invalidParams(`transaction chainId ${hexOf(tx.chainId)} is not the provider's chain ${ctx.chainId}`);
+  if (tx.chainId !== undefined && hexOf(tx.chainId) !== chain.id) {
+    throw invalidParams(`transaction chainId ${hexOf(tx.chainId)} is not the provider's chain ${chain.id}`);
   }
   const has1559 = tx.maxFeePerGas !== undefined || tx.maxPriorityFeePerGas !== undefined;
   if (tx.type !== undefined) {
@@ -394,7 +363,7 @@ const fallbackPriorityFee = 1000000000n;
 
 // Fills what the transaction lacks from the node, simulating it on the way,
 // and returns the complete transaction in the device module's form.
-async function fillTransaction(ctx, tx) {
+async function fillTransaction(ctx, chain, tx) {
   const call = { from: tx.from, data: tx.data };
   if (tx.to !== undefined) {
     call.to = tx.to;
@@ -409,7 +378,7 @@ async function fillTransaction(ctx, tx) {
   let type = tx.type;
   let baseFee;
   if (type === 2n || (type === undefined && tx.gasPrice === undefined)) {
-    const block = await nodeRequest(ctx, 'eth_getBlockByNumber', ['latest', false]);
+    const block = await nodeRequest(ctx, chain, 'eth_getBlockByNumber', ['latest', false]);
     if (block && typeof block.baseFeePerGas === 'string' && hexQuantity.test(block.baseFeePerGas)) {
       baseFee = BigInt(block.baseFeePerGas);
     }
@@ -424,7 +393,7 @@ async function fillTransaction(ctx, tx) {
     }
   }
 
-  const out = { type: hexOf(type), chainId: ctx.chainId, data: tx.data, value: hexOf(tx.value ?? 0n) };
+  const out = { type: hexOf(type), chainId: chain.id, data: tx.data, value: hexOf(tx.value ?? 0n) };
   if (tx.to !== undefined) {
     out.to = tx.to;
   }
@@ -435,21 +404,21 @@ async function fillTransaction(ctx, tx) {
   // Simulation first: a revert is reported before the node is asked for
   // anything else, and long before the signing session.
   if (tx.gas === undefined) {
-    out.gas = hexOf(BigInt(await simulate(ctx, 'eth_estimateGas', [call])));
+    out.gas = hexOf(BigInt(await simulate(ctx, chain, 'eth_estimateGas', [call])));
   } else {
     out.gas = hexOf(tx.gas);
-    await simulate(ctx, 'eth_call', [{ ...call, gas: out.gas }, 'latest']);
+    await simulate(ctx, chain, 'eth_call', [{ ...call, gas: out.gas }, 'latest']);
   }
 
   if (type === 2n) {
     if (baseFee === undefined && tx.maxFeePerGas === undefined) {
       throw new ProviderRpcError(ProviderErrorCode.INVALID_PARAMS,
-        `duet: chain ${caip2(ctx.chainId)} reports no base fee; give maxFeePerGas or send a legacy transaction`);
+        `duet: chain ${caip2(chain.id)} reports no base fee; give maxFeePerGas or send a legacy transaction`);
     }
     let tip = tx.maxPriorityFeePerGas;
     if (tip === undefined) {
       try {
-        tip = BigInt(await nodeRequest(ctx, 'eth_maxPriorityFeePerGas', []));
+        tip = BigInt(await nodeRequest(ctx, chain, 'eth_maxPriorityFeePerGas', []));
       } catch {
         tip = fallbackPriorityFee;
       }
@@ -463,63 +432,28 @@ async function fillTransaction(ctx, tx) {
     out.maxPriorityFeePerGas = hexOf(tip);
     out.maxFeePerGas = hexOf(feeCap);
   } else {
-    out.gasPrice = hexOf(tx.gasPrice ?? BigInt(await nodeRequest(ctx, 'eth_gasPrice', [])));
+    out.gasPrice = hexOf(tx.gasPrice ?? BigInt(await nodeRequest(ctx, chain, 'eth_gasPrice', [])));
   }
-  out.nonce = hexOf(tx.nonce ?? BigInt(await nodeRequest(ctx, 'eth_getTransactionCount', [tx.from, 'pending'])));
+  out.nonce = hexOf(tx.nonce ?? BigInt(await nodeRequest(ctx, chain, 'eth_getTransactionCount', [tx.from, 'pending'])));
   return out;
 }
 
-// Prepares, approves and signs a transaction; returns {raw, hash, transaction}.
-async function signTransaction(ctx, params, method) {
-  const tx = parseTransactionRequest(ctx, params, method);
-  const filled = await fillTransaction(ctx, tx);
-  await approve(ctx, {
+// Prepares a transaction on chain, has it approved and signed; returns
+// {raw, hash}.
+async function signTransaction(ctx, chain, params, method) {
+  const tx = parseTransactionRequest(ctx, params, method, chain);
+  const filled = await fillTransaction(ctx, chain, tx);
+  const signed = await ctx.wallet.authorize({
+    kind: RequestKind.TRANSACTION,
     method,
-    chainId: caip2(ctx.chainId),
+    chainId: caip2(chain.id),
     address: tx.from,
-    params,
-    transaction: { from: tx.from, ...filled },
+    transaction: filled,
   });
-  const signed = await ctx.wallet.signTransaction(filled);
   if (!signed || !isHexData(signed.raw) || typeof signed.hash !== 'string') {
     throw new ProviderRpcError(ProviderErrorCode.INTERNAL_ERROR, 'duet: device module returned a malformed transaction');
   }
   return signed;
-}
-
-// ---- Typed data ----
-
-function typedDataParam(value) {
-  let td = value;
-  if (typeof value === 'string') {
-    try {
-      td = JSON.parse(value);
-    } catch {
-      throw invalidParams('eth_signTypedData_v4 typed data is not valid JSON');
-    }
-  }
-  if (td === null || typeof td !== 'object' || Array.isArray(td)) {
-    throw invalidParams('eth_signTypedData_v4 typed data must be an object or its JSON');
-  }
-  for (const field of ['types', 'domain', 'message']) {
-    if (td[field] === null || typeof td[field] !== 'object' || Array.isArray(td[field])) {
-      throw invalidParams(`eth_signTypedData_v4 typed data needs ${field}, an object`);
-    }
-  }
-  if (typeof td.primaryType !== 'string' || td.primaryType === '') {
-    throw invalidParams('eth_signTypedData_v4 typed data needs primaryType, a string');
-  }
-  return td;
-}
-
-function domainChainId(chainId) {
-  if (typeof chainId === 'number' || typeof chainId === 'bigint') {
-    return normalizeChainId(chainId);
-  }
-  if (typeof chainId === 'string' && /^[1-9][0-9]*$/.test(chainId)) {
-    return normalizeChainId(Number(chainId));
-  }
-  return normalizeChainId(chainId);
 }
 
 // ---- Chains ----
@@ -529,8 +463,8 @@ function chainParam(params, method) {
   if (p === null || typeof p !== 'object') {
     throw invalidParams(`${method} wants params [{chainId}]`);
   }
-  if (typeof p.chainId !== 'string' || !hexQuantity.test(p.chainId)) {
-    throw invalidParams(`${method} chainId must be 0x hex`);
+  if (typeof p.chainId !== 'string' || !/^0x(?:0|[1-9a-fA-F][0-9a-fA-F]*)$/.test(p.chainId)) {
+    throw invalidParams(`${method} chainId must be a 0x hex quantity`);
   }
   return { p, chainId: normalizeChainId(p.chainId) };
 }
@@ -543,8 +477,29 @@ function switchChain(ctx, chainId) {
   ctx.emit('chainChanged', chainId);
 }
 
-/** The methods the provider answers itself: name → (ctx, params) → result or Promise. */
-export const methods = {
+// The RPC URL of a chain: the app's rpcConfig first, then the chains the
+// user approved adding.
+function chainUrl(ctx, chainId) {
+  return ctx.rpc.get(chainId) ?? ctx.added.get(chainId);
+}
+
+function requireAddress(ctx, address, method) {
+  addressParam(address, method);
+  return requireAccount(ctx, address);
+}
+
+async function signMessage(ctx, chain, method, address, bytes) {
+  requireAddress(ctx, address, method);
+  const sig = await ctx.wallet.authorize({
+    kind: RequestKind.MESSAGE, method, chainId: caip2(chain.id), address, message: bytesToHex(bytes),
+  });
+  return sig.signature;
+}
+
+// The methods the provider answers itself: name → (ctx, params, chain) →
+// result or Promise. Private and frozen: nothing outside this module can
+// reach or replace an entry.
+const methods = Object.freeze(Object.assign(Object.create(null), {
   eth_accounts(ctx) {
     return accounts(ctx);
   },
@@ -557,97 +512,119 @@ export const methods = {
     return list;
   },
 
-  eth_chainId(ctx) {
-    return ctx.chainId;
+  eth_chainId(ctx, params, chain) {
+    return chain.id;
   },
 
-  async personal_sign(ctx, params) {
+  personal_sign(ctx, params, chain) {
     const [message, address] = paramList(params, 'personal_sign', '[message, address]', 2);
-    const bytes = personalMessageBytes(message);
-    addressParam(address, 'personal_sign');
-    requireAccount(ctx, address);
-    await approve(ctx, { method: 'personal_sign', chainId: caip2(ctx.chainId), address, params, message: bytes });
-    return ctx.wallet.signMessage(bytes);
+    return signMessage(ctx, chain, 'personal_sign', address, personalMessageBytes(message));
   },
 
   // eth_sign as Ethereum's JSON-RPC defines it (and geth implements it):
   // the data is signed with the EIP-191 prefix, so it can never be made to
   // sign a transaction's hash.
-  async eth_sign(ctx, params) {
+  eth_sign(ctx, params, chain) {
     const [address, data] = paramList(params, 'eth_sign', '[address, data]', 2);
-    addressParam(address, 'eth_sign');
     if (!isHexData(data)) {
       throw invalidParams('eth_sign data must be 0x-prefixed hex of whole bytes');
     }
-    requireAccount(ctx, address);
-    const bytes = hexToBytes(data);
-    await approve(ctx, { method: 'eth_sign', chainId: caip2(ctx.chainId), address, params, message: bytes });
-    return ctx.wallet.signMessage(bytes);
+    return signMessage(ctx, chain, 'eth_sign', address, hexToBytes(data));
   },
 
-  async eth_signTypedData_v4(ctx, params) {
+  async eth_signTypedData_v4(ctx, params, chain) {
     const [address, data] = paramList(params, 'eth_signTypedData_v4', '[address, typedData]', 2);
-    addressParam(address, 'eth_signTypedData_v4');
-    const typedData = typedDataParam(data);
-    requireAccount(ctx, address);
-    if (typedData.domain.chainId !== undefined && typedData.domain.chainId !== null) {
-      let chainId;
-      try {
-        chainId = domainChainId(typedData.domain.chainId);
-      } catch {
-        throw invalidParams('eth_signTypedData_v4 domain.chainId is not a chain id');
-      }
-      if (chainId !== ctx.chainId) {
-        throw invalidParams(`eth_signTypedData_v4 domain.chainId ${chainId} is not the provider's chain ${ctx.chainId}`);
-      }
+    requireAddress(ctx, address, 'eth_signTypedData_v4');
+    if (typeof data !== 'string' && (data === null || typeof data !== 'object')) {
+      throw invalidParams('eth_signTypedData_v4 typed data must be an object or its JSON');
     }
-    // Hashed (and so checked) by go-ethereum in the device module before
-    // the hook sees it: a request the wallet cannot sign is never shown.
-    const digest = await ctx.wallet.hashTypedData(JSON.stringify(typedData));
-    await approve(ctx, { method: 'eth_signTypedData_v4', chainId: caip2(ctx.chainId), address, params, typedData, digest: bytesToHex(digest) });
-    return (await ctx.wallet.signDigest(digest)).signature;
+    // Parsed here once, strictly, into a copy: the dapp's object is not read
+    // again, whatever it does to it after this call.
+    const typedData = canonicalTypedData(data);
+    const domainChain = typedData.domain.chainId;
+    if (domainChain !== undefined && normalizeChainId(BigInt(domainChain)) !== chain.id) {
+      throw invalidParams(`eth_signTypedData_v4 domain.chainId ${domainChain} is not the provider's chain ${BigInt(chain.id)}`);
+    }
+    const sig = await ctx.wallet.authorize({
+      kind: RequestKind.TYPED_DATA, method: 'eth_signTypedData_v4', chainId: caip2(chain.id), address, typedData,
+    });
+    return sig.signature;
   },
 
-  async eth_signTransaction(ctx, params) {
-    return (await signTransaction(ctx, params, 'eth_signTransaction')).raw;
+  async eth_signTransaction(ctx, params, chain) {
+    return (await signTransaction(ctx, chain, params, 'eth_signTransaction')).raw;
   },
 
   // Runs after every earlier eth_sendTransaction of this provider has
   // reached the node, so that each one's pending nonce counts the others.
-  eth_sendTransaction(ctx, params) {
+  // It is signed for, and sent to, the chain it was requested on.
+  eth_sendTransaction(ctx, params, chain) {
     const run = async () => {
-      const signed = await signTransaction(ctx, params, 'eth_sendTransaction');
-      return nodeRequest(ctx, 'eth_sendRawTransaction', [signed.raw]);
+      const signed = await signTransaction(ctx, chain, params, 'eth_sendTransaction');
+      return nodeRequest(ctx, chain, 'eth_sendRawTransaction', [signed.raw]);
     };
     const result = ctx.sendQueue.then(run, run);
     ctx.sendQueue = result.catch(() => {});
     return result;
   },
 
-  wallet_switchEthereumChain(ctx, params) {
+  // A chain of the app's rpcConfig is switched to at once; one the user
+  // added is switched to once approved again.
+  async wallet_switchEthereumChain(ctx, params) {
     const { chainId } = chainParam(params, 'wallet_switchEthereumChain');
-    if (chainId !== ctx.chainId && !ctx.rpc.has(chainId)) {
+    if (chainId === ctx.chainId || ctx.rpc.has(chainId)) {
+      switchChain(ctx, chainId);
+      return null;
+    }
+    const url = ctx.added.get(chainId);
+    if (url === undefined) {
       throw new ProviderRpcError(ProviderErrorCode.UNRECOGNIZED_CHAIN,
         `duet: chain ${caip2(chainId)} has no RPC URL; add it with wallet_addEthereumChain or in rpcConfig`);
     }
+    await ctx.wallet.authorize({ kind: RequestKind.SWITCH_CHAIN, method: 'wallet_switchEthereumChain', chainId: caip2(chainId), rpcUrl: url });
     switchChain(ctx, chainId);
     return null;
   },
 
-  // Adds the chain's first RPC URL unless the app configured one (which then
-  // wins), and switches to the chain, as wallets do after adding one.
-  wallet_addEthereumChain(ctx, params) {
+  // A chain of the app's rpcConfig is switched to. Any other is added only
+  // if its first RPC URL is https (http only on a loopback address), its
+  // node answers eth_chainId with the chain asked for, and the user
+  // approves; then it is switched to, as wallets do after adding one.
+  async wallet_addEthereumChain(ctx, params) {
     const { p, chainId } = chainParam(params, 'wallet_addEthereumChain');
-    if (!ctx.rpc.has(chainId)) {
-      if (!Array.isArray(p.rpcUrls) || p.rpcUrls.length === 0) {
-        throw invalidParams('wallet_addEthereumChain wants rpcUrls, a non-empty array of URLs');
-      }
-      ctx.rpc.set(chainId, rpcUrl(p.rpcUrls[0], 'wallet_addEthereumChain rpcUrls[0]'));
+    if (ctx.rpc.has(chainId)) {
+      switchChain(ctx, chainId);
+      return null;
     }
+    if (!Array.isArray(p.rpcUrls) || p.rpcUrls.length === 0) {
+      throw invalidParams('wallet_addEthereumChain wants rpcUrls, a non-empty array of URLs');
+    }
+    let url;
+    try {
+      url = checkChainRpcUrl(p.rpcUrls[0]);
+    } catch (err) {
+      throw invalidParams('wallet_addEthereumChain rpcUrls[0]: ' + err.message.replace(/^duet: /, ''));
+    }
+    const answered = await rpcRequest(ctx, chainId, url, 'eth_chainId', []);
+    let nodeChain;
+    try {
+      nodeChain = normalizeChainId(answered);
+    } catch {
+      nodeChain = String(answered);
+    }
+    if (nodeChain !== chainId) {
+      throw invalidParams(`wallet_addEthereumChain: the node at ${url} is on chain ${nodeChain}, not ${chainId}`);
+    }
+    const request = { kind: RequestKind.ADD_CHAIN, method: 'wallet_addEthereumChain', chainId: caip2(chainId), rpcUrl: url };
+    if (typeof p.chainName === 'string' && p.chainName.length <= 100) {
+      request.chainName = p.chainName;
+    }
+    await ctx.wallet.authorize(request);
+    ctx.added.set(chainId, url);
     switchChain(ctx, chainId);
     return null;
   },
-};
+}));
 
 // Methods that belong to wallets, or that would make the node sign or hold
 // keys, are never passed to the node: unless listed in `methods`, they are
@@ -698,19 +675,15 @@ function randomUUIDv4() {
 
 const eventNames = new Set(['accountsChanged', 'chainChanged', 'connect', 'disconnect', 'message']);
 
-// Used by Duet to tell the provider what changed; not part of the EIP-1193
-// surface a dapp sees.
-export const emitEvent = Symbol('DuetProvider.emit');
-export const markDisconnected = Symbol('DuetProvider.disconnect');
-
 /**
  * The EIP-1193 provider of one Duet wallet.
  *
- * The wallet is anything with `address` (string or null) and these
- * Promise-returning functions: `signMessage(bytes)` → 65-byte hex signature
- * (EIP-191), `hashTypedData(json)` → Uint8Array(32) (EIP-712),
- * `signDigest(Uint8Array(32))` → {signature}, and `signTransaction(tx)` →
- * {raw, hash}, for a complete transaction with 0x hex fields.
+ * Its signer is what signs: `address` (string or null) and
+ * `authorize(request)`, which parses, freezes, has approved and signs a
+ * request (see host.js) and resolves with {signature} or, for a transaction,
+ * {raw, hash}. A Duet passes its device host; the provider itself cannot
+ * sign. If the signer has `attach(control)`, it is called once with
+ * {emit(event, ...args), disconnect(err)}, the provider's events.
  */
 export class DuetProvider {
   #ctx;
@@ -718,28 +691,36 @@ export class DuetProvider {
   #disconnected = null;
 
   /**
-   * @param {object} wallet
+   * @param {{address: string | null, authorize: (request: object) => Promise<object>, attach?: Function}} signer
    * @param {object} [options]
    * @param {number | string} [options.chainId] the chain to start on: a
    *   number, 0x hex or 'eip155:N'; defaults to the first chain of
    *   rpcConfig, else 1337
    * @param {Record<string, string>} [options.rpcConfig] RPC URL per CAIP-2
    *   chain id, for every method the provider does not answer itself
-   * @param {{onSignatureRequest?: (request: object) => boolean | Promise<boolean>}} [options.hooks]
    * @param {typeof fetch} [options.fetch] for the RPC; default globalThis.fetch
    */
-  constructor(wallet, options = {}) {
-    const { chainId, rpc, hooks } = checkProviderOptions(options);
+  constructor(signer, options = {}) {
+    if (signer === null || typeof signer !== 'object' || typeof signer.authorize !== 'function') {
+      throw new TypeError('duet: DuetProvider wants a signer with authorize(request)');
+    }
+    const { chainId, rpc } = checkProviderOptions(options);
     const f = options.fetch ?? globalThis.fetch?.bind(globalThis);
     this.#ctx = {
-      wallet,
+      wallet: signer,
       chainId,
       rpc,
-      hooks,
+      added: new Map(),
       fetch: typeof f === 'function' ? f : () => Promise.reject(new Error('no fetch')),
       sendQueue: Promise.resolve(),
-      emit: (event, ...args) => this[emitEvent](event, ...args),
+      emit: (event, ...args) => this.#emit(event, ...args),
     };
+    if (typeof signer.attach === 'function') {
+      signer.attach(Object.freeze({
+        emit: (event, ...args) => this.#emit(event, ...args),
+        disconnect: (err) => this.#disconnect(err),
+      }));
+    }
   }
 
   /** Tells dapps that look for it that this provider is Duet. */
@@ -779,11 +760,14 @@ export class DuetProvider {
     if (this.#disconnected !== null) {
       throw new ProviderRpcError(ProviderErrorCode.DISCONNECTED, this.#disconnected.message, this.#disconnected.data);
     }
+    // The chain of this request, fixed now for all it does.
+    const chainId = this.#ctx.chainId;
+    const chain = Object.freeze({ id: chainId, url: chainUrl(this.#ctx, chainId) });
     try {
       if (own) {
-        return await methods[method](this.#ctx, params ?? []);
+        return await methods[method](this.#ctx, params ?? [], chain);
       }
-      return await nodeRequest(this.#ctx, method, params ?? []);
+      return await nodeRequest(this.#ctx, chain, method, params ?? []);
     } catch (err) {
       throw toProviderError(err);
     }
@@ -845,7 +829,7 @@ export class DuetProvider {
     return set ? set.size : 0;
   }
 
-  [emitEvent](event, ...args) {
+  #emit(event, ...args) {
     const set = this.#listeners.get(event);
     if (!set) {
       return;
@@ -855,7 +839,7 @@ export class DuetProvider {
     }
   }
 
-  [markDisconnected](err) {
+  #disconnect(err) {
     if (this.#disconnected !== null) {
       return;
     }
@@ -865,6 +849,10 @@ export class DuetProvider {
       err && err.message ? err.message : 'duet: disconnected',
       { code: sdkCode },
     );
-    this[emitEvent]('disconnect', this.#disconnected);
+    this.#emit('disconnect', this.#disconnected);
   }
 }
+
+Object.freeze(DuetProvider.prototype);
+Object.freeze(DuetProvider);
+Object.freeze(ProviderRpcError.prototype);

@@ -77,7 +77,7 @@ test('what is stored is sealed: versioned, random IV, no plaintext', async () =>
   await store.put('b', share);
   const a = backend.values.get('a');
   const b = backend.values.get('b');
-  assert.equal(a[0], 1);
+  assert.equal(a[0], 2);
   assert.equal(a.length, 1 + 12 + share.length + 16);
   assert.ok(!contains(a, share.subarray(0, 16)));
   assert.notDeepEqual(a.subarray(1, 13), b.subarray(1, 13));
@@ -86,6 +86,7 @@ test('what is stored is sealed: versioned, random IV, no plaintext', async () =>
 test('a value moved to another name does not open', async () => {
   const backend = S.memoryBackend();
   const store = await S.openDeviceStore({ url: URL1, apiKey: KEY_A1, backend });
+  await store.put('share/active', new Uint8Array([9]));
   await store.put('share/pending', new Uint8Array([1, 2, 3]));
   backend.values.set('share/active', backend.values.get('share/pending'));
   await assert.rejects(store.get('share/active'), (e) => e.code === 'INTERNAL' && /failed authentication/.test(e.message));
@@ -109,10 +110,10 @@ test('a tampered value does not open', async () => {
   for (const i of [0, 5, 20, 40 + 12]) {
     const t = backend.values.get('x').slice();
     t[i] ^= 1;
-    const tampered = new S.DeviceStore({ ...backend, get: async () => t }, backend.keys.get('device-key'), store.namespace);
+    const tampered = new S.DeviceStore({ ...backend, read: async (i) => [backend.values.get(i), t] }, backend.keys.get('device-key'), store.namespace);
     await assert.rejects(tampered.get('x'), { code: 'INTERNAL' }, `byte ${i}`);
   }
-  const short = new S.DeviceStore({ ...backend, get: async () => new Uint8Array(10) }, backend.keys.get('device-key'), store.namespace);
+  const short = new S.DeviceStore({ ...backend, read: async (i) => [backend.values.get(i), new Uint8Array(10)] }, backend.keys.get('device-key'), store.namespace);
   await assert.rejects(short.get('x'), { code: 'INTERNAL' });
 });
 
@@ -140,4 +141,98 @@ test('bad names and values are refused', async () => {
   await assert.rejects(store.get(5), { code: 'INVALID_ARGUMENT' });
   await assert.rejects(store.put('x', 'a string'), { code: 'INVALID_ARGUMENT' });
   await assert.rejects(store.put('x', [1, 2]), { code: 'INVALID_ARGUMENT' });
+});
+
+test('an older value put back in place of a newer one does not open', async () => {
+  const backend = S.memoryBackend();
+  const store = await S.openDeviceStore({ url: URL1, apiKey: KEY_A1, backend });
+  await store.put('share/active', new Uint8Array([1]));
+  const old = backend.values.get('share/active').slice();
+  await store.put('share/active', new Uint8Array([2]));
+  backend.values.set('share/active', old);
+  await assert.rejects(store.get('share/active'), (e) => e.code === 'INTERNAL' && /failed authentication/.test(e.message));
+  // Nor does a deleted value put back.
+  await store.put('share/pending', new Uint8Array([3]));
+  const pending = backend.values.get('share/pending').slice();
+  await store.delete('share/pending');
+  assert.equal(await store.get('share/pending'), null);
+  backend.values.set('share/pending', pending);
+  await assert.rejects(store.get('share/pending'), (e) => e.code === 'INTERNAL' && /not in the index/.test(e.message));
+});
+
+test('an older index put back with newer values refuses them', async () => {
+  const backend = S.memoryBackend();
+  const store = await S.openDeviceStore({ url: URL1, apiKey: KEY_A1, backend });
+  await store.put('share/active', new Uint8Array([1]));
+  const oldIndex = backend.values.get(S.indexName).slice();
+  await store.put('share/active', new Uint8Array([2]));
+  backend.values.set(S.indexName, oldIndex);
+  await assert.rejects(store.get('share/active'), { code: 'INTERNAL' });
+});
+
+// Seals as version 1 of the store did: no counter, no index.
+async function sealV1(key, namespace, name, plaintext) {
+  const iv = crypto.getRandomValues(new Uint8Array(12));
+  const ad = new TextEncoder().encode('duet device store v1\u0000' + namespace + '\u0000' + name);
+  const ct = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: ad, tagLength: 128 }, key, plaintext));
+  const out = new Uint8Array(1 + 12 + ct.length);
+  out[0] = 1;
+  out.set(iv, 1);
+  out.set(ct, 13);
+  return out;
+}
+
+test('a version 1 store is moved to version 2 when opened, and version 1 values are refused after', async () => {
+  const backend = S.memoryBackend();
+  const namespace = await S.namespaceFor(URL1, KEY_A1);
+  const key = await S.loadOrCreateKey(backend);
+  backend.values.set('share/active', await sealV1(key, namespace, 'share/active', new Uint8Array([7, 7])));
+  backend.values.set('wallet', await sealV1(key, namespace, 'wallet', new Uint8Array([8])));
+  const oldActive = backend.values.get('share/active').slice();
+  const store = await S.openDeviceStore({ url: URL1, apiKey: KEY_A1, backend });
+  assert.deepEqual(await store.get('share/active'), new Uint8Array([7, 7]));
+  assert.deepEqual(await store.get('wallet'), new Uint8Array([8]));
+  assert.equal(backend.values.get('share/active')[0], 2);
+  assert.ok(backend.values.has(S.indexName));
+  backend.values.set('share/active', oldActive);
+  await assert.rejects(store.get('share/active'), (e) => e.code === 'INTERNAL' && /malformed/.test(e.message));
+  // A version 1 value that does not open stops the migration, and nothing changes.
+  const b2 = S.memoryBackend();
+  await S.loadOrCreateKey(b2);
+  b2.values.set('x', await sealV1(key, namespace, 'x', new Uint8Array([1])));
+  await assert.rejects(S.openDeviceStore({ url: URL1, apiKey: KEY_A1, backend: b2 }), { code: 'INTERNAL' });
+  assert.deepEqual([...b2.values.keys()], ['x']);
+});
+
+test('two openers moving one version 1 store at once both end up with version 2', async () => {
+  const backend = S.memoryBackend();
+  const namespace = await S.namespaceFor(URL1, KEY_A1);
+  const key = await S.loadOrCreateKey(backend);
+  backend.values.set('share/active', await sealV1(key, namespace, 'share/active', new Uint8Array([4])));
+  const [a, b] = await Promise.all([
+    S.openDeviceStore({ url: URL1, apiKey: KEY_A1, backend }),
+    S.openDeviceStore({ url: URL1, apiKey: KEY_A1, backend }),
+  ]);
+  assert.deepEqual(await a.get('share/active'), new Uint8Array([4]));
+  assert.deepEqual(await b.get('share/active'), new Uint8Array([4]));
+});
+
+test('a value is sealed with the generation of its share', async () => {
+  const backend = S.memoryBackend();
+  const store = await S.openDeviceStore({ url: URL1, apiKey: KEY_A1, backend });
+  await store.put('share/active', new Uint8Array([1]), { generation: 3 });
+  assert.deepEqual(await store.get('share/active'), new Uint8Array([1]));
+  const { index } = await store._index();
+  assert.deepEqual(index.names.get('share/active'), { counter: 1, generation: 3 });
+  // The associated data binds the generation: the same place with another
+  // generation does not open.
+  const key = backend.keys.get('device-key');
+  const sealed = await S.seal(key, store.namespace, 'x', { counter: 1, generation: 2 }, new Uint8Array([9]));
+  assert.deepEqual(await S.open(key, store.namespace, 'x', { counter: 1, generation: 2 }, sealed), new Uint8Array([9]));
+  await assert.rejects(S.open(key, store.namespace, 'x', { counter: 1, generation: 3 }, sealed), /failed authentication/);
+  await assert.rejects(S.open(key, store.namespace, 'x', { counter: 2, generation: 2 }, sealed), /failed authentication/);
+  for (const generation of [-1, 1.5, '1', 2 ** 60]) {
+    await assert.rejects(store.put('y', new Uint8Array([1]), { generation }), { code: 'INVALID_ARGUMENT' }, String(generation));
+  }
+  assert.equal(await store.get('y'), null);
 });

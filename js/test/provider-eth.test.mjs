@@ -8,39 +8,17 @@ import {
   DuetProvider, ProviderRpcError, announceProvider, caip2, normalizeChainId, normalizeRpcConfig, providerInfo,
 } from '../provider.js';
 
-const ADDRESS = '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed';
+import { ADDRESS, RAW, SIG, TXHASH, TYPED_DIGEST, fakeSigner } from './fake-device.mjs';
+
 const OTHER = '0x' + '11'.repeat(20);
 const TO = '0x' + '35'.repeat(20);
-const SIG = '0x' + 'ab'.repeat(64) + '1b';
-const RAW = '0x02f8deadbeef';
-const TXHASH = '0x' + 'cd'.repeat(32);
 const URL1337 = 'http://127.0.0.1:8545/';
 const URL5 = 'http://127.0.0.1:8546/';
 
-// A wallet that records what it was asked to sign.
-function fakeWallet(address = ADDRESS) {
-  return {
-    address,
-    messages: [],
-    digests: [],
-    transactions: [],
-    async signMessage(bytes) {
-      this.messages.push(bytes);
-      return SIG;
-    },
-    async hashTypedData(json) {
-      JSON.parse(json);
-      return new Uint8Array(32).fill(7);
-    },
-    async signDigest(digest) {
-      this.digests.push(digest);
-      return { signature: SIG };
-    },
-    async signTransaction(tx) {
-      this.transactions.push(tx);
-      return { raw: RAW, hash: TXHASH };
-    },
-  };
+// What the fake device was asked to sign.
+function signed(signer) {
+  const c = signer.channel;
+  return { transactions: c.transactions, messages: c.messages, digests: c.digests, typed: c.typed };
 }
 
 // A JSON-RPC node: answers[method] is a result, or a function of params that
@@ -63,11 +41,12 @@ function fakeNode(answers = {}) {
       },
       ...answers,
     },
+    chainIds: {},
     async fetch(url, init) {
       const req = JSON.parse(init.body);
       node.calls.push({ url, method: req.method, params: req.params });
       let body;
-      const a = node.answers[req.method];
+      const a = req.method === 'eth_chainId' && node.chainIds[url] !== undefined ? node.chainIds[url] : node.answers[req.method];
       try {
         const result = typeof a === 'function' ? a(req.params) : a;
         body = result === undefined
@@ -85,16 +64,10 @@ function fakeNode(answers = {}) {
   return node;
 }
 
-function setup({ wallet = fakeWallet(), node = fakeNode(), hook, rpcConfig = { 'eip155:1337': URL1337, 'eip155:5': URL5 }, chainId = 'eip155:1337' } = {}) {
-  const hookCalls = [];
-  const hooks = hook === undefined ? undefined : {
-    onSignatureRequest: async (req) => {
-      hookCalls.push(req);
-      return hook(req);
-    },
-  };
-  const provider = new DuetProvider(wallet, { chainId, rpcConfig, hooks, fetch: node.fetch });
-  return { wallet, node, provider, hookCalls };
+function setup({ address = ADDRESS, node = fakeNode(), hook, rpcConfig = { 'eip155:1337': URL1337, 'eip155:5': URL5 }, chainId = 'eip155:1337' } = {}) {
+  const signer = fakeSigner({ address, hook });
+  const provider = new DuetProvider(signer, { chainId, rpcConfig, fetch: node.fetch });
+  return { signer, wallet: signed(signer), node, provider, hookCalls: signer.hookCalls };
 }
 
 async function rejectsWith(p, code, pattern) {
@@ -118,17 +91,17 @@ test('chain ids are CAIP-2, numbers or 0x hex', async () => {
   const { provider } = setup();
   assert.equal(await provider.request({ method: 'eth_chainId' }), '0x539');
   // Without chainId, the first chain of rpcConfig.
-  const p = new DuetProvider(fakeWallet(), { rpcConfig: { 'eip155:5': URL5 } });
+  const p = new DuetProvider(fakeSigner(), { rpcConfig: { 'eip155:5': URL5 } });
   assert.equal(await p.request({ method: 'eth_chainId' }), '0x5');
 });
 
-test('rpcConfig and hooks are checked', () => {
+test('rpcConfig is checked, and the provider wants a signer', () => {
   assert.deepEqual([...normalizeRpcConfig({ 'eip155:1': 'https://rpc.example/v1' })], [['0x1', 'https://rpc.example/v1']]);
   for (const bad of [{ 'eip155:1': 'ftp://x' }, { 'eip155:1': 'not a url' }, { mainnet: 'https://x' }, ['https://x'], 'https://x']) {
-    assert.throws(() => new DuetProvider(fakeWallet(), { rpcConfig: bad }), { code: -32602 }, JSON.stringify(bad));
+    assert.throws(() => new DuetProvider(fakeSigner(), { rpcConfig: bad }), { code: -32602 }, JSON.stringify(bad));
   }
-  assert.throws(() => new DuetProvider(fakeWallet(), { hooks: { onSignatureRequest: 'yes' } }), { code: -32602 });
-  assert.throws(() => new DuetProvider(fakeWallet(), { hooks: null }), { code: -32602 });
+  assert.throws(() => new DuetProvider({ address: ADDRESS, signMessage() {} }), TypeError);
+  assert.throws(() => new DuetProvider(null), TypeError);
 });
 
 test('other methods go to the node of the current chain, errors unchanged', async () => {
@@ -155,8 +128,8 @@ test('other methods go to the node of the current chain, errors unchanged', asyn
 });
 
 test('without an RPC URL, or with the node down, the chain is disconnected (4901)', async () => {
-  await rejectsWith(new DuetProvider(fakeWallet()).request({ method: 'eth_blockNumber' }), 4901, /eip155:1337/);
-  const p = new DuetProvider(fakeWallet(), {
+  await rejectsWith(new DuetProvider(fakeSigner()).request({ method: 'eth_blockNumber' }), 4901, /eip155:1337/);
+  const p = new DuetProvider(fakeSigner(), {
     rpcConfig: { 'eip155:1337': URL1337 },
     fetch: async () => {
       throw new TypeError('Failed to fetch');
@@ -171,8 +144,8 @@ test('eth_sendTransaction fills an EIP-1559 transaction from the node, simulates
   const hash = await provider.request({ method: 'eth_sendTransaction', params: [{ from: ADDRESS, to: TO, value: '0x1' }] });
   assert.equal(hash, TXHASH);
   assert.deepEqual(wallet.transactions, [{
-    type: '0x2', chainId: '0x539', data: '0x', value: '0x1', to: TO, accessList: [],
-    gas: '0x5208', maxPriorityFeePerGas: '0x59682f00', maxFeePerGas: '0xd09dc300', nonce: '0x5',
+    type: '0x2', chainId: '0x539', nonce: '0x5', to: TO, value: '0x1', data: '0x',
+    gas: '0x5208', maxFeePerGas: '0xd09dc300', maxPriorityFeePerGas: '0x59682f00', accessList: [],
   }]);
   assert.deepEqual(node.methods(), ['eth_getBlockByNumber', 'eth_estimateGas', 'eth_maxPriorityFeePerGas', 'eth_getTransactionCount', 'eth_sendRawTransaction']);
   assert.deepEqual(node.calls[3].params, [ADDRESS, 'pending']);
@@ -180,8 +153,12 @@ test('eth_sendTransaction fills an EIP-1559 transaction from the node, simulates
   assert.equal(hookCalls.length, 1);
   assert.equal(hookCalls[0].method, 'eth_sendTransaction');
   assert.equal(hookCalls[0].chainId, 'eip155:1337');
-  assert.equal(hookCalls[0].transaction.from, ADDRESS);
+  assert.equal(hookCalls[0].kind, 'transaction');
+  assert.equal(hookCalls[0].address, ADDRESS);
   assert.equal(hookCalls[0].transaction.nonce, '0x5');
+  // What the hook saw is what was signed, and it cannot be changed.
+  assert.deepEqual(hookCalls[0].transaction, wallet.transactions[0]);
+  assert.ok(Object.isFrozen(hookCalls[0]) && Object.isFrozen(hookCalls[0].transaction) && Object.isFrozen(hookCalls[0].transaction.accessList));
 });
 
 test('eth_sendTransaction keeps the fields it is given and picks the type from them', async () => {
@@ -201,6 +178,7 @@ test('eth_sendTransaction keeps the fields it is given and picks the type from t
     const { provider, wallet } = setup();
     await provider.request({ method: 'eth_sendTransaction', params: [given] });
     const got = wallet.transactions[0];
+    assert.ok(got, JSON.stringify(given));
     for (const [k, v] of Object.entries(want)) {
       assert.deepEqual(got[k], v, `${JSON.stringify(given)}: ${k}`);
     }
@@ -248,7 +226,10 @@ test('a reverting transaction fails in simulation, before the hook and the signa
 });
 
 test('a rejecting hook returns 4001 and nothing is signed', async () => {
-  const typedData = { types: { EIP712Domain: [] }, primaryType: 'EIP712Domain', domain: { name: 'x' }, message: {} };
+  const typedData = {
+    types: { EIP712Domain: [{ name: 'name', type: 'string' }], Note: [{ name: 'text', type: 'string' }] },
+    primaryType: 'Note', domain: { name: 'x' }, message: { text: 'hi' },
+  };
   const requests = [
     { method: 'eth_sendTransaction', params: [{ to: TO, value: '0x1' }] },
     { method: 'eth_signTransaction', params: [{ to: TO, value: '0x1' }] },
@@ -263,6 +244,8 @@ test('a rejecting hook returns 4001 and nothing is signed', async () => {
       assert.equal(hookCalls.length, 1, req.method);
       assert.equal(hookCalls[0].method, req.method);
       assert.equal(wallet.transactions.length + wallet.messages.length + wallet.digests.length, 0, req.method);
+      assert.equal(hookCalls[0].address, ADDRESS);
+      assert.equal(hookCalls[0].chainId, 'eip155:1337');
       assert.ok(!node.methods().includes('eth_sendRawTransaction'));
     }
   }
@@ -289,6 +272,9 @@ test('transaction params are checked before the node is asked anything', async (
     [[{ to: TO, value: 100 }], -32602],
     [[{ to: TO, value: '0xzz' }], -32602],
     [[{ to: TO, nonce: '0x' }], -32602],
+    [[{ to: TO, nonce: '0x01' }], -32602],
+    [[{ to: TO, Value: '0x1' }], -32602],
+    [[{ to: TO, chainid: '0x1' }], -32602],
     [[{ to: TO, gas: '0x0' }], -32602],
     [[{ to: TO, gas: '0x5208', gasLimit: '0x5209' }], -32602],
     [[{ to: TO, data: '0xabc' }], -32602],
@@ -315,7 +301,7 @@ test('transaction params are checked before the node is asked anything', async (
       assert.equal(wallet.transactions.length, 0);
     }
   }
-  const { provider } = setup({ wallet: fakeWallet(null) });
+  const { provider } = setup({ address: null });
   await rejectsWith(provider.request({ method: 'eth_sendTransaction', params: [{ to: TO }] }), 4100);
 });
 
@@ -329,7 +315,8 @@ test('eth_sign signs hex data with the EIP-191 prefix and checks its params', as
   const { provider, wallet, hookCalls } = setup({ hook: () => true });
   assert.equal(await provider.request({ method: 'eth_sign', params: [ADDRESS, '0xdeadbeef'] }), SIG);
   assert.deepEqual(wallet.messages, [new Uint8Array([0xde, 0xad, 0xbe, 0xef])]);
-  assert.deepEqual(hookCalls[0].message, new Uint8Array([0xde, 0xad, 0xbe, 0xef]));
+  assert.equal(hookCalls[0].message, '0xdeadbeef');
+  assert.equal(wallet.digests.length, 1);
   for (const params of [[ADDRESS], ['0x12', '0xdeadbeef'], [ADDRESS, 'hello'], [ADDRESS, '0xabc'], ['0xdeadbeef', ADDRESS]]) {
     await rejectsWith(provider.request({ method: 'eth_sign', params }), -32602);
   }
@@ -341,7 +328,8 @@ test('personal_sign asks the hook with the message bytes', async () => {
   const { provider, hookCalls } = setup({ hook: () => true });
   assert.equal(await provider.request({ method: 'personal_sign', params: ['0x6869', ADDRESS] }), SIG);
   assert.equal(hookCalls[0].address, ADDRESS);
-  assert.deepEqual(hookCalls[0].message, new Uint8Array([0x68, 0x69]));
+  assert.equal(hookCalls[0].message, '0x6869');
+  assert.equal(hookCalls[0].text, 'hi');
 });
 
 const mail = {
@@ -357,12 +345,19 @@ const mail = {
 test('eth_signTypedData_v4 takes the object or its JSON on the provider\'s chain', async () => {
   const { provider, wallet, hookCalls } = setup({ hook: () => true });
   for (const data of [mail, JSON.stringify(mail), { ...mail, domain: { ...mail.domain, chainId: '0x539' } },
-    { ...mail, domain: { ...mail.domain, chainId: '1337' } }, { ...mail, domain: { name: 'no chain' } }]) {
+    { ...mail, domain: { ...mail.domain, chainId: '1337' } },
+    { ...mail, types: { ...mail.types, EIP712Domain: [{ name: 'name', type: 'string' }] }, domain: { name: 'no chain' } }]) {
     assert.equal(await provider.request({ method: 'eth_signTypedData_v4', params: [ADDRESS, data] }), SIG);
   }
   assert.equal(wallet.digests.length, 5);
-  assert.equal(hookCalls[0].digest, '0x' + '07'.repeat(32));
+  assert.equal(hookCalls[0].digest, TYPED_DIGEST);
   assert.equal(hookCalls[0].typedData.primaryType, 'Mail');
+  // The device hashed the canonical JSON, the same for every spelling.
+  const canonical = '{"types":{"EIP712Domain":[{"name":"name","type":"string"},{"name":"chainId","type":"uint256"}],' +
+    '"Mail":[{"name":"contents","type":"string"}]},"primaryType":"Mail","domain":{"name":"Ether Mail","chainId":"1337"},' +
+    '"message":{"contents":"Hello, Bob!"}}';
+  assert.deepEqual(wallet.typed.slice(0, 4), [canonical, canonical, canonical, canonical]);
+  assert.deepEqual(hookCalls[0].typedData, JSON.parse(canonical));
 });
 
 test('eth_signTypedData_v4 checks its params', async () => {
@@ -379,12 +374,19 @@ test('eth_signTypedData_v4 checks its params', async () => {
     [ADDRESS, { ...mail, primaryType: '' }],
     [ADDRESS, { ...mail, domain: { ...mail.domain, chainId: 1 } }],
     [ADDRESS, { ...mail, domain: { ...mail.domain, chainId: 'eth' } }],
+    // Case variants and duplicates, which go-ethereum would read its own way.
+    [ADDRESS, { ...mail, domain: { ...mail.domain, chainid: 1 } }],
+    [ADDRESS, { ...mail, Message: { contents: 'other' } }],
+    [ADDRESS, JSON.stringify(mail).replace('"chainId":1337', '"chainId":1337,"chainId":1')],
+    [ADDRESS, JSON.stringify(mail).replace('"contents":"Hello, Bob!"', '"contents":"Hello, Bob!","contents":"Bye"')],
+    [ADDRESS, { ...mail, types: { ...mail.types, Mail: [{ name: 'contents', type: 'string' }, { name: 'n', type: 'uint' }] }, message: { contents: 'x', n: 1 } }],
   ];
   for (const params of bad) {
     await rejectsWith(provider.request({ method: 'eth_signTypedData_v4', params }), -32602);
   }
   await rejectsWith(provider.request({ method: 'eth_signTypedData_v4', params: [OTHER, mail] }), 4100);
   assert.equal(wallet.digests.length, 0);
+  assert.equal(wallet.typed.length, 0);
 });
 
 test('wallet_switchEthereumChain moves to a configured chain and emits chainChanged', async () => {
@@ -409,22 +411,86 @@ test('wallet_switchEthereumChain moves to a configured chain and emits chainChan
   assert.equal(provider.chainId, '0x5');
 });
 
-test('wallet_addEthereumChain adds an RPC URL and switches; a configured URL wins', async () => {
-  const { provider, node } = setup();
+test('wallet_addEthereumChain asks for approval, checks the node\'s chain id, then adds and switches', async () => {
+  const { provider, node, hookCalls } = setup({ hook: () => true });
+  node.chainIds['http://127.0.0.1:9000/'] = '0x89';
+  node.chainIds['https://polygon.example/'] = '0x1';
   const changes = [];
   provider.on('chainChanged', (c) => changes.push(c));
   await provider.request({ method: 'wallet_addEthereumChain', params: [{ chainId: '0x89', chainName: 'Polygon', rpcUrls: ['http://127.0.0.1:9000'] }] });
   assert.equal(provider.chainId, '0x89');
+  assert.equal(hookCalls.length, 1);
+  assert.deepEqual({ ...hookCalls[0] }, { kind: 'addChain', method: 'wallet_addEthereumChain', chainId: 'eip155:137', rpcUrl: 'http://127.0.0.1:9000/', chainName: 'Polygon' });
   await provider.request({ method: 'eth_blockNumber' });
   assert.equal(node.calls.at(-1).url, 'http://127.0.0.1:9000/');
+  // A configured chain is switched to without asking, and its URL wins.
   await provider.request({ method: 'wallet_addEthereumChain', params: [{ chainId: '0x539', rpcUrls: ['http://evil.example'] }] });
   await provider.request({ method: 'eth_blockNumber' });
   assert.equal(node.calls.at(-1).url, URL1337);
-  assert.deepEqual(changes, ['0x89', '0x539']);
-  for (const params of [[{ chainId: '0xa' }], [{ chainId: '0xa', rpcUrls: [] }], [{ chainId: '0xa', rpcUrls: ['javascript:alert(1)'] }], [{ rpcUrls: ['http://x'] }]]) {
-    await rejectsWith(provider.request({ method: 'wallet_addEthereumChain', params }), -32602);
+  assert.equal(hookCalls.length, 1);
+  // Switching back to the added chain asks again.
+  await provider.request({ method: 'wallet_switchEthereumChain', params: [{ chainId: '0x89' }] });
+  assert.equal(hookCalls.length, 2);
+  assert.equal(hookCalls[1].kind, 'switchChain');
+  assert.deepEqual(changes, ['0x89', '0x539', '0x89']);
+  await provider.request({ method: 'wallet_switchEthereumChain', params: [{ chainId: '0x539' }] });
+
+  // A node on another chain, plain http off loopback, and malformed params
+  // are refused before anyone is asked.
+  const before = node.calls.length;
+  await rejectsWith(provider.request({ method: 'wallet_addEthereumChain', params: [{ chainId: '0xa', rpcUrls: ['https://polygon.example'] }] }), -32602, /is on chain 0x1, not 0xa/);
+  assert.equal(node.calls.length, before + 1);
+  for (const params of [[{ chainId: '0xa' }], [{ chainId: '0xa', rpcUrls: [] }], [{ chainId: '0xa', rpcUrls: ['javascript:alert(1)'] }],
+    [{ chainId: '0xa', rpcUrls: ['http://rpc.example'] }], [{ chainId: '0xa', rpcUrls: ['http://user:pw@127.0.0.1:1'] }],
+    [{ rpcUrls: ['http://x'] }], [{ chainId: '0x0a', rpcUrls: ['https://x.example'] }]]) {
+    await rejectsWith(provider.request({ method: 'wallet_addEthereumChain', params }), -32602, undefined);
   }
+  assert.equal(node.calls.length, before + 1);
+  assert.equal(hookCalls.length, 2);
   assert.equal(provider.chainId, '0x539');
+});
+
+test('a chain the user does not approve is neither added nor switched to', async () => {
+  const { provider, node, hookCalls } = setup({ hook: (d) => d.kind !== 'addChain' });
+  node.chainIds['https://rpc.example/'] = '0xa';
+  await rejectsWith(provider.request({ method: 'wallet_addEthereumChain', params: [{ chainId: '0xa', rpcUrls: ['https://rpc.example'] }] }), 4001);
+  assert.equal(hookCalls.length, 1);
+  assert.equal(provider.chainId, '0x539');
+  await rejectsWith(provider.request({ method: 'wallet_switchEthereumChain', params: [{ chainId: '0xa' }] }), 4902);
+});
+
+test('a transaction keeps the chain it was requested on, whatever switches meanwhile', async () => {
+  let provider;
+  let switched = false;
+  const node = fakeNode({
+    eth_getBlockByNumber: () => {
+      // The dapp switches chains while the transaction is being filled.
+      if (!switched) {
+        switched = true;
+        provider.request({ method: 'wallet_switchEthereumChain', params: [{ chainId: '0x5' }] });
+      }
+      return { number: '0x10', baseFeePerGas: '0x3b9aca00' };
+    },
+  });
+  const s = setup({ node, hook: () => true });
+  provider = s.provider;
+  const hash = await provider.request({ method: 'eth_sendTransaction', params: [{ to: TO, value: '0x1' }] });
+  assert.equal(hash, TXHASH);
+  assert.equal(provider.chainId, '0x5');
+  assert.equal(s.hookCalls[0].chainId, 'eip155:1337');
+  assert.equal(s.wallet.transactions[0].chainId, '0x539');
+  // Every node call of the request, the send included, went to its chain.
+  assert.ok(node.calls.every((c) => c.url === URL1337), JSON.stringify(node.calls.map((c) => c.url)));
+});
+
+test('the provider exposes no table of methods and its class is frozen', async () => {
+  const mod = await import('../provider.js');
+  assert.equal(mod.methods, undefined);
+  assert.equal(mod.emitEvent, undefined);
+  assert.ok(Object.isFrozen(DuetProvider) && Object.isFrozen(DuetProvider.prototype));
+  const { provider } = setup();
+  assert.equal(Object.getOwnPropertySymbols(provider).length, 0);
+  assert.deepEqual(Object.keys(provider), []);
 });
 
 test('EIP-6963: the provider announces itself and answers requestProvider', () => {

@@ -1,28 +1,16 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  DuetProvider, ProviderErrorCode, ProviderRpcError, emitEvent, markDisconnected, normalizeChainId,
-  personalMessageBytes,
+  DuetProvider, ProviderErrorCode, ProviderRpcError, normalizeChainId, personalMessageBytes,
 } from '../provider.js';
 import { DuetError, ErrorCode } from '../errors.js';
+import { ADDRESS, SIG, fakeSigner } from './fake-device.mjs';
 
-const ADDRESS = '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed';
-const SIG = '0x' + 'ab'.repeat(64) + '1b';
-
-// A wallet that records what it was asked to sign.
+// A signer whose device records the messages it hashes for signing.
 function fakeWallet(address = ADDRESS) {
-  return {
-    address,
-    signed: [],
-    fail: null,
-    async signMessage(bytes) {
-      if (this.fail) {
-        throw this.fail;
-      }
-      this.signed.push(bytes);
-      return SIG;
-    },
-  };
+  const w = fakeSigner({ address });
+  w.signed = w.channel.messages;
+  return w;
 }
 
 async function rejectsWith(p, code) {
@@ -105,9 +93,10 @@ test('wallet errors become provider errors that keep the SDK code', async () => 
     [ErrorCode.UNAUTHORIZED, 4100],
     [ErrorCode.INVALID_ARGUMENT, -32602],
     [ErrorCode.CLOSED, 4900],
+    [ErrorCode.REJECTED, 4001],
   ];
   for (const [sdk, want] of cases) {
-    w.fail = new DuetError(sdk, 'duet: ' + sdk);
+    w.channel.fail = new DuetError(sdk, 'duet: ' + sdk);
     await assert.rejects(p.request({ method: 'personal_sign', params: ['hi', ADDRESS] }), (e) => {
       assert.equal(e.code, want, sdk);
       assert.deepEqual(e.data, { code: sdk });
@@ -132,17 +121,19 @@ test('wallet methods Duet lacks and malformed requests are refused', async () =>
 });
 
 test('listeners are added, called and removed', () => {
-  const p = new DuetProvider(fakeWallet());
+  const w = fakeWallet();
+  const p = new DuetProvider(w);
+  const emit = w.control.emit;
   const got = [];
   const l = (a) => got.push(['l', a]);
   const o = (a) => got.push(['once', a]);
   assert.equal(p.on('accountsChanged', l), p);
   p.once('accountsChanged', o);
   assert.equal(p.listenerCount('accountsChanged'), 2);
-  p[emitEvent]('accountsChanged', [ADDRESS]);
-  p[emitEvent]('accountsChanged', []);
+  emit('accountsChanged', [ADDRESS]);
+  emit('accountsChanged', []);
   p.removeListener('accountsChanged', l);
-  p[emitEvent]('accountsChanged', ['x']);
+  emit('accountsChanged', ['x']);
   assert.deepEqual(got, [['l', [ADDRESS]], ['once', [ADDRESS]], ['l', []]]);
   assert.equal(p.listenerCount('accountsChanged'), 0);
   assert.throws(() => p.on('nonsense', l), TypeError);
@@ -150,22 +141,24 @@ test('listeners are added, called and removed', () => {
 });
 
 test('a once listener can be removed before it fires', () => {
-  const p = new DuetProvider(fakeWallet());
+  const w = fakeWallet();
+  const p = new DuetProvider(w);
   let called = false;
   const o = () => { called = true; };
   p.once('chainChanged', o);
   p.off('chainChanged', o);
-  p[emitEvent]('chainChanged', '0x1');
+  w.control.emit('chainChanged', '0x1');
   assert.equal(called, false);
 });
 
 test('after disconnect the provider emits once and refuses requests with 4900', async () => {
-  const p = new DuetProvider(fakeWallet());
+  const w = fakeWallet();
+  const p = new DuetProvider(w);
   const events = [];
   p.on('disconnect', (e) => events.push(e));
   assert.equal(p.isConnected(), true);
-  p[markDisconnected](new DuetError(ErrorCode.INTERNAL, 'duet: device module exited'));
-  p[markDisconnected](new DuetError(ErrorCode.CLOSED, 'duet: closed'));
+  w.control.disconnect(new DuetError(ErrorCode.INTERNAL, 'duet: device module exited'));
+  w.control.disconnect(new DuetError(ErrorCode.CLOSED, 'duet: closed'));
   assert.equal(events.length, 1);
   assert.equal(events[0].code, 4900);
   assert.deepEqual(events[0].data, { code: 'INTERNAL' });

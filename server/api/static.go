@@ -45,6 +45,37 @@ func StaticFiles(dirs ...string) http.Handler {
 	})
 }
 
+// FramePath is the page of the SDK's isolation frame (js/duet-frame.html),
+// which apps embed to keep the device party on the server's origin.
+const FramePath = "/duet-frame.html"
+
+// IsolationFrame serves static, giving the isolation frame's page a strict
+// Content-Security-Policy: its own scripts only (and WebAssembly, which its
+// worker compiles), no plugins, no forms, no base URL, connections to this
+// origin only, and embedding only by the pages of frameAncestors (CSP
+// source expressions such as https://app.example.com or http://localhost:*;
+// none when empty). The SDK's scripts, the frame's included, are served as
+// every static file.
+func IsolationFrame(static http.Handler, frameAncestors []string) http.Handler {
+	ancestors := "'none'"
+	if len(frameAncestors) > 0 {
+		ancestors = strings.Join(frameAncestors, " ")
+	}
+	csp := "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; " +
+		"style-src 'self' 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'none'; " +
+		"frame-ancestors " + ancestors
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if path.Clean("/"+r.URL.Path) == FramePath {
+			h := w.Header()
+			h.Set("Content-Security-Policy", csp)
+			h.Set("Referrer-Policy", "no-referrer")
+			h.Set("X-Content-Type-Options", "nosniff")
+			h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		}
+		static.ServeHTTP(w, r)
+	})
+}
+
 // errNotDir is reported for a static folder that is not a directory.
 var errNotDir = errors.New("api: not a directory")
 

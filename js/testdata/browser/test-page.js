@@ -48,6 +48,16 @@ function equal(got, want, what) {
   assert(g === w, `${what}: got ${g}, want ${w}`);
 }
 
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    const el = document.createElement('script');
+    el.src = src;
+    el.onload = resolve;
+    el.onerror = () => reject(new Error('cannot load ' + src));
+    document.head.append(el);
+  });
+}
+
 async function rejectsWith(promise, code, what) {
   let err = null;
   try {
@@ -144,7 +154,7 @@ async function stageOne() {
   let duet;
 
   await check('connect reports loading and readiness', async () => {
-    duet = await Duet.connect({ apiKey: keys.clientApiKey, onProgress: (e) => events.push(e) });
+    duet = await Duet.connect({ autoApprove: true, apiKey: keys.clientApiKey, onProgress: (e) => events.push(e) });
     equal(events.map((e) => `${e.operation}/${e.phase}`), ['connect/load', 'connect/ready'], 'events');
     equal(duet.isWalletOnDevice(), false, 'isWalletOnDevice');
     equal(duet.address, null, 'address');
@@ -153,7 +163,7 @@ async function stageOne() {
   });
 
   await check('the provider emits connect after connect resolves', async () => {
-    const d = await Duet.connect({ apiKey: keys.clientApiKey });
+    const d = await Duet.connect({ autoApprove: true, apiKey: keys.clientApiKey });
     const got = [];
     d.provider.on('connect', (info) => got.push(info));
     await waitFor(() => got.length === 1, 'connect event');
@@ -199,11 +209,28 @@ async function stageOne() {
       exported = false;
     }
     equal(exported, false, 'exportKey');
-    equal(Object.keys(values), ['share/active'], 'stored names (pending deleted)');
+    equal(Object.keys(values), ['\u0000index', 'share/active'], 'stored names (pending deleted)');
     const sealed = new Uint8Array(values['share/active']);
-    equal(sealed[0], 1, 'seal version');
+    equal(sealed[0], 2, 'seal version');
     assert(!includesBytes(sealed, 'FAKE-SHARE-PLAINTEXT'), 'share stored in the clear');
     assert(!includesBytes(sealed, address.slice(2)), 'address stored in the clear');
+  });
+
+  await check('in IndexedDB, an older sealed value put back is refused', async () => {
+    await loadScript('/device-store.js');
+    const apiKey = 'duet_cli_' + 'e'.repeat(32) + '_rollback';
+    const store = await DuetDeviceStore.openDeviceStore({ url: location.origin, apiKey });
+    await store.put('share/active', new Uint8Array([1]));
+    const dbName = DuetDeviceStore.databaseName(store.namespace);
+    const old = (await readDatabase(dbName)).values['share/active'];
+    await store.put('share/active', new Uint8Array([2]));
+    equal(await store.get('share/active'), new Uint8Array([2]), 'newer value');
+    const db = await idbRequest(indexedDB.open(dbName));
+    await idbRequest(db.transaction('values', 'readwrite').objectStore('values').put(old, 'share/active'));
+    db.close();
+    await rejectsWith(store.get('share/active'), 'INTERNAL', 'rolled-back value');
+    store._backend.close();
+    await idbRequest(indexedDB.deleteDatabase(dbName));
   });
 
   await check('personal_sign signs UTF-8 and hex messages, v = 27/28', async () => {
@@ -222,6 +249,28 @@ async function stageOne() {
     equal(sig.yParity, 1, 'yParity');
     equal(sig.signature, sig.r + sig.s.slice(2) + '1c', 'signature');
     await rejectsWith(duet.signDigest(new Uint8Array(31)), ErrorCode.INVALID_ARGUMENT, 'short digest');
+  });
+
+  await check('without a hook the SDK asks first and signs only what is approved', async () => {
+    const d = await Duet.connect({ apiKey: keys.clientApiKey });
+    const pending = d.signMessage('pay the attacker');
+    let settled = false;
+    pending.then(() => { settled = true; }, () => { settled = true; });
+    await waitFor(() => document.querySelector('dialog.duet-approval') !== null, 'confirmation dialog');
+    let dialog = document.querySelector('dialog.duet-approval');
+    assert(dialog.open && !settled, 'dialog is open and nothing is signed');
+    assert(dialog.getAttribute('aria-labelledby') && document.getElementById(dialog.getAttribute('aria-labelledby')), 'dialog is labelled');
+    assert(dialog.textContent.includes('pay the attacker'), 'dialog shows the message');
+    assert(document.activeElement === dialog.querySelector('.duet-approval-reject'), 'focus starts on Reject');
+    dialog.querySelector('.duet-approval-reject').click();
+    await rejectsWith(pending, ErrorCode.REJECTED, 'rejected');
+    assert(document.querySelector('dialog.duet-approval') === null, 'dialog removed');
+    const accepted = d.signMessage('fine');
+    await waitFor(() => document.querySelector('dialog.duet-approval') !== null, 'second dialog');
+    dialog = document.querySelector('dialog.duet-approval');
+    dialog.querySelector('.duet-approval-approve').click();
+    equal(await accepted, await expectedPersonalSignature(new TextEncoder().encode('fine')), 'approved signature');
+    d.close();
   });
 
   await check('errors carry stable codes', async () => {
@@ -250,6 +299,55 @@ async function stageOne() {
     equal((await deviceDatabases()).length, 2, 'databases');
   });
 
+  await check('in isolation mode a script of the app\'s origin finds no share, no key and no way to sign', async () => {
+    const res = await fetch('/v1/clients', { method: 'POST', headers: { Authorization: `Bearer ${keys.orgApiKey}` } });
+    const iso = await res.json();
+    // The frame is on another origin than this page: localhost, not 127.0.0.1.
+    const frameOrigin = `http://localhost:${location.port}`;
+    const before = await deviceDatabases();
+    await rejectsWith(Duet.connect({ apiKey: iso.clientApiKey, isolation: { frameUrl: frameOrigin + '/duet-frame.html' }, autoApprove: true }),
+      ErrorCode.INVALID_ARGUMENT, 'isolation with autoApprove');
+    const d = await Duet.connect({ apiKey: iso.clientApiKey, isolation: { frameUrl: frameOrigin + '/duet-frame.html' } });
+    equal(d.isolated, true, 'isolated');
+    const created = await d.createWallet();
+    assert(/^0x[0-9a-fA-F]{40}$/.test(created.address), 'address');
+    equal(await d.doesWalletExist(), true, 'wallet exists on the server, read through the frame');
+    // Nothing of the wallet is stored on this origin.
+    equal(await deviceDatabases(), before, 'device databases of the page\'s origin');
+    const frame = document.querySelector(`iframe[src^="${frameOrigin}"]`);
+    assert(frame, 'the frame');
+    let reached = true;
+    try {
+      void frame.contentWindow.document;
+    } catch {
+      reached = false;
+    }
+    assert(!reached, 'the page reached into the frame');
+    // The page can ask, but not answer: a signature waits for the frame's dialog.
+    const pending = d.signMessage('isolated');
+    let settled = false;
+    pending.then(() => { settled = true; }, () => { settled = true; });
+    await waitFor(() => frame.style.width === '100vw', 'the frame to show its confirmation');
+    // Forged calls straight to the frame: unknown calls and extra keys are refused.
+    const answers = [];
+    const listener = (e) => {
+      if (e.origin === frameOrigin && e.data?.id >= 1000) {
+        answers.push(e.data);
+      }
+    };
+    window.addEventListener('message', listener);
+    frame.contentWindow.postMessage({ duet: 'duet-frame/1', type: 'call', id: 1000, method: 'sign', params: { digest: new Uint8Array(32) } }, frameOrigin);
+    frame.contentWindow.postMessage({ duet: 'duet-frame/1', type: 'call', id: 1001, method: 'deviceState', params: {}, store: 1 }, frameOrigin);
+    frame.contentWindow.postMessage({ duet: 'duet-frame/1', type: 'call', id: 1002, method: 'get', params: { path: '/v1/clients' } }, frameOrigin);
+    await waitFor(() => answers.length === 3, 'the frame\'s answers');
+    window.removeEventListener('message', listener);
+    assert(answers.every((a) => a.type === 'error' && a.error.code === 'INVALID_ARGUMENT'), JSON.stringify(answers));
+    assert(!settled, 'the signature settled without approval');
+    d.close();
+    await rejectsWith(pending, ErrorCode.CLOSED, 'pending signature after close');
+    assert(document.querySelector(`iframe[src^="${frameOrigin}"]`) === null, 'frame removed');
+  });
+
   duet.close();
   sessionStorage.setItem(stageKey, JSON.stringify({ stage: 2, keys, address, results }));
   location.reload();
@@ -260,7 +358,7 @@ async function stageTwo(saved) {
   let duet;
 
   await check('after a reload the wallet is still on the device', async () => {
-    duet = await Duet.connect({ apiKey: keys.clientApiKey });
+    duet = await Duet.connect({ autoApprove: true, apiKey: keys.clientApiKey });
     equal(duet.isWalletOnDevice(), true, 'isWalletOnDevice');
     equal(duet.address, address, 'address');
     equal(await duet.deviceState(), { hasShare: true, address, generation: 1 }, 'deviceState');
@@ -294,7 +392,7 @@ async function stageTwo(saved) {
   await check('recoverWallet brings the wallet to a new device', async () => {
     duet.close();
     await deleteDatabases();
-    duet = await Duet.connect({ apiKey: keys.clientApiKey });
+    duet = await Duet.connect({ autoApprove: true, apiKey: keys.clientApiKey });
     const accountEvents = [];
     duet.provider.on('accountsChanged', (a) => accountEvents.push(a));
     equal(duet.isWalletOnDevice(), false, 'on the new device before');
@@ -329,7 +427,7 @@ async function stageTwo(saved) {
   });
 
   await check('a server without the client routes is a SERVER_ERROR, not "no wallet"', async () => {
-    const d = await Duet.connect({ apiKey: keys.clientApiKey, url: location.origin + '/nowhere/' });
+    const d = await Duet.connect({ autoApprove: true, apiKey: keys.clientApiKey, url: location.origin + '/nowhere/' });
     equal(d.url, location.origin + '/nowhere', 'normalized url');
     await rejectsWith(d.doesWalletExist(), ErrorCode.SERVER_ERROR, 'doesWalletExist');
     d.close();
@@ -363,7 +461,7 @@ async function stageTwo(saved) {
   });
 
   await check('close rejects later calls with CLOSED and keeps the wallet', async () => {
-    const d = await Duet.connect({ apiKey: keys.clientApiKey });
+    const d = await Duet.connect({ autoApprove: true, apiKey: keys.clientApiKey });
     const disconnects = [];
     d.provider.on('disconnect', (e) => disconnects.push(e));
     const pending = d.signMessage('late');
@@ -372,7 +470,7 @@ async function stageTwo(saved) {
     await rejectsWith(d.createWallet(), ErrorCode.CLOSED, 'after close');
     await rejectsWith(d.doesWalletExist(), ErrorCode.CLOSED, 'server query after close');
     equal(disconnects.length, 1, 'disconnect events');
-    const again = await Duet.connect({ apiKey: keys.clientApiKey });
+    const again = await Duet.connect({ autoApprove: true, apiKey: keys.clientApiKey });
     equal(again.address, address, 'wallet kept');
     again.close();
   });
@@ -434,7 +532,13 @@ async function stageThree() {
     assert($('log').children.length >= 6, 'progress log');
 
     $('sign-message').value = 'demo';
-    await click('sign');
+    $('sign').click();
+    // The demo page has no hook: the SDK's dialog asks, in the demo's document.
+    await waitFor(() => frame.contentDocument.querySelector('dialog.duet-approval') !== null, 'the confirmation');
+    const dialog = frame.contentDocument.querySelector('dialog.duet-approval');
+    assert(dialog.textContent.includes('demo'), 'the confirmation shows the message');
+    dialog.querySelector('.duet-approval-approve').click();
+    await settled();
     equal($('signature').textContent, await expectedPersonalSignature(new TextEncoder().encode('demo')), 'signature');
 
     $('backup-password').value = 'demo password';

@@ -278,7 +278,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	jsDir := flags.String("js", "./js", "`folder` of the JS SDK, served at the root (/duet.js)")
 	custodianURL := flags.String("custodian-url", "", "base `URL` of the custodian store; default: the stub inside this server")
 	var origins multiFlag
-	flags.Var(&origins, "allow-origin", "web `origin` allowed to call the API from a browser, such as https://app.example.com or http://localhost:* (repeatable)")
+	flags.Var(&origins, "allow-origin", "web `origin` allowed to call the API from a browser and to embed the isolation frame, such as https://app.example.com or http://localhost:* (repeatable)")
 	var lf limitFlags
 	lf.register(flags)
 	if err := flags.Parse(args); err != nil {
@@ -340,7 +340,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		Log:        log,
 		Origins:    allowed,
 		Dev:        devKeys,
-		Static:     api.StaticFiles(*jsDir, *webDir),
+		Static:     api.IsolationFrame(api.StaticFiles(*jsDir, *webDir), origins),
 	})
 	srv.Handle(custodian.PathPrefix, custodian.NewHandler(st.custodian, log.With("component", "custodian")))
 	// Sessions live on hijacked connections that http.Server.Shutdown does
