@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/duetwallet/duet/server/api"
 	"github.com/duetwallet/duet/server/apikey"
@@ -48,7 +49,9 @@ type options struct {
 	origins []string
 	static  http.Handler
 	// custodianURL, if set, replaces the in-server custodian.
-	custodianURL string
+	custodianURL   string
+	bodyTimeout    time.Duration
+	frameAncestors string
 }
 
 func newEnv(t *testing.T, opts options) *env {
@@ -80,7 +83,8 @@ func newEnv(t *testing.T, opts options) *env {
 		base = opts.custodianURL
 	}
 	dir := &api.CustodianDirectory{BaseURL: base, Keys: st}
-	srv := api.NewServer(api.Config{Store: st, Custodians: dir, Log: log, Origins: origins, Dev: opts.dev, Static: opts.static})
+	srv := api.NewServer(api.Config{Store: st, Custodians: dir, Log: log, Origins: origins, Dev: opts.dev, Static: opts.static,
+		BodyTimeout: opts.bodyTimeout, FrameAncestors: opts.frameAncestors})
 	srv.Handle(custodian.PathPrefix, custodian.NewHandler(cs, log))
 	ts.Config.Handler = srv
 	ts.Start()

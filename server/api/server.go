@@ -78,7 +78,17 @@ type Config struct {
 	Dev *DevKeys
 	// Static, if set, serves every path no API route claims.
 	Static http.Handler
+	// BodyTimeout bounds the reading of each request's body, from the moment
+	// the handler starts; a body still arriving then is cut with 408
+	// (default 30 seconds).
+	BodyTimeout time.Duration
+	// FrameAncestors is the Content-Security-Policy frame-ancestors source
+	// list: the pages that may frame ours (default 'none').
+	FrameAncestors string
 }
+
+// DefaultBodyTimeout is Config.BodyTimeout's default.
+const DefaultBodyTimeout = 30 * time.Second
 
 // A Server is the Duet HTTP API. Its fields are fixed by NewServer; mount
 // further routes with Handle and HandleClient before serving.
@@ -91,6 +101,8 @@ type Server struct {
 	dev        *DevKeys
 	mux        *http.ServeMux
 	handler    http.Handler
+	bodyTime   time.Duration
+	headers    securityHeaders
 }
 
 // NewServer returns a Server with the API routes mounted.
@@ -106,9 +118,17 @@ func NewServer(cfg Config) *Server {
 		origins:    cfg.Origins,
 		dev:        cfg.Dev,
 		mux:        http.NewServeMux(),
+		bodyTime:   cfg.BodyTimeout,
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.bodyTime <= 0 {
+		s.bodyTime = DefaultBodyTimeout
+	}
+	var err error
+	if s.headers, err = newSecurityHeaders(cfg.FrameAncestors); err != nil {
+		panic("api: internal error: " + err.Error())
 	}
 	s.routes()
 	// Whatever no route claims: a file, for GET and HEAD outside the API's
@@ -128,7 +148,8 @@ func NewServer(cfg Config) *Server {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := s.now()
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-	rec.Header().Set("X-Content-Type-Options", "nosniff")
+	s.headers.set(rec.Header())
+	s.limitBody(rec, r)
 	s.handler.ServeHTTP(rec, r)
 	level := slog.LevelDebug
 	if rec.status >= 500 {

@@ -68,6 +68,9 @@ func IsolationFrame(static http.Handler, frameAncestors []string) http.Handler {
 		if path.Clean("/"+r.URL.Path) == FramePath {
 			h := w.Header()
 			h.Set("Content-Security-Policy", csp)
+			// The frame's own frame-ancestors replace the server's, and
+			// X-Frame-Options, which cannot name them, goes.
+			h.Del("X-Frame-Options")
 			h.Set("Referrer-Policy", "no-referrer")
 			h.Set("X-Content-Type-Options", "nosniff")
 			h.Set("Cross-Origin-Opener-Policy", "same-origin")

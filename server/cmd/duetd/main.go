@@ -277,6 +277,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	webDir := flags.String("web", "./web", "`folder` of the demo page")
 	jsDir := flags.String("js", "./js", "`folder` of the JS SDK, served at the root (/duet.js)")
 	custodianURL := flags.String("custodian-url", "", "base `URL` of the custodian store; default: the stub inside this server")
+	readTimeout := flags.Duration("read-timeout", api.DefaultBodyTimeout, "bound on reading a request: its headers (at most 10s) and its body, counted from when the server starts on it; slower requests are cut with 408")
+	writeTimeout := flags.Duration("write-timeout", time.Minute, "bound on answering a request, from the end of its headers; must exceed --read-timeout (session sockets are not bound by it)")
+	idleTimeout := flags.Duration("idle-timeout", 2*time.Minute, "how long an idle keep-alive connection stays open")
+	frameAncestors := flags.String("frame-ancestors", api.DefaultFrameAncestors, "Content-Security-Policy frame-ancestors `sources` allowed to frame the pages, such as 'self' or https://app.example.com")
 	var origins multiFlag
 	flags.Var(&origins, "allow-origin", "web `origin` allowed to call the API from a browser and to embed the isolation frame, such as https://app.example.com or http://localhost:* (repeatable)")
 	var lf limitFlags
@@ -290,6 +294,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	limits, err := lf.limits()
 	if err != nil {
 		return err
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"read-timeout", *readTimeout}, {"write-timeout", *writeTimeout}, {"idle-timeout", *idleTimeout}} {
+		if d.v <= 0 {
+			return fmt.Errorf("--%s %v: want a positive duration", d.name, d.v)
+		}
+	}
+	if *writeTimeout <= *readTimeout {
+		return fmt.Errorf("--write-timeout %v must exceed --read-timeout %v, or a request cut for its slow body gets no answer", *writeTimeout, *readTimeout)
+	}
+	if err := api.CheckFrameAncestors(*frameAncestors); err != nil {
+		return fmt.Errorf("--frame-ancestors: %w", err)
 	}
 	log := newLogger(stderr, *dev)
 	if *dev {
@@ -335,12 +353,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		Keys:    st.store,
 	}
 	srv := api.NewServer(api.Config{
-		Store:      st.store,
-		Custodians: custodians,
-		Log:        log,
-		Origins:    allowed,
-		Dev:        devKeys,
-		Static:     api.IsolationFrame(api.StaticFiles(*jsDir, *webDir), origins),
+		Store:          st.store,
+		Custodians:     custodians,
+		Log:            log,
+		Origins:        allowed,
+		Dev:            devKeys,
+		Static:         api.IsolationFrame(api.StaticFiles(*jsDir, *webDir), origins),
+		BodyTimeout:    *readTimeout,
+		FrameAncestors: *frameAncestors,
 	})
 	srv.Handle(custodian.PathPrefix, custodian.NewHandler(st.custodian, log.With("component", "custodian")))
 	// Sessions live on hijacked connections that http.Server.Shutdown does
@@ -357,10 +377,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		Limits:         limits,
 	})
 
+	// Session sockets are hijacked connections, which the server's
+	// timeouts no longer reach; FrameTimeout bounds them instead.
 	httpServer := &http.Server{
 		Handler:           srv,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: min(10*time.Second, *readTimeout),
+		ReadTimeout:       *readTimeout,
+		WriteTimeout:      *writeTimeout,
+		IdleTimeout:       *idleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}

@@ -230,6 +230,21 @@ func getJSON(t *testing.T, method, url, key string, want int, out any) {
 
 type devKeys struct{ ClientAPIKey, OrgAPIKey string }
 
+// readDevKeys reads the demo keys --dev keeps in the data folder: the
+// organization's key is there and nowhere on the wire.
+func readDevKeys(t *testing.T, data string) devKeys {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(data, "dev-keys.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f devKeysFile
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	return devKeys{ClientAPIKey: f.ClientAPIKey, OrgAPIKey: f.OrgAPIKey}
+}
+
 // exerciseDev checks a --dev server end to end: the demo keys work for the
 // client and organization routes, and the SDK and demo page are served.
 func exerciseDev(t *testing.T, base string) devKeys {

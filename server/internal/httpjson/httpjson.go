@@ -15,6 +15,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 )
 
 // Error codes shared by the Duet APIs.
@@ -28,6 +29,7 @@ const (
 	CodeUnsupportedType = "unsupported_media_type"
 	CodeInternal        = "internal"
 	CodeUnavailable     = "unavailable"
+	CodeTimeout         = "request_timeout"
 )
 
 // An Error is a failure to report to the caller.
@@ -73,6 +75,9 @@ func Decode(w http.ResponseWriter, r *http.Request, limit int64, emptyOK bool, v
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		return Errorf(http.StatusRequestEntityTooLarge, CodeTooLarge, "request body exceeds %d bytes", limit)
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return Errorf(http.StatusRequestTimeout, CodeTimeout, "the request body did not arrive in time")
 	}
 	if err != nil {
 		return Errorf(http.StatusBadRequest, CodeBadRequest, "reading request body: %v", err)
