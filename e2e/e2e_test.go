@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -473,10 +475,21 @@ type backupInfo struct {
 
 func fetchDevKeys(t *testing.T) devKeys {
 	t.Helper()
+	var served map[string]string
+	apiCall(t, http.MethodGet, "/dev/client-key", "", http.StatusOK, &served)
+	b, err := os.ReadFile(filepath.Join(duet.data, "dev-keys.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	var k devKeys
-	apiCall(t, http.MethodGet, "/dev/client-key", "", http.StatusOK, &k)
+	if err := json.Unmarshal(b, &k); err != nil {
+		t.Fatalf("dev-keys.json: %v", err)
+	}
 	if k.ClientAPIKey == "" || k.OrgAPIKey == "" {
-		t.Fatalf("GET /dev/client-key: %+v, want both keys", k)
+		t.Fatalf("dev-keys.json holds %d and %d characters of keys, want both", len(k.ClientAPIKey), len(k.OrgAPIKey))
+	}
+	if len(served) != 1 || served["clientApiKey"] != k.ClientAPIKey {
+		t.Fatalf("GET /dev/client-key serves %d fields, want the demo client key alone", len(served))
 	}
 	return k
 }

@@ -49,6 +49,7 @@ func runMain(m *testing.M) int {
 type server struct {
 	url  string // http://127.0.0.1:PORT, no trailing slash
 	root string // the module's root folder
+	data string // duetd's data folder, which holds the demo keys
 	cmd  *exec.Cmd
 	done chan error
 	log  *syncBuffer // duetd's stderr
@@ -91,10 +92,10 @@ func startServer(tmp string) (*server, error) {
 		return nil, err
 	}
 
-	s := &server{root: root, done: make(chan error, 1), log: new(syncBuffer)}
+	s := &server{root: root, data: filepath.Join(tmp, "data"), done: make(chan error, 1), log: new(syncBuffer)}
 	stdout := new(syncBuffer)
 	s.cmd = exec.Command(duetd, "serve", "--dev", "--addr", "127.0.0.1:0",
-		"--data", filepath.Join(tmp, "data"), "--web", webDir, "--js", filepath.Join(root, "js"))
+		"--data", s.data, "--web", webDir, "--js", filepath.Join(root, "js"))
 	s.cmd.Env = withoutGoTarget(os.Environ())
 	s.cmd.Stdout, s.cmd.Stderr = stdout, s.log
 	if err := s.cmd.Start(); err != nil {
@@ -283,8 +284,9 @@ func tail(s string, lines int) string {
 	return strings.Join(parts, "\n")
 }
 
-// devKeys are the demo organization's and client's keys from GET
-// /dev/client-key.
+// devKeys are the demo client's key, which GET /dev/client-key serves, and
+// the demo organization's, which duetd keeps in dev-keys.json in its data
+// folder and never serves.
 type devKeys struct {
 	ClientAPIKey string `json:"clientApiKey"`
 	OrgAPIKey    string `json:"orgApiKey"`

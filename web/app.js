@@ -155,18 +155,20 @@ async function useDevClient() {
   return connect();
 }
 
-// Dev only: the organization authorises eject through its own API, as its
-// backend would after checking with the user.
+// The organization authorises eject from its backend, after checking with
+// the user, with POST /v1/clients/{id}/eject and its organization API key,
+// which a page should never hold. In dev mode the server does it for the
+// demo client (POST /dev/eject) without showing the page the organization's
+// key; a key pasted into #org-key is used for any other client.
 async function authorizeEject(clientApiKey) {
   const orgKey = $('org-key').value.trim();
   const clientId = clientIdFromApiKey(clientApiKey);
-  if (orgKey === '' || clientId === null) {
-    throw Object.assign(new Error('eject needs the organization API key and a Duet client key'), { code: 'INVALID_ARGUMENT' });
+  if (clientId === null) {
+    throw Object.assign(new Error('eject needs a Duet client key'), { code: 'INVALID_ARGUMENT' });
   }
-  const res = await fetch(`/v1/clients/${clientId}/eject`, {
-    method: 'POST',
-    headers: { Authorization: `Bearer ${orgKey}` },
-  });
+  const res = orgKey === ''
+    ? await fetch('/dev/eject', { method: 'POST', headers: { Authorization: `Bearer ${clientApiKey}` } })
+    : await fetch(`/v1/clients/${clientId}/eject`, { method: 'POST', headers: { Authorization: `Bearer ${orgKey}` } });
   if (!res.ok) {
     let message = `authorising eject: server answered ${res.status}`;
     let code = 'SERVER_ERROR';
@@ -182,6 +184,11 @@ async function authorizeEject(clientApiKey) {
       }
     } catch {
       // The status says enough.
+    }
+    if (orgKey === '' && code === 'NOT_FOUND') {
+      // No /dev/eject: this server is not in dev mode.
+      message = 'outside dev mode the organization authorises eject from its backend (POST /v1/clients/{id}/eject); enter its API key above to act as it here';
+      code = 'EJECT_NOT_AUTHORIZED';
     }
     throw Object.assign(new Error(message), { code });
   }

@@ -148,7 +148,27 @@ class FakeServer {
       return json(200, {});
     }
     if (path === '/dev/client-key' && req.method === 'GET') {
+      // duetd serves the demo client's key only; the organization's stays
+      // in its data folder, which /__dev-keys stands for.
+      return json(200, { clientApiKey: this.dev.clientApiKey });
+    }
+    if (path === '/__dev-keys' && req.method === 'GET') {
       return json(200, this.dev);
+    }
+    if (path === '/dev/eject' && req.method === 'POST') {
+      const id = this.identity(req);
+      if (id === null) {
+        return apiError(401, 'unauthorized', 'invalid API key');
+      }
+      if (this.bearer(req) !== this.dev.clientApiKey) {
+        return apiError(403, 'forbidden', 'only the demo client');
+      }
+      const client = this.clients.get(id);
+      if (client.wallet === null) {
+        return apiError(404, 'no_wallet', 'client has no wallet');
+      }
+      client.wallet.ejectAuthorized = true;
+      return json(200, { clientId: id, walletId: client.wallet.walletId, ejectAuthorized: true });
     }
     if (path === '/v1/clients' && req.method === 'POST') {
       if (!this.orgs.has(this.bearer(req))) {

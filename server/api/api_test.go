@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -52,6 +53,7 @@ type options struct {
 	custodianURL   string
 	bodyTimeout    time.Duration
 	frameAncestors string
+	loopbackOnly   bool
 }
 
 func newEnv(t *testing.T, opts options) *env {
@@ -84,7 +86,7 @@ func newEnv(t *testing.T, opts options) *env {
 	}
 	dir := &api.CustodianDirectory{BaseURL: base, Keys: st}
 	srv := api.NewServer(api.Config{Store: st, Custodians: dir, Log: log, Origins: origins, Dev: opts.dev, Static: opts.static,
-		BodyTimeout: opts.bodyTimeout, FrameAncestors: opts.frameAncestors})
+		BodyTimeout: opts.bodyTimeout, FrameAncestors: opts.frameAncestors, LoopbackOnly: opts.loopbackOnly})
 	srv.Handle(custodian.PathPrefix, custodian.NewHandler(cs, log))
 	ts.Config.Handler = srv
 	ts.Start()
@@ -140,6 +142,10 @@ func (e *env) do(method, path, key, body string, hdr ...string) (int, []byte, ht
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i] == "Host" {
+			req.Host = hdr[i+1]
+			continue
+		}
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
 	resp, err := e.srv.Client().Do(req)
@@ -467,13 +473,77 @@ func TestEjectAuthorization(t *testing.T) {
 func TestDevRoute(t *testing.T) {
 	e := newEnv(t, options{})
 	e.expectError("GET", "/dev/client-key", "", "", 404, "not_found")
+	e.expectError("POST", "/dev/eject", e.clientA, "", 404, "not_found")
 
-	keys := &api.DevKeys{ClientAPIKey: "duet_cli_x", OrgAPIKey: "duet_org_y"}
+	// The Server keeps the pointer: the demo keys are filled in once the
+	// environment has made its organizations and clients.
+	keys := &api.DevKeys{}
 	e = newEnv(t, options{dev: keys})
-	var got api.DevKeys
-	e.mustDo("GET", "/dev/client-key", "", "", 200, &got)
-	if got != *keys {
-		t.Errorf("GET /dev/client-key = %+v, want %+v", got, *keys)
+	keys.ClientAPIKey, keys.OrgAPIKey = e.clientA, e.orgA
+	status, body, _ := e.do("GET", "/dev/client-key", "", "")
+	var got map[string]string
+	if err := json.Unmarshal(body, &got); err != nil || status != 200 || len(got) != 1 || got["clientApiKey"] != e.clientA {
+		t.Fatalf("GET /dev/client-key = %d %s, want the demo client key alone", status, body)
+	}
+	if strings.Contains(string(body), e.orgA) {
+		t.Fatal("GET /dev/client-key hands out the organization key")
+	}
+
+	// POST /dev/eject authorises the demo client's eject, and no one else's.
+	w := e.committedWallet(e.clientAID)
+	_, otherKey := e.newClient(e.orgA)
+	before := e.snapshot()
+	e.expectError("POST", "/dev/eject", "", "", 401, "unauthorized")
+	e.expectError("POST", "/dev/eject", e.orgA, "", 401, "unauthorized")
+	e.expectError("POST", "/dev/eject", otherKey, "", 403, "forbidden")
+	e.expectError("POST", "/dev/eject", e.clientB, "", 403, "forbidden")
+	if after := e.snapshot(); after != before {
+		t.Fatal("refused dev eject requests changed stored state")
+	}
+	var out struct {
+		ClientID, WalletID string
+		EjectAuthorized    bool
+	}
+	e.mustDo("POST", "/dev/eject", e.clientA, "", 200, &out)
+	if out.ClientID != e.clientAID || out.WalletID != w.ID || !out.EjectAuthorized {
+		t.Fatalf("POST /dev/eject = %+v", out)
+	}
+	var st api.BackupStatus
+	e.mustDo("GET", "/v1/wallets/"+w.ID+"/backup", e.clientA, "", 200, &st)
+	if !st.EjectAuthorized {
+		t.Fatal("eject not authorised at the custodian after POST /dev/eject")
+	}
+}
+
+// TestLoopbackOnly checks dev mode's defence against DNS rebinding: a
+// request naming another host is refused before any route runs.
+func TestLoopbackOnly(t *testing.T) {
+	keys := &api.DevKeys{}
+	e := newEnv(t, options{dev: keys, loopbackOnly: true})
+	keys.ClientAPIKey, keys.OrgAPIKey = e.clientA, e.orgA
+	port := e.srv.Listener.Addr().(*net.TCPAddr).Port
+	for _, host := range []string{"evil.example", fmt.Sprintf("rebind.evil.example:%d", port), "127.0.0.1.evil.example", "localhost.evil.example:80", "0.0.0.0", "[::]:80", "192.168.1.10:8080"} {
+		for _, path := range []string{"/dev/client-key", "/v1/wallet", "/"} {
+			status, body, hdr := e.do("GET", path, e.clientA, "", "Host", host)
+			if status != 403 || strings.Contains(string(body), "duet_cli_") || hdr.Get("Content-Security-Policy") == "" {
+				t.Errorf("Host %s, GET %s: %d %s, want 403", host, path, status, body)
+			}
+		}
+	}
+	for _, host := range []string{fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("localhost:%d", port), "LocalHost", fmt.Sprintf("[::1]:%d", port), "127.0.0.2"} {
+		var got api.DevKeys
+		status, body, _ := e.do("GET", "/dev/client-key", "", "", "Host", host)
+		if err := json.Unmarshal(body, &got); status != 200 || err != nil || got.ClientAPIKey != e.clientA {
+			t.Errorf("Host %s: %d %s, want the demo key", host, status, body)
+		}
+	}
+	for host, want := range map[string]bool{
+		"localhost": true, "127.0.0.1": true, "127.9.9.9:1": true, "::1": true, "[::1]": true, "[::1]:8080": true,
+		"": false, "0.0.0.0:80": false, "::": false, "[::]:80": false, "localhost.": false, "example.com": false, "10.0.0.1": false, "[fe80::1%lo]:80": false,
+	} {
+		if got := api.LoopbackHost(host); got != want {
+			t.Errorf("LoopbackHost(%q) = %v, want %v", host, got, want)
+		}
 	}
 }
 

@@ -3,7 +3,9 @@ package api
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"strings"
 	"time"
@@ -93,4 +95,20 @@ func (s *Server) limitBody(w http.ResponseWriter, r *http.Request) {
 	// A ResponseWriter without deadlines leaves only the http.Server's
 	// ReadTimeout.
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.bodyTime))
+}
+
+// LoopbackHost reports whether host, a Host header or a listen address,
+// names this machine only: localhost, 127.0.0.0/8 or ::1, with or without a
+// port.
+func LoopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	} else if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		host = host[1 : len(host)-1]
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Zone() == "" && ip.Unmap().IsLoopback()
 }

@@ -30,6 +30,7 @@ func (s *Server) routes() {
 		s.mux.HandleFunc("GET /dev/client-key", func(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusOK, s.dev)
 		})
+		s.handleClient("POST /dev/eject", s.devEject)
 	}
 }
 
@@ -233,6 +234,28 @@ func (s *Server) authorizeEject(w http.ResponseWriter, r *http.Request, o store.
 	if !apikey.ValidID(id) {
 		return errorf(http.StatusBadRequest, codeBadRequest, "invalid client id")
 	}
+	return s.ejectFor(w, r, o, id)
+}
+
+// devEject is the demo organization authorising the demo client's eject, as
+// its backend would: the demo page asks with the demo client's key and
+// never sees the organization's.
+func (s *Server) devEject(w http.ResponseWriter, r *http.Request, c store.Client) error {
+	demo, err := s.store.AuthenticateClient(r.Context(), s.dev.ClientAPIKey)
+	if err != nil {
+		return err
+	}
+	if c.ID != demo.ID {
+		return errorf(http.StatusForbidden, codeForbidden, "only the demo client's eject is authorised here; an organization authorises its clients' from its backend")
+	}
+	o, err := s.store.AuthenticateOrganization(r.Context(), s.dev.OrgAPIKey)
+	if err != nil {
+		return err
+	}
+	return s.ejectFor(w, r, o, c.ID)
+}
+
+func (s *Server) ejectFor(w http.ResponseWriter, r *http.Request, o store.Organization, id string) error {
 	c, err := s.store.Client(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		return errorf(http.StatusNotFound, codeNotFound, "no client %s", id)

@@ -57,11 +57,12 @@ func (d *CustodianDirectory) For(ctx context.Context, orgID string) (*custodian.
 	return custodian.NewClient(d.BaseURL, key, d.HTTP), nil
 }
 
-// DevKeys are the demo organization's and demo client's keys that --dev
-// hands to the demo page.
+// DevKeys are the demo client's key, which --dev hands to the demo page, and
+// the demo organization's key, which never leaves the server: POST
+// /dev/eject uses it to authorise the demo client's eject.
 type DevKeys struct {
 	ClientAPIKey string `json:"clientApiKey"`
-	OrgAPIKey    string `json:"orgApiKey"`
+	OrgAPIKey    string `json:"-"`
 }
 
 // Config holds what a Server depends on.
@@ -73,9 +74,15 @@ type Config struct {
 	Now func() time.Time
 	// Origins may call the API from a browser; nil allows none.
 	Origins *Origins
-	// Dev, if set, is served at GET /dev/client-key. Never set it in
-	// production: it hands out working keys to anyone who asks.
+	// Dev, if set, serves GET /dev/client-key and POST /dev/eject. Never set
+	// it in production: it hands out a working client key to anyone who
+	// asks.
 	Dev *DevKeys
+	// LoopbackOnly refuses (403) every request whose Host header is not a
+	// loopback name or address, so that a page of another site cannot
+	// reach the server through a DNS name rebound to 127.0.0.1. Dev mode
+	// sets it.
+	LoopbackOnly bool
 	// Static, if set, serves every path no API route claims.
 	Static http.Handler
 	// BodyTimeout bounds the reading of each request's body, from the moment
@@ -103,6 +110,7 @@ type Server struct {
 	handler    http.Handler
 	bodyTime   time.Duration
 	headers    securityHeaders
+	loopback   bool
 }
 
 // NewServer returns a Server with the API routes mounted.
@@ -119,6 +127,7 @@ func NewServer(cfg Config) *Server {
 		dev:        cfg.Dev,
 		mux:        http.NewServeMux(),
 		bodyTime:   cfg.BodyTimeout,
+		loopback:   cfg.LoopbackOnly,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -150,7 +159,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	s.headers.set(rec.Header())
 	s.limitBody(rec, r)
-	s.handler.ServeHTTP(rec, r)
+	if s.loopback && !LoopbackHost(r.Host) {
+		writeError(rec, errorf(http.StatusForbidden, codeForbidden, "this development server answers only requests to localhost, 127.0.0.1 or [::1]"))
+	} else {
+		s.handler.ServeHTTP(rec, r)
+	}
 	level := slog.LevelDebug
 	if rec.status >= 500 {
 		level = slog.LevelWarn

@@ -91,8 +91,11 @@ function waitFor(pred, what, timeoutMs = 10000) {
   });
 }
 
+// The demo keys: the client's, as GET /dev/client-key serves it, and the
+// organization's, which duetd keeps in its data folder (the fake server's
+// /__dev-keys).
 async function devKeys() {
-  const res = await fetch('/dev/client-key');
+  const res = await fetch('/__dev-keys');
   return res.json();
 }
 

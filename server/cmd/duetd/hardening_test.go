@@ -136,3 +136,34 @@ func TestServeSecurityHeaders(t *testing.T) {
 		}
 	}
 }
+
+func TestServeDevOnlyOnLoopback(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:0", "[::]:0", ":0", "192.168.1.10:0", "example.com:0"} {
+		err := serveErr(t, "--dev", "--addr", addr)
+		if err == nil || !strings.Contains(err.Error(), "loopback") {
+			t.Errorf("--dev --addr %s: %v, want a refusal naming loopback", addr, err)
+		}
+	}
+	// A request naming another host is refused in dev mode (DNS
+	// rebinding), served otherwise.
+	for _, dev := range []bool{true, false} {
+		args := []string{"--data", t.TempDir()}
+		if dev {
+			args = append(args, "--dev")
+		}
+		base, stop := startServe(t, args...)
+		req, _ := http.NewRequest("GET", base+"/v1/wallet", nil)
+		req.Host = "rebound.evil.example"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if want := map[bool]int{true: 403, false: 401}[dev]; resp.StatusCode != want {
+			t.Errorf("dev %v: Host rebound.evil.example got %d, want %d", dev, resp.StatusCode, want)
+		}
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

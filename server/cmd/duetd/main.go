@@ -273,7 +273,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	var sf storageFlags
 	sf.register(flags)
 	addr := flags.String("addr", "127.0.0.1:8080", "`address` to listen on")
-	dev := flags.Bool("dev", false, "development mode: demo organization and client, GET /dev/client-key, loopback origins allowed, debug logs")
+	dev := flags.Bool("dev", false, "development mode, on this machine only (a loopback --addr, loopback Host headers): demo organization and client, GET /dev/client-key, POST /dev/eject, loopback origins allowed, debug logs")
 	webDir := flags.String("web", "./web", "`folder` of the demo page")
 	jsDir := flags.String("js", "./js", "`folder` of the JS SDK, served at the root (/duet.js)")
 	custodianURL := flags.String("custodian-url", "", "base `URL` of the custodian store; default: the stub inside this server")
@@ -308,6 +308,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 	if err := api.CheckFrameAncestors(*frameAncestors); err != nil {
 		return fmt.Errorf("--frame-ancestors: %w", err)
+	}
+	if *dev {
+		if err := devAddr(*addr); err != nil {
+			return err
+		}
 	}
 	log := newLogger(stderr, *dev)
 	if *dev {
@@ -358,6 +363,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		Log:            log,
 		Origins:        allowed,
 		Dev:            devKeys,
+		LoopbackOnly:   *dev,
 		Static:         api.IsolationFrame(api.StaticFiles(*jsDir, *webDir), origins),
 		BodyTimeout:    *readTimeout,
 		FrameAncestors: *frameAncestors,
@@ -392,7 +398,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	go func() { errc <- httpServer.Serve(ln) }()
 	fmt.Fprintf(stdout, "duetd: listening on http://%s\n", ln.Addr())
 	if devKeys != nil {
-		fmt.Fprintf(stdout, "duetd: dev mode: demo keys at http://%s/dev/client-key\n", ln.Addr())
+		fmt.Fprintf(stdout, "duetd: dev mode: demo client key at http://%s/dev/client-key; the demo organization's key is in %s\n", ln.Addr(), filepath.Join(sf.data, "dev-keys.json"))
 	}
 
 	select {
@@ -408,6 +414,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
+	}
+	return nil
+}
+
+// devAddr refuses a listen address that other machines can reach: dev mode
+// hands a working client key to whoever asks.
+func devAddr(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--addr %q: %w", addr, err)
+	}
+	if host == "" || !api.LoopbackHost(host) {
+		return fmt.Errorf("--dev serves demo keys to whoever asks, so it listens only on this machine: --addr %q is not a loopback address; use 127.0.0.1:PORT, [::1]:PORT or localhost:PORT", addr)
 	}
 	return nil
 }

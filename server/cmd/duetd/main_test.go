@@ -245,18 +245,27 @@ func readDevKeys(t *testing.T, data string) devKeys {
 	return devKeys{ClientAPIKey: f.ClientAPIKey, OrgAPIKey: f.OrgAPIKey}
 }
 
-// exerciseDev checks a --dev server end to end: the demo keys work for the
-// client and organization routes, and the SDK and demo page are served.
-func exerciseDev(t *testing.T, base string) devKeys {
+// exerciseDev checks a --dev server end to end: the demo client key it
+// serves works, the organization key in the data folder works and is not
+// served, and the SDK and demo page are served.
+func exerciseDev(t *testing.T, base, data string) devKeys {
 	t.Helper()
-	var keys devKeys
-	getJSON(t, "GET", base+"/dev/client-key", "", 200, &keys)
+	var served map[string]string
+	getJSON(t, "GET", base+"/dev/client-key", "", 200, &served)
+	keys := readDevKeys(t, data)
+	if len(served) != 1 || served["clientApiKey"] != keys.ClientAPIKey || keys.OrgAPIKey == "" {
+		t.Fatalf("GET /dev/client-key = %v, want only the demo client key", served)
+	}
 	var wallet struct{ Exists bool }
 	getJSON(t, "GET", base+"/v1/wallet", keys.ClientAPIKey, 200, &wallet)
 	var client struct{ ClientID, ClientAPIKey string }
 	getJSON(t, "POST", base+"/v1/clients", keys.OrgAPIKey, 201, &client)
 	getJSON(t, "GET", base+"/v1/wallet", client.ClientAPIKey, 200, &wallet)
 	getJSON(t, "GET", base+"/v1/wallet", "", 401, nil)
+	// The demo client may have its eject authorised once it has a wallet;
+	// another client of the demo organization may not.
+	getJSON(t, "POST", base+"/dev/eject", keys.ClientAPIKey, 404, nil)
+	getJSON(t, "POST", base+"/dev/eject", client.ClientAPIKey, 403, nil)
 	return keys
 }
 
@@ -275,7 +284,7 @@ func TestServeDev(t *testing.T) {
 	js, web := staticDirs(t)
 	args := []string{"--dev", "--data", data, "--js", js, "--web", web}
 	base, stop := startServe(t, args...)
-	keys := exerciseDev(t, base)
+	keys := exerciseDev(t, base, data)
 	for path, want := range map[string]string{"/duet.js": "export class Duet {}", "/": "<title>Duet demo</title>"} {
 		resp, err := http.Get(base + path)
 		if err != nil {
@@ -293,7 +302,7 @@ func TestServeDev(t *testing.T) {
 
 	// Restarting keeps the same demo organization and client.
 	base, stop = startServe(t, args...)
-	again := exerciseDev(t, base)
+	again := exerciseDev(t, base, data)
 	if again != keys {
 		t.Errorf("demo keys changed across restarts: %+v then %+v", keys, again)
 	}
@@ -315,7 +324,7 @@ func TestServePostgres(t *testing.T) {
 	}
 	data := t.TempDir()
 	base, stop := startServe(t, "--dev", "--data", data, "--db", source)
-	exerciseDev(t, base)
+	exerciseDev(t, base, data)
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
