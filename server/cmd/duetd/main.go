@@ -20,6 +20,8 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -29,6 +31,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -276,7 +280,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	dev := flags.Bool("dev", false, "development mode, on this machine only (a loopback --addr, loopback Host headers): demo organization and client, GET /dev/client-key, POST /dev/eject, loopback origins allowed, debug logs")
 	webDir := flags.String("web", "./web", "`folder` of the demo page")
 	jsDir := flags.String("js", "./js", "`folder` of the JS SDK, served at the root (/duet.js)")
-	custodianURL := flags.String("custodian-url", "", "base `URL` of the custodian store; default: the stub inside this server")
+	custodianURL := flags.String("custodian-url", "", "base https `URL` of the custodian store; default: the stub inside this server, reached over loopback")
+	custodianCA := flags.String("custodian-ca", "", "PEM `file` of the CA certificates that alone are trusted for --custodian-url; default: the system's")
 	readTimeout := flags.Duration("read-timeout", api.DefaultBodyTimeout, "bound on reading a request: its headers (at most 10s) and its body, counted from when the server starts on it; slower requests are cut with 408")
 	writeTimeout := flags.Duration("write-timeout", time.Minute, "bound on answering a request, from the end of its headers; must exceed --read-timeout (session sockets are not bound by it)")
 	idleTimeout := flags.Duration("idle-timeout", 2*time.Minute, "how long an idle keep-alive connection stays open")
@@ -334,10 +339,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		return err
 	}
 	defer ln.Close()
-	base := *custodianURL
-	if base == "" {
-		base = "http://" + ln.Addr().String()
+	base, custodianHTTP, err := custodianLink(*custodianURL, *custodianCA, ln.Addr())
+	if err != nil {
+		return err
 	}
+	log.Info("custodian store", "url", base)
 
 	var devKeys *api.DevKeys
 	if *dev {
@@ -354,7 +360,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 
 	custodians := &api.CustodianDirectory{
 		BaseURL: base,
-		HTTP:    &http.Client{Timeout: 15 * time.Second},
+		HTTP:    custodianHTTP,
 		Keys:    st.store,
 	}
 	srv := api.NewServer(api.Config{
@@ -416,6 +422,65 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		return err
 	}
 	return nil
+}
+
+// custodianLink returns the custodian store's base URL and the HTTP client
+// that reaches it. The link carries custodian shares, backup ciphertexts and
+// the organizations' custodian keys, so it never leaves the machine in clear
+// text: the built-in stub is reached on this server's own port over
+// loopback, with no proxy whatever the environment says, and an external
+// custodian only over https.
+func custodianLink(externalURL, caFile string, listen net.Addr) (string, *http.Client, error) {
+	transport := &http.Transport{
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConnsPerHost:   16,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 15 * time.Second,
+	}
+	client := &http.Client{Transport: transport, Timeout: 15 * time.Second}
+	if externalURL == "" {
+		if caFile != "" {
+			return "", nil, errors.New("--custodian-ca needs --custodian-url")
+		}
+		return stubURL(listen), client, nil
+	}
+	u, err := url.Parse(externalURL)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return "", nil, errors.New("--custodian-url: want an https://host[:port][/path] URL without credentials, query or fragment")
+	}
+	// A custodian of another organization may sit behind an HTTPS proxy;
+	// the tunnel carries TLS to the custodian itself.
+	transport.Proxy = http.ProxyFromEnvironment
+	transport.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return "", nil, fmt.Errorf("--custodian-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return "", nil, fmt.Errorf("--custodian-ca %s: no PEM certificate", caFile)
+		}
+		transport.TLSClientConfig.RootCAs = pool
+	}
+	return strings.TrimSuffix(u.String(), "/"), client, nil
+}
+
+// stubURL is the base URL of the custodian stub mounted on this server's
+// listener: the listen address itself, or 127.0.0.1 for a wildcard one
+// (Go's wildcard listener takes IPv4 as well as IPv6).
+func stubURL(listen net.Addr) string {
+	ap, err := netip.ParseAddrPort(listen.String())
+	if err != nil {
+		panic("duetd: internal error: listener address " + listen.String())
+	}
+	ip := ap.Addr().Unmap()
+	if ip.IsUnspecified() {
+		ip = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	}
+	return "http://" + netip.AddrPortFrom(ip, ap.Port()).String()
 }
 
 // devAddr refuses a listen address that other machines can reach: dev mode

@@ -176,11 +176,17 @@ func (b *syncBuffer) String() string {
 // and a function that stops it and returns run's error.
 func startServe(t *testing.T, args ...string) (string, func() error) {
 	t.Helper()
+	return startServeLog(t, io.Discard, args...)
+}
+
+// startServeLog is startServe with duetd's log written to stderr.
+func startServeLog(t *testing.T, stderr io.Writer, args ...string) (string, func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var out syncBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- runContext(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), &out, io.Discard, noEnv)
+		done <- runContext(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), &out, stderr, noEnv)
 	}()
 	re := regexp.MustCompile(`listening on (http://\S+)`)
 	deadline := time.Now().Add(20 * time.Second)
