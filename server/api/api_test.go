@@ -54,6 +54,7 @@ type options struct {
 	bodyTimeout    time.Duration
 	frameAncestors string
 	loopbackOnly   bool
+	ready          func(context.Context) error
 }
 
 func newEnv(t *testing.T, opts options) *env {
@@ -86,7 +87,7 @@ func newEnv(t *testing.T, opts options) *env {
 	}
 	dir := &api.CustodianDirectory{BaseURL: base, Keys: st}
 	srv := api.NewServer(api.Config{Store: st, Custodians: dir, Log: log, Origins: origins, Dev: opts.dev, Static: opts.static,
-		BodyTimeout: opts.bodyTimeout, FrameAncestors: opts.frameAncestors, LoopbackOnly: opts.loopbackOnly})
+		BodyTimeout: opts.bodyTimeout, FrameAncestors: opts.frameAncestors, LoopbackOnly: opts.loopbackOnly, Ready: opts.ready})
 	srv.Handle(custodian.PathPrefix, custodian.NewHandler(cs, log))
 	ts.Config.Handler = srv
 	ts.Start()

@@ -2,6 +2,8 @@ package api_test
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -174,4 +176,25 @@ func TestIsolationFrameThroughServer(t *testing.T) {
 	if status != 200 || hdr.Get("Content-Security-Policy") != pageCSP+"'none'" || hdr.Get("X-Frame-Options") != "DENY" {
 		t.Errorf("GET /: %d, headers %v", status, hdr)
 	}
+}
+
+func TestHealthAndReadiness(t *testing.T) {
+	var notReady error
+	e := newEnv(t, options{ready: func(context.Context) error { return notReady }})
+	var st struct{ Status string }
+	e.mustDo("GET", "/healthz", "", "", 200, &st)
+	if st.Status != "ok" {
+		t.Errorf("GET /healthz: %+v", st)
+	}
+	e.mustDo("GET", "/readyz", "", "", 200, &st)
+	if st.Status != "ready" {
+		t.Errorf("GET /readyz: %+v", st)
+	}
+	notReady = errors.New("database unreachable")
+	e.expectError("GET", "/readyz", "", "", 503, "unavailable")
+	if _, body, _ := e.do("GET", "/readyz", "", ""); !strings.Contains(string(body), "database unreachable") {
+		t.Errorf("GET /readyz does not say why: %s", body)
+	}
+	// Up is up, ready or not.
+	e.mustDo("GET", "/healthz", "", "", 200, nil)
 }

@@ -26,6 +26,12 @@ func (s *Server) routes() {
 	s.handleOrg("POST /v1/clients", s.createClient)
 	s.handleOrg("POST /v1/clients/{client}/eject", s.authorizeEject)
 
+	// The operator's probes.
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, status{"ok"})
+	})
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+
 	if s.dev != nil {
 		s.mux.HandleFunc("GET /dev/client-key", func(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusOK, s.dev)
@@ -35,6 +41,22 @@ func (s *Server) routes() {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) { httpjson.Write(w, status, v) }
+
+type status struct {
+	Status string `json:"status"`
+}
+
+// readyz answers 200 when the server can serve sessions, 503 with the reason
+// when it cannot.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.ready != nil {
+		if err := s.ready(r.Context()); err != nil {
+			writeError(w, errorf(http.StatusServiceUnavailable, httpjson.CodeUnavailable, "not ready: %v", err))
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, status{"ready"})
+}
 
 // WalletInfo is what the SDK learns about a wallet.
 type WalletInfo struct {

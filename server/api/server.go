@@ -92,6 +92,9 @@ type Config struct {
 	// FrameAncestors is the Content-Security-Policy frame-ancestors source
 	// list: the pages that may frame ours (default 'none').
 	FrameAncestors string
+	// Ready reports whether the server can serve sessions, for GET /readyz;
+	// its error is shown to the caller. Nil: ready whenever it is up.
+	Ready func(context.Context) error
 }
 
 // DefaultBodyTimeout is Config.BodyTimeout's default.
@@ -111,6 +114,7 @@ type Server struct {
 	bodyTime   time.Duration
 	headers    securityHeaders
 	loopback   bool
+	ready      func(context.Context) error
 }
 
 // NewServer returns a Server with the API routes mounted.
@@ -128,6 +132,7 @@ func NewServer(cfg Config) *Server {
 		mux:        http.NewServeMux(),
 		bodyTime:   cfg.BodyTimeout,
 		loopback:   cfg.LoopbackOnly,
+		ready:      cfg.Ready,
 	}
 	if s.now == nil {
 		s.now = time.Now

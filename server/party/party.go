@@ -24,6 +24,7 @@ import (
 	"github.com/duetwallet/duet/mpc/codec"
 	"github.com/duetwallet/duet/server/apikey"
 	"github.com/duetwallet/duet/server/custodian"
+	"github.com/duetwallet/duet/server/metrics"
 	"github.com/duetwallet/duet/server/store"
 	"github.com/duetwallet/duet/wire"
 )
@@ -64,6 +65,8 @@ type Handler struct {
 	// it (a crashed replica); default two minutes. A live session renews it
 	// every third of the lease.
 	LockLease time.Duration
+	// Metrics, if set, records each session's operation, outcome and time.
+	Metrics *metrics.Sessions
 
 	mu       sync.Mutex
 	sessions map[string]int // client id → open sessions
@@ -102,7 +105,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	conn := wire.NewConn(ws, timeout)
 	s := &session{h: h, conn: conn, cancel: cancel}
+	start := time.Now()
 	err = s.serve(ctx)
+	h.Metrics.Observe(s.op, start, err)
 	we := sessionError(err)
 	switch {
 	case err == nil:

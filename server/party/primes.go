@@ -49,3 +49,6 @@ func (p *PrimePool) Primes(ctx context.Context) (*mpc.Primes, error) {
 		return nil, ctx.Err()
 	}
 }
+
+// Len is the number of pairs ready now.
+func (p *PrimePool) Len() int { return len(p.ready) }

@@ -44,6 +44,7 @@ import (
 	"github.com/duetwallet/duet/server/apikey"
 	"github.com/duetwallet/duet/server/custodian"
 	"github.com/duetwallet/duet/server/internal/sqldb"
+	"github.com/duetwallet/duet/server/metrics"
 	"github.com/duetwallet/duet/server/party"
 	"github.com/duetwallet/duet/server/seal"
 	"github.com/duetwallet/duet/server/store"
@@ -286,6 +287,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	writeTimeout := flags.Duration("write-timeout", time.Minute, "bound on answering a request, from the end of its headers; must exceed --read-timeout (session sockets are not bound by it)")
 	idleTimeout := flags.Duration("idle-timeout", 2*time.Minute, "how long an idle keep-alive connection stays open")
 	frameAncestors := flags.String("frame-ancestors", api.DefaultFrameAncestors, "Content-Security-Policy frame-ancestors `sources` allowed to frame the pages, such as 'self' or https://app.example.com")
+	metricsAddr := flags.String("metrics-addr", "", "`address` to serve GET /metrics on instead of --addr, such as 127.0.0.1:9090")
 	var origins multiFlag
 	flags.Var(&origins, "allow-origin", "web `origin` allowed to call the API from a browser and to embed the isolation frame, such as https://app.example.com or http://localhost:* (repeatable)")
 	var lf limitFlags
@@ -363,6 +365,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		HTTP:    custodianHTTP,
 		Keys:    st.store,
 	}
+	// Sessions live on hijacked connections that http.Server.Shutdown does
+	// not wait for; they end with sessionCtx.
+	sessionCtx, stopSessions := context.WithCancel(ctx)
+	defer stopSessions()
+	primes := party.NewPrimePool(sessionCtx, 4, log)
+	reg := metrics.New()
+	reg.PrimePool(primes.Len)
+
 	srv := api.NewServer(api.Config{
 		Store:          st.store,
 		Custodians:     custodians,
@@ -373,21 +383,28 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		Static:         api.IsolationFrame(api.StaticFiles(*jsDir, *webDir), origins),
 		BodyTimeout:    *readTimeout,
 		FrameAncestors: *frameAncestors,
+		Ready:          readiness(st.db, primes, log),
 	})
 	srv.Handle(custodian.PathPrefix, custodian.NewHandler(st.custodian, log.With("component", "custodian")))
-	// Sessions live on hijacked connections that http.Server.Shutdown does
-	// not wait for; they end with sessionCtx.
-	sessionCtx, stopSessions := context.WithCancel(ctx)
-	defer stopSessions()
 	srv.Handle("/v1/session", &party.Handler{
 		Store:          st.store,
 		Custodian:      custodians.For,
-		Primes:         party.NewPrimePool(sessionCtx, 4, log),
+		Primes:         primes,
 		Log:            log.With("component", "party"),
 		OriginPatterns: allowed.HostPatterns(),
 		BaseContext:    sessionCtx,
 		Limits:         limits,
+		Metrics:        reg.Sessions,
 	})
+	var metricsLn net.Listener
+	if *metricsAddr == "" {
+		srv.Handle("GET /metrics", reg.Handler())
+	} else {
+		if metricsLn, err = net.Listen("tcp", *metricsAddr); err != nil {
+			return fmt.Errorf("--metrics-addr: %w", err)
+		}
+		defer metricsLn.Close()
+	}
 
 	// Session sockets are hijacked connections, which the server's
 	// timeouts no longer reach; FrameTimeout bounds them instead.
@@ -400,9 +417,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- httpServer.Serve(ln) }()
 	fmt.Fprintf(stdout, "duetd: listening on http://%s\n", ln.Addr())
+	var metricsServer *http.Server
+	if metricsLn != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", reg.Handler())
+		metricsServer = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: *idleTimeout}
+		go func() { errc <- metricsServer.Serve(metricsLn) }()
+		fmt.Fprintf(stdout, "duetd: metrics on http://%s/metrics\n", metricsLn.Addr())
+	}
 	if devKeys != nil {
 		fmt.Fprintf(stdout, "duetd: dev mode: demo client key at http://%s/dev/client-key; the demo organization's key is in %s\n", ln.Addr(), filepath.Join(sf.data, "dev-keys.json"))
 	}
@@ -415,13 +440,40 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := httpServer.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	servers := []*http.Server{httpServer}
+	if metricsServer != nil {
+		servers = append(servers, metricsServer)
 	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
+	for _, hs := range servers {
+		if err := hs.Shutdown(shutdownCtx); err != nil {
+			return fmt.Errorf("shutdown: %w", err)
+		}
+	}
+	for range servers {
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
 	}
 	return nil
+}
+
+// readiness reports whether duetd can serve sessions: the database answers,
+// and the prime pool has a pair ready for the next key.
+func readiness(db interface {
+	PingContext(context.Context) error
+}, primes interface{ Len() int }, log *slog.Logger) func(context.Context) error {
+	return func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if err := db.PingContext(ctx); err != nil {
+			log.Warn("not ready: database unreachable", "err", err)
+			return errors.New("database unreachable")
+		}
+		if primes.Len() == 0 {
+			return errors.New("no safe-prime pair ready yet")
+		}
+		return nil
+	}
 }
 
 // custodianLink returns the custodian store's base URL and the HTTP client
