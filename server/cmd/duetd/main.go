@@ -8,6 +8,9 @@
 //	            [--web ./web] [--js ./js] [--allow-origin ORIGIN]...
 //	            [--limit-share-changes 6] [--limit-share-change-window 1h]
 //	            [--limit-aborts 5] [--limit-abort-window 10m] [--limit-lockout 15m]
+//	            [--custodian-url https://... [--custodian-ca FILE]]
+//	            [--read-timeout 30s] [--write-timeout 1m] [--idle-timeout 2m]
+//	            [--frame-ancestors "'none'"] [--metrics-addr ADDR]
 //	duetd org create --name NAME [--data ./data] [--db URL]
 //
 // State lives in the data folder: the SQLite database duet.db (unless --db
@@ -67,6 +70,8 @@ func run(args []string, stdout io.Writer) error {
 
 const usage = `usage:
   duetd serve [--addr 127.0.0.1:8080] [--data ./data] [--db URL] [--dev] [--web DIR] [--js DIR] [--allow-origin ORIGIN]...
+              [--custodian-url URL [--custodian-ca FILE]] [--read-timeout D] [--write-timeout D] [--idle-timeout D]
+              [--frame-ancestors SOURCES] [--metrics-addr ADDR]
   duetd org create --name NAME [--data ./data] [--db URL]
 run "duetd serve -h" or "duetd org create -h" for all flags`
 
