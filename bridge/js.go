@@ -88,6 +88,8 @@ func Register() {
 			out.Set("address", info.Address)
 			out.Set("generation", float64(info.Generation))
 			out.Set("walletId", info.WalletID)
+			out.Set("stale", info.Stale)
+			out.Set("pair", info.Pair)
 		}
 		return out, nil
 	}))

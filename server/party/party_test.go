@@ -264,11 +264,11 @@ func TestWalletLifecycle(t *testing.T) {
 		t.Fatalf("recovered %+v, want address %s at generation 2", rec, info.Address)
 	}
 	mustSign(t, newDev, info.Address, "recovered")
-	if _, err := dev.Sign(ctx(t), [32]byte{1}); bridge.Code(err) != wire.CodeNoWallet {
-		t.Fatalf("old device signing after recovery: %v", err)
+	if _, err := dev.Sign(ctx(t), [32]byte{1}); bridge.Code(err) != wire.CodeStaleDevice {
+		t.Fatalf("old device signing after recovery: %v, want STALE_DEVICE", err)
 	}
-	if st, _ := dev.State(ctx(t)); st != nil {
-		t.Fatal("old device still holds a share")
+	if st, _ := dev.State(ctx(t)); st == nil || !st.Stale {
+		t.Fatalf("old device after recovery: %+v, want its share kept and marked stale", st)
 	}
 
 	// Proactive refresh keeps the address.
