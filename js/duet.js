@@ -163,7 +163,8 @@ export class Duet {
   #fetch;
   #onProgress;
   #provider;
-  #state = { hasShare: false, address: null, generation: 0 };
+  #state = { hasShare: false, stale: false, address: null, generation: 0, walletId: '' };
+  #persistence = Promise.resolve(null);
   #queue = Promise.resolve();
   #ready = false;
   #stopAnnouncing = () => {};
@@ -309,6 +310,7 @@ export class Duet {
     } finally {
       started.release();
     }
+    duet.#persistence = requestPersistence();
     duet.#finishConnect(announce, onProgress);
     return duet;
   }
@@ -380,22 +382,60 @@ export class Duet {
   }
 
   /**
-   * Reports whether this device holds a share of the wallet. It is read when
+   * Reports whether this device holds a share of the wallet that the server
+   * last named as its active pair. It is read from the device's store when
    * connecting and after each of this Duet's sessions; deviceState() reads it
-   * again, for instance after another tab changed it.
+   * again, for instance after another tab changed it. A share the server no
+   * longer names (the wallet was recovered elsewhere) is stale: kept, but
+   * not on this device in this sense; isSigningReady() asks the server.
    */
   isWalletOnDevice() {
-    return this.#state.hasShare;
+    return this.#state.hasShare && !this.#state.stale;
   }
 
   /**
-   * Reads this device's wallet state from its store.
+   * Reads this device's wallet state from its store. stale is true when the
+   * last server session named another active pair than the share's: the
+   * share is kept until a recovery replaces it, and cannot sign.
    *
-   * @returns {Promise<{hasShare: boolean, address: string | null, generation: number}>}
+   * @returns {Promise<{hasShare: boolean, stale: boolean, address: string | null, generation: number}>}
    */
   async deviceState() {
     await this.#refreshState();
-    return { ...this.#state };
+    const { hasShare, stale, address, generation } = this.#state;
+    return { hasShare, stale, address, generation };
+  }
+
+  /**
+   * Reports whether this device can sign now: it holds a share that is not
+   * stale, of the wallet and generation the server holds active. Rejects
+   * (NETWORK, SERVER_ERROR, …) when the server cannot be asked, rather than
+   * answering false.
+   *
+   * @returns {Promise<boolean>}
+   */
+  async isSigningReady() {
+    await this.#refreshState();
+    if (!this.#state.hasShare || this.#state.stale) {
+      return false;
+    }
+    const info = await this.getWalletInfo();
+    const s = this.#state;
+    return info !== null && s.hasShare && !s.stale && s.generation === info.generation &&
+      (s.walletId === '' || s.walletId === info.walletId) && s.address?.toLowerCase() === info.address.toLowerCase();
+  }
+
+  /**
+   * Asks the browser to keep this device's storage (its share) persistently
+   * rather than evict it under storage pressure; connect asks once. Resolves
+   * to true if the storage is persistent, false if the browser may evict
+   * it, null where it cannot say (no StorageManager, isolation mode, where
+   * the frame's origin holds the share). Never rejects.
+   *
+   * @returns {Promise<boolean | null>}
+   */
+  storagePersisted() {
+    return this.#persistence;
   }
 
   /**
@@ -752,14 +792,31 @@ export class Duet {
   async #refreshState() {
     const s = await this.#call('deviceState', {});
     const hasShare = s?.hasShare === true;
-    const address = hasShare && isAddress(s.address) ? s.address : null;
+    const stale = hasShare && s.stale === true;
+    const address = hasShare && !stale && isAddress(s.address) ? s.address : null;
     const generation = hasShare && Number.isSafeInteger(Number(s.generation)) ? Number(s.generation) : 0;
+    const walletId = hasShare && typeof s.walletId === 'string' ? s.walletId : '';
     const before = this.#state.address;
-    this.#state = { hasShare, address, generation };
+    this.#state = { hasShare, stale, address, generation, walletId };
     if (this.#ready && before !== address) {
       this.#providerControl?.emit('accountsChanged', address ? [address] : []);
     }
   }
+}
+
+// Asks for persistent storage where the page's origin holds the device's
+// share. Never fatal: persist() may be missing, refuse, or wait on the
+// user, so connect does not wait for it; storagePersisted() reports it.
+async function requestPersistence() {
+  try {
+    const storage = globalThis.navigator?.storage;
+    if (typeof storage?.persist === 'function') {
+      return (await storage.persist()) === true;
+    }
+  } catch {
+    // Reported as unknown.
+  }
+  return null;
 }
 
 async function readJson(res) {
