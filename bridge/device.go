@@ -217,6 +217,13 @@ func (d *Device) open(ctx context.Context, op string, hello wire.Hello) (*sessio
 	if err != nil {
 		return nil, err
 	}
+	// Read before dialing, like the shares: after the Welcome the device
+	// touches its store only to change it, so that it reads the server's
+	// next frames at once.
+	marked, err := d.Store.Get(ctx, keyStale)
+	if err != nil {
+		return nil, err
+	}
 	d.progress(Progress{Phase: "connecting"})
 	ws, _, err := websocket.Dial(ctx, u, nil)
 	if err != nil {
@@ -253,7 +260,7 @@ func (d *Device) open(ctx context.Context, op string, hello wire.Hello) (*sessio
 		return nil, err
 	}
 	s.welcome = w
-	if err := d.reconcile(ctx, s, active, pending); err != nil {
+	if err := d.reconcile(ctx, s, active, pending, marked != nil); err != nil {
 		ws.CloseNow()
 		return nil, err
 	}
@@ -261,14 +268,14 @@ func (d *Device) open(ctx context.Context, op string, hello wire.Hello) (*sessio
 }
 
 // reconcile applies the server's Welcome to the stored shares (see open).
-func (d *Device) reconcile(ctx context.Context, s *session, active, pending *mpc.KeyShare) error {
+func (d *Device) reconcile(ctx context.Context, s *session, active, pending *mpc.KeyShare, marked bool) error {
 	w := s.welcome
 	if pending != nil {
 		if samePair(pending, w) {
-			if err := d.activate(ctx, pending); err != nil {
+			if err := d.activate(ctx, pending, marked); err != nil {
 				return err
 			}
-			active = pending
+			active, marked = pending, false
 		} else if err := d.Store.Delete(ctx, keyPending); err != nil {
 			return err
 		}
@@ -276,19 +283,15 @@ func (d *Device) reconcile(ctx context.Context, s *session, active, pending *mpc
 	if active == nil {
 		return nil
 	}
-	marked, err := d.Store.Get(ctx, keyStale)
-	if err != nil {
-		return err
-	}
 	if samePair(active, w) {
 		s.active = active
-		if marked != nil {
+		if marked {
 			return d.Store.Delete(ctx, keyStale)
 		}
 		return nil
 	}
 	s.stale = active
-	if marked == nil {
+	if !marked {
 		return d.put(ctx, keyStale, []byte{1}, active.Generation)
 	}
 	return nil
@@ -313,7 +316,9 @@ func (d *Device) loadShares(ctx context.Context) (active, pending *mpc.KeyShare,
 	return active, pending, err
 }
 
-func (d *Device) activate(ctx context.Context, s *mpc.KeyShare) error {
+// activate makes s the active share; clearStale also drops the stale mark
+// of the share it replaces.
+func (d *Device) activate(ctx context.Context, s *mpc.KeyShare, clearStale bool) error {
 	b, err := s.MarshalBinary()
 	if err != nil {
 		return err
@@ -321,8 +326,10 @@ func (d *Device) activate(ctx context.Context, s *mpc.KeyShare) error {
 	if err := d.put(ctx, keyActive, b, s.Generation); err != nil {
 		return err
 	}
-	if err := d.Store.Delete(ctx, keyStale); err != nil {
-		return err
+	if clearStale {
+		if err := d.Store.Delete(ctx, keyStale); err != nil {
+			return err
+		}
 	}
 	return d.Store.Delete(ctx, keyPending)
 }
@@ -393,7 +400,7 @@ func (s *session) commit(ctx context.Context, share *mpc.KeyShare) error {
 	if c.Gen != share.Generation {
 		return codeErr(wire.CodeProtocolAbort, "bridge: server committed generation %d, not %d", c.Gen, share.Generation)
 	}
-	if err := s.d.activate(ctx, share); err != nil {
+	if err := s.d.activate(ctx, share, true); err != nil {
 		return err
 	}
 	return s.d.put(ctx, keyWallet, encodeWallet(s.welcome.WalletID, share), share.Generation)
