@@ -206,10 +206,31 @@
       });
     }
     const run = () => Promise.race([Promise.resolve().then(() => fn.call(device, arg)), exited]);
+    if (shareChangeMethods.has(method)) {
+      return shareChange(() => lock('duet-device-' + store.namespace, run));
+    }
     if (sessionMethods.has(method)) {
       return lock('duet-device-' + store.namespace, run);
     }
     return run();
+  }
+
+  // A share change (create, recover, refresh) is one at a time across the
+  // tabs of this browser: a second one, while one runs, fails at once with
+  // BUSY instead of waiting to change the shares again.
+  const shareChangeMethods = new Set(['keygen', 'recover', 'refresh']);
+
+  function shareChange(fn) {
+    const locks = self.navigator && self.navigator.locks;
+    if (!locks || typeof locks.request !== 'function') {
+      return fn();
+    }
+    return locks.request('duet-share-change-' + store.namespace, { ifAvailable: true }, (held) => {
+      if (held === null) {
+        throw codedError('BUSY', 'another tab is changing this wallet\'s shares');
+      }
+      return fn();
+    });
   }
 
   self.addEventListener('message', (e) => {
