@@ -136,9 +136,10 @@ type WalletInfo struct {
 	Stale bool `json:"stale"`
 }
 
-// ErrStale is the error of an operation that needs the wallet's active
-// share on a device whose share is not of the server's active pair.
-var ErrStale = &Error{Code: wire.CodeStaleDevice, Err: errors.New("bridge: this device's share is not of the wallet's active pair; recover the wallet to replace it")}
+// errStale is the error (STALE_DEVICE) of an operation that needs the
+// wallet's active share on a device whose share is not of the server's
+// active pair.
+var errStale = errors.New("bridge: this device's share is not of the wallet's active pair; recover the wallet to replace it")
 
 func (d *Device) rand() io.Reader {
 	if d.Rand != nil {
@@ -189,7 +190,7 @@ func (s *session) needActive(ctx context.Context) (*mpc.KeyShare, error) {
 	case s.active != nil:
 		return s.active, nil
 	case s.stale != nil:
-		return nil, s.fail(ctx, wire.CodeStaleDevice, ErrStale.Err)
+		return nil, s.fail(ctx, wire.CodeStaleDevice, errStale)
 	}
 	return nil, s.fail(ctx, wire.CodeNoWallet, errors.New("bridge: no wallet on this device"))
 }
