@@ -275,7 +275,7 @@ return { ...w, ms: performance.now() - t0 };
 		if st := a.connect(t, keys.ClientAPIKey); !st.OnDevice || st.Generation != generation-1 {
 			t.Fatalf("old device before contacting the server: %+v, want its share of generation %d", st, generation-1)
 		}
-		a.wantCode(t, sessionTimeout, `return await duet.signMessage('Duet e2e: must not sign');`, "NO_WALLET")
+		a.wantCode(t, sessionTimeout, `return await duet.signMessage('Duet e2e: must not sign');`, "STALE_DEVICE")
 		if st := a.deviceState(t); st.OnDevice {
 			t.Errorf("old device still holds a share after the server refused it: %+v", st)
 		}

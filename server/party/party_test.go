@@ -264,8 +264,12 @@ func TestWalletLifecycle(t *testing.T) {
 		t.Fatalf("recovered %+v, want address %s at generation 2", rec, info.Address)
 	}
 	mustSign(t, newDev, info.Address, "recovered")
+	if _, err := dev.Sign(ctx(t), [32]byte{1}); bridge.Code(err) != wire.CodeStaleDevice {
+		t.Fatalf("old device signing after recovery: %v, want STALE_DEVICE", err)
+	}
+	// Once its share is gone, the old device simply has no wallet.
 	if _, err := dev.Sign(ctx(t), [32]byte{1}); bridge.Code(err) != wire.CodeNoWallet {
-		t.Fatalf("old device signing after recovery: %v", err)
+		t.Fatalf("old device signing again: %v, want NO_WALLET", err)
 	}
 	if st, _ := dev.State(ctx(t)); st != nil {
 		t.Fatal("old device still holds a share")
