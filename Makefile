@@ -146,6 +146,8 @@ test-sdk: deps geth sdk $(SDK_NPM_DIR)/.installed ## Test the npm package: vite 
 	set -x; \
 	cp -r web/examples/wagmi-react/package.json web/examples/wagmi-react/index.html web/examples/wagmi-react/vite.config.js web/examples/wagmi-react/src "$$work/"; \
 	(cd "$$work" && $(SDK_NPM_DIR)/node_modules/.bin/vite build --logLevel warn); \
+	mkdir "$$work/injected" && cp js/test/wagmi-injected/index.html js/test/wagmi-injected/main.js "$$work/injected/"; \
+	(cd "$$work/injected" && $(SDK_NPM_DIR)/node_modules/.bin/vite build --logLevel warn --base /injected/ --outDir "$$work/dist/injected"); \
 	mkdir "$$work/types" && cp js/test/types/tsconfig.json js/test/types/consumer.ts "$$work/types/"; \
 	$(SDK_NPM_DIR)/node_modules/.bin/tsc -p "$$work/types/tsconfig.json"; \
 	$(SDK_NPM_DIR)/node_modules/.bin/tsc --noEmit --strict --target es2022 --lib es2022,dom $(SDK_NPM_DIR)/node_modules/@duetwallet/sdk/types/duet.d.ts; \

@@ -134,6 +134,31 @@ func TestSDKPackage(t *testing.T) {
 	if p.exists(t, "error") {
 		t.Fatalf("the page shows an error: %s", p.text(t, "error"))
 	}
+
+	// EIP-6963: a page of the same origin (so the same wallet on this
+	// device) starts Duet itself and lets wagmi find it among the injected
+	// wallets; wagmi is not connected before it asks, and its connect()
+	// then succeeds.
+	p.do(t, time.Minute, chromedp.Navigate(app.URL+"/injected/?"+q.Encode()))
+	p.waitFor(t, sessionTimeout, "the EIP-6963 page's result", `document.getElementById('result')?.textContent`)
+	var injected struct {
+		OK            bool     `json:"ok"`
+		Name          string   `json:"name"`
+		Message       string   `json:"message"`
+		ConnectorName string   `json:"connectorName"`
+		Before        string   `json:"before"`
+		After         string   `json:"after"`
+		Accounts      []string `json:"accounts"`
+		ChainID       int      `json:"chainId"`
+	}
+	p.do(t, 30*time.Second, chromedp.Evaluate(`JSON.parse(document.getElementById('result').textContent)`, &injected))
+	if !injected.OK {
+		t.Fatalf("wagmi through EIP-6963: %s: %s", injected.Name, injected.Message)
+	}
+	if injected.ConnectorName != "Duet" || injected.Before != "disconnected" || injected.After != "connected" ||
+		len(injected.Accounts) != 1 || !sameAddress(injected.Accounts[0], address) || injected.ChainID != 1337 {
+		t.Fatalf("wagmi through EIP-6963: %+v, want Duet connected only when asked, with %s on chain 1337", injected, address)
+	}
 }
 
 // staticWithCSP serves dir as a production host would: every response
