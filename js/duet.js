@@ -172,10 +172,12 @@ function cspBlocked(directive, url, cause) {
 function watchCsp() {
   const doc = globalThis.document;
   let seen = null;
+  // A worker refused by worker-src, or by the child-src, script-src or
+  // default-src it falls back to, is reported with effectiveDirective
+  // worker-src; the directive named is the one the policy states.
   const onViolation = (e) => {
-    const d = String(e.effectiveDirective || e.violatedDirective || '');
-    if (seen === null && /^(worker-src|script-src|child-src|default-src)/.test(d)) {
-      seen = { directive: d, url: String(e.blockedURI || '') };
+    if (seen === null && e.effectiveDirective === 'worker-src') {
+      seen = { directive: String(e.violatedDirective || 'worker-src').split(' ')[0], url: String(e.blockedURI || '') };
     }
   };
   doc?.addEventListener?.('securitypolicyviolation', onViolation);
