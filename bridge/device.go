@@ -139,7 +139,7 @@ type WalletInfo struct {
 // errStale is the error (STALE_DEVICE) of an operation that needs the
 // wallet's active share on a device whose share is not of the server's
 // active pair.
-var errStale = errors.New("bridge: this device's share is not of the wallet's active pair; recover the wallet to replace it")
+var errStale = errors.New("bridge: this device's share is not of the wallet's active pair (the wallet was recovered on another device), so it no longer signs; recover the wallet here to use it again")
 
 func (d *Device) rand() io.Reader {
 	if d.Rand != nil {

@@ -169,7 +169,7 @@ return { ...w, ms: performance.now() - t0 };
 		wantPersonalSig(t, []byte(msg), a.text(t, "signature"), address)
 		var log []string
 		a.do(t, 30*time.Second, chromedp.Evaluate(`[...document.querySelectorAll('#log li')].map((li) => li.textContent)`, &log))
-		presign := regexp.MustCompile(`^signMessage: mpc \(presign\), round \d+$`)
+		presign := regexp.MustCompile(`^signMessage: Preparing the signature with the server \(round \d+\)$`)
 		if !slices.ContainsFunc(log, presign.MatchString) {
 			t.Errorf("#log shows no presign round of signMessage: %q", log)
 		}
