@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 const fixture = "testdata/guards"
@@ -154,5 +155,33 @@ func TestBadFlags(t *testing.T) {
 		if err := run(args, io.Discard, io.Discard); err == nil {
 			t.Errorf("run(%q) succeeded", args)
 		}
+	}
+}
+
+// TestReportInterrupted checks that mutants an interrupted run did not reach
+// count as not run in their own package, not as killed or survived.
+func TestReportInterrupted(t *testing.T) {
+	g := guard{File: "a/x.go", Line: 3, Func: "F"}
+	res := []result{
+		{mutant: mutant{guard: g, Desc: "drop one"}, outcome: killed},
+		{mutant: mutant{guard: g, Desc: "drop two"}, outcome: survived},
+		{mutant: mutant{guard: guard{File: "b/y.go", Line: 9, Func: "G"}, Desc: "drop three"}},
+	}
+	var b strings.Builder
+	report(&b, []guard{g}, res, time.Minute, true)
+	got := b.String()
+	for _, want := range []string{
+		"Interrupted after 1m0s: 1 mutants not run.",
+		"a/x.go:3 — F: drop two\n",
+		"  a                      1/2\n",
+		"  b                      0/0 (1 not run)\n",
+		"  total                  1/2 (1 not run)\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("report lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "drop three") {
+		t.Errorf("a mutant not run is listed:\n%s", got)
 	}
 }

@@ -198,11 +198,14 @@ func execute(ctx context.Context, o options, mutants []mutant, log io.Writer) ([
 		logf("baseline %s: ok (%.1fs)\n", pkgs[i], time.Since(t0).Seconds())
 	})
 
+	// Mutants left when the run is interrupted stay not run.
 	res := make([]result, len(mutants))
+	for i, m := range mutants {
+		res[i] = result{mutant: m}
+	}
 	var done int
 	parallel(ctx, o.jobs, len(mutants), func(i int) {
 		m := mutants[i]
-		res[i] = result{mutant: m}
 		if broken[pkgOf(m.File)] {
 			return
 		}
