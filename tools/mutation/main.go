@@ -15,6 +15,9 @@
 //     len(b) != 32), the bound widened by one: one more accepted above an
 //     upper bound, one less below a lower bound, one more than an exact size.
 //
+// Functions named Prove… or prove… are skipped: a zero-knowledge prover
+// checks the witness our own code gives it, not a peer's input.
+//
 // A guard is not mutated when its line, or the comment directly above it,
 // holds a comment beginning "Redundant:" that says which other check covers
 // the same input; such guards are listed on their own.

@@ -98,3 +98,12 @@ func wrap(v int) error {
 	}
 	return nil
 }
+
+// Prove stands for a zero-knowledge prover: its check is on a witness our
+// own code passes, so it is no guard on untrusted input.
+func Prove(witness int) error {
+	if witness < 0 {
+		return errors.New("witness out of range")
+	}
+	return nil
+}
