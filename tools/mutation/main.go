@@ -81,6 +81,7 @@ type options struct {
 	timeout time.Duration
 	out     string
 	gocmd   string
+	first   *regexp.Regexp
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
@@ -96,6 +97,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "go test -timeout for one mutant")
 	fs.StringVar(&o.out, "out", "", "also write the report to this `file`")
 	fs.StringVar(&o.gocmd, "go", "go", "the go command")
+	var first string
+	fs.StringVar(&first, "first", "", "run the tests matching this `regexp` first and the whole suite only for a mutant they miss (same verdicts, sooner)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -109,6 +112,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if t = strings.TrimSpace(t); t != "" {
 			o.targets = append(o.targets, t)
 		}
+	}
+	if first != "" {
+		re, err := regexp.Compile(first)
+		if err != nil {
+			return fmt.Errorf("-first: %w", err)
+		}
+		o.first = re
 	}
 	if pkgs != "" {
 		re, err := regexp.Compile(pkgs)

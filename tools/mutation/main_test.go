@@ -66,7 +66,14 @@ func TestListFindsExactlyTheGuards(t *testing.T) {
 // TestRunReportsSurvivors runs every mutant of the fixture against its tests
 // and checks the report's sections and score, and that the mutants reached
 // the compiler through the overlay only.
+// The verdicts are the same whether or not some tests run first (-first).
 func TestRunReportsSurvivors(t *testing.T) {
+	for name, extra := range map[string][]string{"whole suite": nil, "TestParse first": {"-first", "^TestParse$"}} {
+		t.Run(name, func(t *testing.T) { testRunReportsSurvivors(t, extra) })
+	}
+}
+
+func testRunReportsSurvivors(t *testing.T, extra []string) {
 	src := filepath.Join(fixture, "guards.go")
 	before, err := os.ReadFile(src)
 	if err != nil {
@@ -74,7 +81,8 @@ func TestRunReportsSurvivors(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "report.txt")
 	var stdout strings.Builder
-	if err := run([]string{"-root", fixture, "-targets", ".", "-j", "2", "-timeout", "1m", "-out", out}, &stdout, io.Discard); err != nil {
+	args := append([]string{"-root", fixture, "-targets", ".", "-j", "2", "-timeout", "1m", "-out", out}, extra...)
+	if err := run(args, &stdout, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if after, err := os.ReadFile(src); err != nil || string(after) != string(before) {

@@ -184,7 +184,7 @@ func execute(ctx context.Context, o options, mutants []mutant, log io.Writer) ([
 	broken := map[string]bool{}
 	parallel(ctx, o.jobs, len(pkgs), func(i int) {
 		t0 := time.Now()
-		ok, out, err := goTest(ctx, o, "", pkgs[i])
+		ok, out, err := goTest(ctx, o, "", pkgs[i], "")
 		if ctx.Err() != nil {
 			return
 		}
@@ -235,7 +235,16 @@ func execute(ctx context.Context, o options, mutants []mutant, log io.Writer) ([
 			return
 		}
 		t0 := time.Now()
-		ok, out, err := goTest(ctx, o, overlay, pkgOf(m.File))
+		var ok bool
+		var out []byte
+		if o.first != nil {
+			// The tests most likely to notice go first; only a mutant they
+			// miss pays for the whole suite, so the verdict is the same.
+			ok, out, err = goTest(ctx, o, overlay, pkgOf(m.File), o.first.String())
+		}
+		if o.first == nil || (err == nil && ok) {
+			ok, out, err = goTest(ctx, o, overlay, pkgOf(m.File), "")
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -285,12 +294,16 @@ func parallel(ctx context.Context, jobs, n int, f func(int)) {
 	wg.Wait()
 }
 
-// goTest runs the tests of pkg, with the overlay file if not empty. It
+// goTest runs the tests of pkg (those matching run, if not empty), with the
+// overlay file if not empty. It
 // reports whether they passed; err is for a go command that could not run.
-func goTest(ctx context.Context, o options, overlay, pkg string) (bool, []byte, error) {
+func goTest(ctx context.Context, o options, overlay, pkg, run string) (bool, []byte, error) {
 	args := []string{"test", "-count=1", "-failfast", "-vet=off", "-timeout", o.timeout.String()}
 	if overlay != "" {
 		args = append(args, "-overlay="+overlay)
+	}
+	if run != "" {
+		args = append(args, "-run", run)
 	}
 	args = append(args, pkg)
 	// The go command's own limit is well past the test's, which go test
