@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"io/fs"
 	"mime"
 	"net/http"
@@ -60,7 +62,9 @@ const (
 // found. These files are kept in memory and sent compressed with brotli or
 // gzip, as the request's Accept-Encoding allows. Each version of a file is
 // read, hashed and compressed once, on its first request, never again
-// until it changes on disk.
+// until it changes on disk; files compressed ahead of time beside it
+// (name.br, name.gz, see Precompress) are used instead when they hold
+// exactly its content.
 func StaticFiles(dirs ...string) http.Handler {
 	s := &staticFiles{dirs: dirs, cache: map[string]*staticEntry{}}
 	return s
@@ -180,6 +184,16 @@ func (s *staticFiles) entry(dir, rel string, info fs.FileInfo) (*staticEntry, er
 	}
 	sum := sha256.Sum256(raw)
 	e = &staticEntry{modTime: info.ModTime(), size: info.Size(), raw: raw, tag: hex.EncodeToString(sum[:8])}
+	// Files compressed ahead of time (Precompress) beside the file are used
+	// when they decompress to exactly its content.
+	if b, ok := precompressed(dir, rel+".br", raw, func(r io.Reader) (io.Reader, error) { return brotli.NewReader(r), nil }); ok {
+		e.br = b
+		e.brOnce.Do(func() {})
+	}
+	if b, ok := precompressed(dir, rel+".gz", raw, func(r io.Reader) (io.Reader, error) { return gzip.NewReader(r) }); ok {
+		e.gz = b
+		e.gzOnce.Do(func() {})
+	}
 	if int64(len(raw)) != info.Size() {
 		// The file changed while it was read: serve what was read, and
 		// read it again next time.
@@ -189,6 +203,62 @@ func (s *staticFiles) entry(dir, rel string, info fs.FileInfo) (*staticEntry, er
 	s.cache[key] = e
 	s.mu.Unlock()
 	return e, nil
+}
+
+// precompressed reads dir/name and returns it if it decompresses to want.
+func precompressed(dir, name string, want []byte, decompress func(io.Reader) (io.Reader, error)) ([]byte, bool) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, false
+	}
+	b, err := root.ReadFile(name)
+	root.Close()
+	if err != nil || len(b) > maxCached {
+		return nil, false
+	}
+	r, err := decompress(bytes.NewReader(b))
+	if err != nil {
+		return nil, false
+	}
+	got, err := io.ReadAll(io.LimitReader(r, int64(len(want))+1))
+	if err != nil || !bytes.Equal(got, want) {
+		return nil, false
+	}
+	return b, true
+}
+
+// Precompress writes name.br (brotli at its best quality) and name.gz (gzip
+// at its best) beside name, which StaticFiles then sends as they are, rather
+// than compressing the file itself at a quality that costs less time.
+func Precompress(name string) error {
+	raw, err := os.ReadFile(name)
+	if err != nil {
+		return fmt.Errorf("api: precompress: %w", err)
+	}
+	var br, gz bytes.Buffer
+	bw := brotli.NewWriterOptions(&br, brotli.WriterOptions{Quality: brotli.BestCompression, LGWin: 24})
+	if _, err := bw.Write(raw); err != nil {
+		return fmt.Errorf("api: precompress %s: %w", name, err)
+	}
+	if err := bw.Close(); err != nil {
+		return fmt.Errorf("api: precompress %s: %w", name, err)
+	}
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	zw.Write(raw)
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("api: precompress %s: %w", name, err)
+	}
+	for ext, b := range map[string][]byte{".br": br.Bytes(), ".gz": gz.Bytes()} {
+		tmp := name + ext + ".tmp"
+		if err := os.WriteFile(tmp, b, 0o644); err != nil {
+			return fmt.Errorf("api: precompress: %w", err)
+		}
+		if err := os.Rename(tmp, name+ext); err != nil {
+			os.Remove(tmp)
+			return fmt.Errorf("api: precompress: %w", err)
+		}
+	}
+	return nil
 }
 
 func (e *staticEntry) gzipped() []byte {

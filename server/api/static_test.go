@@ -167,3 +167,40 @@ func TestStaticFilesCompressedAndHashed(t *testing.T) {
 		t.Error("the rebuilt module is not served")
 	}
 }
+
+func TestStaticFilesPrecompressed(t *testing.T) {
+	dir := t.TempDir()
+	name := filepath.Join(dir, "duet.wasm")
+	body := bytes.Repeat([]byte("precompressed module "), 2000)
+	if err := os.WriteFile(name, body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := Precompress(name); err != nil {
+		t.Fatal(err)
+	}
+	get := func(h http.Handler, accept string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, "/duet.wasm", nil)
+		req.Header.Set("Accept-Encoding", accept)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	for ext, enc := range map[string]string{".br": "br", ".gz": "gzip"} {
+		want, err := os.ReadFile(name + ext)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec := get(StaticFiles(dir), enc); rec.Header().Get("Content-Encoding") != enc || !bytes.Equal(rec.Body.Bytes(), want) {
+			t.Errorf("%s: not the file compressed ahead of time (%d bytes, want %d)", enc, rec.Body.Len(), len(want))
+		}
+	}
+	// A compressed file of another content is not used.
+	if err := os.WriteFile(name, append(body, '!'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rec := get(StaticFiles(dir), "br")
+	got, err := io.ReadAll(brotli.NewReader(rec.Body))
+	if err != nil || !bytes.Equal(got, append(body, '!')) {
+		t.Errorf("stale name.br served: %v", err)
+	}
+}
