@@ -83,12 +83,13 @@ func run(args []string, w io.Writer) error {
 // speedFigures is what the e2e speed benchmark writes.
 type speedFigures struct {
 	Figures []struct {
-		Name   string   `json:"name"`
-		Unit   string   `json:"unit"`
-		Median *float64 `json:"median"`
-		P99    *float64 `json:"p99"`
-		Target string   `json:"target"`
-		Note   string   `json:"note"`
+		Name    string    `json:"name"`
+		Unit    string    `json:"unit"`
+		Median  *float64  `json:"median"`
+		P99     *float64  `json:"p99,omitempty"`
+		Samples []float64 `json:"samples,omitempty"`
+		Target  string    `json:"target,omitempty"`
+		Note    string    `json:"note,omitempty"`
 	} `json:"figures"`
 }
 
