@@ -167,16 +167,21 @@ test-wasm: deps tools ## Run the js/wasm tests of mpc/, bridge/ and wasm/ in hea
 	if [ -z "$$pkgs" ]; then echo "test-wasm: no js/wasm packages under mpc/, bridge/ or wasm/ yet; nothing to run in the browser"; exit 0; fi; \
 	set -x; GOOS=js GOARCH=wasm $(GO) test -exec $(WASMBROWSERTEST) -timeout $(WASM_TEST_TIMEOUT) $$pkgs
 
-bench: deps tools ## Benchmark ./mpc natively and in Chromium; BENCH=regexp BENCHTIME=3x narrow it.
-	@mkdir -p $(BENCH_DIR)
+bench: deps tools ## Benchmark ./mpc natively and in Chromium, then the SDK and server (e2e, tag duetbench); one table, bench/results.json.
+	@mkdir -p $(BENCH_DIR) bench
 	@rc=0; flags=(-run '^$$' -bench '$(BENCH)' -timeout $(BENCH_TIMEOUT)$(if $(BENCHTIME), -benchtime $(BENCHTIME))); \
 	echo "== native"; \
 	$(GO) test "$${flags[@]}" $(BENCH_PKG) | tee $(BENCH_DIR)/native.txt || rc=1; \
 	echo "== wasm (Chromium)"; \
 	GOOS=js GOARCH=wasm $(GO) test -exec $(WASMBROWSERTEST) "$${flags[@]}" $(BENCH_PKG) | tee $(BENCH_DIR)/wasm.txt || rc=1; \
+	echo "== speed (the SDK in Chromium against duetd on loopback; the server with native Go devices)"; \
+	rm -f bench/speed.json; \
+	DUET_BENCH_OUT=$(CURDIR)/bench/speed.json $(GO) test -tags duetbench -count=1 -v -run '^TestBench$$' -timeout $(BENCH_TIMEOUT) ./e2e/ \
+		| tee $(BENCH_DIR)/speed.txt | grep -E '^(=== RUN|--- |\s+bench_test.go|ok|FAIL)' || rc=1; \
 	echo; \
-	(cd tools && $(GO) run ./benchtable $(BENCH_DIR)/native.txt $(BENCH_DIR)/wasm.txt); \
-	echo "raw output: $(BENCH_DIR)/native.txt $(BENCH_DIR)/wasm.txt"; \
+	(cd tools && $(GO) run ./benchtable $$(test -f ../bench/speed.json && echo "-speed ../bench/speed.json") \
+		-json ../bench/results.json $(BENCH_DIR)/native.txt $(BENCH_DIR)/wasm.txt); \
+	echo "results: bench/results.json; raw output: $(BENCH_DIR)/native.txt $(BENCH_DIR)/wasm.txt $(BENCH_DIR)/speed.txt"; \
 	exit $$rc
 
 # Not part of `make test`: a full run tests each of some 560 mutants against
