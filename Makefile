@@ -29,7 +29,7 @@ MUTATION_PKGS ?=
 MUTATION_JOBS ?= 1
 MUTATION_OUT ?=
 # Tests to run before the whole suite, per mutant: the same verdicts, sooner.
-MUTATION_FIRST ?= Guards|Reject|Decode|SingleUse|Spent|PeerMessage|Oracle|Refuses|Wrong|Malformed|Each|Limit|Lockout|Uncommitted|Ack|Eject
+MUTATION_FIRST ?= Config|Guards|Reject|Decode|SingleUse|Spent|PeerMessage|Oracle|Refuses|Wrong|Malformed|Each|Limit|Lockout|Uncommitted|Ack|Eject
 
 BENCH ?= .
 BENCHTIME ?=
