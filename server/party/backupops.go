@@ -68,7 +68,8 @@ func (s *session) removeBackup(ctx context.Context) error {
 // b_C·G = B_C, and B_C + B_D = X, the wallet's public key. The device opens
 // its half b_D and proves knowledge of it for the B_D recorded in the pair.
 // x is rebuilt nowhere. A pass is recorded at the custodian with its time;
-// any failed check is BACKUP_BROKEN.
+// any failed check is BACKUP_BROKEN. The drill changes no share, so it does
+// not count against the wallet's share changes.
 func (s *session) verifyBackup(ctx context.Context) error {
 	cust, b, err := s.loadBackup(ctx)
 	if err != nil {
