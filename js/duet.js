@@ -850,7 +850,18 @@ export class Duet {
   #session(operation, method, params, onProgress) {
     return this.#queued(
       operation,
-      async (progress) => this.#host.call(method, typeof params === 'function' ? await params() : params, { onProgress: progress }),
+      async (progress) => {
+        const p = typeof params === 'function' ? await params() : params;
+        try {
+          return await this.#host.call(method, p, { onProgress: progress });
+        } finally {
+          // The device module has its own copy by now; a backup key made
+          // for this session (a passkey's, or the copy of the app's) goes.
+          if (typeof params === 'function' && p?.key instanceof Uint8Array) {
+            p.key.fill(0);
+          }
+        }
+      },
       onProgress,
     );
   }
