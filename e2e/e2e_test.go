@@ -168,7 +168,7 @@ return { ...w, ms: performance.now() - t0 };
 		wantPersonalSig(t, []byte(msg), a.text(t, "signature"), address)
 		var log []string
 		a.do(t, 30*time.Second, chromedp.Evaluate(`[...document.querySelectorAll('#log li')].map((li) => li.textContent)`, &log))
-		presign := regexp.MustCompile(`^signMessage: mpc \(presign\), round \d+$`)
+		presign := regexp.MustCompile(`^signMessage: Preparing the signature with the server \(round \d+\)$`)
 		if !slices.ContainsFunc(log, presign.MatchString) {
 			t.Errorf("#log shows no presign round of signMessage: %q", log)
 		}
@@ -275,7 +275,7 @@ return { ...w, ms: performance.now() - t0 };
 		if st := a.connect(t, keys.ClientAPIKey); !st.OnDevice || st.Generation != generation-1 {
 			t.Fatalf("old device before contacting the server: %+v, want its share of generation %d", st, generation-1)
 		}
-		a.wantCode(t, sessionTimeout, `return await duet.signMessage('Duet e2e: must not sign');`, "NO_WALLET")
+		a.wantCode(t, sessionTimeout, `return await duet.signMessage('Duet e2e: must not sign');`, "STALE_DEVICE")
 		if st := a.deviceState(t); st.OnDevice {
 			t.Errorf("old device still holds a share after the server refused it: %+v", st)
 		}

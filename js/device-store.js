@@ -63,13 +63,13 @@
     return s;
   }
 
-  const clientKeyPattern = /^duet_cli_([0-9a-f]{32})_/;
+  const clientKeyPattern = /^duet_c(?:li|st)_([0-9a-f]{32})_/;
 
   /**
    * Returns the namespace of a wallet's values: 32 hex digits of SHA-256 over
    * the server URL and the client. The client is the id inside a Duet client
-   * API key, which stays the same when the key is rotated; any other key
-   * string stands for itself.
+   * API key or client session token, which stays the same when the key is
+   * rotated or the token renewed; any other key string stands for itself.
    */
   async function namespaceFor(url, apiKey) {
     if (typeof url !== 'string' || url === '' || typeof apiKey !== 'string' || apiKey === '') {

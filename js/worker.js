@@ -199,6 +199,15 @@ import './device-store.js';
     if (method === 'init') {
       return init(params);
     }
+    if (method === 'setApiKey') {
+      // A renewed client session token of the same client: the store's
+      // namespace does not change.
+      if (config === null || typeof params.apiKey !== 'string' || params.apiKey === '') {
+        throw codedError('INTERNAL', 'setApiKey before init, or without a key');
+      }
+      config = { url: config.url, apiKey: params.apiKey };
+      return {};
+    }
     if (exitError !== null) {
       throw exitError;
     }
