@@ -507,7 +507,9 @@ export class Duet {
     const channel = new WorkerChannel(started.worker, { onFatal: (err) => duet?.#disconnect(err) });
     duet = new Duet(constructing, { url, credential, fetch: fetchFn, onProgress, channel, providerOptions, approve });
     try {
-      await channel.call('init', { url, apiKey: credential.current, wasmUrl, wasmExecUrl }, { timeoutMs: loadTimeoutMs, timeoutCode: ErrorCode.NETWORK });
+      // With neither URL given, the worker loads the server's content-hashed names.
+      const hashedAssets = options.wasmUrl === undefined && options.wasmExecUrl === undefined;
+      await channel.call('init', { url, apiKey: credential.current, wasmUrl, wasmExecUrl, hashedAssets }, { timeoutMs: loadTimeoutMs, timeoutCode: ErrorCode.NETWORK });
       await duet.#refreshState();
     } catch (err) {
       const e = await csp.explain(toDuetError(err));
