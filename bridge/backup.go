@@ -18,7 +18,10 @@ import (
 const (
 	MethodPassword = "password"
 	MethodPasskey  = "passkey"
-	MethodApp      = "app"
+	MethodCustom   = "custom"
+	// MethodApp is the former name of MethodCustom, kept so that backups
+	// made under it still open.
+	MethodApp = "app"
 )
 
 // Argon2id parameters for password backups: 64 MiB and 3 passes (above
@@ -60,7 +63,7 @@ func (s *BackupSecret) validate() error {
 		if len([]rune(s.Password)) < minPassword {
 			return fmt.Errorf("bridge: a backup password needs at least %d characters", minPassword)
 		}
-	case MethodPasskey, MethodApp:
+	case MethodPasskey, MethodCustom, MethodApp:
 		if len(s.Key) != 32 {
 			return errors.New("bridge: a backup key must be 32 bytes")
 		}

@@ -685,6 +685,100 @@ func (d *Device) Eject(ctx context.Context, secret *BackupSecret) ([]byte, error
 	return key, nil
 }
 
+// RemoveBackup deletes the backup pair of a method at the custodian. The
+// device proves it holds the wallet's active signing share, with a Schnorr
+// proof bound to this session, before the server asks the custodian to
+// delete anything.
+func (d *Device) RemoveBackup(ctx context.Context, method string) error {
+	if !validMethodName(method) {
+		return codeErr(wire.CodeInvalidArgument, "bridge: unknown backup method %q", method)
+	}
+	s, err := d.open(ctx, wire.OpRemoveBackup, wire.Hello{Method: method})
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	if s.active == nil {
+		return s.fail(ctx, wire.CodeNoWallet, errors.New("bridge: no wallet on this device"))
+	}
+	sid := wire.RemoveBackupSessionID(method, s.welcome.WalletID, s.active.Generation, s.nonce, s.welcome.Nonce)
+	if err := s.sendShareProof(ctx, sid, s.active); err != nil {
+		return err
+	}
+	if err := s.recvDone(ctx); err != nil {
+		return err
+	}
+	d.progress(Progress{Phase: "done"})
+	return nil
+}
+
+// VerifyBackup is the backup drill of one method: the device opens its
+// backup share with the secret and proves, to the server, that it knows the
+// share's secret b_D for the B_D of the pair; the server checks the
+// custodian's half. Neither side learns the other's half, and the wallet's
+// key is rebuilt nowhere. A broken pair gives CodeBackupBroken.
+func (d *Device) VerifyBackup(ctx context.Context, secret *BackupSecret) error {
+	if err := secret.validate(); err != nil {
+		return &Error{Code: wire.CodeInvalidArgument, Err: err}
+	}
+	s, err := d.open(ctx, wire.OpVerifyBackup, wire.Hello{Method: secret.Method})
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	data, err := s.conn.RecvData(ctx, "backup")
+	if err != nil {
+		return err
+	}
+	d.progress(Progress{Phase: "decrypting"})
+	backup, err := openBackupShare(secret, s.welcome.WalletID, data.Body)
+	if err != nil {
+		return s.fail(ctx, Code(err), err)
+	}
+	defer backup.Wipe()
+	if backup.Self != mpc.Device || backup.Peer != mpc.Server {
+		return s.fail(ctx, wire.CodeBackupBroken, errors.New("bridge: the backup share is not a device share"))
+	}
+	sid := wire.VerifyBackupSessionID(secret.Method, s.welcome.WalletID, s.welcome.Active, s.nonce, s.welcome.Nonce)
+	if err := s.sendShareProof(ctx, sid, backup); err != nil {
+		return err
+	}
+	if err := s.recvDone(ctx); err != nil {
+		return err
+	}
+	d.progress(Progress{Phase: "done"})
+	return nil
+}
+
+func (s *session) sendShareProof(ctx context.Context, sid []byte, share *mpc.KeyShare) error {
+	proof, err := mpc.ProveShare(s.d.rand(), sid, share)
+	if err != nil {
+		return s.fail(ctx, wire.CodeInternal, err)
+	}
+	body, err := proof.MarshalBinary()
+	if err != nil {
+		return s.fail(ctx, wire.CodeInternal, err)
+	}
+	return s.conn.Send(ctx, (&wire.Data{Kind: "proof", Body: body}).Frame())
+}
+
+func (s *session) recvDone(ctx context.Context) error {
+	f, err := s.conn.Recv(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = wire.ParseDone(f)
+	return err
+}
+
+func validMethodName(m string) bool {
+	switch m {
+	case MethodPassword, MethodPasskey, MethodCustom, MethodApp:
+		return true
+	}
+	return false
+}
+
 // State reports what the device holds, without contacting the server.
 func (d *Device) State(ctx context.Context) (*WalletInfo, error) {
 	active, _, err := d.loadShares(ctx)

@@ -73,6 +73,24 @@ func Register() {
 		clear(key)
 		return out, nil
 	}))
+	api.Set("removeBackup", deviceFunc(func(ctx context.Context, d *Device, o js.Value) (any, error) {
+		method := stringOption(o, "method")
+		if err := d.RemoveBackup(ctx, method); err != nil {
+			return nil, err
+		}
+		out := js.Global().Get("Object").New()
+		out.Set("method", method)
+		return out, nil
+	}))
+	api.Set("verifyBackup", secretFunc(func(ctx context.Context, d *Device, secret *BackupSecret) (any, error) {
+		if err := d.VerifyBackup(ctx, secret); err != nil {
+			return nil, err
+		}
+		out := js.Global().Get("Object").New()
+		out.Set("method", secret.Method)
+		out.Set("verified", true)
+		return out, nil
+	}))
 	api.Set("deviceState", asyncFunc(func(o js.Value) (any, error) {
 		d := &Device{Store: &jsStore{v: o.Get("store")}}
 		if d.Store.(*jsStore).v.Type() != js.TypeObject {

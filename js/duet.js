@@ -17,23 +17,32 @@ import { approvalGate, checkApprovalOptions } from './approval.js';
 import { DeviceHost, RequestKind } from './host.js';
 import { FrameChannel, FrameHost } from './frame-channel.js';
 import { Credential, clientIdOf, isUnauthorized } from './credential.js';
+import { passkeyBackupKey } from './passkey.js';
 
 export { DuetError, ErrorCode } from './errors.js';
 export { DuetProvider, ProviderErrorCode, ProviderRpcError, providerInfo } from './provider.js';
 export { RequestKind } from './host.js';
 export { sessionTokenExpiry } from './credential.js';
+export { GoogleDriveKeyStorage, loadOrCreateKey } from './key-storage.js';
 
 /** How a backup share is encrypted, and so how it is opened again. */
 export const BackupMethod = Object.freeze({
   /** A password, stretched with Argon2id by the device module. */
   PASSWORD: 'password',
-  /** A 32-byte key from a passkey (the WebAuthn PRF extension). */
+  /**
+   * A passkey of the app's relying party: the SDK asks it (WebAuthn with the
+   * PRF extension) and derives the key on this device.
+   */
   PASSKEY: 'passkey',
-  /** A 32-byte key the app keeps, for instance in the user's cloud drive. */
+  /** A 32-byte key the app keeps, for instance in the user's cloud drive (see key-storage.js). */
+  CUSTOM: 'custom',
+  /** @deprecated The former name of CUSTOM; it means custom. */
   APP: 'app',
 });
 
 const backupMethods = new Set(Object.values(BackupMethod));
+// The methods an app names; app is read as custom.
+const methodNames = 'password, passkey, custom';
 
 /** The default for Duet.connect's loadTimeoutMs. */
 export const DEFAULT_LOAD_TIMEOUT_MS = 120000;
@@ -176,13 +185,19 @@ class CredentialChannel {
   }
 }
 
-function backupCredential(options, operation) {
+// backupOptions checks the options of an operation that needs a backup
+// secret. A passkey's key is derived later, once the wallet id is known.
+function backupOptions(options, operation) {
   if (options === null || typeof options !== 'object') {
-    throw invalid(`${operation} wants {method, password} or {method, key}`);
+    throw invalid(`${operation} wants {method, password}, {method: 'passkey'} or {method: 'custom', key}`);
   }
-  const { method, password, key } = options;
+  const { password, key } = options;
+  let { method } = options;
   if (!backupMethods.has(method)) {
-    throw invalid(`method must be one of ${[...backupMethods].join(', ')}`);
+    throw invalid(`method must be one of ${methodNames}`);
+  }
+  if (method === BackupMethod.APP) {
+    method = BackupMethod.CUSTOM;
   }
   if (method === BackupMethod.PASSWORD) {
     if (typeof password !== 'string' || password === '') {
@@ -190,10 +205,29 @@ function backupCredential(options, operation) {
     }
     return { method, password };
   }
+  if (method === BackupMethod.PASSKEY && key === undefined) {
+    const passkey = {};
+    for (const k of ['rpId', 'rpName', 'userName', 'userDisplayName']) {
+      if (options[k] !== undefined) {
+        if (typeof options[k] !== 'string' || options[k] === '') {
+          throw invalid(`${operation}: ${k} must be a non-empty string`);
+        }
+        passkey[k] = options[k];
+      }
+    }
+    return { method, passkey };
+  }
   if (!(key instanceof Uint8Array) || key.length !== 32) {
     throw invalid(`${operation} with method ${method} wants key, a 32-byte Uint8Array`);
   }
   return { method, key: key.slice() };
+}
+
+function methodOption(method, operation) {
+  if (!backupMethods.has(method)) {
+    throw invalid(`${operation}: method must be one of ${methodNames}`);
+  }
+  return method === BackupMethod.APP ? BackupMethod.CUSTOM : method;
 }
 
 function progressOption(options) {
@@ -712,26 +746,36 @@ export class Duet {
 
   /**
    * Backs the wallet up: a new backup pair, the user's half encrypted under
-   * the method's key and kept by the organization's custodian store.
+   * the method's key and kept by the organization's custodian store. Each
+   * method has its own pair; backing up with one method leaves the others.
    *
-   * @param {{method: string, password?: string, key?: Uint8Array, onProgress?: Function}} options
+   * - `{method: 'password', password}`
+   * - `{method: 'passkey'}`: makes (or reuses) a passkey of the app's
+   *   relying party and derives the key from its PRF output on this device;
+   *   rpId, rpName, userName and userDisplayName are passed to WebAuthn.
+   * - `{method: 'custom', key}`: a 32-byte Uint8Array the app keeps (for
+   *   instance with a key-storage adapter). `app` is a deprecated alias.
+   *
+   * @param {{method: string, password?: string, key?: Uint8Array, rpId?: string, onProgress?: Function}} options
    * @returns {Promise<{method: string}>}
    */
   async backupWallet(options) {
-    const credential = backupCredential(options, 'backupWallet');
+    const opts = backupOptions(options, 'backupWallet');
+    const credential = () => this.#backupSecret(opts, true);
     const res = await this.#session('backupWallet', 'backup', credential, progressOption(options));
-    return { method: res?.method ?? credential.method };
+    return { method: res?.method ?? opts.method };
   }
 
   /**
    * Recovers the wallet onto this device from a backup. The server's old
    * share is retired, so a lost device's share no longer signs.
    *
-   * @param {{method: string, password?: string, key?: Uint8Array, onProgress?: Function}} options
+   * @param {{method: string, password?: string, key?: Uint8Array, rpId?: string, onProgress?: Function}} options
    * @returns {Promise<{address: string, generation: number}>}
    */
   async recoverWallet(options) {
-    const credential = backupCredential(options, 'recoverWallet');
+    const opts = backupOptions(options, 'recoverWallet');
+    const credential = () => this.#backupSecret(opts, false);
     const res = await this.#session('recoverWallet', 'recover', credential, progressOption(options));
     if (!res || !isAddress(res.address)) {
       throw new DuetError(ErrorCode.INTERNAL, 'duet: device module returned no address');
@@ -744,17 +788,54 @@ export class Duet {
    * once the organization has authorised eject. The key then exists in one
    * place: whoever holds it controls the wallet alone.
    *
-   * @param {{method: string, password?: string, key?: Uint8Array, onProgress?: Function}} options
+   * @param {{method: string, password?: string, key?: Uint8Array, rpId?: string, onProgress?: Function}} options
    * @returns {Promise<string>} the private key as 0x hex (32 bytes)
    */
   async ejectPrivateKey(options) {
-    const credential = backupCredential(options, 'ejectPrivateKey');
+    const opts = backupOptions(options, 'ejectPrivateKey');
+    const credential = () => this.#backupSecret(opts, false);
     const res = await this.#session('ejectPrivateKey', 'eject', credential, progressOption(options));
     const key = res?.privateKey;
     if (typeof key !== 'string' || !/^0x[0-9a-fA-F]{64}$/.test(key)) {
       throw new DuetError(ErrorCode.INTERNAL, 'duet: device module returned a malformed private key');
     }
     return key;
+  }
+
+  /**
+   * The backup drill: proves that the method's backup still recovers the
+   * wallet, without recovering it and without rebuilding the key anywhere.
+   * This device opens its backup share with the method's secret and proves
+   * it knows it; the server checks that the custodian's share still makes
+   * the wallet's public key with it. A pass is recorded (getBackupStatus's
+   * lastVerifiedAt); a pair that no longer holds rejects with BACKUP_BROKEN,
+   * a wrong secret with WRONG_PASSWORD.
+   *
+   * @param {{method: string, password?: string, key?: Uint8Array, rpId?: string, onProgress?: Function}} options
+   * @returns {Promise<{method: string, verified: true, lastVerifiedAt: string | null}>}
+   */
+  async verifyBackup(options) {
+    const opts = backupOptions(options, 'verifyBackup');
+    const credential = () => this.#backupSecret(opts, false);
+    const res = await this.#session('verifyBackup', 'verifyBackup', credential, progressOption(options));
+    const method = res?.method === BackupMethod.APP ? BackupMethod.CUSTOM : opts.method;
+    const status = await this.getBackupStatus();
+    return { method, verified: true, lastVerifiedAt: status?.lastVerifiedAt[res?.method ?? method] ?? null };
+  }
+
+  /**
+   * Deletes one method's backup pair at the custodian; the wallet's other
+   * methods stay. This device must hold the wallet's signing share: it
+   * proves so to the server in a session, since the client API key alone
+   * deletes nothing.
+   *
+   * @param {string} method
+   * @returns {Promise<{method: string}>}
+   */
+  async removeBackupMethod(method, options) {
+    const m = methodOption(method, 'removeBackupMethod');
+    await this.#session('removeBackupMethod', 'removeBackup', async () => ({ method: await this.#storedMethod(m) }), progressOption(options));
+    return { method: m };
   }
 
   /**
@@ -796,9 +877,11 @@ export class Duet {
 
   /**
    * Returns the wallet's backup status from the organization's custodian
-   * store, or null while the client has no wallet.
+   * store, or null while the client has no wallet. lastVerifiedAt gives, for
+   * each recovery method, when its backup drill (verifyBackup) last passed,
+   * as an ISO 8601 time, or null if it never did.
    *
-   * @returns {Promise<{walletId: string, backedUp: boolean, recoveryMethods: string[], ejectAuthorized: boolean} | null>}
+   * @returns {Promise<{walletId: string, backedUp: boolean, recoveryMethods: string[], lastVerifiedAt: Object<string, string|null>, ejectAuthorized: boolean} | null>}
    */
   async getBackupStatus() {
     const info = await this.getWalletInfo();
@@ -810,10 +893,22 @@ export class Duet {
       throw new DuetError(ErrorCode.SERVER_ERROR, 'duet: server sent a malformed backup status');
     }
     const recoveryMethods = body.recoveryMethods.filter((m) => backupMethods.has(m));
+    const lastVerifiedAt = {};
+    for (const m of recoveryMethods) {
+      // The method's backup in force is its newest confirmed one.
+      let newest = null;
+      for (const b of Array.isArray(body.backups) ? body.backups : []) {
+        if (b?.method === m && b.confirmed === true && (newest === null || Number(b.generation) > Number(newest.generation))) {
+          newest = b;
+        }
+      }
+      lastVerifiedAt[m] = typeof newest?.verifiedAt === 'string' ? newest.verifiedAt : null;
+    }
     return {
       walletId: info.walletId,
       backedUp: recoveryMethods.length > 0,
       recoveryMethods,
+      lastVerifiedAt,
       ejectAuthorized: body.ejectAuthorized === true,
     };
   }
@@ -830,11 +925,12 @@ export class Duet {
    * its own share, made together in one backup session.
    */
   async isWalletBackedUp(method) {
-    if (method !== undefined && !backupMethods.has(method)) {
-      throw invalid(`method must be one of ${[...backupMethods].join(', ')}`);
-    }
+    const m = method === undefined ? undefined : methodOption(method, 'isWalletBackedUp');
     const methods = await this.availableRecoveryMethods();
-    return method === undefined ? methods.length > 0 : methods.includes(method);
+    if (m === BackupMethod.CUSTOM) {
+      return methods.includes(BackupMethod.CUSTOM) || methods.includes(BackupMethod.APP);
+    }
+    return m === undefined ? methods.length > 0 : methods.includes(m);
   }
 
   /**
@@ -859,6 +955,33 @@ export class Duet {
     const err = new DuetError(ErrorCode.CLOSED, 'duet: closed');
     this.#channel.close(err);
     this.#disconnect(err);
+  }
+
+  // The name a method's backups are stored under: custom backups made
+  // before the method was renamed are stored as app.
+  async #storedMethod(method) {
+    if (method !== BackupMethod.CUSTOM) {
+      return method;
+    }
+    const methods = await this.availableRecoveryMethods();
+    return !methods.includes(BackupMethod.CUSTOM) && methods.includes(BackupMethod.APP) ? BackupMethod.APP : method;
+  }
+
+  // Turns checked backup options into what the device module takes: for a
+  // passkey, the key derived from its PRF output for this wallet.
+  async #backupSecret(opts, creating) {
+    if (opts.passkey) {
+      const info = await this.getWalletInfo();
+      if (info === null) {
+        throw new DuetError(ErrorCode.NO_WALLET, 'duet: no wallet for this client');
+      }
+      const key = await passkeyBackupKey(info.walletId, { ...opts.passkey, create: creating });
+      return { method: opts.method, key };
+    }
+    if (!creating && opts.method === BackupMethod.CUSTOM) {
+      return { ...opts, method: await this.#storedMethod(opts.method) };
+    }
+    return opts;
   }
 
   // GETs a route of the server's client API and returns its JSON body.
@@ -920,9 +1043,26 @@ export class Duet {
 
   // Runs an MPC session after the ones already queued, then rereads the
   // device state, which keygen, recover and refresh change, and which a
-  // failure may reveal to be other than this Duet believed.
+  // failure may reveal to be other than this Duet believed. params may be a
+  // function that makes them once the session's turn has come (a passkey's
+  // prompt, for one).
   #session(operation, method, params, onProgress) {
-    return this.#queued(operation, (progress) => this.#host.call(method, params, { onProgress: progress }), onProgress);
+    return this.#queued(
+      operation,
+      async (progress) => {
+        const p = typeof params === 'function' ? await params() : params;
+        try {
+          return await this.#host.call(method, p, { onProgress: progress });
+        } finally {
+          // The device module has its own copy by now; a backup key made
+          // for this session (a passkey's, or the copy of the app's) goes.
+          if (typeof params === 'function' && p?.key instanceof Uint8Array) {
+            p.key.fill(0);
+          }
+        }
+      },
+      onProgress,
+    );
   }
 
   // Has request approved and signed by the host, in the session queue.

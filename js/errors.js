@@ -21,6 +21,8 @@ export const ErrorCode = Object.freeze({
   WRONG_PASSWORD: 'WRONG_PASSWORD',
   /** The wallet has no confirmed backup for the requested method. */
   NOT_BACKED_UP: 'NOT_BACKED_UP',
+  /** The backup drill found that a method's backup no longer recovers the wallet: its custodian share or its pair is damaged. */
+  BACKUP_BROKEN: 'BACKUP_BROKEN',
   /** The organization has not authorised eject for this wallet. */
   EJECT_NOT_AUTHORIZED: 'EJECT_NOT_AUTHORIZED',
   /** The server, the device module or the worker script could not be reached. */

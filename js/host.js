@@ -31,7 +31,8 @@ export const RequestKind = Object.freeze({
 
 // Device functions the host passes through unchanged: they sign nothing.
 const passThrough = new Set([
-  'keygen', 'backup', 'recover', 'eject', 'refresh', 'deviceState', 'hashPersonalMessage', 'keccak256',
+  'keygen', 'backup', 'recover', 'eject', 'refresh', 'removeBackup', 'verifyBackup', 'deviceState',
+  'hashPersonalMessage', 'keccak256',
 ]);
 
 const chainPattern = /^eip155:[1-9][0-9]*$/;

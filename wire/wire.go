@@ -68,6 +68,13 @@ const (
 	OpRecover = "recover"
 	OpEject   = "eject"
 	OpRefresh = "refresh"
+	// OpRemoveBackup deletes one backup method's pair at the custodian,
+	// once the device proved it holds the wallet's active signing share.
+	OpRemoveBackup = "remove-backup"
+	// OpVerifyBackup is the backup drill: the device proves it can open its
+	// backup share of a method, and the server that the custodian's share
+	// still makes the wallet's public key with it.
+	OpVerifyBackup = "verify-backup"
 )
 
 // ErrFrame is returned for a frame that does not decode.
@@ -340,6 +347,7 @@ const (
 	CodeNotBackedUp        = "NOT_BACKED_UP"
 	CodeEjectNotAuthorized = "EJECT_NOT_AUTHORIZED"
 	CodeStaleDevice        = "STALE_DEVICE"
+	CodeBackupBroken       = "BACKUP_BROKEN"
 	CodeNetwork            = "NETWORK"
 	CodeProtocolAbort      = "PROTOCOL_ABORT"
 	CodeBadFrame           = "BAD_FRAME"

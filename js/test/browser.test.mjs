@@ -36,6 +36,8 @@ const staticFiles = {
   '/host.js': join(jsDir, 'host.js'),
   '/frame.js': join(jsDir, 'frame.js'),
   '/frame-channel.js': join(jsDir, 'frame-channel.js'),
+  '/passkey.js': join(jsDir, 'passkey.js'),
+  '/key-storage.js': join(jsDir, 'key-storage.js'),
   '/duet-frame.html': join(jsDir, 'duet-frame.html'),
   '/worker.js': join(jsDir, 'worker.js'),
   '/device-store.js': join(jsDir, 'device-store.js'),

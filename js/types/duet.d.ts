@@ -17,6 +17,8 @@ export declare const ErrorCode: Readonly<{
   WRONG_PASSWORD: 'WRONG_PASSWORD';
   /** The wallet has no confirmed backup for the requested method. */
   NOT_BACKED_UP: 'NOT_BACKED_UP';
+  /** The backup drill found that a method's backup no longer recovers the wallet. */
+  BACKUP_BROKEN: 'BACKUP_BROKEN';
   /** The organization has not authorised eject for this wallet. */
   EJECT_NOT_AUTHORIZED: 'EJECT_NOT_AUTHORIZED';
   /** The server, the device module or the worker script could not be reached. */
@@ -58,7 +60,11 @@ export declare class DuetError extends Error {
 /** How a backup share is encrypted, and so how it is opened again. */
 export declare const BackupMethod: Readonly<{
   PASSWORD: 'password';
+  /** A passkey of the app's relying party (WebAuthn PRF); the key is derived on the device. */
   PASSKEY: 'passkey';
+  /** A 32-byte key the app keeps (see GoogleDriveKeyStorage). */
+  CUSTOM: 'custom';
+  /** @deprecated The former name of CUSTOM. */
   APP: 'app';
 }>;
 export type BackupMethod = (typeof BackupMethod)[keyof typeof BackupMethod];
@@ -175,9 +181,18 @@ export interface OperationOptions {
   onProgress?: ProgressListener;
 }
 
+/** WebAuthn options of a passkey backup; the relying party defaults to the page's domain. */
+export interface PasskeyOptions {
+  rpId?: string;
+  rpName?: string;
+  userName?: string;
+  userDisplayName?: string;
+}
+
 export type BackupCredential =
   | { method: 'password'; password: string }
-  | { method: 'passkey' | 'app'; key: Uint8Array };
+  | ({ method: 'passkey'; key?: undefined } & PasskeyOptions)
+  | { method: 'passkey' | 'custom' | 'app'; key: Uint8Array };
 
 export type BackupOptions = BackupCredential & OperationOptions;
 
@@ -198,6 +213,8 @@ export interface BackupStatus {
   walletId: string;
   backedUp: boolean;
   recoveryMethods: BackupMethod[];
+  /** For each recovery method, when its backup drill last passed (ISO 8601), or null. */
+  lastVerifiedAt: Partial<Record<BackupMethod, string | null>>;
   ejectAuthorized: boolean;
 }
 
@@ -258,6 +275,10 @@ export declare class Duet {
   recoverWallet(options: BackupOptions): Promise<{ address: Hex; generation: number }>;
   ejectPrivateKey(options: BackupOptions): Promise<Hex>;
   refreshWallet(options?: OperationOptions): Promise<{ generation: number }>;
+  /** The backup drill: proves the method's backup still recovers the wallet, without recovering it. */
+  verifyBackup(options: BackupOptions): Promise<{ method: BackupMethod; verified: true; lastVerifiedAt: string | null }>;
+  /** Deletes one method's backup pair at the custodian; the device proves it holds the signing share. */
+  removeBackupMethod(method: BackupMethod, options?: OperationOptions): Promise<{ method: BackupMethod }>;
   getWalletInfo(): Promise<WalletInfo | null>;
   getBackupStatus(): Promise<BackupStatus | null>;
   doesWalletExist(): Promise<boolean>;
@@ -267,6 +288,30 @@ export declare class Duet {
   /** Stops the device worker; running operations reject with CLOSED. */
   close(): void;
 }
+
+/** Where an app keeps the keys of its custom backups. */
+export interface KeyStorage {
+  /** The wallet's key, or null if none is stored. */
+  load(walletId: string): Promise<Uint8Array | null>;
+  /** Stores the wallet's key; refuses to replace a different one. */
+  save(walletId: string, key: Uint8Array): Promise<void>;
+}
+
+/** Keeps backup keys in the user's Google Drive appDataFolder (Drive v3 REST API). */
+export declare class GoogleDriveKeyStorage implements KeyStorage {
+  constructor(options: {
+    /** The app's OAuth access token (scope drive.appdata), or a function giving a current one. */
+    accessToken: string | (() => Promise<string>);
+    baseUrl?: string;
+    fetch?: typeof fetch;
+    fileName?: (walletId: string) => string;
+  });
+  load(walletId: string): Promise<Uint8Array | null>;
+  save(walletId: string, key: Uint8Array): Promise<void>;
+}
+
+/** The wallet's key from storage, or a fresh random one saved and read back. */
+export declare function loadOrCreateKey(storage: KeyStorage, walletId: string): Promise<Uint8Array>;
 
 /** Returns the server's base URL without query, fragment or trailing slash. */
 export declare function normalizeServerUrl(url: string): string;

@@ -407,7 +407,7 @@ func TestNoClientRouteWritesBackups(t *testing.T) {
 			paths = append(paths, base+"/backups/"+m)
 			for _, g := range gens {
 				paths = append(paths, base+"/backups/"+m+"/"+g, base+"/backups/"+m+"/"+g+"/confirm",
-					base+"/backups/"+m+"/"+g+"/complete")
+					base+"/backups/"+m+"/"+g+"/complete", base+"/backups/"+m+"/"+g+"/verified")
 			}
 		}
 		for _, g := range gens {

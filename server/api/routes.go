@@ -175,7 +175,7 @@ func pathGeneration(r *http.Request) (uint64, error) {
 func pathMethod(r *http.Request) (string, error) {
 	m := r.PathValue("method")
 	if !custodian.ValidMethod(m) {
-		return "", errorf(http.StatusBadRequest, codeBadRequest, "unknown backup method %q, want password, passkey or app", m)
+		return "", errorf(http.StatusBadRequest, codeBadRequest, "unknown backup method %q, want password, passkey or custom", m)
 	}
 	return m, nil
 }

@@ -169,6 +169,17 @@ func (c *Client) Status(ctx context.Context, walletID string) (WalletStatus, err
 	return st, err
 }
 
+// RemoveMethod deletes both halves of every backup of a method.
+func (c *Client) RemoveMethod(ctx context.Context, walletID, method string) error {
+	return c.do(ctx, http.MethodDelete, []string{"wallets", walletID, "backups", method}, nil, nil)
+}
+
+// RecordVerified records that a backup drill proved the pair of backup
+// generation g of a method whole.
+func (c *Client) RecordVerified(ctx context.Context, walletID, method string, g uint64) error {
+	return c.do(ctx, http.MethodPost, []string{"wallets", walletID, "backups", method, gen(g), "verified"}, nil, nil)
+}
+
 // AuthorizeEject records that the organization lets the user eject the key.
 func (c *Client) AuthorizeEject(ctx context.Context, walletID string) error {
 	return c.do(ctx, http.MethodPost, []string{"wallets", walletID, "eject"}, nil, nil)

@@ -24,12 +24,15 @@ import (
 const (
 	MethodPassword = "password"
 	MethodPasskey  = "passkey"
-	MethodApp      = "app"
+	MethodCustom   = "custom"
+	// MethodApp is the former name of MethodCustom. New backups use
+	// MethodCustom; backups made under this name stay recoverable by it.
+	MethodApp = "app"
 )
 
 // ValidMethod reports whether m is a backup method the custodian accepts.
 func ValidMethod(m string) bool {
-	return m == MethodPassword || m == MethodPasskey || m == MethodApp
+	return m == MethodPassword || m == MethodPasskey || m == MethodCustom || m == MethodApp
 }
 
 // PairDigestSize is the size of a backup pair's digest.
@@ -73,6 +76,10 @@ type Backup struct {
 	// of the same generation was stored with.
 	PairDigest []byte `json:"pairDigest,omitempty"`
 	Confirmed  bool   `json:"confirmed"`
+	// VerifiedAt is when a backup drill last proved this pair whole: the
+	// user's half opened and the custodian's half still made the wallet's
+	// public key with it.
+	VerifiedAt *time.Time `json:"verifiedAt,omitempty"`
 }
 
 // ShareStatus tells whether the custodian holds b_C of one backup generation.

@@ -440,3 +440,59 @@ func orgOf(t *testing.T, e *env) string {
 	}
 	return org
 }
+
+// RemoveMethod deletes both halves of one method's backups and nothing of
+// another method's; RecordVerified marks only the confirmed pair it names.
+// Another organization can do neither.
+func TestRemoveMethodAndRecordVerified(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		a, b := e.account(t), e.account(t)
+		pw := completePair(t, a, "w", custodian.MethodPassword, []byte("pw share"), []byte("pw ct"))
+		cu := completePair(t, a, "w", custodian.MethodCustom, []byte("custom share"), []byte("custom ct"))
+		if _, err := a.StartBackup(ctx, "w", custodian.MethodCustom, []byte("unfinished"), digest("unfinished")); err != nil {
+			t.Fatal(err)
+		}
+
+		if err := b.RemoveMethod(ctx, "w", custodian.MethodCustom); !errors.Is(err, custodian.ErrNotFound) {
+			t.Fatalf("another organization's removal: %v, want ErrNotFound", err)
+		}
+		if err := b.RecordVerified(ctx, "w", custodian.MethodPassword, pw); !errors.Is(err, custodian.ErrNotFound) {
+			t.Fatalf("another organization's drill record: %v, want ErrNotFound", err)
+		}
+		if err := a.RecordVerified(ctx, "w", custodian.MethodPassword, cu); !errors.Is(err, custodian.ErrNotFound) {
+			t.Fatalf("drill record of another method's generation: %v, want ErrNotFound", err)
+		}
+		if err := a.RemoveMethod(ctx, "w", "sms"); !errors.Is(err, custodian.ErrInvalid) {
+			t.Fatalf("removal of an unknown method: %v, want ErrInvalid", err)
+		}
+		if err := a.RecordVerified(ctx, "w", custodian.MethodPassword, pw); err != nil {
+			t.Fatal(err)
+		}
+
+		if err := a.RemoveMethod(ctx, "w", custodian.MethodCustom); err != nil {
+			t.Fatal(err)
+		}
+		st, err := a.Status(ctx, "w")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.BackedUp) != 1 || st.BackedUp[0] != custodian.MethodPassword {
+			t.Fatalf("backed up after removing custom: %v", st.BackedUp)
+		}
+		for _, sh := range st.Shares {
+			if sh.Method == custodian.MethodCustom {
+				t.Fatalf("a custom share is left: %+v", sh)
+			}
+		}
+		if len(st.Backups) != 1 || st.Backups[0].Method != custodian.MethodPassword || st.Backups[0].VerifiedAt == nil {
+			t.Fatalf("backups after removal: %+v", st.Backups)
+		}
+		if _, err := a.Backup(ctx, "w", custodian.MethodCustom); !errors.Is(err, custodian.ErrNotFound) {
+			t.Fatalf("custom backup after removal: %v, want ErrNotFound", err)
+		}
+		if _, err := a.Share(ctx, "w", pw); err != nil {
+			t.Fatalf("the password pair's share after removing custom: %v", err)
+		}
+	})
+}

@@ -44,6 +44,8 @@ func NewHandler(st *Store, log *slog.Logger) *Handler {
 		"POST /custodian/v1/wallets/{wallet}/backups/{method}":                h.startBackup,
 		"POST /custodian/v1/wallets/{wallet}/backups/{method}/{gen}/complete": h.completeBackup,
 		"GET /custodian/v1/wallets/{wallet}/backups/{method}":                 h.backup,
+		"DELETE /custodian/v1/wallets/{wallet}/backups/{method}":              h.removeMethod,
+		"POST /custodian/v1/wallets/{wallet}/backups/{method}/{gen}/verified": h.recordVerified,
 		"POST /custodian/v1/wallets/{wallet}/eject":                           h.authorizeEject,
 		"GET /custodian/v1/wallets/{wallet}/eject/shares/{gen}":               h.ejectShare,
 	}
@@ -279,6 +281,44 @@ func (h *Handler) backup(ctx context.Context, org string, w http.ResponseWriter,
 		return err
 	}
 	httpjson.Write(w, http.StatusOK, b)
+	return nil
+}
+
+// removeMethod deletes both halves of every backup of a method.
+func (h *Handler) removeMethod(ctx context.Context, org string, w http.ResponseWriter, r *http.Request) error {
+	wallet, err := pathWallet(r)
+	if err != nil {
+		return err
+	}
+	method, err := pathMethod(r)
+	if err != nil {
+		return err
+	}
+	if err := h.Store.RemoveMethod(ctx, org, wallet, method); err != nil {
+		return err
+	}
+	httpjson.Write(w, http.StatusOK, struct {
+		Removed string `json:"removed"`
+	}{method})
+	return nil
+}
+
+// recordVerified records a passed backup drill of one pair.
+func (h *Handler) recordVerified(ctx context.Context, org string, w http.ResponseWriter, r *http.Request) error {
+	wallet, gen, err := pathWalletGeneration(r)
+	if err != nil {
+		return err
+	}
+	method, err := pathMethod(r)
+	if err != nil {
+		return err
+	}
+	if err := h.Store.RecordVerified(ctx, org, wallet, method, gen); err != nil {
+		return err
+	}
+	httpjson.Write(w, http.StatusOK, struct {
+		Verified bool `json:"verified"`
+	}{true})
 	return nil
 }
 

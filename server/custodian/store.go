@@ -46,7 +46,8 @@ CREATE TABLE custodian_backups (
 )`}, {Version: 2, SQL: `
 ALTER TABLE custodian_shares ADD COLUMN method TEXT;
 ALTER TABLE custodian_shares ADD COLUMN pair_digest {{blob}};
-ALTER TABLE custodian_backups ADD COLUMN pair_digest {{blob}}`}}
+ALTER TABLE custodian_backups ADD COLUMN pair_digest {{blob}}`}, {Version: 3, SQL: `
+ALTER TABLE custodian_backups ADD COLUMN verified_at BIGINT`}}
 
 // A Store is the custodian's own storage. Every query is scoped to the
 // organization the caller authenticated as: one organization's wallets are
@@ -451,12 +452,17 @@ func (s *Store) Status(ctx context.Context, orgID, walletID string) (WalletStatu
 	}
 	err = s.scan(ctx, func(rows *sql.Rows) error {
 		var b Backup
-		if err := rows.Scan(&b.Method, &b.Generation, &b.Confirmed); err != nil {
+		var verified sql.NullInt64
+		if err := rows.Scan(&b.Method, &b.Generation, &b.Confirmed, &verified); err != nil {
 			return err
+		}
+		if verified.Valid {
+			t := time.UnixMilli(verified.Int64).UTC()
+			b.VerifiedAt = &t
 		}
 		st.Backups = append(st.Backups, b)
 		return nil
-	}, `SELECT method, generation, confirmed_at IS NOT NULL FROM custodian_backups WHERE wallet_id = $1 ORDER BY method, generation`, walletID)
+	}, `SELECT method, generation, confirmed_at IS NOT NULL, verified_at FROM custodian_backups WHERE wallet_id = $1 ORDER BY method, generation`, walletID)
 	if err != nil {
 		return st, fmt.Errorf("custodian: read backups: %w", err)
 	}
@@ -520,4 +526,57 @@ func (s *Store) EjectShare(ctx context.Context, orgID, walletID string, gen uint
 		return nil, fmt.Errorf("custodian: wallet %s: %w", walletID, ErrEjectNotAuthorized)
 	}
 	return s.Share(ctx, orgID, walletID, gen)
+}
+
+// RemoveMethod deletes every backup of a method for the wallet: the user's
+// ciphertexts and the custodian's shares, confirmed or not. The wallet's
+// other methods are untouched. Removing a method that has nothing stored is
+// not an error.
+func (s *Store) RemoveMethod(ctx context.Context, orgID, walletID, method string) error {
+	if !ValidMethod(method) {
+		return fmt.Errorf("%w: unknown backup method %q", ErrInvalid, method)
+	}
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		if err := ownWallet(ctx, tx, orgID, walletID); err != nil {
+			return err
+		}
+		if err := lockWallet(ctx, tx, walletID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM custodian_backups WHERE wallet_id = $1 AND method = $2`, walletID, method); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM custodian_shares WHERE wallet_id = $1 AND method = $2`, walletID, method)
+		return err
+	})
+	return wrap("remove backup method", err)
+}
+
+// RecordVerified records that a backup drill proved the confirmed pair of
+// generation gen of a method whole. It is ErrNotFound if that pair is not
+// the method's confirmed backup.
+func (s *Store) RecordVerified(ctx context.Context, orgID, walletID, method string, gen uint64) error {
+	if !ValidMethod(method) {
+		return fmt.Errorf("%w: unknown backup method %q", ErrInvalid, method)
+	}
+	g, err := generation(gen)
+	if err != nil {
+		return err
+	}
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		if err := ownWallet(ctx, tx, orgID, walletID); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx,
+			`UPDATE custodian_backups SET verified_at = $4 WHERE wallet_id = $1 AND method = $2 AND generation = $3 AND confirmed_at IS NOT NULL`,
+			walletID, method, g, s.stamp())
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return fmt.Errorf("custodian: %s backup generation %d of wallet %s: %w", method, gen, walletID, ErrNotFound)
+		}
+		return nil
+	})
+	return wrap("record verified", err)
 }

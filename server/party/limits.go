@@ -19,7 +19,8 @@ import (
 //
 // Share changes are counted in fixed windows: a window opens with the
 // wallet's first backup, refresh or recovery after the previous window
-// ended, and at most ShareChanges sessions start in it. Every session that
+// ended, and at most ShareChanges sessions start in it. Removing a backup
+// method counts too; the backup drill, which changes nothing, does not. Every session that
 // gets past its wallet lookup counts, whatever its outcome.
 //
 // Aborts are counted the same way per client: a protocol abort the device
@@ -33,7 +34,7 @@ import (
 // primes taken, no protocol message sent) and changes nothing stored but the
 // counters.
 type Limits struct {
-	ShareChanges      int           // backup, refresh and recovery sessions allowed per wallet per ShareChangeWindow; 0 → default 6
+	ShareChanges      int           // backup, refresh, recovery and backup-removal sessions allowed per wallet per ShareChangeWindow; 0 → default 6
 	ShareChangeWindow time.Duration // 0 → 1h
 	Aborts            int           // protocol aborts (and bad frames) a client may cause per AbortWindow before it is locked out; 0 → default 5
 	AbortWindow       time.Duration // 0 → 10m
@@ -100,7 +101,7 @@ func (h *Handler) admitClient(ctx context.Context, clientID string) error {
 // of changes in the current window. Other operations pass.
 func (s *session) admitShareChange(ctx context.Context, walletID string) error {
 	switch s.op {
-	case wire.OpBackup, wire.OpRefresh, wire.OpRecover:
+	case wire.OpBackup, wire.OpRefresh, wire.OpRecover, wire.OpRemoveBackup:
 	default:
 		return nil
 	}

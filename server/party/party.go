@@ -316,6 +316,10 @@ func (s *session) serve(ctx context.Context) error {
 		return s.eject(ctx)
 	case wire.OpRefresh:
 		return s.refresh(ctx)
+	case wire.OpRemoveBackup:
+		return s.removeBackup(ctx)
+	case wire.OpVerifyBackup:
+		return s.verifyBackup(ctx)
 	}
 	return fail(wire.CodeInvalidArgument, "unknown operation %q", hello.Op)
 }

@@ -11,6 +11,8 @@ import {
   DuetError,
   DuetProvider,
   ErrorCode,
+  GoogleDriveKeyStorage,
+  loadOrCreateKey,
   ProviderErrorCode,
   ProviderRpcError,
   RequestKind,
@@ -19,6 +21,7 @@ import {
   providerInfo,
   sessionTokenExpiry,
   type ConnectOptions,
+  type KeyStorage,
   type Hex,
   type ProgressEvent,
   type SignatureRequest,
@@ -37,6 +40,7 @@ function explain(code: ErrorCode): string {
     case ErrorCode.WALLET_EXISTS: return 'you already have a wallet';
     case ErrorCode.WRONG_PASSWORD: return 'wrong password';
     case ErrorCode.NOT_BACKED_UP: return 'back up first';
+    case ErrorCode.BACKUP_BROKEN: return 'back up again';
     case ErrorCode.EJECT_NOT_AUTHORIZED: return 'ask for eject';
     case ErrorCode.NETWORK: return 'check the connection';
     case ErrorCode.PROTOCOL_ABORT: return 'the server misbehaved';
@@ -113,12 +117,19 @@ async function main(): Promise<void> {
   await d.backupWallet({ method: BackupMethod.PASSWORD, password: 'correct horse' });
   await d.backupWallet({ method: 'passkey', key: new Uint8Array(32), onProgress });
   const recovered = await d.recoverWallet({ method: BackupMethod.APP, key: new Uint8Array(32) });
+  await d.backupWallet({ method: BackupMethod.PASSKEY, rpId: 'example.com', rpName: 'Example' });
+  const drive: KeyStorage = new GoogleDriveKeyStorage({ accessToken: async () => 'token' });
+  const customKey: Uint8Array = await loadOrCreateKey(drive, 'wallet');
+  await d.backupWallet({ method: BackupMethod.CUSTOM, key: customKey });
+  const drill: { verified: true; lastVerifiedAt: string | null } = await d.verifyBackup({ method: 'passkey' });
+  const removed: { method: BackupMethod } = await d.removeBackupMethod('custom', { onProgress });
   const key: Hex = await d.ejectPrivateKey({ method: 'password', password: 'correct horse' });
   const refreshed: { generation: number } = await d.refreshWallet();
   const info = await d.getWalletInfo();
   const walletId: string | undefined = info?.walletId;
   const status = await d.getBackupStatus();
   const methods: BackupMethod[] = status?.recoveryMethods ?? [];
+  const lastDrill: string | null | undefined = status?.lastVerifiedAt.password;
   const exists: boolean = await d.doesWalletExist();
   const backedUp: boolean = (await d.isWalletBackedUp()) && (await d.isWalletBackedUp(BackupMethod.PASSKEY));
   const recoverable: boolean = await d.isWalletRecoverable();

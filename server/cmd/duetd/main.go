@@ -261,7 +261,7 @@ func orgCreate(ctx context.Context, args []string, stdout, stderr io.Writer, get
 type limitFlags struct{ l party.Limits }
 
 func (f *limitFlags) register(flags *flag.FlagSet) {
-	flags.IntVar(&f.l.ShareChanges, "limit-share-changes", 6, "backups, refreshes and recoveries allowed per wallet per --limit-share-change-window")
+	flags.IntVar(&f.l.ShareChanges, "limit-share-changes", 6, "backups, refreshes, recoveries and backup removals allowed per wallet per --limit-share-change-window")
 	flags.DurationVar(&f.l.ShareChangeWindow, "limit-share-change-window", time.Hour, "`duration` of a wallet's share-change window")
 	flags.IntVar(&f.l.Aborts, "limit-aborts", 5, "protocol aborts and bad frames a client may cause per --limit-abort-window before it is locked out")
 	flags.DurationVar(&f.l.AbortWindow, "limit-abort-window", 10*time.Minute, "`duration` of a client's abort window")
