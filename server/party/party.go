@@ -15,7 +15,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -49,8 +48,11 @@ type Handler struct {
 	OriginPatterns []string
 	// FrameTimeout bounds each wait for the device (default one minute).
 	FrameTimeout time.Duration
-	// MaxSessionsPerClient caps concurrent sessions of one client (default 4).
+	// MaxSessionsPerClient caps concurrent sessions of one client (default
+	// 4), across every replica on the database (store.SessionSlots).
 	MaxSessionsPerClient int
+	// Sockets cap the open sockets of this process and the wait for Hello.
+	Sockets SocketLimits
 	// PrimeTimeout bounds the wait for a device that searches for its
 	// Paillier primes mid-session (a recovery); default five minutes.
 	PrimeTimeout time.Duration
@@ -61,15 +63,15 @@ type Handler struct {
 	// Now is the clock of the limits; time.Now if nil.
 	Now func() time.Time
 	// LockLease is how long the wallet's change lock, which a refresh or
-	// recovery holds in the database, outlives a session that stops renewing
-	// it (a crashed replica); default two minutes. A live session renews it
-	// every third of the lease.
+	// recovery holds in the database, and a session's slot among its
+	// client's, outlive a session that stops renewing them (a crashed
+	// replica); default two minutes. A live session renews them every third
+	// of the lease.
 	LockLease time.Duration
 	// Metrics, if set, records each session's operation, outcome and time.
 	Metrics *metrics.Sessions
 
-	mu       sync.Mutex
-	sessions map[string]int // client id → open sessions
+	socks sockets
 }
 
 func (h *Handler) rand() io.Reader {
@@ -88,6 +90,11 @@ func (h *Handler) log() *slog.Logger {
 
 // ServeHTTP upgrades the request and serves one session.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	gate := h.admitSocket(w, r)
+	if gate == nil {
+		return
+	}
+	defer gate.close()
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: h.OriginPatterns})
 	if err != nil {
 		return
@@ -104,7 +111,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer stop()
 	}
 	conn := wire.NewConn(ws, timeout)
-	s := &session{h: h, conn: conn, cancel: cancel}
+	s := &session{h: h, conn: conn, cancel: cancel, gate: gate}
 	start := time.Now()
 	err = s.serve(ctx)
 	h.Metrics.Observe(s.op, start, err)
@@ -152,31 +159,6 @@ func sessionError(err error) *wire.Error {
 		return fail(wire.CodeBadFrame, "%v", err)
 	}
 	return nil
-}
-
-func (h *Handler) enter(clientID string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.sessions == nil {
-		h.sessions = map[string]int{}
-	}
-	limit := h.MaxSessionsPerClient
-	if limit == 0 {
-		limit = 4
-	}
-	if h.sessions[clientID] >= limit {
-		return false
-	}
-	h.sessions[clientID]++
-	return true
-}
-
-func (h *Handler) leave(clientID string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.sessions[clientID]--; h.sessions[clientID] <= 0 {
-		delete(h.sessions, clientID)
-	}
 }
 
 func (h *Handler) lockLease() time.Duration {
@@ -250,6 +232,7 @@ func fail(code, format string, args ...any) *wire.Error {
 type session struct {
 	h        *Handler
 	conn     *wire.Conn
+	gate     *socketGate
 	cancel   context.CancelFunc
 	unlock   func() // releases the wallet lock; nil when not held
 	op       string
@@ -265,7 +248,7 @@ func (s *session) serve(ctx context.Context) error {
 	// Whatever ends the session, a failed send included, gives the
 	// wallet lock back.
 	defer s.release()
-	f, err := s.conn.Recv(ctx)
+	f, err := s.recvHello(ctx)
 	if err != nil {
 		return err
 	}
@@ -285,10 +268,11 @@ func (s *session) serve(ctx context.Context) error {
 	if err := s.h.admitClient(ctx, client.ID); err != nil {
 		return err
 	}
-	if !s.h.enter(client.ID) {
-		return fail(wire.CodeBusy, "too many sessions for this client")
+	leave, err := s.takeSessionSlot(ctx)
+	if err != nil {
+		return err
 	}
-	defer s.h.leave(client.ID)
+	defer leave()
 	// Redundant: wire.ParseHello reads the nonce with codec's Fixed(32), so
 	// every Hello that parses has a 32-byte nonce; kept so that the session
 	// id's freshness does not rest on the decoder alone.

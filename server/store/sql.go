@@ -69,6 +69,13 @@ CREATE TABLE wallet_locks (
 	wallet_id TEXT PRIMARY KEY,
 	holder TEXT NOT NULL,
 	expires_at BIGINT NOT NULL
+)`}, {Version: 4, SQL: `
+CREATE TABLE session_slots (
+	client_id TEXT NOT NULL,
+	slot BIGINT NOT NULL,
+	holder TEXT NOT NULL,
+	expires_at BIGINT NOT NULL,
+	PRIMARY KEY (client_id, slot)
 )`}}
 
 // SQLStore is the Store on SQLite or PostgreSQL.
@@ -728,6 +735,66 @@ func (s *SQLStore) UnlockWallet(ctx context.Context, walletID, holder string) er
 	if _, err := s.db.ExecContext(ctx,
 		`DELETE FROM wallet_locks WHERE wallet_id = $1 AND holder = $2`, walletID, holder); err != nil {
 		return fmt.Errorf("store: unlock wallet: %w", err)
+	}
+	return nil
+}
+
+// claimSlot takes the slot for holder, or renews holder's lease of it: one
+// statement, serialised on the row by both engines, as LockWallet.
+func (s *SQLStore) claimSlot(ctx context.Context, clientID string, slot int, holder string, lease time.Duration, renew bool) (bool, error) {
+	now := s.now()
+	// A renewal never takes a slot whose lease ran out while another
+	// holder has it: $5 is then below every expiry.
+	free := now.UnixMilli()
+	if renew {
+		free = -1
+	}
+	res, err := s.db.ExecContext(ctx,
+		`INSERT INTO session_slots (client_id, slot, holder, expires_at) VALUES ($1, $2, $3, $4)
+		 ON CONFLICT (client_id, slot) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+		 WHERE session_slots.holder = excluded.holder OR session_slots.expires_at <= $5`,
+		clientID, int64(slot), holder, now.Add(lease).UnixMilli(), free)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+func (s *SQLStore) TakeSessionSlot(ctx context.Context, clientID, holder string, limit int, lease time.Duration) (int, error) {
+	if clientID == "" || holder == "" || limit < 1 || lease <= 0 {
+		return 0, errors.New("store: a session slot needs a client, a holder, a limit and a lease")
+	}
+	for slot := range limit {
+		ok, err := s.claimSlot(ctx, clientID, slot, holder, lease, false)
+		if err != nil {
+			return 0, fmt.Errorf("store: take session slot: %w", err)
+		}
+		if ok {
+			return slot, nil
+		}
+	}
+	return 0, fmt.Errorf("store: client %s: %w", clientID, ErrNoSessionSlot)
+}
+
+func (s *SQLStore) RenewSessionSlot(ctx context.Context, clientID string, slot int, holder string, lease time.Duration) error {
+	if clientID == "" || holder == "" || lease <= 0 {
+		return errors.New("store: a session slot needs a client, a holder and a lease")
+	}
+	ok, err := s.claimSlot(ctx, clientID, slot, holder, lease, true)
+	if err != nil {
+		return fmt.Errorf("store: renew session slot: %w", err)
+	}
+	if !ok {
+		return fmt.Errorf("store: client %s slot %d: %w", clientID, slot, ErrNoSessionSlot)
+	}
+	return nil
+}
+
+func (s *SQLStore) ReleaseSessionSlot(ctx context.Context, clientID string, slot int, holder string) error {
+	if _, err := s.db.ExecContext(ctx,
+		`DELETE FROM session_slots WHERE client_id = $1 AND slot = $2 AND holder = $3`, clientID, int64(slot), holder); err != nil {
+		return fmt.Errorf("store: release session slot: %w", err)
 	}
 	return nil
 }

@@ -42,6 +42,8 @@ var (
 	ErrRateLimited = errors.New("store: rate limit reached")
 	// ErrLocked means another holder has the wallet's change lock.
 	ErrLocked = errors.New("store: wallet is locked by another share change")
+	// ErrNoSessionSlot means every session slot of the client is held.
+	ErrNoSessionSlot = errors.New("store: every session slot of the client is taken")
 )
 
 // An Organization runs an app on Duet. Its backend makes clients with its API key.
@@ -195,10 +197,27 @@ type RateLimits interface {
 	LockedUntil(ctx context.Context, kind, subject string, now time.Time) (time.Time, error)
 }
 
+// SessionSlots caps the concurrent sessions of a client across every
+// replica sharing the database: a session holds one of the client's slots,
+// numbered 0 to limit-1, under a lease it renews while it runs. A replica
+// that dies leaves its slots to lapse with their leases.
+type SessionSlots interface {
+	// TakeSessionSlot claims a free slot (or one whose lease ran out) of the
+	// client for holder until now+lease, and returns its number; with all
+	// limit slots held it returns ErrNoSessionSlot.
+	TakeSessionSlot(ctx context.Context, clientID, holder string, limit int, lease time.Duration) (slot int, err error)
+	// RenewSessionSlot extends holder's lease of the slot; ErrNoSessionSlot
+	// if holder no longer holds it.
+	RenewSessionSlot(ctx context.Context, clientID string, slot int, holder string, lease time.Duration) error
+	// ReleaseSessionSlot frees the slot if holder holds it.
+	ReleaseSessionSlot(ctx context.Context, clientID string, slot int, holder string) error
+}
+
 // Store is everything the server party keeps.
 type Store interface {
 	Accounts
 	Wallets
 	Presignatures
 	RateLimits
+	SessionSlots
 }
