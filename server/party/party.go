@@ -418,10 +418,6 @@ func (s *session) keygen(ctx context.Context) error {
 		return err
 	}
 	s.walletID = id
-	primes, err := s.h.Primes.Primes(ctx)
-	if err != nil {
-		return fail(wire.CodeServerError, "no primes available")
-	}
 	if err := s.conn.Send(ctx, (&wire.Welcome{WalletID: id, Nonce: s.nonce}).Frame()); err != nil {
 		return err
 	}
@@ -430,14 +426,13 @@ func (s *session) keygen(ctx context.Context) error {
 		return err
 	}
 	first := out.(*mpc.KeyShare)
-	out, err = s.run(ctx, mpc.ProtocolRefresh, first.Generation, func(cfg mpc.Config) (mpc.Round, *mpc.Message, error) {
-		return mpc.Refresh(mpc.RefreshConfig{Config: cfg, Share: first, Primes: primes})
+	share, err := s.refreshWithPrimes(ctx, first.Generation, func(cfg mpc.Config, primes *mpc.Primes) mpc.RefreshConfig {
+		return mpc.RefreshConfig{Config: cfg, Share: first, Primes: primes}
 	})
 	first.Wipe()
 	if err != nil {
 		return err
 	}
-	share := out.(*mpc.KeyShare)
 	data, _ := share.MarshalBinary()
 	addr := mpc.Address(share.PublicKey)
 	w := store.Wallet{ID: id, ClientID: s.client.ID, PublicKey: share.PublicKey.Bytes(), Address: fmt.Sprintf("0x%x", addr)}
@@ -495,17 +490,13 @@ func (s *session) refresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	primes, err := s.h.Primes.Primes(ctx)
-	if err != nil {
-		return fail(wire.CodeServerError, "no primes available")
-	}
-	out, err := s.run(ctx, mpc.ProtocolRefresh, share.Generation, func(cfg mpc.Config) (mpc.Round, *mpc.Message, error) {
-		return mpc.Refresh(mpc.RefreshConfig{Config: cfg, Share: share, Primes: primes})
+	next, err := s.refreshWithPrimes(ctx, share.Generation, func(cfg mpc.Config, primes *mpc.Primes) mpc.RefreshConfig {
+		return mpc.RefreshConfig{Config: cfg, Share: share, Primes: primes}
 	})
 	if err != nil {
 		return err
 	}
-	return s.storeAndCommit(ctx, out.(*mpc.KeyShare))
+	return s.storeAndCommit(ctx, next)
 }
 
 func (s *session) storeAndCommit(ctx context.Context, next *mpc.KeyShare) error {
@@ -636,10 +627,6 @@ func (s *session) recover(ctx context.Context) error {
 	if subtle.ConstantTimeCompare(pairB.PublicDigest(), b.PairDigest) != 1 {
 		return fail(wire.CodeNotBackedUp, "the custodian's share is not of the %s backup's pair", s.hello.Method)
 	}
-	primes, err := s.h.Primes.Primes(ctx)
-	if err != nil {
-		return fail(wire.CodeServerError, "no primes available")
-	}
 	if err := s.loadWallet(ctx, true); err != nil {
 		return err
 	}
@@ -656,13 +643,13 @@ func (s *session) recover(ctx context.Context) error {
 		return err
 	}
 	gen := s.wallet.ActiveGeneration + 1
-	out, err := s.run(ctx, mpc.ProtocolRefresh, s.wallet.ActiveGeneration, func(cfg mpc.Config) (mpc.Round, *mpc.Message, error) {
-		return mpc.Refresh(mpc.RefreshConfig{Config: cfg, Share: pairB, Primes: primes, Generation: gen})
+	next, err := s.refreshWithPrimes(ctx, s.wallet.ActiveGeneration, func(cfg mpc.Config, primes *mpc.Primes) mpc.RefreshConfig {
+		return mpc.RefreshConfig{Config: cfg, Share: pairB, Primes: primes, Generation: gen}
 	})
 	if err != nil {
 		return err
 	}
-	return s.storeAndCommit(ctx, out.(*mpc.KeyShare))
+	return s.storeAndCommit(ctx, next)
 }
 
 func (s *session) eject(ctx context.Context) error {

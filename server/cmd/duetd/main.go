@@ -39,6 +39,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -349,6 +350,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	lf.register(flags)
 	var sl socketFlags
 	sl.register(flags)
+	primePool := flags.Int("prime-pool", 4, "safe-prime pairs kept ready for new Paillier keys")
+	primeWorkers := flags.Int("prime-workers", runtime.NumCPU(), "goroutines searching for safe primes in parallel (default: the number of CPUs)")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -361,6 +364,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 	if err := sl.check(); err != nil {
 		return err
+	}
+	if *primePool <= 0 || *primeWorkers <= 0 {
+		return errors.New("--prime-pool and --prime-workers must be at least 1")
 	}
 	for _, d := range []struct {
 		name string
@@ -429,7 +435,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	// not wait for; they end with sessionCtx.
 	sessionCtx, stopSessions := context.WithCancel(ctx)
 	defer stopSessions()
-	primes := party.NewPrimePool(sessionCtx, 4, log)
+	primes := party.NewPrimePool(sessionCtx, party.PrimePoolConfig{Size: *primePool, Workers: *primeWorkers, Log: log})
 	reg := metrics.New()
 	reg.PrimePool(primes.Len)
 
