@@ -25,6 +25,7 @@ func (s *Server) routes() {
 	// The organization's backend, with its org API key.
 	s.handleOrg("POST /v1/clients", s.createClient)
 	s.handleOrg("POST /v1/clients/{client}/eject", s.authorizeEject)
+	s.handleOrg("GET /v1/audit", s.auditLog)
 
 	// The operator's probes.
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -303,6 +304,8 @@ func (s *Server) ejectFor(w http.ResponseWriter, r *http.Request, o store.Organi
 		return err
 	}
 	s.log.InfoContext(r.Context(), "eject authorized", "org", o.ID, "client", c.ID, "wallet", wallet.ID)
+	s.audit(r, store.AuditRecord{OrganizationID: o.ID, ClientID: c.ID, WalletID: wallet.ID,
+		Generation: wallet.ActiveGeneration, Action: store.AuditEjectAuthorized, Outcome: "ok"})
 	writeJSON(w, http.StatusOK, struct {
 		ClientID        string `json:"clientId"`
 		WalletID        string `json:"walletId"`

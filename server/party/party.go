@@ -115,6 +115,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	err = s.serve(ctx)
 	h.Metrics.Observe(s.op, start, err)
+	h.audit(ctx, s, err)
 	we := sessionError(err)
 	switch {
 	case err == nil:

@@ -213,6 +213,43 @@ type SessionSlots interface {
 	ReleaseSessionSlot(ctx context.Context, clientID string, slot int, holder string) error
 }
 
+// An AuditRecord is one entry of an organization's audit log: who did
+// what to which wallet, when, and how it ended. It never holds a secret.
+type AuditRecord struct {
+	// ID orders the log: records of one organization sort by ID in the
+	// order they were written (to the millisecond of the writing replica's
+	// clock).
+	ID             string    `json:"id"`
+	OrganizationID string    `json:"organizationId"`
+	ClientID       string    `json:"clientId"`
+	WalletID       string    `json:"walletId,omitempty"`
+	Generation     uint64    `json:"generation,omitempty"`
+	Action         string    `json:"action"`
+	Outcome        string    `json:"outcome"`
+	At             time.Time `json:"at"`
+}
+
+// Actions of the audit log.
+const (
+	AuditWalletCreated   = "wallet_created"
+	AuditSignature       = "signature"
+	AuditBackup          = "backup"
+	AuditRecovery        = "recovery"
+	AuditRefresh         = "refresh"
+	AuditEject           = "eject"
+	AuditEjectAuthorized = "eject_authorized"
+)
+
+// Audit is the append-only audit log: nothing in the store updates or
+// deletes a record.
+type Audit interface {
+	// AppendAudit writes r, with a fresh ID and the store's time.
+	AppendAudit(ctx context.Context, r AuditRecord) error
+	// AuditLog returns up to limit records of the organization with IDs
+	// after after ("" for the first), in order.
+	AuditLog(ctx context.Context, orgID, after string, limit int) ([]AuditRecord, error)
+}
+
 // Store is everything the server party keeps.
 type Store interface {
 	Accounts
@@ -220,4 +257,5 @@ type Store interface {
 	Presignatures
 	RateLimits
 	SessionSlots
+	Audit
 }
