@@ -92,6 +92,9 @@ type Config struct {
 	// FrameAncestors is the Content-Security-Policy frame-ancestors source
 	// list: the pages that may frame ours (default 'none').
 	FrameAncestors string
+	// LoopbackWebhooks lets an organization register an http webhook on a
+	// loopback address (development); otherwise webhooks are https only.
+	LoopbackWebhooks bool
 	// RateLimit, if set, bounds the requests of every route.
 	RateLimit *RateLimit
 	// Ready reports whether the server can serve sessions, for GET /readyz;
@@ -118,6 +121,8 @@ type Server struct {
 	loopback   bool
 	ready      func(context.Context) error
 	rateLimit  *RateLimit
+
+	loopbackWebhooks bool
 }
 
 // NewServer returns a Server with the API routes mounted.
@@ -137,6 +142,8 @@ func NewServer(cfg Config) *Server {
 		loopback:   cfg.LoopbackOnly,
 		ready:      cfg.Ready,
 		rateLimit:  cfg.RateLimit,
+
+		loopbackWebhooks: cfg.LoopbackWebhooks,
 	}
 	if s.now == nil {
 		s.now = time.Now

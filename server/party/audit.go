@@ -6,6 +6,7 @@ import (
 
 	"github.com/duetwallet/duet/server/metrics"
 	"github.com/duetwallet/duet/server/store"
+	"github.com/duetwallet/duet/server/webhook"
 	"github.com/duetwallet/duet/wire"
 )
 
@@ -44,4 +45,33 @@ func (h *Handler) audit(ctx context.Context, s *session, err error) {
 	if aerr := h.Store.AppendAudit(ctx, r); aerr != nil {
 		h.log().Error("writing the audit record failed", "action", action, "client", s.client.ID, "error", aerr)
 	}
+	if event := alertEvents[s.op]; event != "" && err == nil {
+		webhook.Enqueue(ctx, h.Store, h.log(), webhook.Event{
+			Event: event, OrganizationID: r.OrganizationID, ClientID: r.ClientID,
+			WalletID: r.WalletID, Generation: r.Generation,
+		})
+	}
+}
+
+// alertEvents are the webhook events of the operations that raise one when
+// they succeed.
+var alertEvents = map[string]string{
+	wire.OpKeygen:  webhook.EventWalletCreated,
+	wire.OpBackup:  webhook.EventWalletBackedUp,
+	wire.OpRecover: webhook.EventWalletRecovered,
+	wire.OpEject:   webhook.EventWalletEjected,
+}
+
+// alertLockout raises the webhook event of a client locked out after
+// repeated protocol aborts.
+func (h *Handler) alertLockout(ctx context.Context, clientID string, until time.Time) {
+	c, err := h.Store.Client(ctx, clientID)
+	if err != nil {
+		h.log().Error("loading a locked-out client failed", "client", clientID, "error", err)
+		return
+	}
+	until = until.UTC()
+	webhook.Enqueue(ctx, h.Store, h.log(), webhook.Event{
+		Event: webhook.EventClientLockedOut, OrganizationID: c.OrganizationID, ClientID: clientID, Until: &until,
+	})
 }

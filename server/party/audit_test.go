@@ -7,10 +7,13 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/duetwallet/duet/bridge"
 	"github.com/duetwallet/duet/server/apikey"
+	"github.com/duetwallet/duet/server/party"
 	"github.com/duetwallet/duet/server/store"
+	"github.com/duetwallet/duet/server/webhook"
 	"github.com/duetwallet/duet/wire"
 )
 
@@ -43,6 +46,8 @@ func getAudit(t *testing.T, e *env, key, query string) auditPage {
 // page by page through the API and no other organization can read.
 func TestAuditLogRecordsEachOperation(t *testing.T) {
 	e := newEnv(t)
+	registerWebhook(t, e, "http://example.com/hook", http.StatusBadRequest)
+	registerWebhook(t, e, "https://hooks.example.com/duet", http.StatusCreated)
 	dev := e.newDevice(e.srv.URL)
 	info, err := dev.Keygen(ctx(t))
 	if err != nil {
@@ -97,6 +102,10 @@ func TestAuditLogRecordsEachOperation(t *testing.T) {
 		t.Fatalf("audit log:\n got %v\nwant %v", got, want)
 	}
 
+	// The alert events went to the outbox, in order.
+	wantEvents(t, e, webhook.EventWalletCreated, webhook.EventWalletBackedUp, webhook.EventWalletRecovered,
+		webhook.EventEjectAuthorized, webhook.EventWalletEjected)
+
 	// Another organization reads its own log, which is empty.
 	otherID, _ := apikey.NewID(rand.Reader)
 	ck, err := e.cus.CreateAccount(ctx(t), otherID)
@@ -113,4 +122,55 @@ func TestAuditLogRecordsEachOperation(t *testing.T) {
 	if p := getAudit(t, e, otherKey, "?after="+all[0].ID); len(p.Records) != 0 {
 		t.Fatalf("another organization read %d records after an id of ours", len(p.Records))
 	}
+}
+
+func registerWebhook(t *testing.T, e *env, url string, want int) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", e.srv.URL+"/v1/webhooks", strings.NewReader(`{"url":"`+url+`"}`))
+	req.Header.Set("Authorization", "Bearer "+e.orgKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct{ URL, Secret string }
+	json.NewDecoder(resp.Body).Decode(&out)
+	if resp.StatusCode != want || (want == http.StatusCreated && len(out.Secret) != 64) {
+		t.Fatalf("POST /v1/webhooks %s: %s %+v, want %d with a secret", url, resp.Status, out, want)
+	}
+}
+
+// wantEvents checks the events waiting in the outbox.
+func wantEvents(t *testing.T, e *env, want ...string) {
+	t.Helper()
+	ds, err := e.store.ClaimDeliveries(ctx(t), time.Now().Add(time.Hour), time.Hour, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range ds {
+		var ev webhook.Event
+		if err := json.Unmarshal(d.Payload, &ev); err != nil || ev.Event != d.Event || ev.ClientID != e.clientID || ev.OrganizationID != e.orgID {
+			t.Fatalf("event %s: %+v %v", d.Payload, ev, err)
+		}
+		got = append(got, d.Event)
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("events %v, want %v", got, want)
+	}
+}
+
+// TestLockoutAlert: a client locked out after repeated aborts raises the
+// alert event.
+func TestLockoutAlert(t *testing.T) {
+	e := newEnvWith(t, envConfig{limits: party.Limits{ShareChanges: 100, Aborts: 2}})
+	registerWebhook(t, e, "https://hooks.example.com/duet", http.StatusCreated)
+	if _, err := e.newDevice(e.srv.URL).Keygen(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	badFrame(t, e)
+	wantEvents(t, e, webhook.EventWalletCreated)
+	badFrame(t, e)
+	wantEvents(t, e, webhook.EventClientLockedOut)
 }

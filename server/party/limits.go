@@ -165,5 +165,6 @@ func (h *Handler) countAbort(ctx context.Context, clientID string) {
 		h.log().Error("counting an abort failed", "client", clientID, "error", err)
 	case !until.IsZero():
 		h.log().Warn("client locked out after repeated aborts", "client", clientID, "until", until)
+		h.alertLockout(ctx, clientID, until)
 	}
 }

@@ -49,6 +49,7 @@ const (
 	PurposeCustodianKey   = "duet/custodian-credential"
 	PurposeCustodianShare = "duet/custodian-share"
 	PurposeBackup         = "duet/backup-ciphertext"
+	PurposeWebhookSecret  = "duet/webhook-secret"
 )
 
 var (

@@ -88,7 +88,24 @@ CREATE TABLE audit_log (
 	outcome TEXT NOT NULL,
 	at BIGINT NOT NULL
 );
-CREATE INDEX audit_log_org_id ON audit_log (org_id, id)`}}
+CREATE INDEX audit_log_org_id ON audit_log (org_id, id)`}, {Version: 6, SQL: `
+CREATE TABLE webhooks (
+	org_id TEXT PRIMARY KEY,
+	url TEXT NOT NULL,
+	secret {{blob}} NOT NULL,
+	created_at BIGINT NOT NULL
+);
+CREATE TABLE webhook_outbox (
+	id TEXT PRIMARY KEY,
+	org_id TEXT NOT NULL,
+	event TEXT NOT NULL,
+	payload {{blob}} NOT NULL,
+	attempts BIGINT NOT NULL,
+	next_attempt BIGINT NOT NULL,
+	state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+	created_at BIGINT NOT NULL
+);
+CREATE INDEX webhook_outbox_due ON webhook_outbox (state, next_attempt)`}}
 
 // SQLStore is the Store on SQLite or PostgreSQL.
 type SQLStore struct {
@@ -864,4 +881,124 @@ func (s *SQLStore) AuditLog(ctx context.Context, orgID, after string, limit int)
 		return nil, fmt.Errorf("store: read audit log: %w", err)
 	}
 	return out, nil
+}
+
+func webhookBinding(orgID string) seal.Binding {
+	return seal.Binding{Purpose: seal.PurposeWebhookSecret, WalletID: orgID}
+}
+
+func (s *SQLStore) SetWebhook(ctx context.Context, w Webhook) error {
+	if w.OrganizationID == "" || w.URL == "" || len(w.Secret) < 16 {
+		return errors.New("store: a webhook needs an organization, a URL and a secret of at least 16 bytes")
+	}
+	sealed, err := s.sealer.Seal(s.rand, webhookBinding(w.OrganizationID), w.Secret)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	_, err = s.db.ExecContext(ctx,
+		`INSERT INTO webhooks (org_id, url, secret, created_at) VALUES ($1, $2, $3, $4)
+		 ON CONFLICT (org_id) DO UPDATE SET url = excluded.url, secret = excluded.secret, created_at = excluded.created_at`,
+		w.OrganizationID, w.URL, sealed, s.stamp())
+	if err != nil {
+		return fmt.Errorf("store: set webhook: %w", err)
+	}
+	return nil
+}
+
+func (s *SQLStore) Webhook(ctx context.Context, orgID string) (Webhook, error) {
+	w := Webhook{OrganizationID: orgID}
+	var sealed []byte
+	err := s.db.QueryRowContext(ctx, `SELECT url, secret FROM webhooks WHERE org_id = $1`, orgID).Scan(&w.URL, &sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Webhook{}, fmt.Errorf("store: webhook of organization %s: %w", orgID, ErrNotFound)
+	}
+	if err != nil {
+		return Webhook{}, fmt.Errorf("store: read webhook: %w", err)
+	}
+	if w.Secret, err = s.sealer.Open(webhookBinding(orgID), sealed); err != nil {
+		return Webhook{}, fmt.Errorf("store: open webhook secret of organization %s: %w", orgID, err)
+	}
+	return w, nil
+}
+
+func (s *SQLStore) EnqueueEvent(ctx context.Context, orgID, event string, payload []byte) error {
+	suffix := make([]byte, 8)
+	if _, err := io.ReadFull(s.rand, suffix); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	now := s.stamp()
+	id := fmt.Sprintf("%015d-%016x-%x", now, s.auditSeq.Add(1), suffix)
+	// Only an organization with a webhook gets events.
+	_, err := s.db.ExecContext(ctx,
+		`INSERT INTO webhook_outbox (id, org_id, event, payload, attempts, next_attempt, state, created_at)
+		 SELECT $1, org_id, $3, $4, 0, $5, 'pending', $5 FROM webhooks WHERE org_id = $2`,
+		id, orgID, event, payload, now)
+	if err != nil {
+		return fmt.Errorf("store: enqueue event: %w", err)
+	}
+	return nil
+}
+
+func (s *SQLStore) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Delivery, error) {
+	if limit < 1 || lease <= 0 {
+		return nil, errors.New("store: a claim needs a limit and a lease")
+	}
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT id, next_attempt FROM webhook_outbox WHERE state = 'pending' AND next_attempt <= $1 ORDER BY id LIMIT $2`,
+		now.UnixMilli(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: read outbox: %w", err)
+	}
+	type due struct {
+		id   string
+		next int64
+	}
+	var candidates []due
+	for rows.Next() {
+		var d due
+		if err := rows.Scan(&d.id, &d.next); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("store: read outbox: %w", err)
+		}
+		candidates = append(candidates, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: read outbox: %w", err)
+	}
+	var out []Delivery
+	for _, c := range candidates {
+		// The conditional update claims the event: of two replicas that
+		// read it due, one moves next_attempt and the other updates nothing.
+		var d Delivery
+		err := s.db.QueryRowContext(ctx,
+			`UPDATE webhook_outbox SET next_attempt = $3 WHERE id = $1 AND next_attempt = $2 AND state = 'pending'
+			 RETURNING id, org_id, event, payload, attempts`,
+			c.id, c.next, now.Add(lease).UnixMilli()).Scan(&d.ID, &d.OrganizationID, &d.Event, &d.Payload, &d.Attempts)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store: claim delivery: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+func (s *SQLStore) DeliveryDone(ctx context.Context, id string, delivered bool, retryAt time.Time) error {
+	state, next := "pending", retryAt.UnixMilli()
+	switch {
+	case delivered:
+		state, next = "delivered", 0
+	case retryAt.IsZero():
+		state, next = "failed", 0
+	}
+	_, err := s.db.ExecContext(ctx,
+		`UPDATE webhook_outbox SET state = $2, next_attempt = $3, attempts = attempts + 1 WHERE id = $1 AND state = 'pending'`,
+		id, state, next)
+	if err != nil {
+		return fmt.Errorf("store: record delivery: %w", err)
+	}
+	return nil
 }

@@ -250,6 +250,44 @@ type Audit interface {
 	AuditLog(ctx context.Context, orgID, after string, limit int) ([]AuditRecord, error)
 }
 
+// A Webhook is where an organization's alert events go.
+type Webhook struct {
+	OrganizationID string
+	URL            string
+	// Secret keys the HMAC-SHA256 signature of every delivery.
+	Secret []byte
+}
+
+// A Delivery is one event in the outbox, on its way to a webhook.
+type Delivery struct {
+	ID             string
+	OrganizationID string
+	Event          string
+	// Payload is the JSON body delivered.
+	Payload  []byte
+	Attempts int
+}
+
+// Webhooks keeps each organization's webhook and the outbox of events to
+// deliver to it. The outbox is a table: an event enqueued survives a
+// restart, and replicas sharing the database deliver each due event once
+// per attempt (ClaimDeliveries leases it to one of them).
+type Webhooks interface {
+	// SetWebhook registers (or replaces) the organization's webhook.
+	SetWebhook(ctx context.Context, w Webhook) error
+	// Webhook returns the organization's webhook, or ErrNotFound.
+	Webhook(ctx context.Context, orgID string) (Webhook, error)
+	// EnqueueEvent puts an event in the outbox if the organization has a
+	// webhook; without one it does nothing.
+	EnqueueEvent(ctx context.Context, orgID, event string, payload []byte) error
+	// ClaimDeliveries returns up to limit undelivered events due at now and
+	// leases them for lease: until then no other call returns them.
+	ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Delivery, error)
+	// DeliveryDone records the outcome of an attempt: delivered, or to be
+	// tried again at retryAt (the zero time: never again).
+	DeliveryDone(ctx context.Context, id string, delivered bool, retryAt time.Time) error
+}
+
 // Store is everything the server party keeps.
 type Store interface {
 	Accounts
@@ -258,4 +296,5 @@ type Store interface {
 	RateLimits
 	SessionSlots
 	Audit
+	Webhooks
 }

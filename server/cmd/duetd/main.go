@@ -52,6 +52,7 @@ import (
 	"github.com/duetwallet/duet/server/party"
 	"github.com/duetwallet/duet/server/seal"
 	"github.com/duetwallet/duet/server/store"
+	"github.com/duetwallet/duet/server/webhook"
 )
 
 func main() {
@@ -436,6 +437,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	sessionCtx, stopSessions := context.WithCancel(ctx)
 	defer stopSessions()
 	primes := party.NewPrimePool(sessionCtx, party.PrimePoolConfig{Size: *primePool, Workers: *primeWorkers, Log: log})
+	// Alert webhooks go out from the outbox in the database; every replica
+	// runs a dispatcher, and each event is leased to one of them at a time.
+	go (&webhook.Dispatcher{Store: st.store, Log: log.With("component", "webhook")}).Run(sessionCtx)
 	reg := metrics.New()
 	reg.PrimePool(primes.Len)
 
@@ -451,6 +455,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		FrameAncestors: *frameAncestors,
 		Ready:          readiness(st.db, primes, log),
 		RateLimit:      sl.rateLimit(reg, *custodianURL == ""),
+		// Only a developer's own receiver may be plain http.
+		LoopbackWebhooks: *dev,
 	})
 	srv.Handle(custodian.PathPrefix, custodian.NewHandler(st.custodian, log.With("component", "custodian")))
 	srv.Handle("/v1/session", &party.Handler{
