@@ -1,8 +1,9 @@
 // The device share's storage: IndexedDB, every value sealed with AES-256-GCM
 // under a WebCrypto key made with extractable = false.
 //
-// A classic script, loaded by the device worker with importScripts (and by
-// the SDK's tests), that defines globalThis.DuetDeviceStore.
+// A script that defines globalThis.DuetDeviceStore: the device worker imports
+// it as a module (so bundlers bundle it with the worker), and the SDK's tests
+// load it as a classic script.
 //
 // The key is kept in IndexedDB as a CryptoKey object: structured clone
 // preserves non-extractability, so neither this origin's scripts nor anyone

@@ -115,21 +115,29 @@ function progressOption(options) {
   return options.onProgress;
 }
 
-function startWorker(workerUrl) {
+// Starts the device worker as a module worker. Without a workerUrl it is
+// started with the literal `new Worker(new URL('./worker.js', import.meta.url),
+// {type: 'module'})` that Vite and webpack recognise, so an app that bundles
+// the SDK bundles the worker and its store too. A page of another origin
+// than the SDK's cannot start a worker from the SDK's URL; it starts a
+// same-origin module that imports it (a blob:, which a CSP of worker-src
+// 'self' refuses: such pages bundle the SDK or use isolation mode).
+function startWorker(workerUrl, isDefault) {
   if (typeof globalThis.Worker !== 'function') {
     throw new DuetError(ErrorCode.UNSUPPORTED, 'duet: this browser has no Web Workers');
   }
   const sameOrigin = globalThis.location && new URL(workerUrl).origin === globalThis.location.origin;
   let blobUrl = null;
   try {
-    if (sameOrigin) {
-      return { worker: new Worker(workerUrl, { name: 'duet-device' }), release() {} };
+    if (isDefault && sameOrigin) {
+      return { worker: new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'duet-device' }), release() {} };
     }
-    // A Worker may not start from a cross-origin script, but a same-origin
-    // one may import it; the base tells worker.js where its siblings are.
-    const source = `self.duetScriptBase = ${JSON.stringify(workerUrl)};\nimportScripts(${JSON.stringify(workerUrl)});\n`;
+    if (sameOrigin) {
+      return { worker: new Worker(workerUrl, { type: 'module', name: 'duet-device' }), release() {} };
+    }
+    const source = `import ${JSON.stringify(workerUrl)};\n`;
     blobUrl = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
-    const worker = new Worker(blobUrl, { name: 'duet-device' });
+    const worker = new Worker(blobUrl, { type: 'module', name: 'duet-device' });
     return {
       worker,
       release() {
@@ -137,12 +145,56 @@ function startWorker(workerUrl) {
       },
     };
   } catch (err) {
-    // A Content-Security-Policy without worker-src for this URL, for one.
     if (blobUrl !== null) {
       URL.revokeObjectURL(blobUrl);
     }
+    if (err?.name === 'SecurityError') {
+      throw cspBlocked(`worker-src`, workerUrl, err);
+    }
     throw new DuetError(ErrorCode.NETWORK, `duet: cannot start the device worker from ${workerUrl}: ${err.message}`, { cause: err });
   }
+}
+
+function cspBlocked(directive, url, cause) {
+  return new DuetError(
+    ErrorCode.CSP_BLOCKED,
+    `duet: the page's Content-Security-Policy (${directive}) blocked the device worker ${url}: ` +
+      `allow it with worker-src 'self' and script-src 'self' 'wasm-unsafe-eval', serving the SDK from the page's origin`,
+    { cause },
+  );
+}
+
+// Watches the page for Content-Security-Policy violations while the device
+// worker starts, so that a worker the policy refused is reported as
+// CSP_BLOCKED rather than as a network failure. The violation event and the
+// worker's error event arrive in either order, so explain waits briefly for
+// the former.
+function watchCsp() {
+  const doc = globalThis.document;
+  let seen = null;
+  // A worker refused by worker-src, or by the child-src, script-src or
+  // default-src it falls back to, is reported with effectiveDirective
+  // worker-src; the directive named is the one the policy states.
+  const onViolation = (e) => {
+    if (seen === null && e.effectiveDirective === 'worker-src') {
+      seen = { directive: String(e.violatedDirective || 'worker-src').split(' ')[0], url: String(e.blockedURI || '') };
+    }
+  };
+  doc?.addEventListener?.('securitypolicyviolation', onViolation);
+  return {
+    async explain(err) {
+      if (err.code !== ErrorCode.NETWORK || !doc) {
+        return err;
+      }
+      if (seen === null) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return seen === null ? err : cspBlocked(seen.directive, seen.url || 'script', err);
+    },
+    stop() {
+      doc?.removeEventListener?.('securitypolicyviolation', onViolation);
+    },
+  };
 }
 
 /**
@@ -284,7 +336,9 @@ export class Duet {
       return Duet.#connectIsolated({ url, apiKey, frameUrl, onProgress, providerOptions, fetchFn, loadTimeoutMs, announce });
     }
     const approve = approvalGate(checkApprovalOptions({ hooks, autoApprove }));
-    const workerUrl = resolveUrl(options.workerUrl ?? new URL('./worker.js', import.meta.url), 'workerUrl');
+    // The default is the URL the literal in startWorker resolves to; it is
+    // written out there, not here, so that bundlers see it only once.
+    const workerUrl = resolveUrl(options.workerUrl ?? import.meta.url.replace(/[^/]*$/, 'worker.js'), 'workerUrl');
     const wasmUrl = resolveUrl(options.wasmUrl ?? new URL('./duet.wasm', import.meta.url), 'wasmUrl');
     const wasmExecUrl = resolveUrl(options.wasmExecUrl ?? new URL('./wasm_exec.js', import.meta.url), 'wasmExecUrl');
 
@@ -296,17 +350,25 @@ export class Duet {
     report({ phase: 'load', detail: wasmUrl });
 
     let duet;
-    const started = startWorker(workerUrl);
+    const csp = watchCsp();
+    let started;
+    try {
+      started = startWorker(workerUrl, options.workerUrl === undefined);
+    } catch (err) {
+      csp.stop();
+      throw err;
+    }
     const channel = new WorkerChannel(started.worker, { onFatal: (err) => duet?.#disconnect(err) });
     duet = new Duet(constructing, { url, apiKey, fetch: fetchFn, onProgress, channel, providerOptions, approve });
     try {
       await channel.call('init', { url, apiKey, wasmUrl, wasmExecUrl }, { timeoutMs: loadTimeoutMs, timeoutCode: ErrorCode.NETWORK });
       await duet.#refreshState();
     } catch (err) {
-      const e = toDuetError(err);
+      const e = await csp.explain(toDuetError(err));
       channel.close(e);
       throw e;
     } finally {
+      csp.stop();
       started.release();
     }
     duet.#finishConnect(announce, onProgress);
@@ -346,12 +408,9 @@ export class Duet {
     if (onProgress) {
       callListener(onProgress, { operation: 'connect', phase: 'ready' });
     }
-    // Emitted after connect's caller has had its turn to add listeners.
-    setTimeout(() => {
-      if (!this.#channel.closed) {
-        this.#providerControl?.emit('connect', { chainId: this.#provider.chainId });
-      }
-    }, 0);
+    // The provider emits connect when a dapp first asks for the accounts
+    // (eth_requestAccounts), as wallets do: a dapp that found it by EIP-6963
+    // is not connected before it asks.
   }
 
   /** Reports whether this Duet runs in isolation mode (see connect). */

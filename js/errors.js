@@ -41,6 +41,8 @@ export const ErrorCode = Object.freeze({
   INTERNAL: 'INTERNAL',
   /** The browser lacks Web Workers, IndexedDB or WebCrypto (which needs a secure context). */
   UNSUPPORTED: 'UNSUPPORTED',
+  /** The page's or the worker's Content-Security-Policy refused the device worker or WebAssembly: it needs worker-src 'self' and script-src 'self' 'wasm-unsafe-eval'. */
+  CSP_BLOCKED: 'CSP_BLOCKED',
   /** The Duet instance was closed. */
   CLOSED: 'CLOSED',
   /** The user (or the app's approval hook) did not approve the request. */

@@ -110,7 +110,7 @@ export function startFrame(w = globalThis.window) {
       throw invalid('init wants apiKey');
     }
     apiKey = params.apiKey;
-    worker = new w.Worker(new URL('worker.js', base).href, { name: 'duet-device' });
+    worker = new w.Worker(new URL('worker.js', base).href, { type: 'module', name: 'duet-device' });
     channel = new WorkerChannel(worker, {
       onFatal: (err) => post({ type: 'fatal', error: serializeError(err) }),
     });

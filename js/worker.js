@@ -3,18 +3,16 @@
 // arithmetic never freeze the page, and hands it the sealed IndexedDB store
 // of device-store.js.
 //
-// A classic worker, because wasm_exec.js is a classic script. The SDK's
-// WorkerChannel (rpc.js) speaks to it; the message shapes are listed there.
-// The first call must be init, which loads the module; the others are the
-// module's own functions.
-(function () {
-  'use strict';
+// A module worker: it imports its store, so that a bundler that follows
+// `new Worker(new URL('./worker.js', import.meta.url), {type: 'module'})`
+// bundles the store with it, and it starts under a Content-Security-Policy
+// of `worker-src 'self'` with no blob: URL. The SDK's WorkerChannel (rpc.js)
+// speaks to it; the message shapes are listed there. The first call must be
+// init, which loads wasm_exec.js (by import, from the URL the page gives) and
+// the module; the others are the module's own functions.
+import './device-store.js';
 
-  // When the SDK is served from another origin than the page, the worker is
-  // started from a same-origin blob that sets duetScriptBase, since a Worker
-  // may not load a cross-origin script directly.
-  const scriptBase = typeof self.duetScriptBase === 'string' ? self.duetScriptBase : self.location.href;
-  importScripts(new URL('device-store.js', scriptBase).href);
+{
 
   // Functions of globalThis.DuetDevice that the SDK may call.
   const deviceMethods = new Set([
@@ -114,8 +112,22 @@
       }
       return (await WebAssembly.instantiate(await resp.arrayBuffer(), go.importObject)).instance;
     } catch (err) {
+      if (cspRefusal(err)) {
+        throw codedError('CSP_BLOCKED', 'the Content-Security-Policy of the device worker (' + self.location.href +
+          ") does not allow WebAssembly: its script-src must include 'wasm-unsafe-eval'");
+      }
       throw codedError('INTERNAL', 'cannot instantiate device module ' + wasmUrl + ': ' + err.message);
     }
+  }
+
+  // Reports whether err is a browser's refusal to compile WebAssembly under
+  // the worker's Content-Security-Policy (Chromium: "Refused to compile or
+  // instantiate WebAssembly module because 'unsafe-eval' is not an allowed
+  // source of script"; Firefox: "call to WebAssembly.instantiate() blocked
+  // by CSP").
+  function cspRefusal(err) {
+    const m = err && typeof err.message === 'string' ? err.message : '';
+    return /Content.Security.Policy|\bCSP\b|unsafe-eval|wasm-eval/i.test(m);
   }
 
   function waitForDevice() {
@@ -145,7 +157,10 @@
     store = await self.DuetDeviceStore.openDeviceStore({ url, apiKey });
     config = { url, apiKey };
     try {
-      importScripts(wasmExecUrl);
+      // wasm_exec.js is a classic script that defines globalThis.Go; as a
+      // module it does the same. The URL comes from the page, so bundlers
+      // leave this import alone and ship the file as an asset.
+      await import(/* @vite-ignore */ /* webpackIgnore: true */ wasmExecUrl);
     } catch (err) {
       throw codedError('NETWORK', 'cannot load ' + wasmExecUrl + ': ' + err.message);
     }
@@ -231,4 +246,4 @@
   });
 
   post({ type: 'hello' });
-})();
+}

@@ -165,12 +165,13 @@ async function stageOne() {
     equal(duet.url, location.origin, 'default url');
   });
 
-  await check('the provider emits connect after connect resolves', async () => {
+  await check('the provider emits no connect until a dapp asks for the accounts', async () => {
     const d = await Duet.connect({ autoApprove: true, apiKey: keys.clientApiKey });
     const got = [];
     d.provider.on('connect', (info) => got.push(info));
-    await waitFor(() => got.length === 1, 'connect event');
-    equal(got[0], { chainId: '0x539' }, 'connect info');
+    await new Promise((r) => setTimeout(r, 100));
+    await rejectsWith(d.provider.request({ method: 'eth_requestAccounts' }), 4100, 'eth_requestAccounts without a wallet');
+    equal(got, [], 'connect events without a wallet');
     d.close();
   });
 
@@ -195,8 +196,13 @@ async function stageOne() {
     equal(info.address, address, 'server address');
     equal(info.generation, 1, 'server generation');
     equal(await duet.doesWalletExist(), true, 'doesWalletExist');
+    const connects = [];
+    duet.provider.on('connect', (info) => connects.push(info));
     equal(await duet.provider.request({ method: 'eth_accounts' }), [address], 'eth_accounts');
+    equal(connects, [], 'connect events before eth_requestAccounts');
     equal(await duet.provider.request({ method: 'eth_requestAccounts' }), [address], 'eth_requestAccounts');
+    equal(await duet.provider.request({ method: 'eth_requestAccounts' }), [address], 'eth_requestAccounts again');
+    equal(connects, [{ chainId: '0x539' }], 'connect events after eth_requestAccounts');
   });
 
   await check('IndexedDB holds a non-extractable key and only sealed values', async () => {

@@ -1,0 +1,16 @@
+// Types of @duetwallet/sdk/wagmi, the wagmi connector.
+
+import type { CreateConnectorFn } from '@wagmi/core';
+import type { ConnectOptions, Duet, DuetProvider } from './duet.js';
+
+export interface DuetConnectorParameters extends Omit<ConnectOptions, 'apiKey'> {
+  /** The client API key, or a function that fetches it (from the app's backend) when connecting. */
+  apiKey: string | (() => string | Promise<string>);
+  /** Create the wallet on connect when this device has none; default true. */
+  createWallet?: boolean;
+}
+
+/** A wagmi connector for Duet: connect, sign and send through duet.provider. */
+export declare function duet(
+  parameters: DuetConnectorParameters,
+): CreateConnectorFn<DuetProvider, { getDuet(): Promise<Duet> }>;
