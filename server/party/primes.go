@@ -110,27 +110,18 @@ func (p *PrimePool) Len() int { return len(p.ready) }
 const kindPrimes = "primes" // subject: client id
 
 // refreshWithPrimes runs a refresh that makes new aux info, and spends a
-// safe-prime pair only on a device that has done its share of the work:
+// safe-prime pair only when the server's opening, which reveals the new
+// modulus, goes out:
 //
-//   - the pair is taken from the pool after the device's first refresh
-//     message (its commitment), so a Hello costs no primes;
-//   - our opening, which reveals the modulus, goes out after the device's
-//     opening (its own modulus and Πprm) has arrived: the commitments of
-//     round 1 bind both sides, so the order of the openings changes nothing
-//     of the protocol;
-//   - a session that ends before then gives the pair back to the pool;
-//   - a pair revealed counts against the client's limit (Limits.PrimePairs).
+//   - our round-1 message is a hiding commitment, so a session that ends
+//     before the device's first refresh message has arrived (and with it
+//     our opening) gives a copy of the pair back to the pool;
+//   - a pair about to be revealed counts against the client's limit
+//     (Limits.PrimePairs), and is refused, unrevealed, over it.
 //
-// config makes the run's configuration from the pair.
+// The order of messages is that of conn.Run: the server's commitment goes
+// out first. config makes the run's configuration from the pair.
 func (s *session) refreshWithPrimes(ctx context.Context, gen uint64, config func(mpc.Config, *mpc.Primes) mpc.RefreshConfig) (*mpc.KeyShare, error) {
-	f, err := s.conn.Recv(ctx)
-	if err != nil {
-		return nil, err
-	}
-	devR1, err := wire.ParseMPC(f)
-	if err != nil {
-		return nil, err
-	}
 	primes, err := s.h.Primes.Primes(ctx)
 	if err != nil {
 		return nil, fail(wire.CodeServerError, "no primes available")
@@ -152,32 +143,26 @@ func (s *session) refreshWithPrimes(ctx context.Context, gen uint64, config func
 	if err := s.conn.Send(ctx, wire.MPCFrame(out1)); err != nil {
 		return nil, err
 	}
+	f, err := s.conn.Recv(ctx)
+	if err != nil {
+		return nil, err
+	}
+	devR1, err := wire.ParseMPC(f)
+	if err != nil {
+		return nil, err
+	}
 	r2, out2, err := r1.Receive(devR1)
 	if err != nil {
 		return nil, err
 	}
-	if f, err = s.conn.Recv(ctx); err != nil {
-		return nil, err
-	}
-	devR2, err := wire.ParseMPC(f)
-	if err != nil {
-		return nil, err
+	if r2 == nil {
+		return nil, errors.New("party: internal error: refresh returned no round")
 	}
 	if err := s.admitPrimes(ctx); err != nil {
 		return nil, err
 	}
 	revealed = true
-	if err := s.conn.Send(ctx, wire.MPCFrame(out2)); err != nil {
-		return nil, err
-	}
-	r3, out3, err := r2.Receive(devR2)
-	if err != nil {
-		return nil, err
-	}
-	if r3 == nil {
-		return nil, errors.New("party: internal error: refresh returned no round")
-	}
-	out, err := s.conn.Run(ctx, r3, out3, nil)
+	out, err := s.conn.Run(ctx, r2, out2, nil)
 	if err != nil {
 		return nil, err
 	}
