@@ -23,6 +23,14 @@ DATA ?= ./data
 TEST_TIMEOUT ?= 30m
 WASM_TEST_TIMEOUT ?= 45m
 
+# make mutation: a regexp on the mutated files' paths, the mutants tested at
+# once, and an optional file that also receives the report.
+MUTATION_PKGS ?=
+MUTATION_JOBS ?= 1
+MUTATION_OUT ?=
+# Tests to run before the whole suite, per mutant: the same verdicts, sooner.
+MUTATION_FIRST ?= Config|Guards|Reject|Decode|SingleUse|Spent|PeerMessage|Oracle|Refuses|Wrong|Malformed|Each|Limit|Lockout|Uncommitted|Ack|Eject
+
 BENCH ?= .
 BENCHTIME ?=
 BENCH_PKG ?= ./mpc
@@ -75,7 +83,7 @@ export DUET_ETHERS_JS
 export DUET_CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser || true)
 export DUET_PG_BIN ?= $(shell ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 
-.PHONY: help run wasm sdk test deps tools geth vet test-native test-tools test-wasm test-js test-sdk bench bench-load fmt-check clean
+.PHONY: help run wasm sdk test deps tools geth vet test-native test-tools test-wasm test-js test-sdk bench bench-load mutation fmt-check clean
 
 help: ## Show this list.
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "  make %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -161,16 +169,21 @@ test-wasm: deps tools ## Run the js/wasm tests of mpc/, bridge/ and wasm/ in hea
 	if [ -z "$$pkgs" ]; then echo "test-wasm: no js/wasm packages under mpc/, bridge/ or wasm/ yet; nothing to run in the browser"; exit 0; fi; \
 	set -x; GOOS=js GOARCH=wasm $(GO) test -exec $(WASMBROWSERTEST) -timeout $(WASM_TEST_TIMEOUT) $$pkgs
 
-bench: deps tools ## Benchmark ./mpc natively and in Chromium; BENCH=regexp BENCHTIME=3x narrow it.
-	@mkdir -p $(BENCH_DIR)
+bench: deps tools ## Benchmark ./mpc natively and in Chromium, then the SDK and server (e2e, tag duetbench); one table, bench/results.json.
+	@mkdir -p $(BENCH_DIR) bench
 	@rc=0; flags=(-run '^$$' -bench '$(BENCH)' -timeout $(BENCH_TIMEOUT)$(if $(BENCHTIME), -benchtime $(BENCHTIME))); \
 	echo "== native"; \
 	$(GO) test "$${flags[@]}" $(BENCH_PKG) | tee $(BENCH_DIR)/native.txt || rc=1; \
 	echo "== wasm (Chromium)"; \
 	GOOS=js GOARCH=wasm $(GO) test -exec $(WASMBROWSERTEST) "$${flags[@]}" $(BENCH_PKG) | tee $(BENCH_DIR)/wasm.txt || rc=1; \
+	echo "== speed (the SDK in Chromium against duetd on loopback; the server with native Go devices)"; \
+	rm -f bench/speed.json; \
+	DUET_BENCH_OUT=$(CURDIR)/bench/speed.json $(GO) test -tags duetbench -count=1 -v -run '^TestBench$$' -timeout $(BENCH_TIMEOUT) ./e2e/ \
+		| tee $(BENCH_DIR)/speed.txt | grep -E '^(=== RUN|--- |\s+bench_test.go|ok|FAIL)' || rc=1; \
 	echo; \
-	(cd tools && $(GO) run ./benchtable $(BENCH_DIR)/native.txt $(BENCH_DIR)/wasm.txt); \
-	echo "raw output: $(BENCH_DIR)/native.txt $(BENCH_DIR)/wasm.txt"; \
+	(cd tools && $(GO) run ./benchtable $$(test -f ../bench/speed.json && echo "-speed ../bench/speed.json") \
+		-json ../bench/results.json $(BENCH_DIR)/native.txt $(BENCH_DIR)/wasm.txt); \
+	echo "results: bench/results.json; raw output: $(BENCH_DIR)/native.txt $(BENCH_DIR)/wasm.txt $(BENCH_DIR)/speed.txt"; \
 	exit $$rc
 
 # make bench-load: duetd under N concurrent wallets (server/cmd/duetload),
@@ -190,6 +203,13 @@ bench-load: deps ## Load-test duetd: LOAD_WALLETS (50 200) wallets signing for L
 	  echo "== $$n wallets, 2 replicas, PostgreSQL"; \
 	  $(BENCH_DIR)/duetload --duetd $(BENCH_DIR)/duetd --wallets $$n --duration $(LOAD_DURATION) --replicas 2 --postgres | tee -a $(LOAD_OUT) || rc=1; \
 	done; echo "results: $(LOAD_OUT)"; exit $$rc
+
+# Not part of `make test`: a full run tests each of some 560 mutants against
+# its package's tests, which takes hours on two cores (the tests of ./mpc and
+# ./server/party take from half a minute to a few minutes per mutant). It
+# reports and does not fail; `make mutation MUTATION_PKGS=mpc/zk/` narrows it.
+mutation: deps ## Disable each guard on untrusted input in turn; list those no test notices. MUTATION_PKGS=regexp MUTATION_JOBS=n.
+	cd tools && env -u GOOS -u GOARCH $(GO) run ./mutation -root .. -j $(MUTATION_JOBS)$(if $(MUTATION_PKGS), -pkgs '$(MUTATION_PKGS)')$(if $(MUTATION_OUT), -out $(abspath $(MUTATION_OUT)))$(if $(MUTATION_FIRST), -first '$(MUTATION_FIRST)')
 
 fmt-check: ## Fail if any Go file is not gofmt-formatted.
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt -l:"; echo "$$out"; exit 1; fi

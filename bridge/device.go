@@ -8,6 +8,7 @@ package bridge
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -54,6 +55,9 @@ const (
 	keyActive  = "share/active"
 	keyPending = "share/pending"
 	keyWallet  = "wallet"
+	// keyStale marks the active share as not of the server's active pair,
+	// as the last Welcome showed; the next Welcome decides again.
+	keyStale = "share/stale"
 )
 
 // Progress is one step of an operation, for the app's progress display.
@@ -124,7 +128,18 @@ type WalletInfo struct {
 	WalletID   string `json:"walletId"`
 	Address    string `json:"address"`
 	Generation uint64 `json:"generation"`
+	// Pair is the hex digest of the share's pair (mpc.KeyShare.PublicDigest).
+	Pair string `json:"pair"`
+	// Stale reports that the last server this device reached named another
+	// active pair: the share is kept, but cannot sign until a recovery
+	// replaces it.
+	Stale bool `json:"stale"`
 }
+
+// errStale is the error (STALE_DEVICE) of an operation that needs the
+// wallet's active share on a device whose share is not of the server's
+// active pair.
+var errStale = errors.New("bridge: this device's share is not of the wallet's active pair (the wallet was recovered on another device), so it no longer signs; recover the wallet here to use it again")
 
 func (d *Device) rand() io.Reader {
 	if d.Rand != nil {
@@ -163,12 +178,34 @@ type session struct {
 	welcome *wire.Welcome
 	nonce   []byte
 	active  *mpc.KeyShare
+	// stale is the device's share when it is not of the server's active
+	// pair; active is then nil.
+	stale *mpc.KeyShare
 }
 
-// open dials the server, says hello, and reconciles the stored generations
-// with the server's: a pending share the server activated becomes active, one
-// it did not is dropped, and a share of a generation the server has retired
-// is deleted (the wallet was recovered elsewhere).
+// needActive returns the session's active share, or the error of a device
+// that holds none (NO_WALLET) or a stale one (STALE_DEVICE).
+func (s *session) needActive(ctx context.Context) (*mpc.KeyShare, error) {
+	switch {
+	case s.active != nil:
+		return s.active, nil
+	case s.stale != nil:
+		return nil, s.fail(ctx, wire.CodeStaleDevice, errStale)
+	}
+	return nil, s.fail(ctx, wire.CodeNoWallet, errors.New("bridge: no wallet on this device"))
+}
+
+// samePair reports whether share is of the pair a Welcome names.
+func samePair(share *mpc.KeyShare, w *wire.Welcome) bool {
+	return w.Active == share.Generation && subtle.ConstantTimeCompare(share.PublicDigest(), w.Pair) == 1
+}
+
+// open dials the server, says hello, and reconciles the stored shares with
+// the server's active pair, by its digest: a pending share of that pair
+// becomes active, any other pending share is dropped, and an active share of
+// another pair is kept but marked stale. A stale share is never deleted on
+// the server's word: only a recovery on this device replaces it, and a later
+// Welcome that names its pair makes it active again.
 func (d *Device) open(ctx context.Context, op string, hello wire.Hello) (*session, error) {
 	if d.APIKey == "" {
 		return nil, codeErr(wire.CodeInvalidArgument, "bridge: no API key")
@@ -178,6 +215,13 @@ func (d *Device) open(ctx context.Context, op string, hello wire.Hello) (*sessio
 		return nil, err
 	}
 	active, pending, err := d.loadShares(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// Read before dialing, like the shares: after the Welcome the device
+	// touches its store only to change it, so that it reads the server's
+	// next frames at once.
+	marked, err := d.Store.Get(ctx, keyStale)
 	if err != nil {
 		return nil, err
 	}
@@ -217,29 +261,41 @@ func (d *Device) open(ctx context.Context, op string, hello wire.Hello) (*sessio
 		return nil, err
 	}
 	s.welcome = w
-	if pending != nil {
-		if w.Active == pending.Generation {
-			if err := d.activate(ctx, pending); err != nil {
-				ws.CloseNow()
-				return nil, err
-			}
-			active = pending
-		} else if err := d.Store.Delete(ctx, keyPending); err != nil {
-			ws.CloseNow()
-			return nil, err
-		}
+	if err := d.reconcile(ctx, s, active, pending, marked != nil); err != nil {
+		ws.CloseNow()
+		return nil, err
 	}
-	if active != nil && w.Active != active.Generation {
-		// The server holds another generation: this device's share was
-		// retired by a recovery elsewhere and can never sign again.
-		if err := d.forget(ctx); err != nil {
-			ws.CloseNow()
-			return nil, err
-		}
-		active = nil
-	}
-	s.active = active
 	return s, nil
+}
+
+// reconcile applies the server's Welcome to the stored shares (see open).
+func (d *Device) reconcile(ctx context.Context, s *session, active, pending *mpc.KeyShare, marked bool) error {
+	w := s.welcome
+	if pending != nil {
+		if samePair(pending, w) {
+			if err := d.activate(ctx, pending, marked); err != nil {
+				return err
+			}
+			active, marked = pending, false
+		} else if err := d.Store.Delete(ctx, keyPending); err != nil {
+			return err
+		}
+	}
+	if active == nil {
+		return nil
+	}
+	if samePair(active, w) {
+		s.active = active
+		if marked {
+			return d.Store.Delete(ctx, keyStale)
+		}
+		return nil
+	}
+	s.stale = active
+	if !marked {
+		return d.put(ctx, keyStale, []byte{1}, active.Generation)
+	}
+	return nil
 }
 
 func (d *Device) loadShares(ctx context.Context) (active, pending *mpc.KeyShare, err error) {
@@ -261,7 +317,9 @@ func (d *Device) loadShares(ctx context.Context) (active, pending *mpc.KeyShare,
 	return active, pending, err
 }
 
-func (d *Device) activate(ctx context.Context, s *mpc.KeyShare) error {
+// activate makes s the active share; clearStale also drops the stale mark
+// of the share it replaces.
+func (d *Device) activate(ctx context.Context, s *mpc.KeyShare, clearStale bool) error {
 	b, err := s.MarshalBinary()
 	if err != nil {
 		return err
@@ -269,16 +327,12 @@ func (d *Device) activate(ctx context.Context, s *mpc.KeyShare) error {
 	if err := d.put(ctx, keyActive, b, s.Generation); err != nil {
 		return err
 	}
-	return d.Store.Delete(ctx, keyPending)
-}
-
-func (d *Device) forget(ctx context.Context) error {
-	for _, k := range []string{keyActive, keyPending, keyWallet} {
-		if err := d.Store.Delete(ctx, k); err != nil {
+	if clearStale {
+		if err := d.Store.Delete(ctx, keyStale); err != nil {
 			return err
 		}
 	}
-	return nil
+	return d.Store.Delete(ctx, keyPending)
 }
 
 func (s *session) close() { s.conn.Close() }
@@ -347,7 +401,7 @@ func (s *session) commit(ctx context.Context, share *mpc.KeyShare) error {
 	if c.Gen != share.Generation {
 		return codeErr(wire.CodeProtocolAbort, "bridge: server committed generation %d, not %d", c.Gen, share.Generation)
 	}
-	if err := s.d.activate(ctx, share); err != nil {
+	if err := s.d.activate(ctx, share, true); err != nil {
 		return err
 	}
 	return s.d.put(ctx, keyWallet, encodeWallet(s.welcome.WalletID, share), share.Generation)
@@ -387,7 +441,7 @@ func (d *Device) Keygen(ctx context.Context) (*WalletInfo, error) {
 		return nil, err
 	}
 	defer s.close()
-	if s.active != nil {
+	if s.active != nil || s.stale != nil {
 		return nil, s.fail(ctx, wire.CodeWalletExists, errors.New("bridge: this device already holds the wallet"))
 	}
 	out, err := s.run(ctx, mpc.ProtocolKeygen, 0, mpc.Keygen)
@@ -419,10 +473,10 @@ func (d *Device) Sign(ctx context.Context, digest [32]byte) (*mpc.Signature, err
 		return nil, err
 	}
 	defer s.close()
-	if s.active == nil {
-		return nil, s.fail(ctx, wire.CodeNoWallet, errors.New("bridge: no wallet on this device"))
+	share, err := s.needActive(ctx)
+	if err != nil {
+		return nil, err
 	}
-	share := s.active
 	out, err := s.run(ctx, mpc.ProtocolPresign, share.Generation, func(cfg mpc.Config) (mpc.Round, *mpc.Message, error) {
 		return mpc.Presign(mpc.PresignConfig{Config: cfg, Share: share})
 	})
@@ -461,10 +515,10 @@ func (d *Device) Refresh(ctx context.Context) (*WalletInfo, error) {
 		return nil, err
 	}
 	defer s.close()
-	if s.active == nil {
-		return nil, s.fail(ctx, wire.CodeNoWallet, errors.New("bridge: no wallet on this device"))
+	share, err := s.needActive(ctx)
+	if err != nil {
+		return nil, err
 	}
-	share := s.active
 	out, err := s.run(ctx, mpc.ProtocolRefresh, share.Generation, func(cfg mpc.Config) (mpc.Round, *mpc.Message, error) {
 		return mpc.Refresh(mpc.RefreshConfig{Config: cfg, Share: share, Primes: primes})
 	})
@@ -492,10 +546,10 @@ func (d *Device) Backup(ctx context.Context, secret *BackupSecret) error {
 		return err
 	}
 	defer s.close()
-	if s.active == nil {
-		return s.fail(ctx, wire.CodeNoWallet, errors.New("bridge: no wallet on this device"))
+	share, err := s.needActive(ctx)
+	if err != nil {
+		return err
 	}
-	share := s.active
 	out, err := s.run(ctx, mpc.ProtocolRefresh, share.Generation, func(cfg mpc.Config) (mpc.Round, *mpc.Message, error) {
 		return mpc.Refresh(mpc.RefreshConfig{Config: cfg, Share: share})
 	})
@@ -647,7 +701,14 @@ func (d *Device) State(ctx context.Context) (*WalletInfo, error) {
 	if dec.Finish() != nil {
 		walletID = ""
 	}
-	return d.info(walletID, active), nil
+	stale, err := d.Store.Get(ctx, keyStale)
+	if err != nil {
+		return nil, err
+	}
+	info := d.info(walletID, active)
+	info.Pair = hex.EncodeToString(active.PublicDigest())
+	info.Stale = stale != nil
+	return info, nil
 }
 
 func checksumAddress(a []byte) string {

@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/fetch"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
@@ -128,6 +131,39 @@ func removeProfile(t *testing.T, dir string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Logf("leaving the browser profile %s: %v", dir, err)
+}
+
+// newTab opens another tab of p's browser: the same profile, so the same
+// IndexedDB and Web Locks, as a user's second tab of the app.
+func (p *profile) newTab(t *testing.T) *profile {
+	t.Helper()
+	tab, cancel := chromedp.NewContext(p.tab)
+	t.Cleanup(cancel)
+	if err := chromedp.Run(tab); err != nil {
+		t.Fatalf("%s: opening a tab: %v", p.name, err)
+	}
+	return &profile{name: p.name + ", second tab", tab: tab}
+}
+
+// refuseRequests makes the browser fail the page's requests that match
+// pattern as a server that does not answer would (connection refused),
+// until the returned function is called.
+func (p *profile) refuseRequests(t *testing.T, pattern string) (restore func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(p.tab)
+	chromedp.ListenTarget(ctx, func(ev any) {
+		if ev, ok := ev.(*fetch.EventRequestPaused); ok {
+			go func() {
+				c := chromedp.FromContext(p.tab)
+				fetch.FailRequest(ev.RequestID, network.ErrorReasonConnectionRefused).Do(cdp.WithExecutor(p.tab, c.Target))
+			}()
+		}
+	})
+	p.do(t, 30*time.Second, fetch.Enable().WithPatterns([]*fetch.RequestPattern{{URLPattern: pattern}}))
+	return func() {
+		p.do(t, 30*time.Second, fetch.Disable())
+		cancel()
+	}
 }
 
 // do runs browser actions within timeout.
@@ -269,6 +305,7 @@ func jsString(s string) string {
 // deviceState().
 type walletState struct {
 	OnDevice   bool   `json:"hasShare"`
+	Stale      bool   `json:"stale"`
 	Address    string `json:"address"`
 	Generation uint64 `json:"generation"`
 }

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/storage"
 	"github.com/chromedp/chromedp"
 	"github.com/ethereum/go-ethereum/accounts"
 	"github.com/ethereum/go-ethereum/common"
@@ -168,7 +169,7 @@ return { ...w, ms: performance.now() - t0 };
 		wantPersonalSig(t, []byte(msg), a.text(t, "signature"), address)
 		var log []string
 		a.do(t, 30*time.Second, chromedp.Evaluate(`[...document.querySelectorAll('#log li')].map((li) => li.textContent)`, &log))
-		presign := regexp.MustCompile(`^signMessage: mpc \(presign\), round \d+$`)
+		presign := regexp.MustCompile(`^signMessage: Preparing the signature with the server \(round \d+\)$`)
 		if !slices.ContainsFunc(log, presign.MatchString) {
 			t.Errorf("#log shows no presign round of signMessage: %q", log)
 		}
@@ -275,9 +276,19 @@ return { ...w, ms: performance.now() - t0 };
 		if st := a.connect(t, keys.ClientAPIKey); !st.OnDevice || st.Generation != generation-1 {
 			t.Fatalf("old device before contacting the server: %+v, want its share of generation %d", st, generation-1)
 		}
-		a.wantCode(t, sessionTimeout, `return await duet.signMessage('Duet e2e: must not sign');`, "NO_WALLET")
-		if st := a.deviceState(t); st.OnDevice {
-			t.Errorf("old device still holds a share after the server refused it: %+v", st)
+		a.wantCode(t, sessionTimeout, `return await duet.signMessage('Duet e2e: must not sign');`, "STALE_DEVICE")
+		// The server's word does not delete the share: it is kept, stale,
+		// until a recovery on this device replaces it.
+		if st := a.deviceState(t); !st.OnDevice || !st.Stale || st.Generation != generation-1 {
+			t.Errorf("old device after the server named another pair: %+v, want its share of generation %d kept, stale", st, generation-1)
+		}
+		var life struct {
+			OnDevice bool `json:"onDevice"`
+			Ready    bool `json:"ready"`
+		}
+		a.mustCall(t, time.Minute, `return { onDevice: duet.isWalletOnDevice(), ready: await duet.isSigningReady() };`, &life)
+		if life.OnDevice || life.Ready {
+			t.Errorf("old device: isWalletOnDevice %v, isSigningReady %v; want both false", life.OnDevice, life.Ready)
 		}
 		var accounts []string
 		a.mustCall(t, time.Minute, `return await duet.provider.request({ method: 'eth_accounts' });`, &accounts)
@@ -286,6 +297,98 @@ return { ...w, ms: performance.now() - t0 };
 		}
 		if w := serverWallet(t, keys.ClientAPIKey); w.Generation != generation {
 			t.Errorf("the old device's attempt moved the server to generation %d, want %d", w.Generation, generation)
+		}
+	})
+
+	step("old device recovers over its retired share", func(t *testing.T) {
+		generation = recoverOn(t, a, keys.ClientAPIKey, address, generation)
+		if st := a.deviceState(t); !st.OnDevice || st.Stale || st.Generation != generation {
+			t.Errorf("old device after recovery: %+v, want generation %d, not stale", st, generation)
+		}
+		msg := "Duet e2e: signed over a replaced share"
+		var sig string
+		a.mustCall(t, sessionTimeout, `return await duet.signMessage(`+jsString(msg)+`);`, &sig)
+		wantPersonalSig(t, []byte(msg), sig, address)
+		b.wantCode(t, sessionTimeout, `return await duet.signMessage('Duet e2e: retired in turn');`, "STALE_DEVICE")
+	})
+
+	step("lifecycle queries reject when the server is unreachable", func(t *testing.T) {
+		queries := []string{"doesWalletExist", "isWalletBackedUp", "isWalletRecoverable", "availableRecoveryMethods", "isSigningReady"}
+		unreachable := a.refuseRequests(t, "*/v1/wallet*")
+		for _, q := range queries {
+			a.wantCode(t, time.Minute, `return await duet.`+q+`();`, "NETWORK")
+		}
+		unreachable()
+		var got []any
+		a.mustCall(t, time.Minute, `return [await duet.doesWalletExist(), await duet.isWalletBackedUp(), await duet.isWalletRecoverable(), await duet.availableRecoveryMethods(), await duet.isSigningReady()];`, &got)
+		if fmt.Sprint(got) != "[true true true [password] true]" {
+			t.Errorf("lifecycle queries with the server back: %v, want [true true true [password] true]", got)
+		}
+	})
+
+	step("two tabs: signing at once, changing shares at once", func(t *testing.T) {
+		a2 := a.newTab(t)
+		a2.open(t, "/e2e.html")
+		if st := a2.connect(t, keys.ClientAPIKey); !st.OnDevice || st.Generation != generation {
+			t.Fatalf("second tab: %+v, want the wallet at generation %d", st, generation)
+		}
+		sigs := make([]string, 2)
+		errs := make([]*jsError, 2)
+		done := make(chan int, 2)
+		for i, p := range []*profile{a, a2} {
+			go func() {
+				defer func() { done <- i }()
+				errs[i] = p.call(t, sessionTimeout, `return await duet.signMessage('Duet e2e: tab `+fmt.Sprint(i)+`');`, &sigs[i])
+			}()
+		}
+		<-done
+		<-done
+		for i := range sigs {
+			if errs[i] != nil {
+				t.Fatalf("tab %d: %v", i, errs[i])
+			}
+			wantPersonalSig(t, []byte("Duet e2e: tab "+fmt.Sprint(i)), sigs[i], address)
+		}
+
+		// Two share changes at once: one refreshes, the other is refused
+		// with BUSY, and both tabs sign with the one pair that results.
+		var refreshed [2]struct {
+			Generation uint64 `json:"generation"`
+		}
+		for i, p := range []*profile{a, a2} {
+			go func() {
+				defer func() { done <- i }()
+				errs[i] = p.call(t, createTimeout, `return await duet.refreshWallet();`, &refreshed[i])
+			}()
+		}
+		<-done
+		<-done
+		winner := -1
+		for i, err := range errs {
+			switch {
+			case err == nil && winner == -1:
+				winner = i
+			case err == nil:
+				t.Fatal("both tabs refreshed at once")
+			case err.Code != "BUSY":
+				t.Fatalf("tab %d: refresh failed with %v, want BUSY for the one that lost", i, err)
+			}
+		}
+		if winner == -1 {
+			t.Fatal("neither tab refreshed")
+		}
+		generation++
+		if refreshed[winner].Generation != generation {
+			t.Errorf("refresh gave generation %d, want %d", refreshed[winner].Generation, generation)
+		}
+		if w := serverWallet(t, keys.ClientAPIKey); w.Generation != generation || w.PendingGeneration != 0 {
+			t.Fatalf("server after two refreshes at once: %+v, want generation %d, nothing pending", w, generation)
+		}
+		for i, p := range []*profile{a, a2} {
+			msg := "Duet e2e: tab " + fmt.Sprint(i) + " after the refresh"
+			var sig string
+			p.mustCall(t, sessionTimeout, `return await duet.signMessage(`+jsString(msg)+`);`, &sig)
+			wantPersonalSig(t, []byte(msg), sig, address)
 		}
 	})
 
@@ -321,7 +424,65 @@ return { ...w, ms: performance.now() - t0 };
 		wantDigestSig(t, digest, "0x"+hex.EncodeToString(append(sig[:64], sig[64]+27)), address)
 	})
 
+	step("cleared site data: not on this device, recoverable", func(t *testing.T) {
+		// Cleared while the page is open: the worker's database is closed
+		// under it, and the next operation finds a new, empty one.
+		b.open(t, "/e2e.html")
+		b.connect(t, keys.ClientAPIKey)
+		b.do(t, time.Minute, storage.ClearDataForOrigin(duet.url, "all"))
+		if st := b.deviceState(t); st.OnDevice || st.Address != "" {
+			t.Fatalf("after clearing site data: %+v, want no share", st)
+		}
+		var life struct {
+			OnDevice    bool `json:"onDevice"`
+			Exists      bool `json:"exists"`
+			Recoverable bool `json:"recoverable"`
+			Ready       bool `json:"ready"`
+			Persisted   any  `json:"persisted"`
+		}
+		b.mustCall(t, time.Minute, `return { onDevice: duet.isWalletOnDevice(), exists: await duet.doesWalletExist(), recoverable: await duet.isWalletRecoverable(), ready: await duet.isSigningReady(), persisted: await duet.storagePersisted() };`, &life)
+		if life.OnDevice || !life.Exists || !life.Recoverable || life.Ready {
+			t.Fatalf("after clearing site data: %+v, want not on this device, existing, recoverable, not ready", life)
+		}
+		if _, ok := life.Persisted.(bool); !ok {
+			t.Errorf("storagePersisted() = %v, want Chromium's answer, a boolean", life.Persisted)
+		}
+		generation = recoverOn(t, b, keys.ClientAPIKey, address, generation)
+		msg := "Duet e2e: signed after clearing site data"
+		var sig string
+		b.mustCall(t, sessionTimeout, `return await duet.signMessage(`+jsString(msg)+`);`, &sig)
+		wantPersonalSig(t, []byte(msg), sig, address)
+
+		// What the recovery stored opens after a reload.
+		b.open(t, "/e2e.html")
+		if st := b.connect(t, keys.ClientAPIKey); !st.OnDevice || st.Generation != generation {
+			t.Fatalf("after a reload: %+v, want the recovered share of generation %d", st, generation)
+		}
+		msg = "Duet e2e: signed after a reload"
+		b.mustCall(t, sessionTimeout, `return await duet.signMessage(`+jsString(msg)+`);`, &sig)
+		wantPersonalSig(t, []byte(msg), sig, address)
+	})
+
 	t.Logf("whole flow: %.1fs", time.Since(started).Seconds())
+}
+
+// recoverOn recovers the wallet with the backup password on profile p,
+// connected, and checks the server moved to the next generation, which it
+// returns.
+func recoverOn(t *testing.T, p *profile, apiKey, address string, generation uint64) uint64 {
+	t.Helper()
+	var rec struct {
+		Address    string `json:"address"`
+		Generation uint64 `json:"generation"`
+	}
+	p.mustCall(t, createTimeout, `return await duet.recoverWallet({ method: 'password', password: `+jsString(backupPassword)+` });`, &rec)
+	if rec.Address != address || rec.Generation != generation+1 {
+		t.Fatalf("recovered %+v, want %s at generation %d", rec, address, generation+1)
+	}
+	if w := serverWallet(t, apiKey); w.Generation != rec.Generation {
+		t.Fatalf("server after recovery: generation %d, want %d", w.Generation, rec.Generation)
+	}
+	return rec.Generation
 }
 
 // pageIdle is true when the demo page has finished its last action.

@@ -94,8 +94,11 @@ func startServer(tmp string) (*server, error) {
 
 	s := &server{root: root, data: filepath.Join(tmp, "data"), done: make(chan error, 1), log: new(syncBuffer)}
 	stdout := new(syncBuffer)
+	// TestWallet alone makes more share changes of its wallet (backups,
+	// recoveries, refreshes, ejects) than the default hourly limit.
 	s.cmd = exec.Command(duetd, "serve", "--dev", "--addr", "127.0.0.1:0",
-		"--data", s.data, "--web", webDir, "--js", filepath.Join(root, "js"))
+		"--data", s.data, "--web", webDir, "--js", filepath.Join(root, "js"),
+		"--limit-share-changes", "40")
 	s.cmd.Env = withoutGoTarget(os.Environ())
 	s.cmd.Stdout, s.cmd.Stderr = stdout, s.log
 	if err := s.cmd.Start(); err != nil {

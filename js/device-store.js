@@ -63,13 +63,13 @@
     return s;
   }
 
-  const clientKeyPattern = /^duet_cli_([0-9a-f]{32})_/;
+  const clientKeyPattern = /^duet_c(?:li|st)_([0-9a-f]{32})_/;
 
   /**
    * Returns the namespace of a wallet's values: 32 hex digits of SHA-256 over
    * the server URL and the client. The client is the id inside a Duet client
-   * API key, which stays the same when the key is rotated; any other key
-   * string stands for itself.
+   * API key or client session token, which stays the same when the key is
+   * rotated or the token renewed; any other key string stands for itself.
    */
   async function namespaceFor(url, apiKey) {
     if (typeof url !== 'string' || url === '' || typeof apiKey !== 'string' || apiKey === '') {
@@ -208,6 +208,19 @@
     return checkKey(winner);
   }
 
+  // Reports whether two non-extractable AES-GCM keys are the same key: what
+  // one seals, the other opens.
+  async function sameKey(a, b) {
+    const iv = new Uint8Array(ivBytes);
+    try {
+      const probe = await subtle().encrypt({ name: 'AES-GCM', iv, tagLength: 128 }, a, new Uint8Array(0));
+      await subtle().decrypt({ name: 'AES-GCM', iv, tagLength: 128 }, b, probe);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /**
    * DeviceStore is the store object handed to the device module: async
    * get(name) → Uint8Array | null, put(name, Uint8Array), delete(name).
@@ -216,6 +229,7 @@
     constructor(backend, key, namespace) {
       this._backend = backend;
       this._key = key;
+      this._opened = backend.opened;
       this.namespace = namespace;
       // Bound, so the device module can call them detached from the object.
       this.get = this.get.bind(this);
@@ -258,6 +272,7 @@
     async _write(name, plaintext, generation) {
       for (let attempt = 0; attempt < 8; attempt++) {
         const { sealed, index } = await this._index();
+        await this._keepKey();
         const counter = index.counter + 1;
         const names = new Map(index.names);
         let value = null;
@@ -274,6 +289,22 @@
         }
       }
       throw storeError('INTERNAL', 'the store kept changing while ' + JSON.stringify(name) + ' was written');
+    }
+
+    // The site's data may be cleared while the store is open (the browser
+    // closes the database; the next operation opens a new, empty one).
+    // Values sealed under this store's key could then never be opened
+    // again once the page reloads and makes a new key: put the key back
+    // before writing, unless another tab already made a new one.
+    async _keepKey() {
+      if (this._backend.opened === this._opened) {
+        return;
+      }
+      const stored = await this._backend.getKey();
+      if (stored ? !(await sameKey(stored, this._key)) : !(await this._backend.addKey(this._key))) {
+        throw storeError('BUSY', 'the device store was cleared and another tab made a new device key; reload the page');
+      }
+      this._opened = this._backend.opened;
     }
 
     /**
@@ -398,6 +429,7 @@
       throw storeError('UNSUPPORTED', 'IndexedDB is unavailable');
     }
     let dbPromise = null;
+    let opened = 0;
 
     function db() {
       if (dbPromise === null) {
@@ -414,6 +446,7 @@
           };
           req.onsuccess = () => {
             const d = req.result;
+            opened++;
             // Let another tab upgrade or delete the database; the next
             // operation here opens it again.
             d.onversionchange = () => {
@@ -440,6 +473,11 @@
 
     return {
       name: dbName,
+      // How many times the database was opened: more than once after the
+      // browser closed it (site data cleared) or another tab upgraded it.
+      get opened() {
+        return opened;
+      },
       async getKey() {
         return transact(await db(), 'keys', 'readonly', (s) => s.get(keyId));
       },

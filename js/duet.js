@@ -16,10 +16,12 @@ import { DuetProvider, announceProvider, checkProviderOptions } from './provider
 import { approvalGate, checkApprovalOptions } from './approval.js';
 import { DeviceHost, RequestKind } from './host.js';
 import { FrameChannel, FrameHost } from './frame-channel.js';
+import { Credential, clientIdOf, isUnauthorized } from './credential.js';
 
 export { DuetError, ErrorCode } from './errors.js';
 export { DuetProvider, ProviderErrorCode, ProviderRpcError, providerInfo } from './provider.js';
 export { RequestKind } from './host.js';
+export { sessionTokenExpiry } from './credential.js';
 
 /** How a backup share is encrypted, and so how it is opened again. */
 export const BackupMethod = Object.freeze({
@@ -35,6 +37,13 @@ const backupMethods = new Set(Object.values(BackupMethod));
 
 /** The default for Duet.connect's loadTimeoutMs. */
 export const DEFAULT_LOAD_TIMEOUT_MS = 120000;
+
+/** The default for Duet.connect's connectTimeoutMs. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10000;
+
+// The device module's calls that open a session with the server, and so
+// present the credential.
+const sessionMethods = new Set(['keygen', 'sign', 'signTransaction', 'backup', 'recover', 'eject', 'refresh']);
 
 const constructing = Symbol('Duet.connect');
 
@@ -75,11 +84,96 @@ export function normalizeServerUrl(url) {
 
 /**
  * Returns the client id inside a Duet client API key
- * ("duet_cli_<32 hex digits>_<secret>"), or null for another string.
+ * ("duet_cli_<32 hex digits>_<secret>") or client session token
+ * ("duet_cst_<32 hex digits>_<expiry>_<mac>"), or null for another string.
  */
 export function clientIdFromApiKey(apiKey) {
-  const m = typeof apiKey === 'string' ? /^duet_cli_([0-9a-f]{32})_[A-Za-z0-9_-]+$/.exec(apiKey) : null;
-  return m ? m[1] : null;
+  return clientIdOf(apiKey);
+}
+
+// GETs a route of the server's client API with the credential and returns
+// its JSON body. A session token the server refuses is renewed once.
+async function getJson(fetchFn, url, path, credential, timeoutMs) {
+  const attempt = async (key) => {
+    let res;
+    try {
+      res = await fetchFn(url + path, {
+        headers: { Authorization: `Bearer ${key}`, Accept: 'application/json' },
+        cache: 'no-store',
+        signal: timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs),
+      });
+    } catch (err) {
+      const why = err?.name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000} s` : 'the connection failed';
+      throw new DuetError(ErrorCode.NETWORK, `duet: cannot reach the Duet server at ${url} (${why}); check that it runs and that it allows this page's origin`, { cause: err });
+    }
+    const body = await readJson(res);
+    if (!res.ok) {
+      throw errorFromResponse(res.status, body);
+    }
+    if (body === undefined) {
+      throw new DuetError(ErrorCode.SERVER_ERROR, `duet: the server answered ${path} without JSON: is ${url} a Duet server?`);
+    }
+    return body;
+  };
+  const key = await credential.fresh();
+  try {
+    return await attempt(key);
+  } catch (err) {
+    if (!credential.renewable || !isUnauthorized(err)) {
+      throw err;
+    }
+    return attempt(await credential.renew());
+  }
+}
+
+// A device channel that presents a fresh credential to the device worker
+// before each session, and renews a session token the server refused and
+// runs the session once more (a refused Hello changes nothing).
+class CredentialChannel {
+  #channel;
+  #credential;
+  #sent;
+
+  constructor(channel, credential, sent) {
+    this.#channel = channel;
+    this.#credential = credential;
+    this.#sent = sent;
+  }
+
+  get closed() {
+    return this.#channel.closed;
+  }
+
+  get failure() {
+    return this.#channel.failure;
+  }
+
+  close(err) {
+    this.#channel.close(err);
+  }
+
+  async call(method, params, options) {
+    if (!sessionMethods.has(method) || !this.#credential.renewable) {
+      return this.#channel.call(method, params, options);
+    }
+    await this.#sync(await this.#credential.fresh());
+    try {
+      return await this.#channel.call(method, params, options);
+    } catch (err) {
+      if (!isUnauthorized(err)) {
+        throw err;
+      }
+      await this.#sync(await this.#credential.renew());
+      return this.#channel.call(method, params, options);
+    }
+  }
+
+  async #sync(key) {
+    if (key !== this.#sent) {
+      await this.#channel.call('setApiKey', { apiKey: key });
+      this.#sent = key;
+    }
+  }
 }
 
 function backupCredential(options, operation) {
@@ -210,12 +304,13 @@ export class Duet {
   #host;
   #providerControl = null;
   #url;
-  #apiKey;
+  #credential;
   #isolated;
   #fetch;
   #onProgress;
   #provider;
-  #state = { hasShare: false, address: null, generation: 0 };
+  #state = { hasShare: false, stale: false, address: null, generation: 0, walletId: '' };
+  #persistence = Promise.resolve(null);
   #queue = Promise.resolve();
   #ready = false;
   #stopAnnouncing = () => {};
@@ -228,11 +323,11 @@ export class Duet {
     this.#url = init.url;
     // In isolation mode the page keeps no API key: the frame has it.
     this.#isolated = init.host instanceof FrameHost;
-    this.#apiKey = this.#isolated ? null : init.apiKey;
+    this.#credential = this.#isolated ? null : init.credential;
     this.#fetch = init.fetch;
     this.#onProgress = init.onProgress;
     this.#channel = init.channel;
-    this.#host = init.host ?? new DeviceHost(init.channel, init.approve);
+    this.#host = init.host ?? new DeviceHost(new CredentialChannel(init.channel, init.credential, init.credential.current), init.approve);
     const duet = this;
     // The provider's only way to the device: requests go through the host's
     // approval point like the public sign* methods' do.
@@ -257,7 +352,14 @@ export class Duet {
    * device's wallet state.
    *
    * @param {object} options
-   * @param {string} options.apiKey the client API key
+   * @param {string} [options.apiKey] the client API key; or give
+   *   getSessionToken
+   * @param {() => Promise<string>} [options.getSessionToken] returns a
+   *   client session token that the app's backend minted (POST
+   *   /v1/clients/{id}/session-tokens); called at connect, and again when
+   *   the token expires or the server refuses it
+   * @param {number} [options.connectTimeoutMs] how long connect waits for
+   *   the server's answer to its first request; default 10000
    * @param {string} [options.url] the server's base URL; defaults to the
    *   origin this module was loaded from
    * @param {(event: {operation: string, phase: string, protocol?: string, round?: number, detail?: string}) => void} [options.onProgress]
@@ -296,6 +398,7 @@ export class Duet {
     }
     const {
       apiKey,
+      getSessionToken,
       onProgress,
       chainId,
       rpcConfig,
@@ -303,11 +406,9 @@ export class Duet {
       autoApprove,
       announceProvider: announce = true,
       loadTimeoutMs = DEFAULT_LOAD_TIMEOUT_MS,
+      connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS,
       fetch: fetchFn = globalThis.fetch?.bind(globalThis),
     } = options;
-    if (typeof apiKey !== 'string' || apiKey === '') {
-      throw invalid('connect wants apiKey, the client API key');
-    }
     if (onProgress !== undefined && typeof onProgress !== 'function') {
       throw invalid('onProgress must be a function');
     }
@@ -316,6 +417,9 @@ export class Duet {
     }
     if (!Number.isFinite(loadTimeoutMs) || loadTimeoutMs <= 0) {
       throw invalid('loadTimeoutMs must be a positive number');
+    }
+    if (!Number.isFinite(connectTimeoutMs) || connectTimeoutMs <= 0) {
+      throw invalid('connectTimeoutMs must be a positive number');
     }
     const providerOptions = { chainId, rpcConfig, fetch: fetchFn };
     try {
@@ -333,8 +437,13 @@ export class Duet {
         throw invalid('isolation must be true or {frameUrl}');
       }
       const frameUrl = resolveUrl(iso.frameUrl ?? url + '/duet-frame.html', 'isolation.frameUrl');
+      if (getSessionToken !== undefined) {
+        throw invalid('isolation mode takes apiKey, which the frame keeps; getSessionToken is for the standard mode');
+      }
+      new Credential({ apiKey });
       return Duet.#connectIsolated({ url, apiKey, frameUrl, onProgress, providerOptions, fetchFn, loadTimeoutMs, announce });
     }
+    const credential = new Credential({ apiKey, getSessionToken });
     const approve = approvalGate(checkApprovalOptions({ hooks, autoApprove }));
     // The default is the URL the literal in startWorker resolves to; it is
     // written out there, not here, so that bundlers see it only once.
@@ -347,6 +456,10 @@ export class Duet {
         callListener(onProgress, { operation: 'connect', ...event });
       }
     };
+    // One cheap authenticated request, before the device module loads, so
+    // that a wrong key or an unreachable server fails at once.
+    report({ phase: 'check', detail: url });
+    await getJson(fetchFn, url, '/v1/wallet', credential, connectTimeoutMs);
     report({ phase: 'load', detail: wasmUrl });
 
     let duet;
@@ -359,9 +472,11 @@ export class Duet {
       throw err;
     }
     const channel = new WorkerChannel(started.worker, { onFatal: (err) => duet?.#disconnect(err) });
-    duet = new Duet(constructing, { url, apiKey, fetch: fetchFn, onProgress, channel, providerOptions, approve });
+    duet = new Duet(constructing, { url, credential, fetch: fetchFn, onProgress, channel, providerOptions, approve });
     try {
-      await channel.call('init', { url, apiKey, wasmUrl, wasmExecUrl }, { timeoutMs: loadTimeoutMs, timeoutCode: ErrorCode.NETWORK });
+      // With neither URL given, the worker loads the server's content-hashed names.
+      const hashedAssets = options.wasmUrl === undefined && options.wasmExecUrl === undefined;
+      await channel.call('init', { url, apiKey: credential.current, wasmUrl, wasmExecUrl, hashedAssets }, { timeoutMs: loadTimeoutMs, timeoutCode: ErrorCode.NETWORK });
       await duet.#refreshState();
     } catch (err) {
       const e = await csp.explain(toDuetError(err));
@@ -371,6 +486,7 @@ export class Duet {
       csp.stop();
       started.release();
     }
+    duet.#persistence = requestPersistence();
     duet.#finishConnect(announce, onProgress);
     return duet;
   }
@@ -387,9 +503,11 @@ export class Duet {
       timeoutMs: loadTimeoutMs,
       onFatal: (err) => duet?.#disconnect(err),
     });
-    duet = new Duet(constructing, { url, apiKey, fetch: fetchFn, onProgress, channel, providerOptions, host: new FrameHost(channel) });
+    duet = new Duet(constructing, { url, fetch: fetchFn, onProgress, channel, providerOptions, host: new FrameHost(channel) });
     try {
       await channel.call('init', { apiKey });
+      // The frame's first request to the server checks the key.
+      await duet.#get('/v1/wallet');
       await duet.#refreshState();
     } catch (err) {
       const e = toDuetError(err);
@@ -439,22 +557,60 @@ export class Duet {
   }
 
   /**
-   * Reports whether this device holds a share of the wallet. It is read when
+   * Reports whether this device holds a share of the wallet that the server
+   * last named as its active pair. It is read from the device's store when
    * connecting and after each of this Duet's sessions; deviceState() reads it
-   * again, for instance after another tab changed it.
+   * again, for instance after another tab changed it. A share the server no
+   * longer names (the wallet was recovered elsewhere) is stale: kept, but
+   * not on this device in this sense; isSigningReady() asks the server.
    */
   isWalletOnDevice() {
-    return this.#state.hasShare;
+    return this.#state.hasShare && !this.#state.stale;
   }
 
   /**
-   * Reads this device's wallet state from its store.
+   * Reads this device's wallet state from its store. stale is true when the
+   * last server session named another active pair than the share's: the
+   * share is kept until a recovery replaces it, and cannot sign.
    *
-   * @returns {Promise<{hasShare: boolean, address: string | null, generation: number}>}
+   * @returns {Promise<{hasShare: boolean, stale: boolean, address: string | null, generation: number}>}
    */
   async deviceState() {
     await this.#refreshState();
-    return { ...this.#state };
+    const { hasShare, stale, address, generation } = this.#state;
+    return { hasShare, stale, address, generation };
+  }
+
+  /**
+   * Reports whether this device can sign now: it holds a share that is not
+   * stale, of the wallet and generation the server holds active. Rejects
+   * (NETWORK, SERVER_ERROR, …) when the server cannot be asked, rather than
+   * answering false.
+   *
+   * @returns {Promise<boolean>}
+   */
+  async isSigningReady() {
+    await this.#refreshState();
+    if (!this.#state.hasShare || this.#state.stale) {
+      return false;
+    }
+    const info = await this.getWalletInfo();
+    const s = this.#state;
+    return info !== null && s.hasShare && !s.stale && s.generation === info.generation &&
+      (s.walletId === '' || s.walletId === info.walletId) && s.address?.toLowerCase() === info.address.toLowerCase();
+  }
+
+  /**
+   * Asks the browser to keep this device's storage (its share) persistently
+   * rather than evict it under storage pressure; connect asks once. Resolves
+   * to true if the storage is persistent, false if the browser may evict
+   * it, null where it cannot say (no StorageManager, isolation mode, where
+   * the frame's origin holds the share). Never rejects.
+   *
+   * @returns {Promise<boolean | null>}
+   */
+  storagePersisted() {
+    return this.#persistence;
   }
 
   /**
@@ -723,23 +879,7 @@ export class Duet {
       }
       return r.body;
     }
-    let res;
-    try {
-      res = await this.#fetch(this.#url + path, {
-        headers: { Authorization: `Bearer ${this.#apiKey}`, Accept: 'application/json' },
-        cache: 'no-store',
-      });
-    } catch (err) {
-      throw new DuetError(ErrorCode.NETWORK, `duet: cannot reach ${this.#url}: ${err?.message ?? err}`, { cause: err });
-    }
-    const body = await readJson(res);
-    if (!res.ok) {
-      throw errorFromResponse(res.status, body);
-    }
-    if (body === undefined) {
-      throw new DuetError(ErrorCode.SERVER_ERROR, `duet: ${path} answered ${res.status} without JSON`);
-    }
-    return body;
+    return getJson(this.#fetch, this.#url, path, this.#credential);
   }
 
   #checkOpen() {
@@ -811,14 +951,31 @@ export class Duet {
   async #refreshState() {
     const s = await this.#call('deviceState', {});
     const hasShare = s?.hasShare === true;
-    const address = hasShare && isAddress(s.address) ? s.address : null;
+    const stale = hasShare && s.stale === true;
+    const address = hasShare && !stale && isAddress(s.address) ? s.address : null;
     const generation = hasShare && Number.isSafeInteger(Number(s.generation)) ? Number(s.generation) : 0;
+    const walletId = hasShare && typeof s.walletId === 'string' ? s.walletId : '';
     const before = this.#state.address;
-    this.#state = { hasShare, address, generation };
+    this.#state = { hasShare, stale, address, generation, walletId };
     if (this.#ready && before !== address) {
       this.#providerControl?.emit('accountsChanged', address ? [address] : []);
     }
   }
+}
+
+// Asks for persistent storage where the page's origin holds the device's
+// share. Never fatal: persist() may be missing, refuse, or wait on the
+// user, so connect does not wait for it; storagePersisted() reports it.
+async function requestPersistence() {
+  try {
+    const storage = globalThis.navigator?.storage;
+    if (typeof storage?.persist === 'function') {
+      return (await storage.persist()) === true;
+    }
+  } catch {
+    // Reported as unknown.
+  }
+  return null;
 }
 
 async function readJson(res) {

@@ -119,6 +119,7 @@ export function startFrame(w = globalThis.window) {
       apiKey,
       wasmUrl: new URL('duet.wasm', base).href,
       wasmExecUrl: new URL('wasm_exec.js', base).href,
+      hashedAssets: true,
     }, { timeoutMs: loadTimeoutMs, timeoutCode: ErrorCode.NETWORK });
     // The app's page has no say in approval here: no hook, no autoApprove.
     host = new DeviceHost(channel, approvalGate({ document: w.document }));

@@ -27,16 +27,17 @@ const connectedKey = 'duet.connected';
  * Returns a wagmi connector for Duet.
  *
  * @param {object} parameters Duet.connect's options, with apiKey a string or
- *   a function that resolves to one, and createWallet (default true): create
- *   the wallet when this device has none
+ *   a function that resolves to one (or, instead, getSessionToken as
+ *   Duet.connect takes it), and createWallet (default true): create the
+ *   wallet when this device has none
  */
 export function duet(parameters) {
   if (parameters === null || typeof parameters !== 'object') {
     throw new DuetError(ErrorCode.INVALID_ARGUMENT, 'duet: the wagmi connector wants options');
   }
   const { apiKey, createWallet = true, ...options } = parameters;
-  if (typeof apiKey !== 'string' && typeof apiKey !== 'function') {
-    throw new DuetError(ErrorCode.INVALID_ARGUMENT, 'duet: the wagmi connector wants apiKey, a string or a function that returns one');
+  if (options.getSessionToken !== undefined ? apiKey !== undefined : typeof apiKey !== 'string' && typeof apiKey !== 'function') {
+    throw new DuetError(ErrorCode.INVALID_ARGUMENT, 'duet: the wagmi connector wants apiKey, a string or a function that returns one, or else getSessionToken');
   }
 
   return createConnector((config) => {
@@ -72,7 +73,7 @@ export function duet(parameters) {
             chainId: config.chains[0]?.id,
             ...options,
             rpcConfig: rpcConfig(),
-            apiKey: key,
+            ...(key === undefined ? {} : { apiKey: key }),
           });
         })();
         starting.then((d) => {

@@ -94,7 +94,29 @@ import './device-store.js';
     }
   }
 
-  async function instantiate(go, wasmUrl) {
+  // resolveAssets swaps the default names of the module and its loader for
+  // the content-hashed ones the server lists in duet-assets.json beside the
+  // module, which browsers may cache for good. A server without the list
+  // serves the plain names.
+  async function resolveAssets(wasmUrl, wasmExecUrl) {
+    try {
+      const resp = await fetch(new URL('duet-assets.json', wasmUrl).href, { credentials: 'same-origin' });
+      if (resp.ok) {
+        const names = await resp.json();
+        const hashed = (url, name) => (typeof names[name] === 'string' && /^[A-Za-z0-9_.-]+$/.test(names[name]))
+          ? new URL(names[name], url).href : url;
+        return { wasmUrl: hashed(wasmUrl, 'duet.wasm'), wasmExecUrl: hashed(wasmExecUrl, 'wasm_exec.js') };
+      }
+    } catch (err) {
+      // Fall through to the plain names.
+    }
+    return { wasmUrl, wasmExecUrl };
+  }
+
+  // compile fetches and compiles the module, while it downloads when the
+  // server sends it as application/wasm (compileStreaming accepts no other
+  // type), else once it has arrived.
+  async function compile(wasmUrl) {
     let resp;
     try {
       resp = await fetch(wasmUrl, { credentials: 'same-origin' });
@@ -106,18 +128,32 @@ import './device-store.js';
     }
     try {
       const type = (resp.headers.get('Content-Type') || '').split(';')[0].trim();
-      // Streaming compiles while downloading, but only accepts the right type.
-      if (typeof WebAssembly.instantiateStreaming === 'function' && type === 'application/wasm') {
-        return (await WebAssembly.instantiateStreaming(resp, go.importObject)).instance;
+      if (typeof WebAssembly.compileStreaming === 'function' && type === 'application/wasm') {
+        return await WebAssembly.compileStreaming(resp);
       }
-      return (await WebAssembly.instantiate(await resp.arrayBuffer(), go.importObject)).instance;
+      return await WebAssembly.compile(await resp.arrayBuffer());
     } catch (err) {
       if (cspRefusal(err)) {
-        throw codedError('CSP_BLOCKED', 'the Content-Security-Policy of the device worker (' + self.location.href +
-          ") does not allow WebAssembly: its script-src must include 'wasm-unsafe-eval'");
+        throw cspBlocked();
+      }
+      throw codedError('INTERNAL', 'cannot compile device module ' + wasmUrl + ': ' + err.message);
+    }
+  }
+
+  async function instantiate(go, module, wasmUrl) {
+    try {
+      return await WebAssembly.instantiate(module, go.importObject);
+    } catch (err) {
+      if (cspRefusal(err)) {
+        throw cspBlocked();
       }
       throw codedError('INTERNAL', 'cannot instantiate device module ' + wasmUrl + ': ' + err.message);
     }
+  }
+
+  function cspBlocked() {
+    return codedError('CSP_BLOCKED', 'the Content-Security-Policy of the device worker (' + self.location.href +
+      ") does not allow WebAssembly: its script-src must include 'wasm-unsafe-eval'");
   }
 
   // Reports whether err is a browser's refusal to compile WebAssembly under
@@ -152,10 +188,19 @@ import './device-store.js';
       throw codedError('INTERNAL', 'device worker is already initialized');
     }
     initialized = true;
-    const { url, apiKey, wasmUrl, wasmExecUrl } = params;
+    const { url, apiKey } = params;
     checkEnvironment();
+    // The module downloads and compiles while the store opens.
+    const loading = (async () => {
+      const urls = params.hashedAssets === true
+        ? await resolveAssets(params.wasmUrl, params.wasmExecUrl)
+        : { wasmUrl: params.wasmUrl, wasmExecUrl: params.wasmExecUrl };
+      return { ...urls, module: await compile(urls.wasmUrl) };
+    })();
+    loading.catch(() => {});
     store = await self.DuetDeviceStore.openDeviceStore({ url, apiKey });
     config = { url, apiKey };
+    const { wasmUrl, wasmExecUrl, module } = await loading;
     try {
       // wasm_exec.js is a classic script that defines globalThis.Go; as a
       // module it does the same. The URL comes from the page, so bundlers
@@ -168,7 +213,7 @@ import './device-store.js';
       throw codedError('INTERNAL', wasmExecUrl + ' did not define Go');
     }
     const go = new self.Go();
-    const instance = await instantiate(go, wasmUrl);
+    const instance = await instantiate(go, module, wasmUrl);
     let exitCode;
     const exit = go.exit;
     go.exit = (code) => {
@@ -197,6 +242,15 @@ import './device-store.js';
     if (method === 'init') {
       return init(params);
     }
+    if (method === 'setApiKey') {
+      // A renewed client session token of the same client: the store's
+      // namespace does not change.
+      if (config === null || typeof params.apiKey !== 'string' || params.apiKey === '') {
+        throw codedError('INTERNAL', 'setApiKey before init, or without a key');
+      }
+      config = { url: config.url, apiKey: params.apiKey };
+      return {};
+    }
     if (exitError !== null) {
       throw exitError;
     }
@@ -221,10 +275,31 @@ import './device-store.js';
       });
     }
     const run = () => Promise.race([Promise.resolve().then(() => fn.call(device, arg)), exited]);
+    if (shareChangeMethods.has(method)) {
+      return shareChange(() => lock('duet-device-' + store.namespace, run));
+    }
     if (sessionMethods.has(method)) {
       return lock('duet-device-' + store.namespace, run);
     }
     return run();
+  }
+
+  // A share change (create, recover, refresh) is one at a time across the
+  // tabs of this browser: a second one, while one runs, fails at once with
+  // BUSY instead of waiting to change the shares again.
+  const shareChangeMethods = new Set(['keygen', 'recover', 'refresh']);
+
+  function shareChange(fn) {
+    const locks = self.navigator && self.navigator.locks;
+    if (!locks || typeof locks.request !== 'function') {
+      return fn();
+    }
+    return locks.request('duet-share-change-' + store.namespace, { ifAvailable: true }, (held) => {
+      if (held === null) {
+        throw codedError('BUSY', 'another tab is changing this wallet\'s shares');
+      }
+      return fn();
+    });
   }
 
   self.addEventListener('message', (e) => {

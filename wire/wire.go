@@ -157,10 +157,14 @@ type Welcome struct {
 	WalletID string
 	Nonce    []byte // 32 fresh bytes
 	Active   uint64 // the server's active generation; 0 = no wallet yet
+	// Pair is the digest of the active pair's public data
+	// (mpc.KeyShare.PublicDigest): 32 bytes with an active generation,
+	// empty without. The device reconciles its shares by it.
+	Pair []byte
 }
 
 func (w *Welcome) Frame() *Frame {
-	e := codec.NewEncoder(80).VarBytes([]byte(w.WalletID)).Fixed(w.Nonce).Uint64(w.Active)
+	e := codec.NewEncoder(120).VarBytes([]byte(w.WalletID)).Fixed(w.Nonce).Uint64(w.Active).VarBytes(w.Pair)
 	return &Frame{Type: TypeWelcome, Body: e.Bytes()}
 }
 
@@ -169,9 +173,12 @@ func ParseWelcome(f *Frame) (*Welcome, error) {
 		return nil, unexpected(TypeWelcome, f)
 	}
 	d := codec.NewDecoder(f.Body)
-	w := &Welcome{WalletID: string(d.VarBytes(64)), Nonce: d.Fixed(32), Active: d.Uint64()}
+	w := &Welcome{WalletID: string(d.VarBytes(64)), Nonce: d.Fixed(32), Active: d.Uint64(), Pair: d.VarBytes(32)}
 	if err := d.Finish(); err != nil {
 		return nil, fmt.Errorf("%w: welcome: %v", ErrFrame, err)
+	}
+	if (w.Active == 0) != (len(w.Pair) == 0) || (len(w.Pair) != 0 && len(w.Pair) != 32) {
+		return nil, fmt.Errorf("%w: welcome: an active generation comes with its 32-byte pair digest, and only then", ErrFrame)
 	}
 	return w, nil
 }

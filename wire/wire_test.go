@@ -17,8 +17,9 @@ func TestFramesRoundTrip(t *testing.T) {
 	if err != nil || h.APIKey != hello.APIKey || h.Op != OpSign || h.Gens != hello.Gens || !bytes.Equal(h.Digest, hello.Digest) || h.Method != "password" {
 		t.Fatalf("hello: %+v %v", h, err)
 	}
-	w, err := ParseWelcome((&Welcome{WalletID: "w1", Nonce: nonce, Active: 9}).Frame())
-	if err != nil || w.WalletID != "w1" || w.Active != 9 {
+	pair := bytes.Repeat([]byte{2}, 32)
+	w, err := ParseWelcome((&Welcome{WalletID: "w1", Nonce: nonce, Active: 9, Pair: pair}).Frame())
+	if err != nil || w.WalletID != "w1" || w.Active != 9 || !bytes.Equal(w.Pair, pair) {
 		t.Fatalf("welcome: %+v %v", w, err)
 	}
 	a, err := ParseAck((&Ack{Gen: 5, Digest: nonce}).Frame())
@@ -111,4 +112,22 @@ func FuzzFrame(f *testing.F) {
 		}
 		ParseMPC(fr)
 	})
+}
+
+// TestWelcomePairDigest checks that a Welcome names the active pair exactly
+// when it names an active generation.
+func TestWelcomePairDigest(t *testing.T) {
+	nonce := bytes.Repeat([]byte{7}, 32)
+	if w, err := ParseWelcome((&Welcome{WalletID: "w1", Nonce: nonce}).Frame()); err != nil || w.Active != 0 || len(w.Pair) != 0 {
+		t.Fatalf("welcome without a wallet: %+v %v", w, err)
+	}
+	for name, w := range map[string]*Welcome{
+		"generation without a pair": {WalletID: "w1", Nonce: nonce, Active: 3},
+		"pair without a generation": {WalletID: "w1", Nonce: nonce, Pair: bytes.Repeat([]byte{2}, 32)},
+		"short pair":                {WalletID: "w1", Nonce: nonce, Active: 3, Pair: bytes.Repeat([]byte{2}, 31)},
+	} {
+		if _, err := ParseWelcome(w.Frame()); !errors.Is(err, ErrFrame) {
+			t.Errorf("welcome with a %s: %v, want ErrFrame", name, err)
+		}
+	}
 }

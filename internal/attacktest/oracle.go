@@ -29,7 +29,10 @@ import (
 // bisection for k_D, and k_D with the signature of that presignature gives
 // the key. Everything it uses it saw on the wire.
 type Oracle struct {
-	WalletID  string
+	WalletID string
+	// Pair is the digest of the wallet's active pair, as the last Welcome
+	// seen named it; the oracle's Welcome names it too.
+	Pair      []byte
 	DeviceKey *paillier.PublicKey
 	DevicePed *pedersen.Params
 	// From one presigning run: the device's K_D, Γ = Γ_D + Γ_S and the
@@ -64,7 +67,14 @@ func (o *Oracle) LearnDeviceKey(s *Session) error {
 	if s.Welcome != nil {
 		o.WalletID = s.Welcome.WalletID
 	}
+	o.learnPair(s)
 	return nil
+}
+
+func (o *Oracle) learnPair(s *Session) {
+	if s.Welcome != nil && len(s.Welcome.Pair) != 0 {
+		o.Pair = s.Welcome.Pair
+	}
 }
 
 // LearnPresign reads K_D, Γ and Δ_D from a signing session.
@@ -93,6 +103,7 @@ func (o *Oracle) LearnPresign(s *Session) error {
 		return err
 	}
 	o.K, o.Gamma, o.Delta = p1.K, pd.Gamma.Add(ps.Gamma), p3.BigDel
+	o.learnPair(s)
 	return nil
 }
 
@@ -134,7 +145,7 @@ func (o *Oracle) Query(t *big.Int) Serve {
 			}
 			return f, err
 		}
-		w := &wire.Welcome{WalletID: o.WalletID, Nonce: nonce, Active: gen}
+		w := &wire.Welcome{WalletID: o.WalletID, Nonce: nonce, Active: gen, Pair: o.Pair}
 		s.Welcome = w
 		if err := send(w.Frame()); err != nil {
 			return err

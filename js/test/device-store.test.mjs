@@ -236,3 +236,35 @@ test('a value is sealed with the generation of its share', async () => {
   }
   assert.equal(await store.get('y'), null);
 });
+
+test('values written after the site data was cleared under an open store open after a reload', async () => {
+  // A backend whose data the browser clears while the store is open: the
+  // next operation sees a new, empty database, as IndexedDB does.
+  const inner = S.memoryBackend();
+  let opened = 1;
+  const backend = Object.create(inner, {
+    opened: { get: () => opened },
+    clear: {
+      value() {
+        inner.keys.clear();
+        inner.values.clear();
+        opened++;
+      },
+    },
+  });
+  const store = await S.openDeviceStore({ url: URL1, apiKey: KEY_A1, backend });
+  await store.put('share/active', new Uint8Array([1]));
+  backend.clear();
+  assert.equal(await store.get('share/active'), null);
+  await store.put('share/active', new Uint8Array([2]));
+  const reloaded = await S.openDeviceStore({ url: URL1, apiKey: KEY_A1, backend });
+  assert.deepEqual(await reloaded.get('share/active'), new Uint8Array([2]));
+
+  // Another tab made a new key after the clear: writing under the old one
+  // is refused rather than left unreadable.
+  backend.clear();
+  const other = await S.openDeviceStore({ url: URL1, apiKey: KEY_A1, backend });
+  opened++;
+  await assert.rejects(store.put('share/active', new Uint8Array([3])), { code: 'BUSY' });
+  assert.equal(await other.get('share/active'), null);
+});

@@ -77,6 +77,9 @@ export type RequestKind = (typeof RequestKind)[keyof typeof RequestKind];
 /** The default of ConnectOptions.loadTimeoutMs. */
 export declare const DEFAULT_LOAD_TIMEOUT_MS: 120000;
 
+/** The default of ConnectOptions.connectTimeoutMs. */
+export declare const DEFAULT_CONNECT_TIMEOUT_MS: 10000;
+
 /** A 0x-prefixed hex string. */
 export type Hex = `0x${string}`;
 
@@ -84,7 +87,7 @@ export type Hex = `0x${string}`;
 export interface ProgressEvent {
   /** The public method that reports it: 'connect', 'createWallet', 'signMessage', … */
   operation: string;
-  /** Where the operation is: 'load', 'ready', 'mpc', 'commit', … */
+  /** Where the operation is: 'check', 'load', 'ready', 'mpc', 'commit', … */
   phase: string;
   /** The MPC protocol of phase 'mpc': 'keygen', 'aux', 'sign', 'refresh', … */
   protocol?: string;
@@ -117,9 +120,7 @@ export interface Hooks {
   onSignatureRequest?: (request: SignatureRequest) => boolean | Promise<boolean>;
 }
 
-export interface ConnectOptions {
-  /** The client API key (duet_cli_…) the organization's backend made for this user. */
-  apiKey: string;
+interface ConnectOptionsBase {
   /** The server's base URL; default the origin the SDK was loaded from. */
   url?: string;
   /** Receives every progress event of this Duet's operations. */
@@ -144,9 +145,31 @@ export interface ConnectOptions {
   workerUrl?: string | URL;
   /** How long loading the device module may take before connect fails with NETWORK; default 120000. */
   loadTimeoutMs?: number;
+  /** How long connect's first request (the key and server check) may wait for an answer before NETWORK; default 10000. */
+  connectTimeoutMs?: number;
   /** The fetch for the server's API and the chains' RPC; default globalThis.fetch. */
   fetch?: typeof globalThis.fetch;
 }
+
+/** Either a client API key, or a function that returns client session tokens. */
+export type ConnectOptions = ConnectOptionsBase &
+  (
+    | {
+        /** The client API key (duet_cli_…) the organization's backend made for this user. */
+        apiKey: string;
+        getSessionToken?: undefined;
+      }
+    | {
+        apiKey?: undefined;
+        /**
+         * Returns a client session token (duet_cst_…) that the app's backend
+         * minted with POST /v1/clients/{id}/session-tokens; called at connect,
+         * before the token expires, and once more when the server refuses it.
+         * Not in isolation mode.
+         */
+        getSessionToken: () => Promise<string>;
+      }
+  );
 
 export interface OperationOptions {
   onProgress?: ProgressListener;
@@ -248,8 +271,11 @@ export declare class Duet {
 /** Returns the server's base URL without query, fragment or trailing slash. */
 export declare function normalizeServerUrl(url: string): string;
 
-/** Returns the client id inside a client API key, or null. */
+/** Returns the client id inside a client API key or session token, or null. */
 export declare function clientIdFromApiKey(apiKey: string): string | null;
+
+/** Returns when a client session token expires, in ms since 1970, or null for another string. */
+export declare function sessionTokenExpiry(token: string): number | null;
 
 /** EIP-1193 error codes of the provider. */
 export declare const ProviderErrorCode: Readonly<{

@@ -3,12 +3,24 @@
 import type { CreateConnectorFn } from '@wagmi/core';
 import type { ConnectOptions, Duet, DuetProvider } from './duet.js';
 
-export interface DuetConnectorParameters extends Omit<ConnectOptions, 'apiKey'> {
-  /** The client API key, or a function that fetches it (from the app's backend) when connecting. */
-  apiKey: string | (() => string | Promise<string>);
+interface DuetConnectorBase extends Omit<ConnectOptions, 'apiKey' | 'getSessionToken'> {
   /** Create the wallet on connect when this device has none; default true. */
   createWallet?: boolean;
 }
+
+export type DuetConnectorParameters = DuetConnectorBase &
+  (
+    | {
+        /** The client API key, or a function that fetches it (from the app's backend) when connecting. */
+        apiKey: string | (() => string | Promise<string>);
+        getSessionToken?: undefined;
+      }
+    | {
+        apiKey?: undefined;
+        /** Client session tokens from the app's backend, as Duet.connect takes them. */
+        getSessionToken: () => Promise<string>;
+      }
+  );
 
 /** A wagmi connector for Duet: connect, sign and send through duet.provider. */
 export declare function duet(

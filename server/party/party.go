@@ -241,6 +241,7 @@ type session struct {
 	client   store.Client
 	wallet   store.Wallet
 	walletID string
+	active   *store.Share // the active share named in Welcome
 	nonce    []byte
 	admitted bool // the session counts against the wallet's share changes
 }
@@ -260,6 +261,9 @@ func (s *session) serve(ctx context.Context) error {
 	s.hello, s.op = hello, hello.Op
 	client, err := s.h.Store.AuthenticateClient(ctx, hello.APIKey)
 	if err != nil {
+		if errors.Is(err, store.ErrTokenExpired) {
+			return fail(wire.CodeUnauthorized, "the session token has expired")
+		}
 		if errors.Is(err, store.ErrUnauthenticated) || errors.Is(err, store.ErrNotFound) {
 			return fail(wire.CodeUnauthorized, "invalid client API key")
 		}
@@ -336,7 +340,24 @@ func (s *session) loadWallet(ctx context.Context, lock bool) error {
 		w.PendingGeneration = 0
 	}
 	s.wallet, s.walletID = w, w.ID
-	return s.conn.Send(ctx, (&wire.Welcome{WalletID: w.ID, Nonce: s.nonce, Active: w.ActiveGeneration}).Frame())
+	// Welcome names the active pair by its digest, by which the device
+	// reconciles its shares.
+	sh, err := s.h.Store.Share(ctx, w.ID, w.ActiveGeneration)
+	if err != nil {
+		return fail(wire.CodeServerError, "loading the server share failed")
+	}
+	s.active = &sh
+	pair := sh.Digest
+	if len(pair) != 32 {
+		// A share stored before shares carried their digest.
+		share, err := s.activeShare(ctx)
+		if err != nil {
+			return err
+		}
+		pair = share.PublicDigest()
+		share.Wipe()
+	}
+	return s.conn.Send(ctx, (&wire.Welcome{WalletID: w.ID, Nonce: s.nonce, Active: w.ActiveGeneration, Pair: pair}).Frame())
 }
 
 // deviceHolds reports whether the device, after reconciling with our
@@ -347,9 +368,13 @@ func (s *session) deviceHolds() bool {
 }
 
 func (s *session) activeShare(ctx context.Context) (*mpc.KeyShare, error) {
-	sh, err := s.h.Store.Share(ctx, s.walletID, s.wallet.ActiveGeneration)
-	if err != nil {
-		return nil, fail(wire.CodeServerError, "loading the server share failed")
+	sh := s.active
+	if sh == nil || sh.Generation != s.wallet.ActiveGeneration {
+		loaded, err := s.h.Store.Share(ctx, s.walletID, s.wallet.ActiveGeneration)
+		if err != nil {
+			return nil, fail(wire.CodeServerError, "loading the server share failed")
+		}
+		sh = &loaded
 	}
 	share := new(mpc.KeyShare)
 	if err := share.UnmarshalBinary(sh.Data); err != nil {

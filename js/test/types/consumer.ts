@@ -5,6 +5,7 @@
 
 import {
   BackupMethod,
+  DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_LOAD_TIMEOUT_MS,
   Duet,
   DuetError,
@@ -16,6 +17,7 @@ import {
   clientIdFromApiKey,
   normalizeServerUrl,
   providerInfo,
+  sessionTokenExpiry,
   type ConnectOptions,
   type Hex,
   type ProgressEvent,
@@ -73,6 +75,14 @@ async function main(): Promise<void> {
   const isolated: ConnectOptions = { apiKey: options.apiKey, isolation: { frameUrl: 'https://duet.example/duet-frame.html' } };
   const custom: ConnectOptions = { apiKey: options.apiKey, autoApprove: true, wasmUrl: new URL('https://cdn.example/duet.wasm'), wasmExecUrl: '/wasm_exec.js', workerUrl: '/worker.js' };
   const id: string | null = clientIdFromApiKey(options.apiKey);
+  const withTokens: ConnectOptions = {
+    url: 'https://duet.example',
+    getSessionToken: async () => (await fetch('/api/duet-token', { method: 'POST' })).text(),
+    connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS,
+  };
+  const expires: number | null = sessionTokenExpiry('duet_cst_…');
+  const tokenParameters: DuetConnectorParameters = { getSessionToken: async () => 'duet_cst_…' };
+  console.log(withTokens, expires, tokenParameters);
 
   let d: Duet;
   try {
