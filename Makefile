@@ -83,7 +83,7 @@ export DUET_ETHERS_JS
 export DUET_CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser || true)
 export DUET_PG_BIN ?= $(shell ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 
-.PHONY: help run wasm sdk test deps tools geth vet test-native test-tools test-wasm test-js test-sdk bench mutation fmt-check clean
+.PHONY: help run wasm sdk test deps tools geth vet test-native test-tools test-wasm test-js test-sdk bench bench-load mutation fmt-check clean
 
 help: ## Show this list.
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "  make %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -185,6 +185,24 @@ bench: deps tools ## Benchmark ./mpc natively and in Chromium, then the SDK and 
 		-json ../bench/results.json $(BENCH_DIR)/native.txt $(BENCH_DIR)/wasm.txt); \
 	echo "results: bench/results.json; raw output: $(BENCH_DIR)/native.txt $(BENCH_DIR)/wasm.txt $(BENCH_DIR)/speed.txt"; \
 	exit $$rc
+
+# make bench-load: duetd under N concurrent wallets (server/cmd/duetload),
+# each creating its wallet then signing for LOAD_DURATION; one replica on
+# SQLite, then two on one PostgreSQL. One JSON object per run in LOAD_OUT.
+LOAD_WALLETS ?= 50 200
+LOAD_DURATION ?= 60s
+LOAD_OUT ?= $(BENCH_DIR)/load.jsonl
+
+bench-load: deps ## Load-test duetd: LOAD_WALLETS (50 200) wallets signing for LOAD_DURATION, 1 replica on SQLite and 2 on PostgreSQL.
+	@mkdir -p $(BENCH_DIR) && : > $(LOAD_OUT)
+	$(GO) build -o $(BENCH_DIR)/duetd ./server/cmd/duetd
+	$(GO) build -o $(BENCH_DIR)/duetload ./server/cmd/duetload
+	@rc=0; for n in $(LOAD_WALLETS); do \
+	  echo "== $$n wallets, 1 replica, SQLite"; \
+	  $(BENCH_DIR)/duetload --duetd $(BENCH_DIR)/duetd --wallets $$n --duration $(LOAD_DURATION) | tee -a $(LOAD_OUT) || rc=1; \
+	  echo "== $$n wallets, 2 replicas, PostgreSQL"; \
+	  $(BENCH_DIR)/duetload --duetd $(BENCH_DIR)/duetd --wallets $$n --duration $(LOAD_DURATION) --replicas 2 --postgres | tee -a $(LOAD_OUT) || rc=1; \
+	done; echo "results: $(LOAD_OUT)"; exit $$rc
 
 # Not part of `make test`: a full run tests each of some 560 mutants against
 # its package's tests, which takes hours on two cores (the tests of ./mpc and

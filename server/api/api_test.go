@@ -55,6 +55,7 @@ type options struct {
 	frameAncestors string
 	loopbackOnly   bool
 	ready          func(context.Context) error
+	rateLimit      *api.RateLimit
 	// now, if set, is the clock of the store and the API.
 	now func() time.Time
 }
@@ -89,7 +90,8 @@ func newEnv(t *testing.T, opts options) *env {
 	}
 	dir := &api.CustodianDirectory{BaseURL: base, Keys: st}
 	srv := api.NewServer(api.Config{Store: st, Custodians: dir, Log: log, Origins: origins, Dev: opts.dev, Static: opts.static,
-		BodyTimeout: opts.bodyTimeout, FrameAncestors: opts.frameAncestors, LoopbackOnly: opts.loopbackOnly, Ready: opts.ready, Now: opts.now})
+		BodyTimeout: opts.bodyTimeout, FrameAncestors: opts.frameAncestors, LoopbackOnly: opts.loopbackOnly, Ready: opts.ready, Now: opts.now,
+		RateLimit: opts.rateLimit})
 	srv.Handle(custodian.PathPrefix, custodian.NewHandler(cs, log))
 	ts.Config.Handler = srv
 	ts.Start()

@@ -11,6 +11,7 @@ import (
 	"github.com/duetwallet/duet/server/custodian"
 	"github.com/duetwallet/duet/server/internal/httpjson"
 	"github.com/duetwallet/duet/server/store"
+	"github.com/duetwallet/duet/server/webhook"
 )
 
 func (s *Server) routes() {
@@ -26,6 +27,8 @@ func (s *Server) routes() {
 	// The organization's backend, with its org API key.
 	s.handleOrg("POST /v1/clients", s.createClient)
 	s.handleOrg("POST /v1/clients/{client}/eject", s.authorizeEject)
+	s.handleOrg("GET /v1/audit", s.auditLog)
+	s.handleOrg("POST /v1/webhooks", s.setWebhook)
 	s.handleOrg("POST /v1/clients/{client}/session-tokens", s.mintSessionToken)
 
 	// The operator's probes.
@@ -361,6 +364,10 @@ func (s *Server) ejectFor(w http.ResponseWriter, r *http.Request, o store.Organi
 		return err
 	}
 	s.log.InfoContext(r.Context(), "eject authorized", "org", o.ID, "client", c.ID, "wallet", wallet.ID)
+	s.audit(r, store.AuditRecord{OrganizationID: o.ID, ClientID: c.ID, WalletID: wallet.ID,
+		Generation: wallet.ActiveGeneration, Action: store.AuditEjectAuthorized, Outcome: "ok"})
+	webhook.Enqueue(r.Context(), s.store, s.log, webhook.Event{Event: webhook.EventEjectAuthorized,
+		OrganizationID: o.ID, ClientID: c.ID, WalletID: wallet.ID, Generation: wallet.ActiveGeneration})
 	writeJSON(w, http.StatusOK, struct {
 		ClientID        string `json:"clientId"`
 		WalletID        string `json:"walletId"`

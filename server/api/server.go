@@ -93,6 +93,11 @@ type Config struct {
 	// FrameAncestors is the Content-Security-Policy frame-ancestors source
 	// list: the pages that may frame ours (default 'none').
 	FrameAncestors string
+	// LoopbackWebhooks lets an organization register an http webhook on a
+	// loopback address (development); otherwise webhooks are https only.
+	LoopbackWebhooks bool
+	// RateLimit, if set, bounds the requests of every route.
+	RateLimit *RateLimit
 	// Ready reports whether the server can serve sessions, for GET /readyz;
 	// its error is shown to the caller. Nil: ready whenever it is up.
 	Ready func(context.Context) error
@@ -116,6 +121,9 @@ type Server struct {
 	headers    securityHeaders
 	loopback   bool
 	ready      func(context.Context) error
+	rateLimit  *RateLimit
+
+	loopbackWebhooks bool
 }
 
 // NewServer returns a Server with the API routes mounted.
@@ -134,6 +142,9 @@ func NewServer(cfg Config) *Server {
 		bodyTime:   cfg.BodyTimeout,
 		loopback:   cfg.LoopbackOnly,
 		ready:      cfg.Ready,
+		rateLimit:  cfg.RateLimit,
+
+		loopbackWebhooks: cfg.LoopbackWebhooks,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -165,9 +176,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	s.headers.set(rec.Header())
 	s.limitBody(rec, r)
-	if s.loopback && !LoopbackHost(r.Host) {
+	switch {
+	case s.loopback && !LoopbackHost(r.Host):
 		writeError(rec, errorf(http.StatusForbidden, codeForbidden, "this development server answers only requests to localhost, 127.0.0.1 or [::1]"))
-	} else {
+	case s.rateLimit != nil && !s.rateLimit.limit(rec, r, s.now()):
+		// Answered 429 with Retry-After.
+	default:
 		s.handler.ServeHTTP(rec, r)
 	}
 	level := slog.LevelDebug

@@ -54,6 +54,7 @@ type Sessions struct {
 	total    *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	aborts   *prometheus.CounterVec
+	limited  *prometheus.CounterVec
 }
 
 func newSessions(reg prometheus.Registerer) *Sessions {
@@ -72,8 +73,43 @@ func newSessions(reg prometheus.Registerer) *Sessions {
 			Help: "Protocol runs the server aborted because the device failed a check, by protocol and check; a check on secret values is reported as \"secret\".",
 		}, []string{"protocol", "check"}),
 	}
-	reg.MustRegister(s.total, s.duration, s.aborts)
+	s.limited = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "duet_rate_limited_total",
+		Help: "Requests and sockets refused by a limit, by limit (see Limited).",
+	}, []string{"limit"})
+	reg.MustRegister(s.total, s.duration, s.aborts, s.limited)
 	return s
+}
+
+// Limits that refuse requests or sockets, the label values of
+// duet_rate_limited_total.
+const (
+	LimitHTTPAddr       = "http_addr"       // HTTP requests of one IP address
+	LimitHTTPKey        = "http_key"        // HTTP requests of one API key
+	LimitSockets        = "sockets"         // open session sockets, all addresses
+	LimitSocketsAddr    = "sockets_addr"    // open session sockets of one address
+	LimitNoHello        = "no_hello"        // sockets that have not said Hello, all addresses
+	LimitNoHelloAddr    = "no_hello_addr"   // sockets that have not said Hello, one address
+	LimitHelloTimeout   = "hello_timeout"   // sockets closed for not saying Hello in time
+	LimitClientSessions = "client_sessions" // concurrent sessions of one client, across replicas
+	LimitPrimes         = "primes"          // safe-prime pairs one client may spend
+)
+
+var limits = map[string]bool{
+	LimitHTTPAddr: true, LimitHTTPKey: true, LimitSockets: true, LimitSocketsAddr: true,
+	LimitNoHello: true, LimitNoHelloAddr: true, LimitHelloTimeout: true,
+	LimitClientSessions: true, LimitPrimes: true,
+}
+
+// Limited counts one refusal by limit, one of the Limit constants.
+func (s *Sessions) Limited(limit string) {
+	if s == nil {
+		return
+	}
+	if !limits[limit] {
+		limit = "unknown"
+	}
+	s.limited.WithLabelValues(limit).Inc()
 }
 
 var operations = map[string]bool{

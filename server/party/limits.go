@@ -39,6 +39,10 @@ type Limits struct {
 	Aborts            int           // protocol aborts (and bad frames) a client may cause per AbortWindow before it is locked out; 0 → default 5
 	AbortWindow       time.Duration // 0 → 10m
 	Lockout           time.Duration // how long a locked-out client is refused; 0 → 15m
+	// PrimePairs is how many safe-prime pairs a client's sessions may
+	// reveal per ShareChangeWindow (a creation and each refresh and
+	// recovery make a new Paillier key); 0 → 2·ShareChanges + 2.
+	PrimePairs int
 }
 
 // Kinds of events counted in the store.
@@ -50,6 +54,9 @@ const (
 func (l Limits) withDefaults() Limits {
 	if l.ShareChanges <= 0 {
 		l.ShareChanges = 6
+	}
+	if l.PrimePairs <= 0 {
+		l.PrimePairs = 2*l.ShareChanges + 2
 	}
 	if l.ShareChangeWindow <= 0 {
 		l.ShareChangeWindow = time.Hour
@@ -159,5 +166,6 @@ func (h *Handler) countAbort(ctx context.Context, clientID string) {
 		h.log().Error("counting an abort failed", "client", clientID, "error", err)
 	case !until.IsZero():
 		h.log().Warn("client locked out after repeated aborts", "client", clientID, "until", until)
+		h.alertLockout(ctx, clientID, until)
 	}
 }

@@ -15,7 +15,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -49,8 +48,11 @@ type Handler struct {
 	OriginPatterns []string
 	// FrameTimeout bounds each wait for the device (default one minute).
 	FrameTimeout time.Duration
-	// MaxSessionsPerClient caps concurrent sessions of one client (default 4).
+	// MaxSessionsPerClient caps concurrent sessions of one client (default
+	// 4), across every replica on the database (store.SessionSlots).
 	MaxSessionsPerClient int
+	// Sockets cap the open sockets of this process and the wait for Hello.
+	Sockets SocketLimits
 	// PrimeTimeout bounds the wait for a device that searches for its
 	// Paillier primes mid-session (a recovery); default five minutes.
 	PrimeTimeout time.Duration
@@ -61,15 +63,15 @@ type Handler struct {
 	// Now is the clock of the limits; time.Now if nil.
 	Now func() time.Time
 	// LockLease is how long the wallet's change lock, which a refresh or
-	// recovery holds in the database, outlives a session that stops renewing
-	// it (a crashed replica); default two minutes. A live session renews it
-	// every third of the lease.
+	// recovery holds in the database, and a session's slot among its
+	// client's, outlive a session that stops renewing them (a crashed
+	// replica); default two minutes. A live session renews them every third
+	// of the lease.
 	LockLease time.Duration
 	// Metrics, if set, records each session's operation, outcome and time.
 	Metrics *metrics.Sessions
 
-	mu       sync.Mutex
-	sessions map[string]int // client id → open sessions
+	socks sockets
 }
 
 func (h *Handler) rand() io.Reader {
@@ -88,6 +90,11 @@ func (h *Handler) log() *slog.Logger {
 
 // ServeHTTP upgrades the request and serves one session.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	gate := h.admitSocket(w, r)
+	if gate == nil {
+		return
+	}
+	defer gate.close()
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: h.OriginPatterns})
 	if err != nil {
 		return
@@ -104,10 +111,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer stop()
 	}
 	conn := wire.NewConn(ws, timeout)
-	s := &session{h: h, conn: conn, cancel: cancel}
+	s := &session{h: h, conn: conn, cancel: cancel, gate: gate}
 	start := time.Now()
 	err = s.serve(ctx)
 	h.Metrics.Observe(s.op, start, err)
+	h.audit(ctx, s, err)
 	we := sessionError(err)
 	switch {
 	case err == nil:
@@ -152,31 +160,6 @@ func sessionError(err error) *wire.Error {
 		return fail(wire.CodeBadFrame, "%v", err)
 	}
 	return nil
-}
-
-func (h *Handler) enter(clientID string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.sessions == nil {
-		h.sessions = map[string]int{}
-	}
-	limit := h.MaxSessionsPerClient
-	if limit == 0 {
-		limit = 4
-	}
-	if h.sessions[clientID] >= limit {
-		return false
-	}
-	h.sessions[clientID]++
-	return true
-}
-
-func (h *Handler) leave(clientID string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.sessions[clientID]--; h.sessions[clientID] <= 0 {
-		delete(h.sessions, clientID)
-	}
 }
 
 func (h *Handler) lockLease() time.Duration {
@@ -250,6 +233,7 @@ func fail(code, format string, args ...any) *wire.Error {
 type session struct {
 	h        *Handler
 	conn     *wire.Conn
+	gate     *socketGate
 	cancel   context.CancelFunc
 	unlock   func() // releases the wallet lock; nil when not held
 	op       string
@@ -266,7 +250,7 @@ func (s *session) serve(ctx context.Context) error {
 	// Whatever ends the session, a failed send included, gives the
 	// wallet lock back.
 	defer s.release()
-	f, err := s.conn.Recv(ctx)
+	f, err := s.recvHello(ctx)
 	if err != nil {
 		return err
 	}
@@ -289,10 +273,11 @@ func (s *session) serve(ctx context.Context) error {
 	if err := s.h.admitClient(ctx, client.ID); err != nil {
 		return err
 	}
-	if !s.h.enter(client.ID) {
-		return fail(wire.CodeBusy, "too many sessions for this client")
+	leave, err := s.takeSessionSlot(ctx)
+	if err != nil {
+		return err
 	}
-	defer s.h.leave(client.ID)
+	defer leave()
 	// Redundant: wire.ParseHello reads the nonce with codec's Fixed(32), so
 	// every Hello that parses has a 32-byte nonce; kept so that the session
 	// id's freshness does not rest on the decoder alone.
@@ -463,10 +448,6 @@ func (s *session) keygen(ctx context.Context) error {
 		return err
 	}
 	s.walletID = id
-	primes, err := s.h.Primes.Primes(ctx)
-	if err != nil {
-		return fail(wire.CodeServerError, "no primes available")
-	}
 	if err := s.conn.Send(ctx, (&wire.Welcome{WalletID: id, Nonce: s.nonce}).Frame()); err != nil {
 		return err
 	}
@@ -475,14 +456,13 @@ func (s *session) keygen(ctx context.Context) error {
 		return err
 	}
 	first := out.(*mpc.KeyShare)
-	out, err = s.run(ctx, mpc.ProtocolRefresh, first.Generation, func(cfg mpc.Config) (mpc.Round, *mpc.Message, error) {
-		return mpc.Refresh(mpc.RefreshConfig{Config: cfg, Share: first, Primes: primes})
+	share, err := s.refreshWithPrimes(ctx, first.Generation, func(cfg mpc.Config, primes *mpc.Primes) mpc.RefreshConfig {
+		return mpc.RefreshConfig{Config: cfg, Share: first, Primes: primes}
 	})
 	first.Wipe()
 	if err != nil {
 		return err
 	}
-	share := out.(*mpc.KeyShare)
 	data, _ := share.MarshalBinary()
 	addr := mpc.Address(share.PublicKey)
 	w := store.Wallet{ID: id, ClientID: s.client.ID, PublicKey: share.PublicKey.Bytes(), Address: fmt.Sprintf("0x%x", addr)}
@@ -540,17 +520,13 @@ func (s *session) refresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	primes, err := s.h.Primes.Primes(ctx)
-	if err != nil {
-		return fail(wire.CodeServerError, "no primes available")
-	}
-	out, err := s.run(ctx, mpc.ProtocolRefresh, share.Generation, func(cfg mpc.Config) (mpc.Round, *mpc.Message, error) {
-		return mpc.Refresh(mpc.RefreshConfig{Config: cfg, Share: share, Primes: primes})
+	next, err := s.refreshWithPrimes(ctx, share.Generation, func(cfg mpc.Config, primes *mpc.Primes) mpc.RefreshConfig {
+		return mpc.RefreshConfig{Config: cfg, Share: share, Primes: primes}
 	})
 	if err != nil {
 		return err
 	}
-	return s.storeAndCommit(ctx, out.(*mpc.KeyShare))
+	return s.storeAndCommit(ctx, next)
 }
 
 func (s *session) storeAndCommit(ctx context.Context, next *mpc.KeyShare) error {
@@ -681,10 +657,6 @@ func (s *session) recover(ctx context.Context) error {
 	if subtle.ConstantTimeCompare(pairB.PublicDigest(), b.PairDigest) != 1 {
 		return fail(wire.CodeNotBackedUp, "the custodian's share is not of the %s backup's pair", s.hello.Method)
 	}
-	primes, err := s.h.Primes.Primes(ctx)
-	if err != nil {
-		return fail(wire.CodeServerError, "no primes available")
-	}
 	if err := s.loadWallet(ctx, true); err != nil {
 		return err
 	}
@@ -701,13 +673,13 @@ func (s *session) recover(ctx context.Context) error {
 		return err
 	}
 	gen := s.wallet.ActiveGeneration + 1
-	out, err := s.run(ctx, mpc.ProtocolRefresh, s.wallet.ActiveGeneration, func(cfg mpc.Config) (mpc.Round, *mpc.Message, error) {
-		return mpc.Refresh(mpc.RefreshConfig{Config: cfg, Share: pairB, Primes: primes, Generation: gen})
+	next, err := s.refreshWithPrimes(ctx, s.wallet.ActiveGeneration, func(cfg mpc.Config, primes *mpc.Primes) mpc.RefreshConfig {
+		return mpc.RefreshConfig{Config: cfg, Share: pairB, Primes: primes, Generation: gen}
 	})
 	if err != nil {
 		return err
 	}
-	return s.storeAndCommit(ctx, out.(*mpc.KeyShare))
+	return s.storeAndCommit(ctx, next)
 }
 
 func (s *session) eject(ctx context.Context) error {

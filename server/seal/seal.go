@@ -50,6 +50,7 @@ const (
 	PurposeCustodianKey   = "duet/custodian-credential"
 	PurposeCustodianShare = "duet/custodian-share"
 	PurposeBackup         = "duet/backup-ciphertext"
+	PurposeWebhookSecret  = "duet/webhook-secret"
 	PurposeSessionToken   = "duet/client-session-token"
 )
 

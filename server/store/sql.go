@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/duetwallet/duet/server/apikey"
@@ -70,7 +71,42 @@ CREATE TABLE wallet_locks (
 	wallet_id TEXT PRIMARY KEY,
 	holder TEXT NOT NULL,
 	expires_at BIGINT NOT NULL
-)`}}
+)`}, {Version: 4, SQL: `
+CREATE TABLE session_slots (
+	client_id TEXT NOT NULL,
+	slot BIGINT NOT NULL,
+	holder TEXT NOT NULL,
+	expires_at BIGINT NOT NULL,
+	PRIMARY KEY (client_id, slot)
+)`}, {Version: 5, SQL: `
+CREATE TABLE audit_log (
+	id TEXT PRIMARY KEY,
+	org_id TEXT NOT NULL,
+	client_id TEXT NOT NULL,
+	wallet_id TEXT NOT NULL,
+	generation BIGINT NOT NULL,
+	action TEXT NOT NULL,
+	outcome TEXT NOT NULL,
+	at BIGINT NOT NULL
+);
+CREATE INDEX audit_log_org_id ON audit_log (org_id, id)`}, {Version: 6, SQL: `
+CREATE TABLE webhooks (
+	org_id TEXT PRIMARY KEY,
+	url TEXT NOT NULL,
+	secret {{blob}} NOT NULL,
+	created_at BIGINT NOT NULL
+);
+CREATE TABLE webhook_outbox (
+	id TEXT PRIMARY KEY,
+	org_id TEXT NOT NULL,
+	event TEXT NOT NULL,
+	payload {{blob}} NOT NULL,
+	attempts BIGINT NOT NULL,
+	next_attempt BIGINT NOT NULL,
+	state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+	created_at BIGINT NOT NULL
+);
+CREATE INDEX webhook_outbox_due ON webhook_outbox (state, next_attempt)`}}
 
 // SQLStore is the Store on SQLite or PostgreSQL.
 type SQLStore struct {
@@ -78,6 +114,8 @@ type SQLStore struct {
 	sealer *seal.Sealer
 	rand   io.Reader
 	now    func() time.Time
+	// auditSeq orders the audit records this store writes.
+	auditSeq atomic.Uint64
 }
 
 var _ Store = (*SQLStore)(nil)
@@ -766,6 +804,239 @@ func (s *SQLStore) UnlockWallet(ctx context.Context, walletID, holder string) er
 	if _, err := s.db.ExecContext(ctx,
 		`DELETE FROM wallet_locks WHERE wallet_id = $1 AND holder = $2`, walletID, holder); err != nil {
 		return fmt.Errorf("store: unlock wallet: %w", err)
+	}
+	return nil
+}
+
+// claimSlot takes the slot for holder, or renews holder's lease of it: one
+// statement, serialised on the row by both engines, as LockWallet.
+func (s *SQLStore) claimSlot(ctx context.Context, clientID string, slot int, holder string, lease time.Duration, renew bool) (bool, error) {
+	now := s.now()
+	// A renewal never takes a slot whose lease ran out while another
+	// holder has it: $5 is then below every expiry.
+	free := now.UnixMilli()
+	if renew {
+		free = -1
+	}
+	res, err := s.db.ExecContext(ctx,
+		`INSERT INTO session_slots (client_id, slot, holder, expires_at) VALUES ($1, $2, $3, $4)
+		 ON CONFLICT (client_id, slot) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+		 WHERE session_slots.holder = excluded.holder OR session_slots.expires_at <= $5`,
+		clientID, int64(slot), holder, now.Add(lease).UnixMilli(), free)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+func (s *SQLStore) TakeSessionSlot(ctx context.Context, clientID, holder string, limit int, lease time.Duration) (int, error) {
+	if clientID == "" || holder == "" || limit < 1 || lease <= 0 {
+		return 0, errors.New("store: a session slot needs a client, a holder, a limit and a lease")
+	}
+	for slot := range limit {
+		ok, err := s.claimSlot(ctx, clientID, slot, holder, lease, false)
+		if err != nil {
+			return 0, fmt.Errorf("store: take session slot: %w", err)
+		}
+		if ok {
+			return slot, nil
+		}
+	}
+	return 0, fmt.Errorf("store: client %s: %w", clientID, ErrNoSessionSlot)
+}
+
+func (s *SQLStore) RenewSessionSlot(ctx context.Context, clientID string, slot int, holder string, lease time.Duration) error {
+	if clientID == "" || holder == "" || lease <= 0 {
+		return errors.New("store: a session slot needs a client, a holder and a lease")
+	}
+	ok, err := s.claimSlot(ctx, clientID, slot, holder, lease, true)
+	if err != nil {
+		return fmt.Errorf("store: renew session slot: %w", err)
+	}
+	if !ok {
+		return fmt.Errorf("store: client %s slot %d: %w", clientID, slot, ErrNoSessionSlot)
+	}
+	return nil
+}
+
+func (s *SQLStore) ReleaseSessionSlot(ctx context.Context, clientID string, slot int, holder string) error {
+	if _, err := s.db.ExecContext(ctx,
+		`DELETE FROM session_slots WHERE client_id = $1 AND slot = $2 AND holder = $3`, clientID, int64(slot), holder); err != nil {
+		return fmt.Errorf("store: release session slot: %w", err)
+	}
+	return nil
+}
+
+// AppendAudit writes the record under an ID that sorts by time: the
+// milliseconds, zero-padded, then this store's sequence number (records of
+// one replica within one millisecond keep their order), then random bytes
+// against collisions between replicas.
+func (s *SQLStore) AppendAudit(ctx context.Context, r AuditRecord) error {
+	if r.OrganizationID == "" || r.ClientID == "" || r.Action == "" || r.Outcome == "" {
+		return errors.New("store: an audit record needs an organization, a client, an action and an outcome")
+	}
+	if r.Generation >= 1<<62 {
+		return fmt.Errorf("store: invalid generation %d", r.Generation)
+	}
+	suffix := make([]byte, 8)
+	if _, err := io.ReadFull(s.rand, suffix); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	at := s.stamp()
+	id := fmt.Sprintf("%015d-%016x-%x", at, s.auditSeq.Add(1), suffix)
+	_, err := s.db.ExecContext(ctx,
+		`INSERT INTO audit_log (id, org_id, client_id, wallet_id, generation, action, outcome, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		id, r.OrganizationID, r.ClientID, r.WalletID, int64(r.Generation), r.Action, r.Outcome, at)
+	if err != nil {
+		return fmt.Errorf("store: append audit record: %w", err)
+	}
+	return nil
+}
+
+func (s *SQLStore) AuditLog(ctx context.Context, orgID, after string, limit int) ([]AuditRecord, error) {
+	if limit < 1 {
+		return nil, fmt.Errorf("store: audit page of %d records", limit)
+	}
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT id, org_id, client_id, wallet_id, generation, action, outcome, at FROM audit_log
+		 WHERE org_id = $1 AND id > $2 ORDER BY id LIMIT $3`, orgID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: read audit log: %w", err)
+	}
+	defer rows.Close()
+	var out []AuditRecord
+	for rows.Next() {
+		var r AuditRecord
+		var gen, at int64
+		if err := rows.Scan(&r.ID, &r.OrganizationID, &r.ClientID, &r.WalletID, &gen, &r.Action, &r.Outcome, &at); err != nil {
+			return nil, fmt.Errorf("store: read audit log: %w", err)
+		}
+		r.Generation, r.At = uint64(gen), fromStamp(at)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: read audit log: %w", err)
+	}
+	return out, nil
+}
+
+func webhookBinding(orgID string) seal.Binding {
+	return seal.Binding{Purpose: seal.PurposeWebhookSecret, WalletID: orgID}
+}
+
+func (s *SQLStore) SetWebhook(ctx context.Context, w Webhook) error {
+	if w.OrganizationID == "" || w.URL == "" || len(w.Secret) < 16 {
+		return errors.New("store: a webhook needs an organization, a URL and a secret of at least 16 bytes")
+	}
+	sealed, err := s.sealer.Seal(s.rand, webhookBinding(w.OrganizationID), w.Secret)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	_, err = s.db.ExecContext(ctx,
+		`INSERT INTO webhooks (org_id, url, secret, created_at) VALUES ($1, $2, $3, $4)
+		 ON CONFLICT (org_id) DO UPDATE SET url = excluded.url, secret = excluded.secret, created_at = excluded.created_at`,
+		w.OrganizationID, w.URL, sealed, s.stamp())
+	if err != nil {
+		return fmt.Errorf("store: set webhook: %w", err)
+	}
+	return nil
+}
+
+func (s *SQLStore) Webhook(ctx context.Context, orgID string) (Webhook, error) {
+	w := Webhook{OrganizationID: orgID}
+	var sealed []byte
+	err := s.db.QueryRowContext(ctx, `SELECT url, secret FROM webhooks WHERE org_id = $1`, orgID).Scan(&w.URL, &sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Webhook{}, fmt.Errorf("store: webhook of organization %s: %w", orgID, ErrNotFound)
+	}
+	if err != nil {
+		return Webhook{}, fmt.Errorf("store: read webhook: %w", err)
+	}
+	if w.Secret, err = s.sealer.Open(webhookBinding(orgID), sealed); err != nil {
+		return Webhook{}, fmt.Errorf("store: open webhook secret of organization %s: %w", orgID, err)
+	}
+	return w, nil
+}
+
+func (s *SQLStore) EnqueueEvent(ctx context.Context, orgID, event string, payload []byte) error {
+	suffix := make([]byte, 8)
+	if _, err := io.ReadFull(s.rand, suffix); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	now := s.stamp()
+	id := fmt.Sprintf("%015d-%016x-%x", now, s.auditSeq.Add(1), suffix)
+	// Only an organization with a webhook gets events.
+	_, err := s.db.ExecContext(ctx,
+		`INSERT INTO webhook_outbox (id, org_id, event, payload, attempts, next_attempt, state, created_at)
+		 SELECT $1, org_id, $3, $4, 0, $5, 'pending', $5 FROM webhooks WHERE org_id = $2`,
+		id, orgID, event, payload, now)
+	if err != nil {
+		return fmt.Errorf("store: enqueue event: %w", err)
+	}
+	return nil
+}
+
+func (s *SQLStore) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Delivery, error) {
+	if limit < 1 || lease <= 0 {
+		return nil, errors.New("store: a claim needs a limit and a lease")
+	}
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT id, next_attempt FROM webhook_outbox WHERE state = 'pending' AND next_attempt <= $1 ORDER BY id LIMIT $2`,
+		now.UnixMilli(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: read outbox: %w", err)
+	}
+	type due struct {
+		id   string
+		next int64
+	}
+	var candidates []due
+	for rows.Next() {
+		var d due
+		if err := rows.Scan(&d.id, &d.next); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("store: read outbox: %w", err)
+		}
+		candidates = append(candidates, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: read outbox: %w", err)
+	}
+	var out []Delivery
+	for _, c := range candidates {
+		// The conditional update claims the event: of two replicas that
+		// read it due, one moves next_attempt and the other updates nothing.
+		var d Delivery
+		err := s.db.QueryRowContext(ctx,
+			`UPDATE webhook_outbox SET next_attempt = $3 WHERE id = $1 AND next_attempt = $2 AND state = 'pending'
+			 RETURNING id, org_id, event, payload, attempts`,
+			c.id, c.next, now.Add(lease).UnixMilli()).Scan(&d.ID, &d.OrganizationID, &d.Event, &d.Payload, &d.Attempts)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store: claim delivery: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+func (s *SQLStore) DeliveryDone(ctx context.Context, id string, delivered bool, retryAt time.Time) error {
+	state, next := "pending", retryAt.UnixMilli()
+	switch {
+	case delivered:
+		state, next = "delivered", 0
+	case retryAt.IsZero():
+		state, next = "failed", 0
+	}
+	_, err := s.db.ExecContext(ctx,
+		`UPDATE webhook_outbox SET state = $2, next_attempt = $3, attempts = attempts + 1 WHERE id = $1 AND state = 'pending'`,
+		id, state, next)
+	if err != nil {
+		return fmt.Errorf("store: record delivery: %w", err)
 	}
 	return nil
 }

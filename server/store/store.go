@@ -47,6 +47,8 @@ var (
 	ErrRateLimited = errors.New("store: rate limit reached")
 	// ErrLocked means another holder has the wallet's change lock.
 	ErrLocked = errors.New("store: wallet is locked by another share change")
+	// ErrNoSessionSlot means every session slot of the client is held.
+	ErrNoSessionSlot = errors.New("store: every session slot of the client is taken")
 )
 
 // An Organization runs an app on Duet. Its backend makes clients with its API key.
@@ -204,10 +206,104 @@ type RateLimits interface {
 	LockedUntil(ctx context.Context, kind, subject string, now time.Time) (time.Time, error)
 }
 
+// SessionSlots caps the concurrent sessions of a client across every
+// replica sharing the database: a session holds one of the client's slots,
+// numbered 0 to limit-1, under a lease it renews while it runs. A replica
+// that dies leaves its slots to lapse with their leases.
+type SessionSlots interface {
+	// TakeSessionSlot claims a free slot (or one whose lease ran out) of the
+	// client for holder until now+lease, and returns its number; with all
+	// limit slots held it returns ErrNoSessionSlot.
+	TakeSessionSlot(ctx context.Context, clientID, holder string, limit int, lease time.Duration) (slot int, err error)
+	// RenewSessionSlot extends holder's lease of the slot; ErrNoSessionSlot
+	// if holder no longer holds it.
+	RenewSessionSlot(ctx context.Context, clientID string, slot int, holder string, lease time.Duration) error
+	// ReleaseSessionSlot frees the slot if holder holds it.
+	ReleaseSessionSlot(ctx context.Context, clientID string, slot int, holder string) error
+}
+
+// An AuditRecord is one entry of an organization's audit log: who did
+// what to which wallet, when, and how it ended. It never holds a secret.
+type AuditRecord struct {
+	// ID orders the log: records of one organization sort by ID in the
+	// order they were written (to the millisecond of the writing replica's
+	// clock).
+	ID             string    `json:"id"`
+	OrganizationID string    `json:"organizationId"`
+	ClientID       string    `json:"clientId"`
+	WalletID       string    `json:"walletId,omitempty"`
+	Generation     uint64    `json:"generation,omitempty"`
+	Action         string    `json:"action"`
+	Outcome        string    `json:"outcome"`
+	At             time.Time `json:"at"`
+}
+
+// Actions of the audit log.
+const (
+	AuditWalletCreated   = "wallet_created"
+	AuditSignature       = "signature"
+	AuditBackup          = "backup"
+	AuditRecovery        = "recovery"
+	AuditRefresh         = "refresh"
+	AuditEject           = "eject"
+	AuditEjectAuthorized = "eject_authorized"
+)
+
+// Audit is the append-only audit log: nothing in the store updates or
+// deletes a record.
+type Audit interface {
+	// AppendAudit writes r, with a fresh ID and the store's time.
+	AppendAudit(ctx context.Context, r AuditRecord) error
+	// AuditLog returns up to limit records of the organization with IDs
+	// after after ("" for the first), in order.
+	AuditLog(ctx context.Context, orgID, after string, limit int) ([]AuditRecord, error)
+}
+
+// A Webhook is where an organization's alert events go.
+type Webhook struct {
+	OrganizationID string
+	URL            string
+	// Secret keys the HMAC-SHA256 signature of every delivery.
+	Secret []byte
+}
+
+// A Delivery is one event in the outbox, on its way to a webhook.
+type Delivery struct {
+	ID             string
+	OrganizationID string
+	Event          string
+	// Payload is the JSON body delivered.
+	Payload  []byte
+	Attempts int
+}
+
+// Webhooks keeps each organization's webhook and the outbox of events to
+// deliver to it. The outbox is a table: an event enqueued survives a
+// restart, and replicas sharing the database deliver each due event once
+// per attempt (ClaimDeliveries leases it to one of them).
+type Webhooks interface {
+	// SetWebhook registers (or replaces) the organization's webhook.
+	SetWebhook(ctx context.Context, w Webhook) error
+	// Webhook returns the organization's webhook, or ErrNotFound.
+	Webhook(ctx context.Context, orgID string) (Webhook, error)
+	// EnqueueEvent puts an event in the outbox if the organization has a
+	// webhook; without one it does nothing.
+	EnqueueEvent(ctx context.Context, orgID, event string, payload []byte) error
+	// ClaimDeliveries returns up to limit undelivered events due at now and
+	// leases them for lease: until then no other call returns them.
+	ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Delivery, error)
+	// DeliveryDone records the outcome of an attempt: delivered, or to be
+	// tried again at retryAt (the zero time: never again).
+	DeliveryDone(ctx context.Context, id string, delivered bool, retryAt time.Time) error
+}
+
 // Store is everything the server party keeps.
 type Store interface {
 	Accounts
 	Wallets
 	Presignatures
 	RateLimits
+	SessionSlots
+	Audit
+	Webhooks
 }

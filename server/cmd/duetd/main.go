@@ -39,6 +39,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -51,6 +52,7 @@ import (
 	"github.com/duetwallet/duet/server/party"
 	"github.com/duetwallet/duet/server/seal"
 	"github.com/duetwallet/duet/server/store"
+	"github.com/duetwallet/duet/server/webhook"
 )
 
 func main() {
@@ -280,6 +282,56 @@ func (f *limitFlags) limits() (party.Limits, error) {
 	return l, nil
 }
 
+// socketFlags are the caps on sockets, sessions and request rates
+// (party.SocketLimits, party.Handler.MaxSessionsPerClient, api.RateLimit).
+type socketFlags struct {
+	sockets        party.SocketLimits
+	clientSessions int
+	rate           api.RateLimit
+}
+
+func (f *socketFlags) register(flags *flag.FlagSet) {
+	flags.IntVar(&f.sockets.Open, "max-sockets", 4096, "session sockets this process holds open at once")
+	flags.IntVar(&f.sockets.OpenPerAddr, "max-sockets-per-ip", 128, "session sockets of one IP address open at once")
+	flags.IntVar(&f.sockets.NoHello, "max-sockets-no-hello", 256, "session sockets that have not said Hello yet, at once")
+	flags.IntVar(&f.sockets.NoHelloPerAddr, "max-sockets-no-hello-per-ip", 32, "session sockets of one IP address that have not said Hello yet, at once")
+	flags.DurationVar(&f.sockets.HelloTimeout, "hello-timeout", 5*time.Second, "how long a session socket may stay open before its Hello")
+	flags.IntVar(&f.clientSessions, "max-sessions-per-client", 4, "concurrent sessions of one client, across every replica on the database")
+	flags.Float64Var(&f.rate.AddrRate, "rate-per-ip", 20, "HTTP requests per second of one IP address (in this process)")
+	flags.IntVar(&f.rate.AddrBurst, "rate-burst-per-ip", 40, "burst of HTTP requests of one IP address")
+	flags.Float64Var(&f.rate.KeyRate, "rate-per-key", 10, "HTTP requests per second with one API key (in this process)")
+	flags.IntVar(&f.rate.KeyBurst, "rate-burst-per-key", 20, "burst of HTTP requests with one API key")
+}
+
+func (f *socketFlags) check() error {
+	s := f.sockets
+	if s.Open <= 0 || s.OpenPerAddr <= 0 || s.NoHello <= 0 || s.NoHelloPerAddr <= 0 || f.clientSessions <= 0 || f.rate.AddrBurst <= 0 || f.rate.KeyBurst <= 0 {
+		return errors.New("--max-sockets*, --max-sessions-per-client and --rate-burst-* must be at least 1")
+	}
+	if s.HelloTimeout <= 0 || f.rate.AddrRate <= 0 || f.rate.KeyRate <= 0 {
+		return errors.New("--hello-timeout and --rate-per-* must be positive")
+	}
+	return nil
+}
+
+// rateLimit is the API's rate limit; with the built-in custodian stub, the
+// server's own calls to it over loopback are not counted.
+func (f *socketFlags) rateLimit(reg *metrics.Registry, stub bool) *api.RateLimit {
+	rl := &api.RateLimit{
+		AddrRate: f.rate.AddrRate, AddrBurst: f.rate.AddrBurst,
+		KeyRate: f.rate.KeyRate, KeyBurst: f.rate.KeyBurst,
+		Limited: reg.Sessions.Limited,
+	}
+	if stub {
+		rl.Exempt = func(r *http.Request) bool {
+			host, _, err := net.SplitHostPort(r.RemoteAddr)
+			ip := net.ParseIP(host)
+			return err == nil && ip != nil && ip.IsLoopback() && strings.HasPrefix(r.URL.Path, custodian.PathPrefix)
+		}
+	}
+	return rl
+}
+
 // multiFlag collects a repeatable string flag.
 type multiFlag []string
 
@@ -306,6 +358,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	flags.Var(&origins, "allow-origin", "web `origin` allowed to call the API from a browser and to embed the isolation frame, such as https://app.example.com or http://localhost:* (repeatable)")
 	var lf limitFlags
 	lf.register(flags)
+	var sl socketFlags
+	sl.register(flags)
+	primePool := flags.Int("prime-pool", 4, "safe-prime pairs kept ready for new Paillier keys")
+	primeWorkers := flags.Int("prime-workers", runtime.NumCPU(), "goroutines searching for safe primes in parallel (default: the number of CPUs)")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -315,6 +371,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	limits, err := lf.limits()
 	if err != nil {
 		return err
+	}
+	if err := sl.check(); err != nil {
+		return err
+	}
+	if *primePool <= 0 || *primeWorkers <= 0 {
+		return errors.New("--prime-pool and --prime-workers must be at least 1")
 	}
 	for _, d := range []struct {
 		name string
@@ -383,7 +445,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	// not wait for; they end with sessionCtx.
 	sessionCtx, stopSessions := context.WithCancel(ctx)
 	defer stopSessions()
-	primes := party.NewPrimePool(sessionCtx, 4, log)
+	primes := party.NewPrimePool(sessionCtx, party.PrimePoolConfig{Size: *primePool, Workers: *primeWorkers, Log: log})
+	// Alert webhooks go out from the outbox in the database; every replica
+	// runs a dispatcher, and each event is leased to one of them at a time.
+	go (&webhook.Dispatcher{Store: st.store, Log: log.With("component", "webhook")}).Run(sessionCtx)
 	reg := metrics.New()
 	reg.PrimePool(primes.Len)
 
@@ -398,17 +463,22 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		BodyTimeout:    *readTimeout,
 		FrameAncestors: *frameAncestors,
 		Ready:          readiness(st.db, primes, log),
+		RateLimit:      sl.rateLimit(reg, *custodianURL == ""),
+		// Only a developer's own receiver may be plain http.
+		LoopbackWebhooks: *dev,
 	})
 	srv.Handle(custodian.PathPrefix, custodian.NewHandler(st.custodian, log.With("component", "custodian")))
 	srv.Handle("/v1/session", &party.Handler{
-		Store:          st.store,
-		Custodian:      custodians.For,
-		Primes:         primes,
-		Log:            log.With("component", "party"),
-		OriginPatterns: allowed.HostPatterns(),
-		BaseContext:    sessionCtx,
-		Limits:         limits,
-		Metrics:        reg.Sessions,
+		Store:                st.store,
+		Custodian:            custodians.For,
+		Primes:               primes,
+		Log:                  log.With("component", "party"),
+		OriginPatterns:       allowed.HostPatterns(),
+		BaseContext:          sessionCtx,
+		Limits:               limits,
+		Metrics:              reg.Sessions,
+		Sockets:              sl.sockets,
+		MaxSessionsPerClient: sl.clientSessions,
 	})
 	var metricsLn net.Listener
 	if *metricsAddr == "" {

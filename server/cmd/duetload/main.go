@@ -1,0 +1,329 @@
+// Command duetload is a load test of duetd: it starts one or two real
+// duetd processes (on SQLite, or on one PostgreSQL database started for the
+// run), makes N clients, and runs a native Go device per client that
+// creates its wallet and then signs again and again for a bounded time.
+// It prints one JSON object: signatures per second, latency percentiles,
+// errors by code, and each server's resident memory.
+//
+//	duetload --duetd ./duetd --wallets 50 --duration 60s [--replicas 2 --postgres]
+//
+// The devices take their Paillier primes from the test fixtures, so that the
+// machine's cores go to the server; the server searches for its own.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/duetwallet/duet/bridge"
+	"github.com/duetwallet/duet/internal/fixtures"
+	"github.com/duetwallet/duet/mpc"
+	"github.com/duetwallet/duet/server/internal/pgtest"
+)
+
+type result struct {
+	Wallets          int            `json:"wallets"`
+	Replicas         int            `json:"replicas"`
+	Database         string         `json:"database"`
+	DurationSeconds  float64        `json:"durationSeconds"`
+	Created          int            `json:"created"`
+	CreateP50Seconds float64        `json:"createP50Seconds"`
+	CreateP99Seconds float64        `json:"createP99Seconds"`
+	Signatures       int            `json:"signatures"`
+	SignaturesPerSec float64        `json:"signaturesPerSecond"`
+	SignP50Seconds   float64        `json:"signP50Seconds"`
+	SignP99Seconds   float64        `json:"signP99Seconds"`
+	Errors           map[string]int `json:"errors"`
+	ServerRSSBytes   []int64        `json:"serverRssBytes"`
+	ServerPeakBytes  []int64        `json:"serverPeakRssBytes"`
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "duetload:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	duetd := flag.String("duetd", "./duetd", "duetd `binary`")
+	wallets := flag.Int("wallets", 50, "concurrent wallets")
+	duration := flag.Duration("duration", time.Minute, "how long the devices sign, after all wallets exist")
+	replicas := flag.Int("replicas", 1, "duetd processes on the one database")
+	postgres := flag.Bool("postgres", false, "start PostgreSQL (server/internal/pgtest) instead of SQLite")
+	createTimeout := flag.Duration("create-timeout", 20*time.Minute, "bound on creating all wallets")
+	flag.Parse()
+	if *wallets < 1 || *replicas < 1 || *duration <= 0 {
+		return errors.New("--wallets and --replicas must be at least 1, --duration positive")
+	}
+	ctx := context.Background()
+	data, err := os.MkdirTemp("", "duetload")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(data)
+	var dbArgs []string
+	res := result{Wallets: *wallets, Replicas: *replicas, Database: "sqlite", Errors: map[string]int{}}
+	if *postgres {
+		pg, err := pgtest.Start()
+		if err != nil {
+			return err
+		}
+		defer pg.Stop()
+		source, err := pg.NewDatabase(ctx)
+		if err != nil {
+			return err
+		}
+		dbArgs = []string{"--db", source}
+		res.Database = "postgres"
+	}
+	out, err := exec.Command(*duetd, append([]string{"org", "create", "--name", "load", "--data", data}, dbArgs...)...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("org create: %v: %s", err, out)
+	}
+	var orgKey string
+	for line := range strings.Lines(string(out)) {
+		if l := strings.TrimSpace(line); strings.HasPrefix(l, "duet_org_") {
+			orgKey = l
+		}
+	}
+	if orgKey == "" {
+		return fmt.Errorf("org create printed no key: %s", out)
+	}
+	var urls []string
+	var procs []*exec.Cmd
+	defer func() {
+		for _, p := range procs {
+			p.Process.Signal(os.Interrupt)
+			p.Wait()
+		}
+	}()
+	for range *replicas {
+		addr, err := freeAddr()
+		if err != nil {
+			return err
+		}
+		cap := strconv.Itoa(4 * *wallets)
+		args := append([]string{"serve", "--addr", addr, "--data", data,
+			"--rate-per-ip", "1000000", "--rate-burst-per-ip", "1000000", "--rate-per-key", "1000000", "--rate-burst-per-key", "1000000",
+			"--max-sockets-per-ip", cap, "--max-sockets-no-hello-per-ip", cap, "--max-sockets-no-hello", cap,
+			"--prime-pool", "8"}, dbArgs...)
+		cmd := exec.Command(*duetd, args...)
+		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		procs = append(procs, cmd)
+		urls = append(urls, "http://"+addr)
+	}
+	for _, u := range urls {
+		if err := waitReady(u, 10*time.Minute); err != nil {
+			return err
+		}
+	}
+	keys := make([]string, *wallets)
+	for i := range keys {
+		if keys[i], err = newClient(urls[i%len(urls)], orgKey); err != nil {
+			return err
+		}
+	}
+
+	var mu sync.Mutex
+	var creates, signs []time.Duration
+	fail := func(what string, err error) {
+		code := bridge.Code(err)
+		if code == "" {
+			code = "other"
+		}
+		mu.Lock()
+		res.Errors[what+":"+code]++
+		mu.Unlock()
+	}
+	devices := make([]*bridge.Device, *wallets)
+	cctx, cancel := context.WithTimeout(ctx, *createTimeout)
+	var wg sync.WaitGroup
+	for i := range devices {
+		pair := 2 + i%(fixtures.Pairs()-2)
+		devices[i] = &bridge.Device{
+			URL: urls[i%len(urls)], APIKey: keys[i], Store: &memStore{},
+			Primes: func(context.Context) (*mpc.Primes, error) {
+				p, q := fixtures.SafePrimePair(pair)
+				return &mpc.Primes{P: p, Q: q}, nil
+			},
+			FrameTimeout: 5 * time.Minute,
+		}
+		wg.Add(1)
+		go func(d *bridge.Device) {
+			defer wg.Done()
+			start := time.Now()
+			if _, err := d.Keygen(cctx); err != nil {
+				fail("create", err)
+				return
+			}
+			mu.Lock()
+			creates = append(creates, time.Since(start))
+			mu.Unlock()
+		}(devices[i])
+	}
+	wg.Wait()
+	cancel()
+	res.Created = len(creates)
+
+	start := time.Now()
+	deadline := start.Add(*duration)
+	for _, d := range devices {
+		wg.Add(1)
+		go func(d *bridge.Device) {
+			defer wg.Done()
+			for i := 0; time.Now().Before(deadline); i++ {
+				t := time.Now()
+				sctx, cancel := context.WithDeadline(ctx, deadline.Add(5*time.Minute))
+				_, err := d.Sign(sctx, [32]byte{byte(i), byte(i >> 8), 1})
+				cancel()
+				if err != nil {
+					fail("sign", err)
+					if bridge.Code(err) == "NO_WALLET" {
+						return
+					}
+					continue
+				}
+				mu.Lock()
+				signs = append(signs, time.Since(t))
+				mu.Unlock()
+			}
+		}(d)
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	res.DurationSeconds = elapsed.Seconds()
+	res.Signatures = len(signs)
+	res.SignaturesPerSec = float64(len(signs)) / elapsed.Seconds()
+	res.CreateP50Seconds, res.CreateP99Seconds = pct(creates, 50), pct(creates, 99)
+	res.SignP50Seconds, res.SignP99Seconds = pct(signs, 50), pct(signs, 99)
+	for _, p := range procs {
+		rss, peak := memory(p.Process.Pid)
+		res.ServerRSSBytes = append(res.ServerRSSBytes, rss)
+		res.ServerPeakBytes = append(res.ServerPeakBytes, peak)
+	}
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(res)
+}
+
+func pct(ds []time.Duration, p int) float64 {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := (len(s)*p + 99) / 100
+	return s[max(0, min(len(s)-1, i-1))].Seconds()
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func waitReady(base string, within time.Duration) error {
+	end := time.Now().Add(within)
+	for time.Now().Before(end) {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	return fmt.Errorf("%s not ready within %v", base, within)
+}
+
+func newClient(base, orgKey string) (string, error) {
+	req, _ := http.NewRequest("POST", base+"/v1/clients", bytes.NewReader(nil))
+	req.Header.Set("Authorization", "Bearer "+orgKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var out struct{ ClientAPIKey string }
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusCreated {
+		return "", fmt.Errorf("POST /v1/clients: %s %v", resp.Status, err)
+	}
+	return out.ClientAPIKey, nil
+}
+
+// memory reads a process's resident and peak resident memory.
+func memory(pid int) (rss, peak int64) {
+	f, err := os.Open(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	if err != nil {
+		return 0, 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseInt(fields[1], 10, 64)
+		switch fields[0] {
+		case "VmRSS:":
+			rss = kb << 10
+		case "VmHWM:":
+			peak = kb << 10
+		}
+	}
+	return rss, peak
+}
+
+// memStore is a device's store in memory.
+type memStore struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func (s *memStore) Get(_ context.Context, k string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return bytes.Clone(s.m[k]), nil
+}
+
+func (s *memStore) Put(_ context.Context, k string, v []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[string][]byte{}
+	}
+	s.m[k] = bytes.Clone(v)
+	return nil
+}
+
+func (s *memStore) Delete(_ context.Context, k string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, k)
+	return nil
+}
