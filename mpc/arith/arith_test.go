@@ -2,6 +2,7 @@ package arith
 
 import (
 	"crypto/rand"
+	"errors"
 	"math/big"
 	"testing"
 )
@@ -108,5 +109,34 @@ func TestIsUnitVarTime(t *testing.T) {
 		if got := m.IsUnitVarTime(tc.x); got != tc.want {
 			t.Errorf("IsUnitVarTime(%s) = %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// NewModulus refuses 1 and below and accepts 2, the smallest modulus.
+func TestNewModulusRange(t *testing.T) {
+	for _, v := range []int64{1, 0, -3} {
+		if m, err := NewModulus(big.NewInt(v)); !errors.Is(err, errModulus) || m != nil {
+			t.Errorf("NewModulus(%d): got %v, want %v", v, err, errModulus)
+		}
+	}
+	for _, v := range []int64{2, 3} {
+		m, err := NewModulus(big.NewInt(v))
+		if err != nil || m.Big().Int64() != v {
+			t.Errorf("NewModulus(%d): got %v", v, err)
+		}
+	}
+}
+
+// SampleSignedScaled refuses a scale of zero or below and samples in ±2^bits
+// for a scale of one.
+func TestSampleSignedScaledBound(t *testing.T) {
+	for _, v := range []int64{0, -1} {
+		if x, err := SampleSignedScaled(rand.Reader, 8, big.NewInt(v)); !errors.Is(err, errBoundRange) || x != nil {
+			t.Errorf("scale %d: got %v, want %v", v, err, errBoundRange)
+		}
+	}
+	x, err := SampleSignedScaled(rand.Reader, 8, big.NewInt(1))
+	if err != nil || new(big.Int).Abs(x.Big()).Cmp(big.NewInt(256)) > 0 {
+		t.Fatalf("scale 1: got %v, %v", x, err)
 	}
 }

@@ -136,3 +136,90 @@ func TestNewPublicKey(t *testing.T) {
 		})
 	}
 }
+
+// ValidateCiphertext accepts exactly Z*_{N²}: N² − 1 and 1 are in, and each
+// refused value below fails one condition only (N² + 1 and −5 are prime to N).
+func TestValidateCiphertext(t *testing.T) {
+	sk := testKey(t, 0)
+	pk := sk.Public()
+	p, _ := sk.PrimesVarTime()
+	n2 := pk.ModulusSquared().Big()
+	for _, tc := range []struct {
+		name string
+		c    *big.Int
+		want error
+	}{
+		{"nil", nil, ErrCiphertext},
+		{"zero", big.NewInt(0), ErrCiphertext},
+		{"−5", big.NewInt(-5), ErrCiphertext},
+		{"N²", new(big.Int).Set(n2), ErrCiphertext},
+		{"N² + 1", new(big.Int).Add(n2, one), ErrCiphertext},
+		{"multiple of p", new(big.Int).Set(p), ErrCiphertext},
+		{"one", big.NewInt(1), nil},
+		{"N² − 1", new(big.Int).Sub(n2, one), nil},
+	} {
+		if err := pk.ValidateCiphertext(tc.c); !errors.Is(err, tc.want) {
+			t.Errorf("%s: got %v, want %v", tc.name, err, tc.want)
+		}
+	}
+}
+
+// ValidateNonce accepts exactly Z*_N.
+func TestValidateNonce(t *testing.T) {
+	sk := testKey(t, 0)
+	pk := sk.Public()
+	p, _ := sk.PrimesVarTime()
+	n := pk.N()
+	for _, tc := range []struct {
+		name string
+		r    *big.Int
+		want error
+	}{
+		{"nil", nil, ErrNonce},
+		{"zero", big.NewInt(0), ErrNonce},
+		{"N", new(big.Int).Set(n), ErrNonce},
+		{"N + 1", new(big.Int).Add(n, one), ErrNonce},
+		{"multiple of p", new(big.Int).Set(p), ErrNonce},
+		{"one", big.NewInt(1), nil},
+		{"N − 1", new(big.Int).Sub(n, one), nil},
+	} {
+		if err := pk.ValidateNonce(tc.r); !errors.Is(err, tc.want) {
+			t.Errorf("%s: got %v, want %v", tc.name, err, tc.want)
+		}
+	}
+}
+
+// NewSecretKey refuses primes that are equal, of the wrong size or not
+// ≡ 3 mod 4, each case breaking one condition with the other prime valid.
+func TestNewSecretKeyPrimes(t *testing.T) {
+	p, q := fixtures.SafePrimePair(0)
+	two := big.NewInt(2)
+	// 1023 and 1025 bits, ≡ 3 mod 4.
+	short := new(big.Int).Rsh(p, 1)
+	short.SetBit(short, 0, 1).SetBit(short, 1, 1)
+	long := new(big.Int).Lsh(p, 1)
+	long.SetBit(long, 0, 1).SetBit(long, 1, 1)
+	pm1, pm2 := new(big.Int).Sub(p, one), new(big.Int).Sub(p, two)
+	qm1, qm2 := new(big.Int).Sub(q, one), new(big.Int).Sub(q, two)
+	for _, tc := range []struct {
+		name string
+		p, q *big.Int
+	}{
+		{"p = q", p, p},
+		{"p of 1023 bits", short, q},
+		{"q of 1023 bits", p, short},
+		{"p of 1025 bits", long, q},
+		{"q of 1025 bits", p, long},
+		{"p even", pm1, q},
+		{"p ≡ 1 mod 4", pm2, q},
+		{"q even", p, qm1},
+		{"q ≡ 1 mod 4", p, qm2},
+	} {
+		if sk, err := NewSecretKey(tc.p, tc.q); !errors.Is(err, ErrPrimes) || sk != nil {
+			t.Errorf("%s: got %v, want %v", tc.name, err, ErrPrimes)
+		}
+	}
+	if sk, err := NewSecretKey(p, q); err != nil || sk.N().Cmp(new(big.Int).Mul(p, q)) != 0 {
+		t.Fatalf("valid primes: got %v", err)
+	}
+}

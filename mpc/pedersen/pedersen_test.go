@@ -106,3 +106,58 @@ func TestNewParamsChecks(t *testing.T) {
 		})
 	}
 }
+
+// NewOwn refuses parameters on another modulus than the key's.
+func TestNewOwnKeyMismatch(t *testing.T) {
+	var keys [2]*paillier.SecretKey
+	for i := range keys {
+		p, q := fixtures.SafePrimePair(i)
+		sk, err := paillier.NewSecretKey(p, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[i] = sk
+	}
+	params, err := NewParams(keys[0].Modulus(), big.NewInt(4), big.NewInt(9))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "pedersen: parameters are not on this Paillier key"
+	if own, err := NewOwn(params, keys[1]); err == nil || err.Error() != want || own != nil {
+		t.Fatalf("other key: got %v, want %q", err, want)
+	}
+	if own, err := NewOwn(params, keys[0]); err != nil || own.CRT() == nil {
+		t.Fatalf("own key: got %v", err)
+	}
+}
+
+// ValidateElement accepts exactly Z*_N.
+func TestValidateElement(t *testing.T) {
+	p, q := fixtures.SafePrimePair(0)
+	sk, err := paillier.NewSecretKey(p, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	params, err := NewParams(sk.Modulus(), big.NewInt(4), big.NewInt(9))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := sk.N()
+	for _, tc := range []struct {
+		name string
+		x    *big.Int
+		want error
+	}{
+		{"nil", nil, ErrElement},
+		{"zero", big.NewInt(0), ErrElement},
+		{"N", new(big.Int).Set(n), ErrElement},
+		{"N + 1", new(big.Int).Add(n, one), ErrElement},
+		{"multiple of q", new(big.Int).Set(q), ErrElement},
+		{"one", big.NewInt(1), nil},
+		{"N − 1", new(big.Int).Sub(n, one), nil},
+	} {
+		if err := params.ValidateElement(tc.x); !errors.Is(err, tc.want) {
+			t.Errorf("%s: got %v, want %v", tc.name, err, tc.want)
+		}
+	}
+}

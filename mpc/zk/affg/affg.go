@@ -339,6 +339,9 @@ func (p *Proof) equationN0(pub Public, sk *paillier.SecretKey, e *big.Int) bool 
 	}
 	u := n0.Add(n0.Add(p.A, de), cz)
 	m, err := sk.Decrypt(u)
+	// Redundant: Decrypt refuses only a u outside Z*_{N₀²}, and u is a
+	// product mod N₀² of A, D^e and C^−z₁, units since Verify refused
+	// anything else (ErrA, ErrD, ErrC) and sk is N₀ (ErrVerifierKey).
 	if err != nil {
 		return false
 	}

@@ -123,6 +123,16 @@ func TestTamperedProofs(t *testing.T) {
 		{name: "missing T", tamper: func(q *Proof) { q.T = nil }, want: ErrMalformed},
 		{name: "missing v", tamper: func(q *Proof) { q.V = nil }, want: ErrMalformed},
 		{name: "missing N₀", pub: func(p *Public) { p.N0 = nil }, want: ErrMalformed},
+		{name: "missing aux", pub: func(p *Public) { p.Aux = nil }, want: ErrMalformed},
+		{name: "missing P", tamper: func(q *Proof) { q.P = nil }, want: ErrMalformed},
+		{name: "missing Q", tamper: func(q *Proof) { q.Q = nil }, want: ErrMalformed},
+		{name: "missing A", tamper: func(q *Proof) { q.A = nil }, want: ErrMalformed},
+		{name: "missing B", tamper: func(q *Proof) { q.B = nil }, want: ErrMalformed},
+		{name: "missing σ", tamper: func(q *Proof) { q.Sigma = nil }, want: ErrMalformed},
+		{name: "missing z₁", tamper: func(q *Proof) { q.Z1 = nil }, want: ErrMalformed},
+		{name: "missing z₂", tamper: func(q *Proof) { q.Z2 = nil }, want: ErrMalformed},
+		{name: "missing w₁", tamper: func(q *Proof) { q.W1 = nil }, want: ErrMalformed},
+		{name: "missing w₂", tamper: func(q *Proof) { q.W2 = nil }, want: ErrMalformed},
 		{name: "other verifier", own: otherAux, want: ErrAux},
 		{name: "N₀ of 2046 bits", pub: func(p *Public) { p.N0 = zktest.OddModulus(p.N0, 2046) }, want: ErrModulus},
 		{name: "N₀ of 2049 bits", pub: func(p *Public) { p.N0 = zktest.OddModulus(p.N0, 2049) }, want: ErrModulus},
@@ -174,6 +184,9 @@ func TestTamperedProofs(t *testing.T) {
 	var nilProof *Proof
 	if err := nilProof.Verify(testCtx, h.pub, h.verifier); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("nil proof: got %v", err)
+	}
+	if err := h.proof.Verify(testCtx, h.pub, nil); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("nil verifier parameters: got %v", err)
 	}
 }
 

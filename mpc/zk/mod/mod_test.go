@@ -100,6 +100,7 @@ func TestTamperedProofs(t *testing.T) {
 		{"nil proof", nil, ErrMalformed},
 		{"missing w", func(q *Proof) *big.Int { q.W = nil; return n }, ErrMalformed},
 		{"missing x", func(q *Proof) *big.Int { q.X[7] = nil; return n }, ErrMalformed},
+		{"missing z", func(q *Proof) *big.Int { q.Z[7] = nil; return n }, ErrMalformed},
 		{"missing N", func(q *Proof) *big.Int { return nil }, ErrMalformed},
 		{"N of 2046 bits", func(q *Proof) *big.Int { return new(big.Int).Rsh(n, 2) }, ErrModulusSize},
 		{"N of 2049 bits", func(q *Proof) *big.Int { return new(big.Int).Lsh(n, 1) }, ErrModulusSize},

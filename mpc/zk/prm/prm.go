@@ -164,6 +164,9 @@ func (p *Proof) Verify(ctx *zk.Context, pub Public) error {
 	// multiplication per four exponent bits instead of a full
 	// exponentiation, which matters most in WebAssembly.
 	t, err := nm.NewFixedBase(arith.NatFromBig(pub.T), paillier.MaxModulusBits)
+	// Redundant: NewFixedBase fails only for an even N, refused above with
+	// ErrModulus, or a t outside Z*_N, refused above by pedersen.NewParams
+	// (ErrParams).
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrParams, err)
 	}

@@ -106,6 +106,8 @@ func TestTamperedProofs(t *testing.T) {
 		{"missing A", func(q *Proof) { q.A[0] = nil }, h.pub, ErrMalformed},
 		{"missing z", func(q *Proof) { q.Z[79] = nil }, h.pub, ErrMalformed},
 		{"missing s", nil, with(func(p *Public) { p.S = nil }), ErrMalformed},
+		{"missing t", nil, with(func(p *Public) { p.T = nil }), ErrMalformed},
+		{"missing N", nil, with(func(p *Public) { p.N = nil }), ErrMalformed},
 		// The size and sign checks come before any other: each of these
 		// moduli is odd, and s = 2, t = 4 are units on it, so nothing else
 		// would stop them at that point.
@@ -158,6 +160,14 @@ func TestModulusSizeBounds(t *testing.T) {
 		if err == nil || errors.Is(err, ErrModulus) || errors.Is(err, ErrParams) {
 			t.Errorf("N of %d bits: got %v, want a failure past the modulus and parameter checks", bits, err)
 		}
+	}
+}
+
+// A nil proof is refused, not dereferenced.
+func TestNilProof(t *testing.T) {
+	var p *Proof
+	if err := p.Verify(testCtx, honest().pub); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("got %v, want %v", err, ErrMalformed)
 	}
 }
 
