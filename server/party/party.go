@@ -462,7 +462,17 @@ func (s *session) keygen(ctx context.Context) error {
 	data, _ := share.MarshalBinary()
 	addr := mpc.Address(share.PublicKey)
 	w := store.Wallet{ID: id, ClientID: s.client.ID, PublicKey: share.PublicKey.Bytes(), Address: fmt.Sprintf("0x%x", addr)}
-	if err := s.h.Store.CreateWallet(ctx, w, share.Generation, data, share.PublicDigest()); err != nil {
+	err = s.h.Store.CreateWallet(ctx, w, share.Generation, data, share.PublicDigest())
+	if errors.Is(err, store.ErrWalletExists) {
+		// An earlier creation of this client that never committed (its
+		// session stored the wallet after this one looked): start over.
+		if ex, lerr := s.h.Store.WalletByClient(ctx, s.client.ID); lerr == nil && ex.ActiveGeneration == 0 {
+			if derr := s.h.Store.DropPending(ctx, ex.ID, ex.PendingGeneration); derr == nil || errors.Is(derr, store.ErrNotFound) || errors.Is(derr, store.ErrNotPending) {
+				err = s.h.Store.CreateWallet(ctx, w, share.Generation, data, share.PublicDigest())
+			}
+		}
+	}
+	if err != nil {
 		if errors.Is(err, store.ErrWalletExists) {
 			return fail(wire.CodeWalletExists, "this client already has a wallet")
 		}
