@@ -229,7 +229,7 @@ func TestLockFreedWhenWelcomeFails(t *testing.T) {
 	eachDatabase(t, func(t *testing.T, c *replicas) {
 		a, b := c.r[0], c.r[1]
 		dev := c.device(a.srv.URL, nil)
-		info, err := dev.Keygen(ctx(t))
+		info, err := keygenReady(ctx(t), dev)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -336,7 +336,7 @@ func TestConcurrentRefreshOnTwoReplicas(t *testing.T) {
 	eachDatabase(t, func(t *testing.T, c *replicas) {
 		a, b := c.r[0], c.r[1]
 		first := c.device(a.srv.URL, nil)
-		info, err := first.Keygen(ctx(t))
+		info, err := keygenReady(ctx(t), first)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -395,7 +395,7 @@ func TestConcurrentBackupsOnTwoReplicas(t *testing.T) {
 	eachDatabase(t, func(t *testing.T, c *replicas) {
 		a, b := c.r[0], c.r[1]
 		first := c.device(a.srv.URL, nil)
-		info, err := first.Keygen(ctx(t))
+		info, err := keygenReady(ctx(t), first)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -438,7 +438,7 @@ func TestConcurrentBackupsOnTwoReplicas(t *testing.T) {
 func TestTamperedBackupHalf(t *testing.T) {
 	e := newEnv(t)
 	dev := e.newDevice(e.srv.URL)
-	info, err := dev.Keygen(ctx(t))
+	info, err := keygenReady(ctx(t), dev)
 	if err != nil {
 		t.Fatal(err)
 	}
