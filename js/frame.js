@@ -33,6 +33,8 @@ const schema = Object.freeze({
   recover: ['method', 'password', 'key'],
   eject: ['method', 'password', 'key'],
   refresh: [],
+  finishAux: [],
+  fillPool: ['count'],
   hashTypedData: ['typedData'],
   authorize: ['request'],
   get: ['path'],
@@ -41,7 +43,7 @@ const schema = Object.freeze({
 // How long loading the device module may take, as Duet.connect's default.
 const loadTimeoutMs = 120000;
 
-const sessionMethods = new Set(['keygen', 'backup', 'recover', 'eject', 'refresh']);
+const sessionMethods = new Set(['keygen', 'backup', 'recover', 'eject', 'refresh', 'finishAux', 'fillPool']);
 
 // The client API's GET routes the page may read through the frame.
 const readablePaths = [/^\/v1\/wallet$/, /^\/v1\/wallets\/[A-Za-z0-9_-]{1,128}\/backup$/];

@@ -19,14 +19,14 @@
   // Functions of globalThis.DuetDevice that the SDK may call.
   const deviceMethods = new Set([
     'keygen', 'sign', 'signTransaction', 'backup', 'recover', 'eject', 'refresh', 'deviceState',
-    'hashPersonalMessage', 'hashTypedData', 'keccak256',
+    'hashPersonalMessage', 'hashTypedData', 'keccak256', 'finishAux', 'fillPool',
   ]);
   // These take their single input rather than an options object.
   const hashMethods = new Set(['hashPersonalMessage', 'hashTypedData', 'keccak256']);
   // These run an MPC session that reads or changes the device's share. Across
   // tabs of one origin they run one at a time, so that two tabs never move the
   // same wallet's share through the two-phase commit at once.
-  const sessionMethods = new Set(['keygen', 'sign', 'signTransaction', 'backup', 'recover', 'eject', 'refresh']);
+  const sessionMethods = new Set(['keygen', 'sign', 'signTransaction', 'backup', 'recover', 'eject', 'refresh', 'finishAux', 'fillPool']);
 
   // How long the module may take, after go.run, to publish DuetDevice.
   const readyTimeoutMs = 10000;
