@@ -49,9 +49,15 @@ function describe(ev) {
   return s;
 }
 
+// The SDK's own background work (aux-info after createWallet, the
+// presignature pool) is logged but does not make the page busy.
+const backgroundOperations = new Set(['prepareSigning', 'fillPool']);
+
 function onProgress(ev) {
   const text = describe(ev);
-  setStatus($('status').dataset.state === 'connecting' ? 'connecting' : 'busy', text);
+  if (!backgroundOperations.has(ev.operation)) {
+    setStatus($('status').dataset.state === 'connecting' ? 'connecting' : 'busy', text);
+  }
   const log = $('log');
   const li = document.createElement('li');
   li.textContent = text;
