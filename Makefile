@@ -23,6 +23,14 @@ DATA ?= ./data
 TEST_TIMEOUT ?= 30m
 WASM_TEST_TIMEOUT ?= 45m
 
+# make mutation: a regexp on the mutated files' paths, the mutants tested at
+# once, and an optional file that also receives the report.
+MUTATION_PKGS ?=
+MUTATION_JOBS ?= 1
+MUTATION_OUT ?=
+# Tests to run before the whole suite, per mutant: the same verdicts, sooner.
+MUTATION_FIRST ?= Guards|Reject|Decode|SingleUse|Spent|PeerMessage|Oracle|Refuses|Wrong|Malformed|Each|Limit|Lockout|Uncommitted|Ack|Eject
+
 BENCH ?= .
 BENCHTIME ?=
 BENCH_PKG ?= ./mpc
@@ -46,6 +54,14 @@ GETH ?= $(DUET_CACHE)/geth-$(GETH_VERSION)/geth
 ETHERS_VERSION ?= 6.17.0
 DUET_ETHERS_JS ?= $(DUET_CACHE)/npm-ethers-$(ETHERS_VERSION)/node_modules/ethers/dist/ethers.umd.min.js
 
+# The SDK package's test (make test-sdk) builds the example app with Vite and
+# type-checks a TypeScript consumer: its npm dependencies, pinned in
+# js/test/sdk-deps/package.json, are installed into DUET_CACHE under a key of
+# that file, never into the work tree.
+SDK_DEPS_KEY := $(shell sha256sum js/test/sdk-deps/package.json | cut -c1-12)
+SDK_NPM_DIR ?= $(DUET_CACHE)/npm-sdk-$(SDK_DEPS_KEY)
+SDK_DIST ?= js/dist
+
 # wasm_exec.js must come from the same Go release that built duet.wasm; it
 # moved from misc/wasm to lib/wasm in Go 1.24.
 WASM_EXEC_JS := $(firstword $(wildcard $(GO_ROOT)/lib/wasm/wasm_exec.js $(GO_ROOT)/misc/wasm/wasm_exec.js))
@@ -67,7 +83,7 @@ export DUET_ETHERS_JS
 export DUET_CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser || true)
 export DUET_PG_BIN ?= $(shell ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 
-.PHONY: help run wasm test deps tools geth vet test-native test-tools test-wasm test-js bench fmt-check clean
+.PHONY: help run wasm sdk test deps tools geth vet test-native test-tools test-wasm test-js test-sdk bench mutation fmt-check clean
 
 help: ## Show this list.
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "  make %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -82,7 +98,10 @@ wasm: ## Build web/duet.wasm and copy the matching web/wasm_exec.js.
 	GOOS=js GOARCH=wasm $(GO) build -o web/duet.wasm ./wasm
 	cp $(WASM_EXEC_JS) web/wasm_exec.js
 
-test: vet test-tools test-native test-wasm test-js ## Vet, then run all tests: Go natively, the SDK's in Node and Chromium, the js/wasm ones in Chromium.
+test: vet test-tools test-native test-wasm test-js test-sdk ## Vet, then run all tests: Go natively, the SDK's in Node and Chromium, the js/wasm ones in Chromium.
+
+sdk: ## Build the npm package @duetwallet/sdk (duet.wasm inside) into js/dist and print its SHA-256 sums.
+	scripts/build-sdk $(SDK_DIST)
 
 deps: ## Install Chromium and PostgreSQL with apt if they are missing.
 	@scripts/install-deps
@@ -119,6 +138,29 @@ test-native: deps geth $(DUET_ETHERS_JS) ## Run the main module's tests natively
 test-js: deps ## Run the JavaScript SDK's tests (Node's test runner; some drive headless Chromium).
 	node --test js/test/*.test.mjs
 
+$(SDK_NPM_DIR)/.installed:
+	@mkdir -p $(@D)
+	cp js/test/sdk-deps/package.json $(@D)/package.json
+	cd $(@D) && npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The package as an app developer gets it: npm pack, the tarball installed
+# beside the pinned dependencies, the example app built by vite build, a
+# TypeScript consumer checked by tsc, then the build served with a strict
+# CSP and driven in Chromium through wagmi against duetd --dev and geth --dev.
+test-sdk: deps geth sdk $(SDK_NPM_DIR)/.installed ## Test the npm package: vite build of web/examples/wagmi-react, tsc, and the app in Chromium.
+	cd $(SDK_NPM_DIR) && npm install --no-audit --no-fund --no-save --loglevel=error $(abspath $(SDK_DIST))/duetwallet-sdk-*.tgz
+	@work=$$(mktemp -d $(SDK_NPM_DIR)/run.XXXXXX); trap 'rm -rf "$$work"' EXIT; \
+	set -x; \
+	cp -r web/examples/wagmi-react/package.json web/examples/wagmi-react/index.html web/examples/wagmi-react/vite.config.js web/examples/wagmi-react/src "$$work/"; \
+	(cd "$$work" && $(SDK_NPM_DIR)/node_modules/.bin/vite build --logLevel warn); \
+	mkdir "$$work/injected" && cp js/test/wagmi-injected/index.html js/test/wagmi-injected/main.js "$$work/injected/"; \
+	(cd "$$work/injected" && $(SDK_NPM_DIR)/node_modules/.bin/vite build --logLevel warn --base /injected/ --outDir "$$work/dist/injected"); \
+	mkdir "$$work/types" && cp js/test/types/tsconfig.json js/test/types/consumer.ts "$$work/types/"; \
+	$(SDK_NPM_DIR)/node_modules/.bin/tsc -p "$$work/types/tsconfig.json"; \
+	$(SDK_NPM_DIR)/node_modules/.bin/tsc --noEmit --strict --target es2022 --lib es2022,dom $(SDK_NPM_DIR)/node_modules/@duetwallet/sdk/types/duet.d.ts; \
+	DUET_SDK_APP="$$work/dist" $(GO) test -tags sdkpackage -count=1 -run '^TestSDKPackage$$' -timeout 10m ./e2e
+
 test-tools: ## Run the tools module's tests.
 	cd tools && $(GO) test ./...
 
@@ -127,20 +169,33 @@ test-wasm: deps tools ## Run the js/wasm tests of mpc/, bridge/ and wasm/ in hea
 	if [ -z "$$pkgs" ]; then echo "test-wasm: no js/wasm packages under mpc/, bridge/ or wasm/ yet; nothing to run in the browser"; exit 0; fi; \
 	set -x; GOOS=js GOARCH=wasm $(GO) test -exec $(WASMBROWSERTEST) -timeout $(WASM_TEST_TIMEOUT) $$pkgs
 
-bench: deps tools ## Benchmark ./mpc natively and in Chromium; BENCH=regexp BENCHTIME=3x narrow it.
-	@mkdir -p $(BENCH_DIR)
+bench: deps tools ## Benchmark ./mpc natively and in Chromium, then the SDK and server (e2e, tag duetbench); one table, bench/results.json.
+	@mkdir -p $(BENCH_DIR) bench
 	@rc=0; flags=(-run '^$$' -bench '$(BENCH)' -timeout $(BENCH_TIMEOUT)$(if $(BENCHTIME), -benchtime $(BENCHTIME))); \
 	echo "== native"; \
 	$(GO) test "$${flags[@]}" $(BENCH_PKG) | tee $(BENCH_DIR)/native.txt || rc=1; \
 	echo "== wasm (Chromium)"; \
 	GOOS=js GOARCH=wasm $(GO) test -exec $(WASMBROWSERTEST) "$${flags[@]}" $(BENCH_PKG) | tee $(BENCH_DIR)/wasm.txt || rc=1; \
+	echo "== speed (the SDK in Chromium against duetd on loopback; the server with native Go devices)"; \
+	rm -f bench/speed.json; \
+	DUET_BENCH_OUT=$(CURDIR)/bench/speed.json $(GO) test -tags duetbench -count=1 -v -run '^TestBench$$' -timeout $(BENCH_TIMEOUT) ./e2e/ \
+		| tee $(BENCH_DIR)/speed.txt | grep -E '^(=== RUN|--- |\s+bench_test.go|ok|FAIL)' || rc=1; \
 	echo; \
-	(cd tools && $(GO) run ./benchtable $(BENCH_DIR)/native.txt $(BENCH_DIR)/wasm.txt); \
-	echo "raw output: $(BENCH_DIR)/native.txt $(BENCH_DIR)/wasm.txt"; \
+	(cd tools && $(GO) run ./benchtable $$(test -f ../bench/speed.json && echo "-speed ../bench/speed.json") \
+		-json ../bench/results.json $(BENCH_DIR)/native.txt $(BENCH_DIR)/wasm.txt); \
+	echo "results: bench/results.json; raw output: $(BENCH_DIR)/native.txt $(BENCH_DIR)/wasm.txt $(BENCH_DIR)/speed.txt"; \
 	exit $$rc
+
+# Not part of `make test`: a full run tests each of some 560 mutants against
+# its package's tests, which takes hours on two cores (the tests of ./mpc and
+# ./server/party take from half a minute to a few minutes per mutant). It
+# reports and does not fail; `make mutation MUTATION_PKGS=mpc/zk/` narrows it.
+mutation: deps ## Disable each guard on untrusted input in turn; list those no test notices. MUTATION_PKGS=regexp MUTATION_JOBS=n.
+	cd tools && env -u GOOS -u GOARCH $(GO) run ./mutation -root .. -j $(MUTATION_JOBS)$(if $(MUTATION_PKGS), -pkgs '$(MUTATION_PKGS)')$(if $(MUTATION_OUT), -out $(abspath $(MUTATION_OUT)))$(if $(MUTATION_FIRST), -first '$(MUTATION_FIRST)')
 
 fmt-check: ## Fail if any Go file is not gofmt-formatted.
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt -l:"; echo "$$out"; exit 1; fi
 
 clean: ## Remove build outputs from the work tree (the tool cache stays).
 	rm -f web/duet.wasm web/wasm_exec.js
+	rm -rf $(SDK_DIST)

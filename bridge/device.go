@@ -169,6 +169,17 @@ type session struct {
 	welcome *wire.Welcome
 	nonce   []byte
 	active  *mpc.KeyShare
+	// stale is set when this device's share was deleted because the
+	// server holds a newer generation: the wallet moved to another device.
+	stale bool
+}
+
+// noWallet fails a session that needs a share this device does not hold.
+func (s *session) noWallet(ctx context.Context) error {
+	if s.stale {
+		return s.fail(ctx, wire.CodeStaleDevice, errors.New("bridge: this wallet was recovered on another device, so this device's share no longer signs; recover the wallet here to use it again"))
+	}
+	return s.fail(ctx, wire.CodeNoWallet, errors.New("bridge: no wallet on this device"))
 }
 
 // open dials the server, says hello, and reconciles the stored generations
@@ -242,6 +253,7 @@ func (d *Device) open(ctx context.Context, op string, hello wire.Hello) (*sessio
 			ws.CloseNow()
 			return nil, err
 		}
+		s.stale = w.Active > active.Generation
 		active = nil
 	}
 	s.active = active
@@ -486,7 +498,7 @@ func (d *Device) signInline(ctx context.Context, digest [32]byte) (*mpc.Signatur
 	}
 	defer s.close()
 	if s.active == nil {
-		return nil, s.fail(ctx, wire.CodeNoWallet, errors.New("bridge: no wallet on this device"))
+		return nil, s.noWallet(ctx)
 	}
 	share := s.active
 	out, err := s.run(ctx, mpc.ProtocolPresign, share.Generation, func(cfg mpc.Config) (mpc.Round, *mpc.Message, error) {
@@ -545,7 +557,7 @@ func (d *Device) refresh(ctx context.Context, auxOnly bool) (*WalletInfo, error)
 	}
 	defer s.close()
 	if s.active == nil {
-		return nil, s.fail(ctx, wire.CodeNoWallet, errors.New("bridge: no wallet on this device"))
+		return nil, s.noWallet(ctx)
 	}
 	share := s.active
 	if auxOnly && share.Aux != nil {
@@ -586,7 +598,7 @@ func (d *Device) Backup(ctx context.Context, secret *BackupSecret) error {
 	}
 	defer s.close()
 	if s.active == nil {
-		return s.fail(ctx, wire.CodeNoWallet, errors.New("bridge: no wallet on this device"))
+		return s.noWallet(ctx)
 	}
 	share := s.active
 	out, err := s.run(ctx, mpc.ProtocolRefresh, share.Generation, func(cfg mpc.Config) (mpc.Round, *mpc.Message, error) {

@@ -31,11 +31,11 @@ func eip155Key(t *testing.T) ([]byte, common.Address) {
 }
 
 func TestTransactionEIP155Vector(t *testing.T) {
-	tx, signer, err := ParseTransaction([]byte(eip155Tx))
+	tx, err := ParseTransaction([]byte(eip155Tx))
 	if err != nil {
 		t.Fatal(err)
 	}
-	digest := TransactionDigest(tx, signer)
+	digest := TransactionDigest(tx)
 	if got := hex.EncodeToString(digest[:]); got != eip155Digest {
 		t.Fatalf("digest %s, want %s", got, eip155Digest)
 	}
@@ -45,7 +45,7 @@ func TestTransactionEIP155Vector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	signed, err := AttachSignature(tx, signer, sig, from)
+	signed, err := AttachSignature(tx, sig, from)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,19 +73,19 @@ func TestTransactionTypesRoundTrip(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			tx, signer, err := ParseTransaction([]byte(c.json))
+			tx, err := ParseTransaction([]byte(c.json))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tx.Type() != c.typ {
-				t.Fatalf("type %d, want %d", tx.Type(), c.typ)
+			if tx.Type != c.typ {
+				t.Fatalf("type %d, want %d", tx.Type, c.typ)
 			}
-			digest := TransactionDigest(tx, signer)
+			digest := TransactionDigest(tx)
 			sig, err := crypto.Sign(digest[:], key)
 			if err != nil {
 				t.Fatal(err)
 			}
-			signed, err := AttachSignature(tx, signer, sig, from)
+			signed, err := AttachSignature(tx, sig, from)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -96,13 +96,16 @@ func TestTransactionTypesRoundTrip(t *testing.T) {
 			if back.Hash() != signed.Hash {
 				t.Errorf("hash %s, decoded %s", signed.Hash, back.Hash())
 			}
-			if back.Type() != c.typ || back.Nonce() != tx.Nonce() || back.Gas() != tx.Gas() ||
-				back.Value().Cmp(tx.Value()) != 0 || back.ChainId().Cmp(big.NewInt(1337)) != 0 ||
-				len(back.AccessList()) != len(tx.AccessList()) || hex.EncodeToString(back.Data()) != hex.EncodeToString(tx.Data()) {
+			if back.Type() != c.typ || back.Nonce() != tx.Nonce || back.Gas() != tx.Gas ||
+				back.Value().Cmp(tx.Value) != 0 || back.ChainId().Cmp(big.NewInt(1337)) != 0 ||
+				len(back.AccessList()) != len(tx.AccessList) || hex.EncodeToString(back.Data()) != hex.EncodeToString(tx.Data) {
 				t.Errorf("decoded transaction differs: type %d nonce %d gas %d", back.Type(), back.Nonce(), back.Gas())
 			}
-			if (back.To() == nil) != (tx.To() == nil) {
-				t.Errorf("to %v, want %v", back.To(), tx.To())
+			if (back.To() == nil) != (tx.To == nil) || (tx.To != nil && *back.To() != *tx.To) {
+				t.Errorf("to %v, want %v", back.To(), tx.To)
+			}
+			if len(tx.AccessList) > 0 && back.AccessList()[0].StorageKeys[0] != tx.AccessList[0].StorageKeys[0] {
+				t.Errorf("access list %v, want %v", back.AccessList(), tx.AccessList)
 			}
 			sender, err := types.Sender(types.LatestSignerForChainID(big.NewInt(1337)), &back)
 			if err != nil || sender != from {
@@ -113,25 +116,25 @@ func TestTransactionTypesRoundTrip(t *testing.T) {
 }
 
 func TestAttachSignatureRejectsAnotherSender(t *testing.T) {
-	tx, signer, err := ParseTransaction([]byte(eip155Tx))
+	tx, err := ParseTransaction([]byte(eip155Tx))
 	if err != nil {
 		t.Fatal(err)
 	}
 	keyBytes, from := eip155Key(t)
 	key, _ := crypto.ToECDSA(keyBytes)
-	digest := TransactionDigest(tx, signer)
+	digest := TransactionDigest(tx)
 	sig, _ := crypto.Sign(digest[:], key)
 
 	other := common.HexToAddress("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed")
-	if _, err := AttachSignature(tx, signer, sig, other); err == nil {
+	if _, err := AttachSignature(tx, sig, other); err == nil {
 		t.Error("a signature of another key was attached")
 	}
 	flipped := append([]byte(nil), sig...)
 	flipped[64] ^= 1
-	if _, err := AttachSignature(tx, signer, flipped, from); err == nil {
+	if _, err := AttachSignature(tx, flipped, from); err == nil {
 		t.Error("a signature with the wrong recovery id was attached")
 	}
-	if _, err := AttachSignature(tx, signer, sig[:64], from); err == nil {
+	if _, err := AttachSignature(tx, sig[:64], from); err == nil {
 		t.Error("a 64-byte signature was attached")
 	}
 }
@@ -162,7 +165,7 @@ func TestParseTransactionRejects(t *testing.T) {
 		"trailing data":      `{"type":"0x0","chainId":"0x1","nonce":"0x0","gasPrice":"0x1","gas":"0x5208",` + to + `} {}`,
 	}
 	for name, in := range cases {
-		if _, _, err := ParseTransaction([]byte(in)); !errors.Is(err, ErrInvalidTransaction) {
+		if _, err := ParseTransaction([]byte(in)); !errors.Is(err, ErrInvalidTransaction) {
 			t.Errorf("%s: err %v, want ErrInvalidTransaction", name, err)
 		}
 	}
@@ -280,7 +283,7 @@ func TestTypedDataHashChecksIntegerRanges(t *testing.T) {
 
 func TestParseTransactionRefusesCaseVariantAndDuplicateKeys(t *testing.T) {
 	base := `{"type":"0x2","chainId":"0x539","nonce":"0x2","maxFeePerGas":"0x2","maxPriorityFeePerGas":"0x1","gas":"0x6000"}`
-	if _, _, err := ParseTransaction([]byte(base)); err != nil {
+	if _, err := ParseTransaction([]byte(base)); err != nil {
 		t.Fatal(err)
 	}
 	for name, in := range map[string]string{
@@ -290,7 +293,7 @@ func TestParseTransactionRefusesCaseVariantAndDuplicateKeys(t *testing.T) {
 		"access list case": strings.Replace(base, `"gas":"0x6000"`, `"gas":"0x6000","accessList":[{"Address":"0x0000000000000000000000000000000000000001","storageKeys":[]}]`, 1),
 		"leading zero":     strings.Replace(base, `"nonce":"0x2"`, `"nonce":"0x02"`, 1),
 	} {
-		if _, _, err := ParseTransaction([]byte(in)); !errors.Is(err, ErrInvalidTransaction) {
+		if _, err := ParseTransaction([]byte(in)); !errors.Is(err, ErrInvalidTransaction) {
 			t.Errorf("%s: err %v, want ErrInvalidTransaction", name, err)
 		}
 	}
@@ -310,7 +313,7 @@ func FuzzParseTransaction(f *testing.F) {
 	f.Add([]byte(eip155Tx))
 	f.Add([]byte(`{"type":"0x2","chainId":"0x539","nonce":"0x2","maxFeePerGas":"0x2","maxPriorityFeePerGas":"0x1","gas":"0x6000"}`))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		tx, signer, err := ParseTransaction(in)
+		tx, err := ParseTransaction(in)
 		if err != nil {
 			if !errors.Is(err, ErrInvalidTransaction) {
 				t.Fatalf("error %v does not wrap ErrInvalidTransaction", err)
@@ -318,8 +321,8 @@ func FuzzParseTransaction(f *testing.F) {
 			return
 		}
 		// Whatever parses must hash and encode.
-		TransactionDigest(tx, signer)
-		if _, err := tx.MarshalBinary(); err != nil {
+		TransactionDigest(tx)
+		if _, err := tx.MarshalBinarySigned(make([]byte, 65)); err != nil {
 			t.Fatal(err)
 		}
 	})

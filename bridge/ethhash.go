@@ -218,87 +218,96 @@ var domainFields = [][2]string{
 	{"name", "string"}, {"version", "string"}, {"chainId", "uint256"}, {"verifyingContract", "address"}, {"salt", "bytes32"},
 }
 
+// typedData is canonical typed data, checked: every value is of its type.
+type typedData struct {
+	types   map[string][]eip712Field
+	primary string
+	domain  *jsonObject
+	message *jsonObject
+}
+
 // checkCanonicalTypedData checks that b is typed data in the canonical form
 // the SDK produces (request.js): exact keys, no duplicate or case-variant
 // keys, no JSON numbers, integers as decimal strings in range, addresses and
 // bytes as lowercase hex of the right length, every struct field present,
 // EIP712Domain listing exactly the domain's fields in EIP-712's order, no
-// recursive types and no uint/int aliases.
-func checkCanonicalTypedData(b []byte) error {
+// recursive types and no uint/int aliases. It returns the document with its
+// types parsed, ready to hash.
+func checkCanonicalTypedData(b []byte) (*typedData, error) {
 	v, err := decodeStrict(b)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	top, ok := v.(*jsonObject)
 	if !ok {
-		return errors.New("typed data must be an object")
+		return nil, errors.New("typed data must be an object")
 	}
 	if err := exactKeys(top, "typed data", true, "types", "primaryType", "domain", "message"); err != nil {
-		return err
+		return nil, err
 	}
 	rawTypes, ok := top.vals["types"].(*jsonObject)
 	if !ok {
-		return errors.New("types must be an object")
+		return nil, errors.New("types must be an object")
 	}
 	types := map[string][]eip712Field{}
 	for _, name := range rawTypes.keys {
 		if !identifier.MatchString(name) {
-			return fmt.Errorf("type name %q is malformed", name)
+			return nil, fmt.Errorf("type name %q is malformed", name)
 		}
 		if p, err := primitiveType(name); err != nil || p != nil {
-			return fmt.Errorf("type name %q is a primitive type", name)
+			return nil, fmt.Errorf("type name %q is a primitive type", name)
 		}
 		types[name] = nil
 	}
 	for _, name := range rawTypes.keys {
 		list, ok := rawTypes.vals[name].([]any)
 		if !ok {
-			return fmt.Errorf("types.%s must be an array", name)
+			return nil, fmt.Errorf("types.%s must be an array", name)
 		}
 		seen := map[string]bool{}
 		fields := make([]eip712Field, 0, len(list))
 		for i, e := range list {
 			o, ok := e.(*jsonObject)
 			if !ok {
-				return fmt.Errorf("types.%s[%d] must be an object", name, i)
+				return nil, fmt.Errorf("types.%s[%d] must be an object", name, i)
 			}
 			if err := exactKeys(o, fmt.Sprintf("types.%s[%d]", name, i), true, "name", "type"); err != nil {
-				return err
+				return nil, err
 			}
 			fname, ok1 := o.vals["name"].(string)
 			ftype, ok2 := o.vals["type"].(string)
 			if !ok1 || !ok2 || !fieldPattern.MatchString(fname) {
-				return fmt.Errorf("types.%s[%d] needs a name and a type, strings", name, i)
+				return nil, fmt.Errorf("types.%s[%d] needs a name and a type, strings", name, i)
 			}
 			if seen[fname] {
-				return fmt.Errorf("types.%s has the field %s twice", name, fname)
+				return nil, fmt.Errorf("types.%s has the field %s twice", name, fname)
 			}
 			seen[fname] = true
 			t, err := parseFieldType(ftype, types)
 			if err != nil {
-				return fmt.Errorf("types.%s.%s: %w", name, fname, err)
+				return nil, fmt.Errorf("types.%s.%s: %w", name, fname, err)
 			}
 			fields = append(fields, eip712Field{name: fname, typ: t, raw: ftype})
 		}
 		types[name] = fields
 	}
 	if err := checkAcyclic(types); err != nil {
-		return err
+		return nil, err
 	}
 	primary, ok := top.vals["primaryType"].(string)
 	if !ok || primary == "" {
-		return errors.New("primaryType must be a non-empty string")
+		return nil, errors.New("primaryType must be a non-empty string")
 	}
 	if _, ok := types[primary]; !ok || primary == "EIP712Domain" {
-		return fmt.Errorf("primaryType %q is not a struct type of types", primary)
+		return nil, fmt.Errorf("primaryType %q is not a struct type of types", primary)
 	}
 	domainType, ok := types["EIP712Domain"]
 	if !ok {
-		return errors.New("types has no EIP712Domain")
+		return nil, errors.New("types has no EIP712Domain")
 	}
 	domain, ok := top.vals["domain"].(*jsonObject)
 	if !ok {
-		return errors.New("domain must be an object")
+		return nil, errors.New("domain must be an object")
 	}
 	var want []string
 	for _, f := range domainFields {
@@ -311,20 +320,23 @@ func checkCanonicalTypedData(b []byte) error {
 		got = append(got, f.raw+" "+f.name)
 	}
 	if len(want) == 0 || strings.Join(want, ",") != strings.Join(got, ",") {
-		return fmt.Errorf("EIP712Domain (%s) does not list the domain's fields in EIP-712's order (%s)", strings.Join(got, ", "), strings.Join(want, ", "))
+		return nil, fmt.Errorf("EIP712Domain (%s) does not list the domain's fields in EIP-712's order (%s)", strings.Join(got, ", "), strings.Join(want, ", "))
 	}
 	if err := checkStruct(types, "EIP712Domain", domain, "domain"); err != nil {
-		return err
+		return nil, err
 	}
 	for _, k := range []string{"name", "version"} {
 		if s, ok := domain.vals[k].(string); ok && s == "" {
-			return fmt.Errorf("domain.%s is empty", k)
+			return nil, fmt.Errorf("domain.%s is empty", k)
 		}
 	}
 	if c, ok := domain.vals["chainId"].(string); ok && (c == "0" || strings.HasPrefix(c, "-")) {
-		return errors.New("domain.chainId must be positive")
+		return nil, errors.New("domain.chainId must be positive")
 	}
-	return checkStruct(types, primary, top.vals["message"], "message")
+	if err := checkStruct(types, primary, top.vals["message"], "message"); err != nil {
+		return nil, err
+	}
+	return &typedData{types: types, primary: primary, domain: domain, message: top.vals["message"].(*jsonObject)}, nil
 }
 
 func checkAcyclic(types map[string][]eip712Field) error {

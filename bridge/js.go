@@ -257,11 +257,11 @@ func asyncFunc(f func(opts js.Value) (any, error)) js.Func {
 
 // jsError turns a Go error into a JavaScript Error with a stable code.
 func jsError(err error) js.Value {
-	msg := err.Error()
+	msg := Message(err)
 	var we *wire.Error
 	if errors.As(err, &we) {
 		// The code travels in its own field; the message is the server's.
-		msg = we.Message
+		msg = Message(errors.New(we.Message))
 	}
 	e := js.Global().Get("Error").New(msg)
 	e.Set("code", Code(err))

@@ -16,6 +16,7 @@ import (
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/common/math"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/signer/core/apitypes"
 )
 
@@ -395,20 +396,45 @@ func randomTransaction(r *mrand.Rand) (map[string]any, *types.Transaction, types
 }
 
 // TestTransactionRandomAgainstGoEthereum parses random transactions from the
-// SDK's JSON and compares the hash that is signed with go-ethereum's for the
-// transaction built directly.
+// SDK's JSON and compares the hash that is signed, and the signed encoding
+// and its hash, with go-ethereum's for the transaction built directly.
 func TestTransactionRandomAgainstGoEthereum(t *testing.T) {
 	seed := mrand.Uint64()
 	r := mrand.New(mrand.NewPCG(seed, 155))
+	key, err := crypto.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := crypto.PubkeyToAddress(key.PublicKey)
 	for i := range 300 {
 		fields, want, wantSigner := randomTransaction(r)
 		b, _ := json.Marshal(fields)
-		tx, signer, err := ParseTransaction(b)
+		tx, err := ParseTransaction(b)
 		if err != nil {
 			t.Fatalf("seed %d, transaction %d: %v\n%s", seed, i, err, b)
 		}
-		if got, want := TransactionDigest(tx, signer), wantSigner.Hash(want); got != [32]byte(want) {
-			t.Fatalf("seed %d, transaction %d: signing hash %x, go-ethereum %x\n%s", seed, i, got, want, b)
+		digest := TransactionDigest(tx)
+		if h := wantSigner.Hash(want); digest != [32]byte(h) {
+			t.Fatalf("seed %d, transaction %d: signing hash %x, go-ethereum %x\n%s", seed, i, digest, h, b)
+		}
+		sig, err := crypto.Sign(digest[:], key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		signed, err := AttachSignature(tx, sig, from)
+		if err != nil {
+			t.Fatalf("seed %d, transaction %d: %v", seed, i, err)
+		}
+		ref, err := want.WithSignature(wantSigner, sig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refRaw, err := ref.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(signed.Raw, refRaw) || signed.Hash != ref.Hash() {
+			t.Fatalf("seed %d, transaction %d: signed %x (hash %s), go-ethereum %x (hash %s)", seed, i, signed.Raw, signed.Hash, refRaw, ref.Hash())
 		}
 	}
 }
@@ -435,11 +461,11 @@ func TestVectorFiles(t *testing.T) {
 	for range 40 {
 		fields, tx, txSigner := randomTransaction(r)
 		b, _ := json.Marshal(fields)
-		parsed, signer, err := ParseTransaction(b)
+		parsed, err := ParseTransaction(b)
 		if err != nil {
 			t.Fatal(err)
 		}
-		h := TransactionDigest(parsed, signer)
+		h := TransactionDigest(parsed)
 		if want := txSigner.Hash(tx); h != [32]byte(want) {
 			t.Fatalf("signing hash %x, go-ethereum %x", h, want)
 		}

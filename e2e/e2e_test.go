@@ -214,7 +214,7 @@ return { ...w, ms: performance.now() - t0, ready: duet.isSigningReady() };
 		a.do(t, 30*time.Second, chromedp.Evaluate(`[...document.querySelectorAll('#log li')].map((li) => li.textContent)`, &log))
 		// Inline presigning, or a pooled presignature the page's background
 		// work made.
-		presign := regexp.MustCompile(`^signMessage: (mpc \(presign\), round \d+|sign — pooled)$`)
+		presign := regexp.MustCompile(`^signMessage: (Preparing the signature with the server \(round \d+\)|Signing together with the server)$`)
 		if !slices.ContainsFunc(log, presign.MatchString) {
 			t.Errorf("#log shows neither a presign round nor a pooled presignature of signMessage: %q", log)
 		}
@@ -321,7 +321,7 @@ return { ...w, ms: performance.now() - t0 };
 		if st := a.connect(t, keys.ClientAPIKey); !st.OnDevice || st.Generation != generation-1 {
 			t.Fatalf("old device before contacting the server: %+v, want its share of generation %d", st, generation-1)
 		}
-		a.wantCode(t, sessionTimeout, `return await duet.signMessage('Duet e2e: must not sign');`, "NO_WALLET")
+		a.wantCode(t, sessionTimeout, `return await duet.signMessage('Duet e2e: must not sign');`, "STALE_DEVICE")
 		if st := a.deviceState(t); st.OnDevice {
 			t.Errorf("old device still holds a share after the server refused it: %+v", st)
 		}

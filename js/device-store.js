@@ -1,8 +1,9 @@
 // The device share's storage: IndexedDB, every value sealed with AES-256-GCM
 // under a WebCrypto key made with extractable = false.
 //
-// A classic script, loaded by the device worker with importScripts (and by
-// the SDK's tests), that defines globalThis.DuetDeviceStore.
+// A script that defines globalThis.DuetDeviceStore: the device worker imports
+// it as a module (so bundlers bundle it with the worker), and the SDK's tests
+// load it as a classic script.
 //
 // The key is kept in IndexedDB as a CryptoKey object: structured clone
 // preserves non-extractability, so neither this origin's scripts nor anyone
@@ -62,13 +63,13 @@
     return s;
   }
 
-  const clientKeyPattern = /^duet_cli_([0-9a-f]{32})_/;
+  const clientKeyPattern = /^duet_c(?:li|st)_([0-9a-f]{32})_/;
 
   /**
    * Returns the namespace of a wallet's values: 32 hex digits of SHA-256 over
    * the server URL and the client. The client is the id inside a Duet client
-   * API key, which stays the same when the key is rotated; any other key
-   * string stands for itself.
+   * API key or client session token, which stays the same when the key is
+   * rotated or the token renewed; any other key string stands for itself.
    */
   async function namespaceFor(url, apiKey) {
     if (typeof url !== 'string' || url === '' || typeof apiKey !== 'string' || apiKey === '') {

@@ -16,10 +16,12 @@ import { DuetProvider, announceProvider, checkProviderOptions } from './provider
 import { approvalGate, checkApprovalOptions } from './approval.js';
 import { DeviceHost, RequestKind } from './host.js';
 import { FrameChannel, FrameHost } from './frame-channel.js';
+import { Credential, clientIdOf, isUnauthorized } from './credential.js';
 
 export { DuetError, ErrorCode } from './errors.js';
 export { DuetProvider, ProviderErrorCode, ProviderRpcError, providerInfo } from './provider.js';
 export { RequestKind } from './host.js';
+export { sessionTokenExpiry } from './credential.js';
 
 /** How a backup share is encrypted, and so how it is opened again. */
 export const BackupMethod = Object.freeze({
@@ -35,6 +37,13 @@ const backupMethods = new Set(Object.values(BackupMethod));
 
 /** The default for Duet.connect's loadTimeoutMs. */
 export const DEFAULT_LOAD_TIMEOUT_MS = 120000;
+
+/** The default for Duet.connect's connectTimeoutMs. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10000;
+
+// The device module's calls that open a session with the server, and so
+// present the credential.
+const sessionMethods = new Set(['keygen', 'sign', 'signTransaction', 'backup', 'recover', 'eject', 'refresh']);
 
 const constructing = Symbol('Duet.connect');
 
@@ -75,11 +84,96 @@ export function normalizeServerUrl(url) {
 
 /**
  * Returns the client id inside a Duet client API key
- * ("duet_cli_<32 hex digits>_<secret>"), or null for another string.
+ * ("duet_cli_<32 hex digits>_<secret>") or client session token
+ * ("duet_cst_<32 hex digits>_<expiry>_<mac>"), or null for another string.
  */
 export function clientIdFromApiKey(apiKey) {
-  const m = typeof apiKey === 'string' ? /^duet_cli_([0-9a-f]{32})_[A-Za-z0-9_-]+$/.exec(apiKey) : null;
-  return m ? m[1] : null;
+  return clientIdOf(apiKey);
+}
+
+// GETs a route of the server's client API with the credential and returns
+// its JSON body. A session token the server refuses is renewed once.
+async function getJson(fetchFn, url, path, credential, timeoutMs) {
+  const attempt = async (key) => {
+    let res;
+    try {
+      res = await fetchFn(url + path, {
+        headers: { Authorization: `Bearer ${key}`, Accept: 'application/json' },
+        cache: 'no-store',
+        signal: timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs),
+      });
+    } catch (err) {
+      const why = err?.name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000} s` : 'the connection failed';
+      throw new DuetError(ErrorCode.NETWORK, `duet: cannot reach the Duet server at ${url} (${why}); check that it runs and that it allows this page's origin`, { cause: err });
+    }
+    const body = await readJson(res);
+    if (!res.ok) {
+      throw errorFromResponse(res.status, body);
+    }
+    if (body === undefined) {
+      throw new DuetError(ErrorCode.SERVER_ERROR, `duet: the server answered ${path} without JSON: is ${url} a Duet server?`);
+    }
+    return body;
+  };
+  const key = await credential.fresh();
+  try {
+    return await attempt(key);
+  } catch (err) {
+    if (!credential.renewable || !isUnauthorized(err)) {
+      throw err;
+    }
+    return attempt(await credential.renew());
+  }
+}
+
+// A device channel that presents a fresh credential to the device worker
+// before each session, and renews a session token the server refused and
+// runs the session once more (a refused Hello changes nothing).
+class CredentialChannel {
+  #channel;
+  #credential;
+  #sent;
+
+  constructor(channel, credential, sent) {
+    this.#channel = channel;
+    this.#credential = credential;
+    this.#sent = sent;
+  }
+
+  get closed() {
+    return this.#channel.closed;
+  }
+
+  get failure() {
+    return this.#channel.failure;
+  }
+
+  close(err) {
+    this.#channel.close(err);
+  }
+
+  async call(method, params, options) {
+    if (!sessionMethods.has(method) || !this.#credential.renewable) {
+      return this.#channel.call(method, params, options);
+    }
+    await this.#sync(await this.#credential.fresh());
+    try {
+      return await this.#channel.call(method, params, options);
+    } catch (err) {
+      if (!isUnauthorized(err)) {
+        throw err;
+      }
+      await this.#sync(await this.#credential.renew());
+      return this.#channel.call(method, params, options);
+    }
+  }
+
+  async #sync(key) {
+    if (key !== this.#sent) {
+      await this.#channel.call('setApiKey', { apiKey: key });
+      this.#sent = key;
+    }
+  }
 }
 
 function backupCredential(options, operation) {
@@ -115,21 +209,29 @@ function progressOption(options) {
   return options.onProgress;
 }
 
-function startWorker(workerUrl) {
+// Starts the device worker as a module worker. Without a workerUrl it is
+// started with the literal `new Worker(new URL('./worker.js', import.meta.url),
+// {type: 'module'})` that Vite and webpack recognise, so an app that bundles
+// the SDK bundles the worker and its store too. A page of another origin
+// than the SDK's cannot start a worker from the SDK's URL; it starts a
+// same-origin module that imports it (a blob:, which a CSP of worker-src
+// 'self' refuses: such pages bundle the SDK or use isolation mode).
+function startWorker(workerUrl, isDefault) {
   if (typeof globalThis.Worker !== 'function') {
     throw new DuetError(ErrorCode.UNSUPPORTED, 'duet: this browser has no Web Workers');
   }
   const sameOrigin = globalThis.location && new URL(workerUrl).origin === globalThis.location.origin;
   let blobUrl = null;
   try {
-    if (sameOrigin) {
-      return { worker: new Worker(workerUrl, { name: 'duet-device' }), release() {} };
+    if (isDefault && sameOrigin) {
+      return { worker: new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'duet-device' }), release() {} };
     }
-    // A Worker may not start from a cross-origin script, but a same-origin
-    // one may import it; the base tells worker.js where its siblings are.
-    const source = `self.duetScriptBase = ${JSON.stringify(workerUrl)};\nimportScripts(${JSON.stringify(workerUrl)});\n`;
+    if (sameOrigin) {
+      return { worker: new Worker(workerUrl, { type: 'module', name: 'duet-device' }), release() {} };
+    }
+    const source = `import ${JSON.stringify(workerUrl)};\n`;
     blobUrl = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
-    const worker = new Worker(blobUrl, { name: 'duet-device' });
+    const worker = new Worker(blobUrl, { type: 'module', name: 'duet-device' });
     return {
       worker,
       release() {
@@ -137,12 +239,56 @@ function startWorker(workerUrl) {
       },
     };
   } catch (err) {
-    // A Content-Security-Policy without worker-src for this URL, for one.
     if (blobUrl !== null) {
       URL.revokeObjectURL(blobUrl);
     }
+    if (err?.name === 'SecurityError') {
+      throw cspBlocked(`worker-src`, workerUrl, err);
+    }
     throw new DuetError(ErrorCode.NETWORK, `duet: cannot start the device worker from ${workerUrl}: ${err.message}`, { cause: err });
   }
+}
+
+function cspBlocked(directive, url, cause) {
+  return new DuetError(
+    ErrorCode.CSP_BLOCKED,
+    `duet: the page's Content-Security-Policy (${directive}) blocked the device worker ${url}: ` +
+      `allow it with worker-src 'self' and script-src 'self' 'wasm-unsafe-eval', serving the SDK from the page's origin`,
+    { cause },
+  );
+}
+
+// Watches the page for Content-Security-Policy violations while the device
+// worker starts, so that a worker the policy refused is reported as
+// CSP_BLOCKED rather than as a network failure. The violation event and the
+// worker's error event arrive in either order, so explain waits briefly for
+// the former.
+function watchCsp() {
+  const doc = globalThis.document;
+  let seen = null;
+  // A worker refused by worker-src, or by the child-src, script-src or
+  // default-src it falls back to, is reported with effectiveDirective
+  // worker-src; the directive named is the one the policy states.
+  const onViolation = (e) => {
+    if (seen === null && e.effectiveDirective === 'worker-src') {
+      seen = { directive: String(e.violatedDirective || 'worker-src').split(' ')[0], url: String(e.blockedURI || '') };
+    }
+  };
+  doc?.addEventListener?.('securitypolicyviolation', onViolation);
+  return {
+    async explain(err) {
+      if (err.code !== ErrorCode.NETWORK || !doc) {
+        return err;
+      }
+      if (seen === null) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return seen === null ? err : cspBlocked(seen.directive, seen.url || 'script', err);
+    },
+    stop() {
+      doc?.removeEventListener?.('securitypolicyviolation', onViolation);
+    },
+  };
 }
 
 /**
@@ -158,7 +304,7 @@ export class Duet {
   #host;
   #providerControl = null;
   #url;
-  #apiKey;
+  #credential;
   #isolated;
   #fetch;
   #onProgress;
@@ -180,11 +326,11 @@ export class Duet {
     this.#url = init.url;
     // In isolation mode the page keeps no API key: the frame has it.
     this.#isolated = init.host instanceof FrameHost;
-    this.#apiKey = this.#isolated ? null : init.apiKey;
+    this.#credential = this.#isolated ? null : init.credential;
     this.#fetch = init.fetch;
     this.#onProgress = init.onProgress;
     this.#channel = init.channel;
-    this.#host = init.host ?? new DeviceHost(init.channel, init.approve);
+    this.#host = init.host ?? new DeviceHost(new CredentialChannel(init.channel, init.credential, init.credential.current), init.approve);
     const duet = this;
     // The provider's only way to the device: requests go through the host's
     // approval point like the public sign* methods' do.
@@ -209,7 +355,14 @@ export class Duet {
    * device's wallet state.
    *
    * @param {object} options
-   * @param {string} options.apiKey the client API key
+   * @param {string} [options.apiKey] the client API key; or give
+   *   getSessionToken
+   * @param {() => Promise<string>} [options.getSessionToken] returns a
+   *   client session token that the app's backend minted (POST
+   *   /v1/clients/{id}/session-tokens); called at connect, and again when
+   *   the token expires or the server refuses it
+   * @param {number} [options.connectTimeoutMs] how long connect waits for
+   *   the server's answer to its first request; default 10000
    * @param {string} [options.url] the server's base URL; defaults to the
    *   origin this module was loaded from
    * @param {(event: {operation: string, phase: string, protocol?: string, round?: number, detail?: string}) => void} [options.onProgress]
@@ -252,6 +405,7 @@ export class Duet {
     }
     const {
       apiKey,
+      getSessionToken,
       onProgress,
       chainId,
       rpcConfig,
@@ -259,11 +413,9 @@ export class Duet {
       autoApprove,
       announceProvider: announce = true,
       loadTimeoutMs = DEFAULT_LOAD_TIMEOUT_MS,
+      connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS,
       fetch: fetchFn = globalThis.fetch?.bind(globalThis),
     } = options;
-    if (typeof apiKey !== 'string' || apiKey === '') {
-      throw invalid('connect wants apiKey, the client API key');
-    }
     if (onProgress !== undefined && typeof onProgress !== 'function') {
       throw invalid('onProgress must be a function');
     }
@@ -272,6 +424,9 @@ export class Duet {
     }
     if (!Number.isFinite(loadTimeoutMs) || loadTimeoutMs <= 0) {
       throw invalid('loadTimeoutMs must be a positive number');
+    }
+    if (!Number.isFinite(connectTimeoutMs) || connectTimeoutMs <= 0) {
+      throw invalid('connectTimeoutMs must be a positive number');
     }
     if (options.background !== undefined && typeof options.background !== 'boolean') {
       throw invalid('background must be a boolean');
@@ -293,10 +448,17 @@ export class Duet {
         throw invalid('isolation must be true or {frameUrl}');
       }
       const frameUrl = resolveUrl(iso.frameUrl ?? url + '/duet-frame.html', 'isolation.frameUrl');
+      if (getSessionToken !== undefined) {
+        throw invalid('isolation mode takes apiKey, which the frame keeps; getSessionToken is for the standard mode');
+      }
+      new Credential({ apiKey });
       return Duet.#connectIsolated({ url, apiKey, frameUrl, onProgress, providerOptions, fetchFn, loadTimeoutMs, announce, background });
     }
+    const credential = new Credential({ apiKey, getSessionToken });
     const approve = approvalGate(checkApprovalOptions({ hooks, autoApprove }));
-    const workerUrl = resolveUrl(options.workerUrl ?? new URL('./worker.js', import.meta.url), 'workerUrl');
+    // The default is the URL the literal in startWorker resolves to; it is
+    // written out there, not here, so that bundlers see it only once.
+    const workerUrl = resolveUrl(options.workerUrl ?? import.meta.url.replace(/[^/]*$/, 'worker.js'), 'workerUrl');
     const wasmUrl = resolveUrl(options.wasmUrl ?? new URL('./duet.wasm', import.meta.url), 'wasmUrl');
     const wasmExecUrl = resolveUrl(options.wasmExecUrl ?? new URL('./wasm_exec.js', import.meta.url), 'wasmExecUrl');
 
@@ -305,20 +467,34 @@ export class Duet {
         callListener(onProgress, { operation: 'connect', ...event });
       }
     };
+    // One cheap authenticated request, before the device module loads, so
+    // that a wrong key or an unreachable server fails at once.
+    report({ phase: 'check', detail: url });
+    await getJson(fetchFn, url, '/v1/wallet', credential, connectTimeoutMs);
     report({ phase: 'load', detail: wasmUrl });
 
     let duet;
-    const started = startWorker(workerUrl);
-    const channel = new WorkerChannel(started.worker, { onFatal: (err) => duet?.#disconnect(err) });
-    duet = new Duet(constructing, { url, apiKey, fetch: fetchFn, onProgress, channel, providerOptions, approve });
+    const csp = watchCsp();
+    let started;
     try {
-      await channel.call('init', { url, apiKey, wasmUrl, wasmExecUrl }, { timeoutMs: loadTimeoutMs, timeoutCode: ErrorCode.NETWORK });
+      started = startWorker(workerUrl, options.workerUrl === undefined);
+    } catch (err) {
+      csp.stop();
+      throw err;
+    }
+    const channel = new WorkerChannel(started.worker, { onFatal: (err) => duet?.#disconnect(err) });
+    duet = new Duet(constructing, { url, credential, fetch: fetchFn, onProgress, channel, providerOptions, approve });
+    try {
+      // With neither URL given, the worker loads the server's content-hashed names.
+      const hashedAssets = options.wasmUrl === undefined && options.wasmExecUrl === undefined;
+      await channel.call('init', { url, apiKey: credential.current, wasmUrl, wasmExecUrl, hashedAssets }, { timeoutMs: loadTimeoutMs, timeoutCode: ErrorCode.NETWORK });
       await duet.#refreshState();
     } catch (err) {
-      const e = toDuetError(err);
+      const e = await csp.explain(toDuetError(err));
       channel.close(e);
       throw e;
     } finally {
+      csp.stop();
       started.release();
     }
     duet.#finishConnect(announce, onProgress, background);
@@ -337,9 +513,11 @@ export class Duet {
       timeoutMs: loadTimeoutMs,
       onFatal: (err) => duet?.#disconnect(err),
     });
-    duet = new Duet(constructing, { url, apiKey, fetch: fetchFn, onProgress, channel, providerOptions, host: new FrameHost(channel) });
+    duet = new Duet(constructing, { url, fetch: fetchFn, onProgress, channel, providerOptions, host: new FrameHost(channel) });
     try {
       await channel.call('init', { apiKey });
+      // The frame's first request to the server checks the key.
+      await duet.#get('/v1/wallet');
       await duet.#refreshState();
     } catch (err) {
       const e = toDuetError(err);
@@ -362,12 +540,9 @@ export class Duet {
     // A wallet whose aux-info did not finish (a tab closed while it ran)
     // finishes it now; a signing-ready one refills its presignature pool.
     this.#prepareSigning();
-    // Emitted after connect's caller has had its turn to add listeners.
-    setTimeout(() => {
-      if (!this.#channel.closed) {
-        this.#providerControl?.emit('connect', { chainId: this.#provider.chainId });
-      }
-    }, 0);
+    // The provider emits connect when a dapp first asks for the accounts
+    // (eth_requestAccounts), as wallets do: a dapp that found it by EIP-6963
+    // is not connected before it asks.
   }
 
   /** Reports whether this Duet runs in isolation mode (see connect). */
@@ -752,23 +927,7 @@ export class Duet {
       }
       return r.body;
     }
-    let res;
-    try {
-      res = await this.#fetch(this.#url + path, {
-        headers: { Authorization: `Bearer ${this.#apiKey}`, Accept: 'application/json' },
-        cache: 'no-store',
-      });
-    } catch (err) {
-      throw new DuetError(ErrorCode.NETWORK, `duet: cannot reach ${this.#url}: ${err?.message ?? err}`, { cause: err });
-    }
-    const body = await readJson(res);
-    if (!res.ok) {
-      throw errorFromResponse(res.status, body);
-    }
-    if (body === undefined) {
-      throw new DuetError(ErrorCode.SERVER_ERROR, `duet: ${path} answered ${res.status} without JSON`);
-    }
-    return body;
+    return getJson(this.#fetch, this.#url, path, this.#credential);
   }
 
   #checkOpen() {

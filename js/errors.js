@@ -41,6 +41,8 @@ export const ErrorCode = Object.freeze({
   INTERNAL: 'INTERNAL',
   /** The browser lacks Web Workers, IndexedDB or WebCrypto (which needs a secure context). */
   UNSUPPORTED: 'UNSUPPORTED',
+  /** The page's or the worker's Content-Security-Policy refused the device worker or WebAssembly: it needs worker-src 'self' and script-src 'self' 'wasm-unsafe-eval'. */
+  CSP_BLOCKED: 'CSP_BLOCKED',
   /** The Duet instance was closed. */
   CLOSED: 'CLOSED',
   /** The user (or the app's approval hook) did not approve the request. */
@@ -62,7 +64,7 @@ export class DuetError extends Error {
    * @param {{cause?: unknown}} [options]
    */
   constructor(code, message, options) {
-    super(message, options);
+    super(humanMessage(message), options);
     this.name = 'DuetError';
     this.code = isErrorCode(code) ? code : ErrorCode.INTERNAL;
   }
@@ -85,8 +87,26 @@ export function toDuetError(err, fallbackCode = ErrorCode.INTERNAL) {
   return new DuetError(fallbackCode, prefixed(String(err)), { cause: err });
 }
 
+// The Go packages and libraries whose names prefix the device module's
+// errors ("bridge: cannot reach the server: websocket: …"): names for the
+// people who wrote them, not for the people who read them.
+const internalPrefix = /(^|: |\()(?:bridge|mpc|wire|codec|party|store|seal|custodian|apikey|httpjson|ethhash|paillier|zk|websocket|failed to WebSocket dial): /g;
+
+/**
+ * Returns message without internal package prefixes, led by one "duet: ".
+ */
+export function humanMessage(message) {
+  let m = String(message);
+  for (let prev = null; prev !== m; ) {
+    prev = m;
+    m = m.replace(internalPrefix, '$1');
+  }
+  m = m.replace(/^(?:duet: )+/, '');
+  return 'duet: ' + m;
+}
+
 function prefixed(message) {
-  return message.startsWith('duet') ? message : 'duet: ' + message;
+  return humanMessage(message);
 }
 
 /**
@@ -132,6 +152,9 @@ export function errorFromResponse(status, body) {
   const serverCode = env && typeof env.code === 'string' ? env.code : '';
   const serverMessage = env && typeof env.message === 'string' ? env.message : '';
   const detail = serverMessage !== '' ? `: ${serverMessage}` : '';
+  if (serverCode === 'token_expired') {
+    return new DuetError(ErrorCode.UNAUTHORIZED, 'duet: the session token has expired');
+  }
   let code;
   if (Object.hasOwn(serverCodes, serverCode)) {
     code = serverCodes[serverCode];
@@ -144,5 +167,8 @@ export function errorFromResponse(status, body) {
   } else {
     code = ErrorCode.SERVER_ERROR;
   }
-  return new DuetError(code, `duet: server answered ${status}${detail}`);
+  if (code === ErrorCode.UNAUTHORIZED) {
+    return new DuetError(code, 'duet: the Duet server refused the API key: it is wrong, revoked or of another server');
+  }
+  return new DuetError(code, humanMessage(`the server answered ${status}${detail}`));
 }

@@ -112,7 +112,7 @@ export function startFrame(w = globalThis.window) {
       throw invalid('init wants apiKey');
     }
     apiKey = params.apiKey;
-    worker = new w.Worker(new URL('worker.js', base).href, { name: 'duet-device' });
+    worker = new w.Worker(new URL('worker.js', base).href, { type: 'module', name: 'duet-device' });
     channel = new WorkerChannel(worker, {
       onFatal: (err) => post({ type: 'fatal', error: serializeError(err) }),
     });
@@ -121,6 +121,7 @@ export function startFrame(w = globalThis.window) {
       apiKey,
       wasmUrl: new URL('duet.wasm', base).href,
       wasmExecUrl: new URL('wasm_exec.js', base).href,
+      hashedAssets: true,
     }, { timeoutMs: loadTimeoutMs, timeoutCode: ErrorCode.NETWORK });
     // The app's page has no say in approval here: no hook, no autoApprove.
     host = new DeviceHost(channel, approvalGate({ document: w.document }));

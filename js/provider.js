@@ -509,6 +509,11 @@ const methods = Object.freeze(Object.assign(Object.create(null), {
     if (list.length === 0) {
       throw new ProviderRpcError(ProviderErrorCode.UNAUTHORIZED, 'duet: there is no wallet on this device', { code: ErrorCode.NO_WALLET });
     }
+    // EIP-1193's connect, once, when a dapp first asks for the accounts.
+    if (!ctx.connectEmitted) {
+      ctx.connectEmitted = true;
+      ctx.emit('connect', { chainId: ctx.chainId });
+    }
     return list;
   },
 
@@ -713,6 +718,7 @@ export class DuetProvider {
       added: new Map(),
       fetch: typeof f === 'function' ? f : () => Promise.reject(new Error('no fetch')),
       sendQueue: Promise.resolve(),
+      connectEmitted: false,
       emit: (event, ...args) => this.#emit(event, ...args),
     };
     if (typeof signer.attach === 'function') {

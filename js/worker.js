@@ -3,18 +3,16 @@
 // arithmetic never freeze the page, and hands it the sealed IndexedDB store
 // of device-store.js.
 //
-// A classic worker, because wasm_exec.js is a classic script. The SDK's
-// WorkerChannel (rpc.js) speaks to it; the message shapes are listed there.
-// The first call must be init, which loads the module; the others are the
-// module's own functions.
-(function () {
-  'use strict';
+// A module worker: it imports its store, so that a bundler that follows
+// `new Worker(new URL('./worker.js', import.meta.url), {type: 'module'})`
+// bundles the store with it, and it starts under a Content-Security-Policy
+// of `worker-src 'self'` with no blob: URL. The SDK's WorkerChannel (rpc.js)
+// speaks to it; the message shapes are listed there. The first call must be
+// init, which loads wasm_exec.js (by import, from the URL the page gives) and
+// the module; the others are the module's own functions.
+import './device-store.js';
 
-  // When the SDK is served from another origin than the page, the worker is
-  // started from a same-origin blob that sets duetScriptBase, since a Worker
-  // may not load a cross-origin script directly.
-  const scriptBase = typeof self.duetScriptBase === 'string' ? self.duetScriptBase : self.location.href;
-  importScripts(new URL('device-store.js', scriptBase).href);
+{
 
   // Functions of globalThis.DuetDevice that the SDK may call.
   const deviceMethods = new Set([
@@ -96,7 +94,29 @@
     }
   }
 
-  async function instantiate(go, wasmUrl) {
+  // resolveAssets swaps the default names of the module and its loader for
+  // the content-hashed ones the server lists in duet-assets.json beside the
+  // module, which browsers may cache for good. A server without the list
+  // serves the plain names.
+  async function resolveAssets(wasmUrl, wasmExecUrl) {
+    try {
+      const resp = await fetch(new URL('duet-assets.json', wasmUrl).href, { credentials: 'same-origin' });
+      if (resp.ok) {
+        const names = await resp.json();
+        const hashed = (url, name) => (typeof names[name] === 'string' && /^[A-Za-z0-9_.-]+$/.test(names[name]))
+          ? new URL(names[name], url).href : url;
+        return { wasmUrl: hashed(wasmUrl, 'duet.wasm'), wasmExecUrl: hashed(wasmExecUrl, 'wasm_exec.js') };
+      }
+    } catch (err) {
+      // Fall through to the plain names.
+    }
+    return { wasmUrl, wasmExecUrl };
+  }
+
+  // compile fetches and compiles the module, while it downloads when the
+  // server sends it as application/wasm (compileStreaming accepts no other
+  // type), else once it has arrived.
+  async function compile(wasmUrl) {
     let resp;
     try {
       resp = await fetch(wasmUrl, { credentials: 'same-origin' });
@@ -108,14 +128,42 @@
     }
     try {
       const type = (resp.headers.get('Content-Type') || '').split(';')[0].trim();
-      // Streaming compiles while downloading, but only accepts the right type.
-      if (typeof WebAssembly.instantiateStreaming === 'function' && type === 'application/wasm') {
-        return (await WebAssembly.instantiateStreaming(resp, go.importObject)).instance;
+      if (typeof WebAssembly.compileStreaming === 'function' && type === 'application/wasm') {
+        return await WebAssembly.compileStreaming(resp);
       }
-      return (await WebAssembly.instantiate(await resp.arrayBuffer(), go.importObject)).instance;
+      return await WebAssembly.compile(await resp.arrayBuffer());
     } catch (err) {
+      if (cspRefusal(err)) {
+        throw cspBlocked();
+      }
+      throw codedError('INTERNAL', 'cannot compile device module ' + wasmUrl + ': ' + err.message);
+    }
+  }
+
+  async function instantiate(go, module, wasmUrl) {
+    try {
+      return await WebAssembly.instantiate(module, go.importObject);
+    } catch (err) {
+      if (cspRefusal(err)) {
+        throw cspBlocked();
+      }
       throw codedError('INTERNAL', 'cannot instantiate device module ' + wasmUrl + ': ' + err.message);
     }
+  }
+
+  function cspBlocked() {
+    return codedError('CSP_BLOCKED', 'the Content-Security-Policy of the device worker (' + self.location.href +
+      ") does not allow WebAssembly: its script-src must include 'wasm-unsafe-eval'");
+  }
+
+  // Reports whether err is a browser's refusal to compile WebAssembly under
+  // the worker's Content-Security-Policy (Chromium: "Refused to compile or
+  // instantiate WebAssembly module because 'unsafe-eval' is not an allowed
+  // source of script"; Firefox: "call to WebAssembly.instantiate() blocked
+  // by CSP").
+  function cspRefusal(err) {
+    const m = err && typeof err.message === 'string' ? err.message : '';
+    return /Content.Security.Policy|\bCSP\b|unsafe-eval|wasm-eval/i.test(m);
   }
 
   function waitForDevice() {
@@ -140,12 +188,24 @@
       throw codedError('INTERNAL', 'device worker is already initialized');
     }
     initialized = true;
-    const { url, apiKey, wasmUrl, wasmExecUrl } = params;
+    const { url, apiKey } = params;
     checkEnvironment();
+    // The module downloads and compiles while the store opens.
+    const loading = (async () => {
+      const urls = params.hashedAssets === true
+        ? await resolveAssets(params.wasmUrl, params.wasmExecUrl)
+        : { wasmUrl: params.wasmUrl, wasmExecUrl: params.wasmExecUrl };
+      return { ...urls, module: await compile(urls.wasmUrl) };
+    })();
+    loading.catch(() => {});
     store = await self.DuetDeviceStore.openDeviceStore({ url, apiKey });
     config = { url, apiKey };
+    const { wasmUrl, wasmExecUrl, module } = await loading;
     try {
-      importScripts(wasmExecUrl);
+      // wasm_exec.js is a classic script that defines globalThis.Go; as a
+      // module it does the same. The URL comes from the page, so bundlers
+      // leave this import alone and ship the file as an asset.
+      await import(/* @vite-ignore */ /* webpackIgnore: true */ wasmExecUrl);
     } catch (err) {
       throw codedError('NETWORK', 'cannot load ' + wasmExecUrl + ': ' + err.message);
     }
@@ -153,7 +213,7 @@
       throw codedError('INTERNAL', wasmExecUrl + ' did not define Go');
     }
     const go = new self.Go();
-    const instance = await instantiate(go, wasmUrl);
+    const instance = await instantiate(go, module, wasmUrl);
     let exitCode;
     const exit = go.exit;
     go.exit = (code) => {
@@ -181,6 +241,15 @@
   async function invoke(id, method, params) {
     if (method === 'init') {
       return init(params);
+    }
+    if (method === 'setApiKey') {
+      // A renewed client session token of the same client: the store's
+      // namespace does not change.
+      if (config === null || typeof params.apiKey !== 'string' || params.apiKey === '') {
+        throw codedError('INTERNAL', 'setApiKey before init, or without a key');
+      }
+      config = { url: config.url, apiKey: params.apiKey };
+      return {};
     }
     if (exitError !== null) {
       throw exitError;
@@ -231,4 +300,4 @@
   });
 
   post({ type: 'hello' });
-})();
+}

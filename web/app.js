@@ -8,8 +8,15 @@ const maxLogEntries = 200;
 
 const $ = (id) => document.getElementById(id);
 const buttons = ['connect', 'dev-client', 'create', 'sign', 'send', 'backup', 'recover', 'eject'].map($);
+const backupMethods = [['password', 'Password'], ['passkey', 'Passkey'], ['app', 'App key']];
+const maxHistory = 20;
 
 let duet = null;
+let busy = false;
+// What the server said last: whether the client has a wallet, and which
+// backup methods are complete.
+let walletOnServer = false;
+let recoveryMethods = [];
 
 function setStatus(state, text) {
   const el = $('status');
@@ -17,12 +24,28 @@ function setStatus(state, text) {
   el.textContent = text;
 }
 
-function showError(err) {
+// Messages as people read them: without the SDK's "duet: " mark.
+function plainMessage(err) {
+  const m = err && err.message ? String(err.message) : String(err);
+  return m.replace(/^duet: /, '');
+}
+
+// showError puts the error where the user is looking: in the section of the
+// action that failed, right after its controls, scrolled into view.
+function showError(err, near) {
   const el = $('error');
   const code = err && typeof err.code !== 'undefined' ? String(err.code) : 'ERROR';
   el.dataset.code = code;
-  el.textContent = `${code}: ${err && err.message ? err.message : String(err)}`;
+  el.textContent = `${code}: ${plainMessage(err)}`;
+  const section = near?.closest('section');
+  if (section) {
+    section.append(el);
+  } else {
+    $('status').after(el);
+  }
   el.hidden = false;
+  el.scrollIntoView({ block: 'nearest' });
+  el.focus({ preventScroll: true });
 }
 
 function clearError() {
@@ -32,21 +55,81 @@ function clearError() {
   delete el.dataset.code;
 }
 
-const connectPhases = { load: 'loading the device module', ready: 'device module ready' };
+// The steps of each operation, in order, as a user would name them. A step
+// is the event's phase, or for the MPC rounds its protocol (aux-info is the
+// refresh protocol the SDK runs in the background after key generation).
+const stepNames = {
+  check: 'Checking the key with the server',
+  load: 'Loading the wallet module',
+  ready: 'Ready',
+  primes: 'Preparing this device\'s secret parameters',
+  connecting: 'Contacting the server',
+  keygen: 'Generating the key together with the server',
+  address: 'The wallet\'s address is known',
+  auxinfo: 'Setting up the signing parameters (aux-info)',
+  backuppair: 'Making a fresh pair of shares for the backup',
+  encrypting: 'Encrypting your half of the backup with the password',
+  decrypting: 'Opening the backup with the password',
+  recoverpair: 'Rebuilding this device\'s share with the server',
+  refresh: 'Renewing both shares with the server',
+  presign: 'Preparing the signature with the server',
+  sign: 'Signing together with the server',
+  commit: 'Saving the wallet on this device',
+  done: 'Done',
+};
+
+const plans = {
+  connect: ['check', 'load', 'ready'],
+  createWallet: ['connecting', 'keygen', 'commit', 'address', 'done'],
+  backupWallet: ['connecting', 'backuppair', 'encrypting', 'commit', 'done'],
+  recoverWallet: ['connecting', 'decrypting', 'recoverpair', 'commit', 'done'],
+  ejectPrivateKey: ['connecting', 'decrypting', 'done'],
+  refreshWallet: ['primes', 'connecting', 'refresh', 'commit', 'done'],
+  signMessage: ['connecting', 'presign', 'sign', 'done'],
+  signTransaction: ['connecting', 'presign', 'sign', 'done'],
+  signTypedData: ['connecting', 'presign', 'sign', 'done'],
+  signDigest: ['connecting', 'presign', 'sign', 'done'],
+};
+
+function stepOf(ev) {
+  if (ev.phase !== 'mpc') {
+    return ev.phase;
+  }
+  if (ev.protocol === 'refresh') {
+    return { prepareSigning: 'auxinfo', backupWallet: 'backuppair', recoverWallet: 'recoverpair' }[ev.operation] ?? 'refresh';
+  }
+  return ev.protocol;
+}
+
+// The bar only moves forward within one operation.
+let progressState = { operation: null, reached: -1 };
+
+function showProgress(ev) {
+  const plan = plans[ev.operation];
+  const step = stepOf(ev);
+  if (progressState.operation !== ev.operation) {
+    progressState = { operation: ev.operation, reached: -1 };
+  }
+  const i = plan ? plan.indexOf(step) : -1;
+  if (i > progressState.reached) {
+    progressState.reached = i;
+  }
+  const name = stepNames[step] ?? step;
+  const box = $('progress');
+  box.hidden = false;
+  if (plan && progressState.reached >= 0) {
+    const n = progressState.reached + 1;
+    $('progress-step').textContent = `Step ${n} of ${plan.length}: ${name}`;
+    $('progress-bar').value = n / plan.length;
+  } else {
+    $('progress-step').textContent = name;
+  }
+  return name;
+}
 
 function describe(ev) {
-  const phase = ev.operation === 'connect' ? connectPhases[ev.phase] ?? ev.phase : ev.phase;
-  let s = `${ev.operation ?? ''}: ${phase ?? ''}`;
-  if (ev.protocol && ev.protocol !== ev.phase) {
-    s += ` (${ev.protocol})`;
-  }
-  if (ev.round !== undefined) {
-    s += `, round ${ev.round}`;
-  }
-  if (ev.detail && ev.operation !== 'connect') {
-    s += ` — ${ev.detail}`;
-  }
-  return s;
+  const name = stepNames[stepOf(ev)] ?? stepOf(ev);
+  return ev.round !== undefined ? `${ev.operation}: ${name} (round ${ev.round})` : `${ev.operation}: ${name}`;
 }
 
 // The SDK's own background work (aux-info after createWallet, the
@@ -56,7 +139,8 @@ const backgroundOperations = new Set(['prepareSigning', 'fillPool']);
 function onProgress(ev) {
   const text = describe(ev);
   if (!backgroundOperations.has(ev.operation)) {
-    setStatus($('status').dataset.state === 'connecting' ? 'connecting' : 'busy', text);
+    const name = showProgress(ev);
+    setStatus($('status').dataset.state === 'connecting' ? 'connecting' : 'busy', name + '…');
   }
   const log = $('log');
   const li = document.createElement('li');
@@ -67,43 +151,123 @@ function onProgress(ev) {
   }
 }
 
-function setBusy(busy) {
-  document.body.setAttribute('aria-busy', String(busy));
+function setBusy(on) {
+  busy = on;
+  document.body.setAttribute('aria-busy', String(on));
+  updateButtons();
+}
+
+// updateButtons enables what makes sense in the wallet's state.
+function updateButtons() {
+  const connected = duet !== null && !duet.closed;
+  const onDevice = connected && duet.isWalletOnDevice();
+  const enabled = {
+    connect: true,
+    'dev-client': true,
+    create: connected && !onDevice && !walletOnServer,
+    sign: onDevice,
+    send: onDevice,
+    backup: onDevice,
+    recover: connected && recoveryMethods.includes('password'),
+    eject: onDevice && recoveryMethods.includes('password') && $('eject-confirm').checked,
+  };
   for (const b of buttons) {
-    b.disabled = busy;
+    b.disabled = busy || !enabled[b.id];
   }
 }
 
 async function showWallet() {
   $('address').textContent = duet?.address ?? 'none';
-  $('wallet-on-device').textContent = duet?.isWalletOnDevice() ? 'yes' : 'no';
+  const onDevice = duet !== null && duet.isWalletOnDevice();
+  $('wallet-on-device').textContent = onDevice ? 'yes' : 'no';
+  const ready = $('signing-ready');
+  ready.dataset.ready = String(onDevice);
+  ready.textContent = onDevice ? 'Ready to sign' : 'Not ready';
   let backups = 'none';
+  recoveryMethods = [];
   if (duet) {
     try {
-      const methods = await duet.availableRecoveryMethods();
-      backups = methods.length > 0 ? methods.join(', ') : 'none';
+      const info = await duet.getWalletInfo();
+      walletOnServer = info !== null;
+      recoveryMethods = await duet.availableRecoveryMethods();
+      backups = recoveryMethods.length > 0 ? recoveryMethods.join(', ') : 'none';
     } catch (err) {
       backups = `unknown (${err.code ?? 'error'})`;
     }
   }
   $('wallet-backups').textContent = backups;
+  for (const [method, label] of backupMethods) {
+    const li = $('backup-methods').querySelector(`[data-method="${method}"]`);
+    const done = recoveryMethods.includes(method);
+    li.dataset.backedUp = String(done);
+    li.textContent = `${label}: ${done ? 'backed up' : 'not backed up'}`;
+  }
+  updateButtons();
+  await showBalance();
 }
 
-// run performs one user action: buttons off, errors cleared, the outcome in
-// the status line or the error line.
-async function run(busyText, action) {
+function formatEther(wei) {
+  const whole = wei / 10n ** 18n;
+  const frac = (wei % 10n ** 18n).toString().padStart(18, '0').replace(/0+$/, '').slice(0, 6);
+  return frac === '' ? `${whole} ETH` : `${whole}.${frac} ETH`;
+}
+
+// showBalance reads the wallet's balance from the node of #rpc-url, so the
+// user sees what there is before sending.
+async function showBalance() {
+  const out = $('balance');
+  const address = duet?.address;
+  const url = $('rpc-url').value.trim();
+  if (!address || url === '') {
+    out.textContent = 'unknown';
+    return;
+  }
+  try {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_getBalance', params: [address, 'latest'] }),
+    });
+    const body = await res.json();
+    out.textContent = typeof body?.result === 'string' ? formatEther(BigInt(body.result)) : 'unknown (the node did not answer)';
+  } catch {
+    out.textContent = 'unknown (cannot reach the node)';
+  }
+}
+
+function addHistory(text) {
+  const li = document.createElement('li');
+  li.textContent = `${new Date().toLocaleTimeString()} — ${text}`;
+  const list = $('history');
+  list.prepend(li);
+  while (list.children.length > maxHistory) {
+    list.lastElementChild.remove();
+  }
+}
+
+// run performs one user action: buttons off, errors cleared, progress shown,
+// the outcome in the status line, or the error by the control that started
+// the action.
+async function run(busyText, action, near) {
   clearError();
   setBusy(true);
   setStatus('busy', busyText);
+  progressState = { operation: null, reached: -1 };
+  $('progress').hidden = true;
+  let failure = null;
   try {
     const done = await action();
     setStatus('ready', done);
   } catch (err) {
-    setStatus('error', 'Failed.');
-    showError(err);
+    failure = err;
+    setStatus('error', `Failed: ${plainMessage(err)}`);
   } finally {
+    $('progress').hidden = true;
     await showWallet();
     setBusy(false);
+  }
+  if (failure !== null) {
+    showError(failure, near);
   }
 }
 
@@ -148,7 +312,9 @@ async function connect() {
     duet = null;
   }
   $('signature').textContent = '';
-  $('private-key').textContent = '';
+  hideKey();
+  walletOnServer = false;
+  recoveryMethods = [];
   setStatus('connecting', 'Loading the device module…');
   duet = await Duet.connect({ url: location.origin, apiKey, onProgress });
   duet.provider.on('accountsChanged', () => showWallet());
@@ -264,6 +430,7 @@ const actions = {
       params: [$('sign-message').value, d.address],
     });
     $('signature').textContent = signature;
+    addHistory(`Signed "${$('sign-message').value}": ${signature.slice(0, 18)}…`);
     return 'Message signed.';
   },
 
@@ -294,6 +461,7 @@ const actions = {
       const receipt = await waitForReceipt(d.provider, hash);
       const ok = receipt.status === '0x1';
       setSendStatus(ok ? 'success' : 'reverted', `Mined in block ${BigInt(receipt.blockNumber)}, status ${ok ? 1 : 0}`);
+      addHistory(`Sent ${$('send-amount').value.trim()} ETH to ${$('send-to').value.trim()}: ${hash} (${ok ? 'mined' : 'reverted'})`);
       return ok ? 'ETH sent.' : 'The transaction was mined but reverted.';
     } catch (err) {
       setSendStatus('error', 'Not sent.');
@@ -313,12 +481,17 @@ const actions = {
 
   async eject() {
     const d = requireDuet();
-    $('private-key').textContent = '';
+    hideKey();
+    if (!$('eject-confirm').checked) {
+      throw Object.assign(new Error('tick the box to confirm that you understand what eject means'), { code: 'INVALID_ARGUMENT' });
+    }
     setStatus('busy', 'Asking the organization to authorise eject…');
     await authorizeEject($('client-key').value.trim());
     const key = await d.ejectPrivateKey({ method: 'password', password: $('eject-password').value });
     $('private-key').textContent = key;
-    return 'Private key ejected. Keep it secret.';
+    $('eject-confirm').checked = false;
+    $('reveal-key').hidden = false;
+    return 'Private key ejected. It is hidden: reveal it only where no one can see your screen.';
   },
 };
 
@@ -331,18 +504,32 @@ const busyTexts = {
   eject: 'Ejecting…',
 };
 
+function hideKey() {
+  $('private-key').textContent = '';
+  $('private-key').hidden = true;
+  $('reveal-key').hidden = true;
+  $('reveal-key').textContent = 'Reveal the key';
+}
+
 function wire() {
-  $('connect').addEventListener('click', () => run('Connecting…', connect));
-  $('dev-client').addEventListener('click', () => run('Getting the dev client…', useDevClient));
-  $('create').addEventListener('click', () => run(busyTexts.create, actions.create));
-  $('sign').addEventListener('click', () => run(busyTexts.sign, actions.sign));
+  $('connect').addEventListener('click', () => run('Connecting…', connect, $('connect')));
+  $('dev-client').addEventListener('click', () => run('Getting the dev client…', useDevClient, $('dev-client')));
+  $('create').addEventListener('click', () => run(busyTexts.create, actions.create, $('create')));
+  $('sign').addEventListener('click', () => run(busyTexts.sign, actions.sign, $('sign')));
   for (const form of document.querySelectorAll('form[data-action]')) {
     const name = form.dataset.action;
     form.addEventListener('submit', (e) => {
       e.preventDefault();
-      run(busyTexts[name], actions[name]);
+      run(busyTexts[name], actions[name], form);
     });
   }
+  $('eject-confirm').addEventListener('change', updateButtons);
+  $('rpc-url').addEventListener('change', () => showBalance());
+  $('reveal-key').addEventListener('click', () => {
+    const key = $('private-key');
+    key.hidden = !key.hidden;
+    $('reveal-key').textContent = key.hidden ? 'Reveal the key' : 'Hide the key';
+  });
 }
 
 async function start() {

@@ -27,6 +27,7 @@ const emptyWasm = Buffer.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
 const staticFiles = {
   '/duet.js': join(jsDir, 'duet.js'),
   '/errors.js': join(jsDir, 'errors.js'),
+  '/credential.js': join(jsDir, 'credential.js'),
   '/bytes.js': join(jsDir, 'bytes.js'),
   '/rpc.js': join(jsDir, 'rpc.js'),
   '/provider.js': join(jsDir, 'provider.js'),
@@ -102,8 +103,9 @@ class FakeServer {
     const key = this.bearer(req);
     const m = /^duet_cli_([0-9a-f]{32})_/.exec(key);
     const id = m ? m[1] : key;
-    // Keys the test page makes up for failure tests stand for themselves.
-    if (!this.clients.has(id) && key.startsWith('test-')) {
+    // Keys the test page makes up for failure tests (duet_cli_<id>_test-…)
+    // stand for themselves.
+    if (!this.clients.has(id) && /^duet_cli_[0-9a-f]{32}_test-[a-z]+$/.test(key)) {
       this.clients.set(id, { orgKey: null, wallet: null });
     }
     return this.clients.has(id) ? id : null;

@@ -1,8 +1,16 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  DuetError, ErrorCode, deserializeError, errorFromResponse, isErrorCode, serializeError, toDuetError,
+  DuetError, ErrorCode, deserializeError, errorFromResponse, humanMessage, isErrorCode, serializeError, toDuetError,
 } from '../errors.js';
+
+test('messages lose the Go packages\' prefixes and keep one duet:', () => {
+  assert.equal(humanMessage('duet: bridge: cannot reach the server: websocket: dial failed'), 'duet: cannot reach the server: dial failed');
+  assert.equal(humanMessage('mpc: refresh: round 2: wire: bad frame'), 'duet: refresh: round 2: bad frame');
+  assert.equal(humanMessage('the password is wrong'), 'duet: the password is wrong');
+  assert.equal(new DuetError(ErrorCode.INTERNAL, 'duet: duet: store: x').message, 'duet: x');
+  assert.equal(deserializeError({ code: 'NO_WALLET', message: 'bridge: no wallet on this device' }).message, 'duet: no wallet on this device');
+});
 
 test('toDuetError keeps a DuetError as it is', () => {
   const e = new DuetError(ErrorCode.WRONG_PASSWORD, 'duet: wrong password');
@@ -81,5 +89,9 @@ test('errorFromResponse maps statuses and server codes', () => {
     assert.ok(e instanceof DuetError);
     assert.equal(e.code, want, `${status} ${JSON.stringify(body)}`);
   }
-  assert.match(errorFromResponse(401, env('unauthorized', 'invalid API key')).message, /401: invalid API key$/);
+  assert.match(errorFromResponse(401, env('unauthorized', 'invalid API key')).message, /refused the API key/);
+  assert.match(errorFromResponse(500, env('internal', 'internal error')).message, /500: internal error$/);
+  const expired = errorFromResponse(401, env('token_expired', 'the session token has expired'));
+  assert.equal(expired.code, ErrorCode.UNAUTHORIZED);
+  assert.match(expired.message, /session token has expired/);
 });

@@ -55,6 +55,8 @@ type options struct {
 	frameAncestors string
 	loopbackOnly   bool
 	ready          func(context.Context) error
+	// now, if set, is the clock of the store and the API.
+	now func() time.Time
 }
 
 func newEnv(t *testing.T, opts options) *env {
@@ -67,7 +69,7 @@ func newEnv(t *testing.T, opts options) *env {
 	t.Cleanup(func() { db.Close() })
 	master, _ := seal.New(bytes.Repeat([]byte{1}, seal.KeySize))
 	cusKey, _ := seal.New(bytes.Repeat([]byte{2}, seal.KeySize))
-	st, err := store.Open(ctx, store.Config{DB: db, Sealer: master})
+	st, err := store.Open(ctx, store.Config{DB: db, Sealer: master, Now: opts.now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +89,7 @@ func newEnv(t *testing.T, opts options) *env {
 	}
 	dir := &api.CustodianDirectory{BaseURL: base, Keys: st}
 	srv := api.NewServer(api.Config{Store: st, Custodians: dir, Log: log, Origins: origins, Dev: opts.dev, Static: opts.static,
-		BodyTimeout: opts.bodyTimeout, FrameAncestors: opts.frameAncestors, LoopbackOnly: opts.loopbackOnly, Ready: opts.ready})
+		BodyTimeout: opts.bodyTimeout, FrameAncestors: opts.frameAncestors, LoopbackOnly: opts.loopbackOnly, Ready: opts.ready, Now: opts.now})
 	srv.Handle(custodian.PathPrefix, custodian.NewHandler(cs, log))
 	ts.Config.Handler = srv
 	ts.Start()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/duetwallet/duet/server/apikey"
 	"github.com/duetwallet/duet/server/custodian"
@@ -25,6 +26,7 @@ func (s *Server) routes() {
 	// The organization's backend, with its org API key.
 	s.handleOrg("POST /v1/clients", s.createClient)
 	s.handleOrg("POST /v1/clients/{client}/eject", s.authorizeEject)
+	s.handleOrg("POST /v1/clients/{client}/session-tokens", s.mintSessionToken)
 
 	// The operator's probes.
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -246,6 +248,62 @@ func (s *Server) createClient(w http.ResponseWriter, r *http.Request, o store.Or
 		ClientID     string `json:"clientId"`
 		ClientAPIKey string `json:"clientApiKey"`
 	}{c.ID, key})
+	return nil
+}
+
+// Bounds of a client session token's lifetime.
+const (
+	DefaultSessionTokenTTL = 15 * time.Minute
+	MinSessionTokenTTL     = time.Minute
+	MaxSessionTokenTTL     = 24 * time.Hour
+)
+
+// SessionToken is a client session token as minted for an organization's
+// backend.
+type SessionToken struct {
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// mintSessionToken makes a short-lived token that stands for the client's
+// API key, for the organization's backend to hand to the user's browser.
+// The body may give ttlSeconds within the bounds above.
+func (s *Server) mintSessionToken(w http.ResponseWriter, r *http.Request, o store.Organization) error {
+	id := r.PathValue("client")
+	if !apikey.ValidID(id) {
+		return errorf(http.StatusBadRequest, codeBadRequest, "invalid client id")
+	}
+	var body struct {
+		TTLSeconds *int64 `json:"ttlSeconds"`
+	}
+	if err := decode(w, r, maxSmallBody, true, &body); err != nil {
+		return err
+	}
+	ttl := DefaultSessionTokenTTL
+	if body.TTLSeconds != nil {
+		secs := *body.TTLSeconds
+		if secs < int64(MinSessionTokenTTL/time.Second) || secs > int64(MaxSessionTokenTTL/time.Second) {
+			return errorf(http.StatusBadRequest, codeBadRequest, "ttlSeconds must be between %d and %d", int64(MinSessionTokenTTL/time.Second), int64(MaxSessionTokenTTL/time.Second))
+		}
+		ttl = time.Duration(secs) * time.Second
+	}
+	c, err := s.store.Client(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return errorf(http.StatusNotFound, codeNotFound, "no client %s", id)
+	}
+	if err != nil {
+		return err
+	}
+	if c.OrganizationID != o.ID {
+		return errorf(http.StatusForbidden, codeForbidden, "client %s belongs to another organization", id)
+	}
+	expires := s.now().Add(ttl).Truncate(time.Second)
+	token, err := s.store.MintSessionToken(r.Context(), c.ID, expires)
+	if err != nil {
+		return err
+	}
+	s.log.InfoContext(r.Context(), "session token minted", "org", o.ID, "client", c.ID, "expires", expires)
+	writeJSON(w, http.StatusCreated, SessionToken{Token: token, ExpiresAt: expires.UTC()})
 	return nil
 }
 

@@ -27,6 +27,7 @@ const (
 	codeNotFound           = httpjson.CodeNotFound
 	codeInternal           = httpjson.CodeInternal
 	CodeNoWallet           = "no_wallet"
+	CodeTokenExpired       = "token_expired"
 	CodeCustodianFailed    = "custodian_unavailable"
 	CodeEjectNotAuthorized = custodian.CodeEjectNotAuthorized
 )
@@ -277,6 +278,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var ce *custodian.ResponseError
 	switch {
 	case errors.As(err, &e):
+	case errors.Is(err, store.ErrTokenExpired):
+		e = errorf(http.StatusUnauthorized, CodeTokenExpired, "the session token has expired")
 	case errors.Is(err, store.ErrUnauthenticated):
 		e = errorf(http.StatusUnauthorized, codeUnauthorized, "missing or invalid API key")
 	case errors.As(err, &ce) && ce.Status < 500 && ce.Code != codeUnauthorized:

@@ -280,6 +280,9 @@ func (s *session) serve(ctx context.Context) error {
 	s.hello, s.op = hello, hello.Op
 	client, err := s.h.Store.AuthenticateClient(ctx, hello.APIKey)
 	if err != nil {
+		if errors.Is(err, store.ErrTokenExpired) {
+			return fail(wire.CodeUnauthorized, "the session token has expired")
+		}
 		if errors.Is(err, store.ErrUnauthenticated) || errors.Is(err, store.ErrNotFound) {
 			return fail(wire.CodeUnauthorized, "invalid client API key")
 		}

@@ -264,8 +264,12 @@ func TestWalletLifecycle(t *testing.T) {
 		t.Fatalf("recovered %+v, want address %s at generation 3", rec, info.Address)
 	}
 	mustSign(t, newDev, info.Address, "recovered")
+	if _, err := dev.Sign(ctx(t), [32]byte{1}); bridge.Code(err) != wire.CodeStaleDevice {
+		t.Fatalf("old device signing after recovery: %v, want STALE_DEVICE", err)
+	}
+	// Once its share is gone, the old device simply has no wallet.
 	if _, err := dev.Sign(ctx(t), [32]byte{1}); bridge.Code(err) != wire.CodeNoWallet {
-		t.Fatalf("old device signing after recovery: %v", err)
+		t.Fatalf("old device signing again: %v, want NO_WALLET", err)
 	}
 	if st, _ := dev.State(ctx(t)); st != nil {
 		t.Fatal("old device still holds a share")
@@ -346,6 +350,28 @@ func TestSessionRefusesBadClients(t *testing.T) {
 		t.Fatalf("server state changed: %+v %v", w, err)
 	}
 	mustSign(t, dev, info.Address, "still serving")
+
+	// A client session token opens sessions as the client key does, until
+	// it expires.
+	key := dev.APIKey
+	tok, err := e.store.MintSessionToken(ctx(t), e.clientID, time.Now().Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev.APIKey = tok
+	mustSign(t, dev, info.Address, "with a session token")
+	if dev.APIKey, err = e.store.MintSessionToken(ctx(t), e.clientID, time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = dev.Sign(ctx(t), [32]byte{2})
+	var we *wire.Error
+	if bridge.Code(err) != wire.CodeUnauthorized || !errors.As(err, &we) || !strings.Contains(we.Message, "expired") {
+		t.Fatalf("expired session token: %v, want UNAUTHORIZED saying it expired", err)
+	}
+	dev.APIKey = key
+	if !equalSnapshots(before, dev.Store.(*memStore).snapshot()) {
+		t.Fatal("device state changed")
+	}
 }
 
 func equalSnapshots(a, b map[string][]byte) bool {

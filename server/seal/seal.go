@@ -18,6 +18,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/binary"
@@ -49,6 +50,7 @@ const (
 	PurposeCustodianKey   = "duet/custodian-credential"
 	PurposeCustodianShare = "duet/custodian-share"
 	PurposeBackup         = "duet/backup-ciphertext"
+	PurposeSessionToken   = "duet/client-session-token"
 )
 
 var (
@@ -101,8 +103,9 @@ func appendString(b []byte, s string) []byte {
 
 // A Sealer seals and opens blobs under one key. It is safe for concurrent use.
 type Sealer struct {
-	aead  cipher.AEAD
-	keyID [keyIDSize]byte
+	aead   cipher.AEAD
+	keyID  [keyIDSize]byte
+	macKey []byte
 }
 
 // New returns a Sealer for a KeySize-byte key. The AES key and the key id are
@@ -128,9 +131,32 @@ func New(key []byte) (*Sealer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seal: %w", err)
 	}
-	s := &Sealer{aead: aead}
+	macKey, err := hkdf.Key(sha256.New, key, nil, "duet seal v1 hmac-sha256 key", 32)
+	if err != nil {
+		return nil, fmt.Errorf("seal: derive MAC key: %w", err)
+	}
+	s := &Sealer{aead: aead, macKey: macKey}
 	copy(s.keyID[:], id)
 	return s, nil
+}
+
+// MACSize is the size of a MAC.
+const MACSize = sha256.Size
+
+// MAC returns HMAC-SHA256 of msg for binding b, under a key derived from the
+// master key apart from the sealing key. It authenticates values the server
+// hands out and takes back, such as client session tokens, without a nonce
+// (so without spending the sealing key's nonce budget).
+func (s *Sealer) MAC(b Binding, msg []byte) []byte {
+	m := hmac.New(sha256.New, s.macKey)
+	m.Write(b.associatedData())
+	m.Write(msg)
+	return m.Sum(nil)
+}
+
+// VerifyMAC reports, in constant time, whether mac is MAC(b, msg).
+func (s *Sealer) VerifyMAC(b Binding, msg, mac []byte) bool {
+	return hmac.Equal(s.MAC(b, msg), mac)
 }
 
 // Seal encrypts plaintext for binding b with a fresh random nonce read from

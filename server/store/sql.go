@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/duetwallet/duet/server/apikey"
@@ -245,7 +246,44 @@ func (s *SQLStore) Client(ctx context.Context, id string) (Client, error) {
 }
 
 func (s *SQLStore) AuthenticateClient(ctx context.Context, key string) (Client, error) {
+	if strings.HasPrefix(key, apikey.SessionTokenPrefix) {
+		return s.authenticateSession(ctx, key)
+	}
 	return authenticate(ctx, apikey.Client, key, s.client)
+}
+
+func sessionBinding(clientID string) seal.Binding {
+	return seal.Binding{Purpose: seal.PurposeSessionToken, WalletID: clientID}
+}
+
+func (s *SQLStore) MintSessionToken(ctx context.Context, clientID string, expires time.Time) (string, error) {
+	if _, _, err := s.client(ctx, clientID); err != nil {
+		return "", err
+	}
+	expires = expires.Truncate(time.Second)
+	mac := s.sealer.MAC(sessionBinding(clientID), apikey.SessionTokenMessage(clientID, expires))
+	return apikey.FormatSessionToken(clientID, expires, mac), nil
+}
+
+// authenticateSession checks a client session token: its MAC first, so that
+// only the server's own tokens are told expired, then its expiry, then that
+// its client still exists.
+func (s *SQLStore) authenticateSession(ctx context.Context, token string) (Client, error) {
+	id, expires, mac, err := apikey.ParseSessionToken(token)
+	if err != nil {
+		return Client{}, ErrUnauthenticated
+	}
+	if !s.sealer.VerifyMAC(sessionBinding(id), apikey.SessionTokenMessage(id, expires), mac) {
+		return Client{}, ErrUnauthenticated
+	}
+	if !s.now().Before(expires) {
+		return Client{}, ErrTokenExpired
+	}
+	c, _, err := s.client(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return Client{}, ErrUnauthenticated
+	}
+	return c, err
 }
 
 func shareBinding(walletID string, gen uint64) seal.Binding {

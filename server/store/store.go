@@ -12,6 +12,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -21,6 +22,10 @@ var (
 	ErrNotFound = errors.New("store: not found")
 	// ErrUnauthenticated means an API key is malformed, unknown or wrong.
 	ErrUnauthenticated = errors.New("store: invalid API key")
+	// ErrTokenExpired means a genuine client session token has expired. It
+	// is an ErrUnauthenticated: errors.Is(ErrTokenExpired,
+	// ErrUnauthenticated) holds.
+	ErrTokenExpired = fmt.Errorf("%w: session token expired", ErrUnauthenticated)
 	// ErrWalletExists means the client already has a wallet, or the wallet id
 	// is taken.
 	ErrWalletExists = errors.New("store: wallet already exists")
@@ -115,9 +120,13 @@ type Accounts interface {
 	// its API key. The key is not stored and cannot be shown again.
 	CreateClient(ctx context.Context, orgID string) (c Client, clientKey string, err error)
 	Client(ctx context.Context, id string) (Client, error)
-	// AuthenticateClient returns the client a client API key belongs to, or
-	// ErrUnauthenticated.
+	// AuthenticateClient returns the client a client API key or an
+	// unexpired client session token belongs to, or ErrUnauthenticated
+	// (ErrTokenExpired for a genuine token past its expiry).
 	AuthenticateClient(ctx context.Context, key string) (Client, error)
+	// MintSessionToken returns a client session token (apikey.Session) for
+	// the client, valid until expires. The token is signed, not stored.
+	MintSessionToken(ctx context.Context, clientID string, expires time.Time) (string, error)
 }
 
 // Wallets holds wallets and the server's key shares, and moves shares from one

@@ -6,16 +6,23 @@
 //
 // Usage:
 //
-//	benchtable NATIVE WASM
+//	benchtable [-speed FIGURES] [-json OUT] NATIVE WASM
 //
 // NATIVE and WASM are files holding the output of `go test -bench`. Lines
 // that are not benchmark results are ignored. When a benchmark ran several
 // times (-count), the median time per operation is shown.
+//
+// FIGURES is the JSON the speed benchmark of the e2e package writes (go test
+// -tags duetbench -run TestBench ./e2e/): its figures become more rows of the
+// same table, with their targets. With -json, everything is also written to
+// OUT as JSON.
 package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -33,29 +40,114 @@ func main() {
 	}
 }
 
-var errUsage = errors.New("usage: benchtable NATIVE WASM")
+var errUsage = errors.New("usage: benchtable [-speed FIGURES] [-json OUT] NATIVE WASM")
 
 // errNoResults is returned when neither input holds a benchmark result, which
 // means the benchmarks did not run, not that they were fast.
 var errNoResults = errors.New("benchtable: no benchmark results in either input")
 
 func run(args []string, w io.Writer) error {
-	if len(args) != 2 {
+	fs := flag.NewFlagSet("benchtable", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	speedFile := fs.String("speed", "", "")
+	jsonOut := fs.String("json", "", "")
+	if err := fs.Parse(args); err != nil || fs.NArg() != 2 {
 		return errUsage
 	}
-	native, err := parseFile(args[0])
+	native, err := parseFile(fs.Arg(0))
 	if err != nil {
 		return err
 	}
-	wasm, err := parseFile(args[1])
+	wasm, err := parseFile(fs.Arg(1))
 	if err != nil {
 		return err
 	}
-	if len(native.names) == 0 && len(wasm.names) == 0 {
+	var speed *speedFigures
+	if *speedFile != "" {
+		if speed, err = readSpeed(*speedFile); err != nil {
+			return err
+		}
+	}
+	if len(native.names) == 0 && len(wasm.names) == 0 && (speed == nil || len(speed.Figures) == 0) {
 		return errNoResults
 	}
-	_, err = io.WriteString(w, formatTable(native, wasm))
+	if *jsonOut != "" {
+		if err := writeJSON(*jsonOut, native, wasm, speed); err != nil {
+			return err
+		}
+	}
+	_, err = io.WriteString(w, formatTable(native, wasm, speed))
 	return err
+}
+
+// speedFigures is what the e2e speed benchmark writes.
+type speedFigures struct {
+	Figures []struct {
+		Name    string    `json:"name"`
+		Unit    string    `json:"unit"`
+		Median  *float64  `json:"median"`
+		P99     *float64  `json:"p99,omitempty"`
+		Samples []float64 `json:"samples,omitempty"`
+		Target  string    `json:"target,omitempty"`
+		Note    string    `json:"note,omitempty"`
+	} `json:"figures"`
+}
+
+func readSpeed(name string) (*speedFigures, error) {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("benchtable: %w", err)
+	}
+	var s speedFigures
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("benchtable: %s: %w", name, err)
+	}
+	return &s, nil
+}
+
+func writeJSON(name string, native, wasm *results, speed *speedFigures) error {
+	type mpcRow struct {
+		Name   string   `json:"name"`
+		Native *float64 `json:"nativeNsPerOp"`
+		Wasm   *float64 `json:"wasmNsPerOp"`
+	}
+	out := struct {
+		MPC   []mpcRow `json:"mpc"`
+		Speed any      `json:"speed,omitempty"`
+	}{MPC: []mpcRow{}}
+	for _, name := range allNames(native, wasm) {
+		row := mpcRow{Name: name}
+		if v, ok := native.samples[name]; ok {
+			m := median(v)
+			row.Native = &m
+		}
+		if v, ok := wasm.samples[name]; ok {
+			m := median(v)
+			row.Wasm = &m
+		}
+		out.MPC = append(out.MPC, row)
+	}
+	if speed != nil {
+		out.Speed = speed.Figures
+	}
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(name, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("benchtable: %w", err)
+	}
+	return nil
+}
+
+func allNames(native, wasm *results) []string {
+	names := slices.Clone(native.names)
+	for _, name := range wasm.names {
+		if _, ok := native.samples[name]; !ok {
+			names = append(names, name)
+		}
+	}
+	return names
 }
 
 func parseFile(name string) (*results, error) {
@@ -181,13 +273,8 @@ func median(v []float64) float64 {
 // formatTable lays out one row per benchmark, native order first, then any
 // benchmark that ran only under wasm. A benchmark missing from one run shows
 // "-" there.
-func formatTable(native, wasm *results) string {
-	names := slices.Clone(native.names)
-	for _, name := range wasm.names {
-		if _, ok := native.samples[name]; !ok {
-			names = append(names, name)
-		}
-	}
+func formatTable(native, wasm *results, speed *speedFigures) string {
+	names := allNames(native, wasm)
 
 	rows := [][]string{{"benchmark", "native", "wasm", "wasm/native"}}
 	for _, name := range names {
@@ -204,6 +291,29 @@ func formatTable(native, wasm *results) string {
 			row[3] = formatRatio(median(w) / median(n))
 		}
 		rows = append(rows, row)
+	}
+	if speed != nil {
+		rows[0] = append(rows[0], "target")
+		for i := 1; i < len(rows); i++ {
+			rows[i] = append(rows[i], "")
+		}
+		for _, f := range speed.Figures {
+			value := "n/a"
+			if f.Median != nil {
+				value = figure(*f.Median) + " " + f.Unit
+				if f.P99 != nil {
+					value = "p50 " + value + ", p99 " + figure(*f.P99) + " " + f.Unit
+				}
+			}
+			row := []string{f.Name, "-", "-", "-", f.Target}
+			// Server figures come from native Go; the rest from Chromium.
+			if strings.HasPrefix(f.Name, "server:") {
+				row[1] = value
+			} else {
+				row[2] = value
+			}
+			rows = append(rows, row)
+		}
 	}
 
 	widths := make([]int, len(rows[0]))
@@ -283,4 +393,12 @@ func roundSig(v float64) float64 {
 	}
 	p := math.Pow(10, math.Floor(math.Log10(math.Abs(v)))-2)
 	return math.Round(v/p) * p
+}
+
+// figure prints a speed figure with three significant digits.
+func figure(v float64) string {
+	if math.Abs(v) >= 1000 {
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -176,5 +177,42 @@ func TestMedian(t *testing.T) {
 		if !slices.Equal(in, tt.in) {
 			t.Errorf("median reordered its input: %v", in)
 		}
+	}
+}
+
+func TestSpeedFigures(t *testing.T) {
+	dir := t.TempDir()
+	speed := filepath.Join(dir, "speed.json")
+	err := os.WriteFile(speed, []byte(`{"figures":[
+{"name":"browser: time to address","unit":"s","median":0.0412,"target":"≤ 0.3"},
+{"name":"server: signature latency","unit":"s","median":0.5,"p99":1.25},
+{"name":"browser: sign with a pooled presignature","unit":"s","median":null,"target":"≤ 0.02"}]}`), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "results.json")
+	var b strings.Builder
+	if err := run([]string{"-speed", speed, "-json", out, "testdata/native.txt", "testdata/wasm.txt"}, &b); err != nil {
+		t.Fatal(err)
+	}
+	table := b.String()
+	for _, want := range []string{"| target |", "0.0412 s", "≤ 0.3", "p50 0.5 s, p99 1.25 s", "n/a"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
+		}
+	}
+	var res struct {
+		MPC   []map[string]any `json:"mpc"`
+		Speed []map[string]any `json:"speed"`
+	}
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &res); err != nil || len(res.MPC) == 0 || len(res.Speed) != 3 {
+		t.Fatalf("results.json: %v, %d mpc rows, %d figures", err, len(res.MPC), len(res.Speed))
+	}
+	if err := run([]string{"-speed", filepath.Join(dir, "missing.json"), "testdata/native.txt", "testdata/wasm.txt"}, &b); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing figures: %v", err)
 	}
 }

@@ -123,7 +123,7 @@
     refresh(opts) {
       // apiKey selects how the module fails, so tests can show that the
       // page learns of each failure.
-      if (opts.apiKey === 'test-crash') {
+      if (opts.apiKey.endsWith('_test-crash')) {
         setTimeout(() => {
           throw new Error('fake device: uncaught');
         });

@@ -158,19 +158,20 @@ async function stageOne() {
 
   await check('connect reports loading and readiness', async () => {
     duet = await Duet.connect({ autoApprove: true, apiKey: keys.clientApiKey, onProgress: (e) => events.push(e) });
-    equal(events.map((e) => `${e.operation}/${e.phase}`), ['connect/load', 'connect/ready'], 'events');
+    equal(events.map((e) => `${e.operation}/${e.phase}`), ['connect/check', 'connect/load', 'connect/ready'], 'events');
     equal(duet.isWalletOnDevice(), false, 'isWalletOnDevice');
     equal(duet.address, null, 'address');
     equal(await duet.doesWalletExist(), false, 'doesWalletExist');
     equal(duet.url, location.origin, 'default url');
   });
 
-  await check('the provider emits connect after connect resolves', async () => {
+  await check('the provider emits no connect until a dapp asks for the accounts', async () => {
     const d = await Duet.connect({ autoApprove: true, apiKey: keys.clientApiKey });
     const got = [];
     d.provider.on('connect', (info) => got.push(info));
-    await waitFor(() => got.length === 1, 'connect event');
-    equal(got[0], { chainId: '0x539' }, 'connect info');
+    await new Promise((r) => setTimeout(r, 100));
+    await rejectsWith(d.provider.request({ method: 'eth_requestAccounts' }), 4100, 'eth_requestAccounts without a wallet');
+    equal(got, [], 'connect events without a wallet');
     d.close();
   });
 
@@ -195,8 +196,13 @@ async function stageOne() {
     equal(info.address, address, 'server address');
     equal(info.generation, 1, 'server generation');
     equal(await duet.doesWalletExist(), true, 'doesWalletExist');
+    const connects = [];
+    duet.provider.on('connect', (info) => connects.push(info));
     equal(await duet.provider.request({ method: 'eth_accounts' }), [address], 'eth_accounts');
+    equal(connects, [], 'connect events before eth_requestAccounts');
     equal(await duet.provider.request({ method: 'eth_requestAccounts' }), [address], 'eth_requestAccounts');
+    equal(await duet.provider.request({ method: 'eth_requestAccounts' }), [address], 'eth_requestAccounts again');
+    equal(connects, [{ chainId: '0x539' }], 'connect events after eth_requestAccounts');
   });
 
   await check('IndexedDB holds a non-extractable key and only sealed values', async () => {
@@ -422,18 +428,15 @@ async function stageTwo(saved) {
     assert(/^0x[0-9a-f]{64}$/.test(key), `key shape ${key}`);
   });
 
-  await check('a wrong client key is UNAUTHORIZED on the server', async () => {
-    const d = await Duet.connect({ apiKey: 'duet_cli_' + 'f'.repeat(32) + '_' + 'A'.repeat(43) });
-    await rejectsWith(d.doesWalletExist(), ErrorCode.UNAUTHORIZED, 'doesWalletExist');
-    await rejectsWith(d.isWalletBackedUp(), ErrorCode.UNAUTHORIZED, 'isWalletBackedUp');
-    d.close();
+  await check('connect refuses a wrong or malformed client key with UNAUTHORIZED', async () => {
+    const e = await rejectsWith(Duet.connect({ apiKey: 'duet_cli_' + 'f'.repeat(32) + '_' + 'A'.repeat(43) }), ErrorCode.UNAUTHORIZED, 'unknown key');
+    assert(!/bridge:|wire:|mpc:/.test(e.message), e.message);
+    await rejectsWith(Duet.connect({ apiKey: 'test-exit' }), ErrorCode.UNAUTHORIZED, 'malformed key');
+    await rejectsWith(Duet.connect({ apiKey: keys.orgApiKey }), ErrorCode.UNAUTHORIZED, 'org key');
   });
 
   await check('a server without the client routes is a SERVER_ERROR, not "no wallet"', async () => {
-    const d = await Duet.connect({ autoApprove: true, apiKey: keys.clientApiKey, url: location.origin + '/nowhere/' });
-    equal(d.url, location.origin + '/nowhere', 'normalized url');
-    await rejectsWith(d.doesWalletExist(), ErrorCode.SERVER_ERROR, 'doesWalletExist');
-    d.close();
+    await rejectsWith(Duet.connect({ autoApprove: true, apiKey: keys.clientApiKey, url: location.origin + '/nowhere/' }), ErrorCode.SERVER_ERROR, 'connect');
   });
 
   await check('an unreachable module, glue script or worker fails connect with NETWORK', async () => {
@@ -446,7 +449,7 @@ async function stageTwo(saved) {
   });
 
   await check('a device module that exits fails the running call, later calls and the provider', async () => {
-    const d = await Duet.connect({ apiKey: 'test-exit' });
+    const d = await Duet.connect({ apiKey: 'duet_cli_' + '1'.repeat(32) + '_test-exit' });
     const disconnects = [];
     d.provider.on('disconnect', (e) => disconnects.push(e));
     const e = await rejectsWith(d.refreshWallet(), ErrorCode.INTERNAL, 'refresh');
@@ -458,7 +461,7 @@ async function stageTwo(saved) {
   });
 
   await check('a crashing worker fails the running call with INTERNAL', async () => {
-    const d = await Duet.connect({ apiKey: 'test-crash' });
+    const d = await Duet.connect({ apiKey: 'duet_cli_' + '2'.repeat(32) + '_test-crash' });
     await rejectsWith(d.refreshWallet(), ErrorCode.INTERNAL, 'refresh');
     equal(d.closed, true, 'closed');
   });
@@ -512,7 +515,8 @@ async function stageThree() {
     const ids = [
       'client-key', 'org-key', 'dev-client', 'connect', 'status', 'error', 'wallet-on-device', 'wallet-backups',
       'create', 'address', 'sign-message', 'sign', 'signature', 'backup-password', 'backup', 'recover-password',
-      'recover', 'eject-password', 'eject', 'private-key', 'log',
+      'recover', 'eject-password', 'eject', 'private-key', 'log', 'progress', 'progress-step', 'progress-bar',
+      'signing-ready', 'backup-methods', 'balance', 'eject-confirm', 'reveal-key', 'history',
     ];
     const html = await (await fetch('/index.html')).text();
     for (const id of ids) {
@@ -528,7 +532,18 @@ async function stageThree() {
     equal($('status').dataset.state, 'ready', 'connected');
     assert($('client-key').value.startsWith('duet_cli_'), 'dev client key');
     equal($('wallet-on-device').textContent, 'no', 'on device before');
+    equal($('signing-ready').dataset.ready, 'false', 'not ready to sign before');
+    equal([$('sign').disabled, $('backup').disabled, $('eject').disabled, $('create').disabled], [true, true, true, false], 'buttons without a wallet');
+    const steps = [];
+    const seen = new MutationObserver(() => steps.push($('progress-step').textContent));
+    seen.observe($('progress-step'), { childList: true, characterData: true, subtree: true });
     await click('create');
+    seen.disconnect();
+    assert(steps.some((x) => /^Step \d+ of \d+: Generating the key together with the server$/.test(x)), `keygen step in ${JSON.stringify(steps)}`);
+    assert(steps.some((x) => /aux-info/.test(x)), `aux-info step in ${JSON.stringify(steps)}`);
+    assert(!steps.some((x) => /round|mpc/.test(x)), `internal words in ${JSON.stringify(steps)}`);
+    equal($('signing-ready').dataset.ready, 'true', 'ready to sign');
+    equal($('create').disabled, true, 'create once the wallet exists');
     equal($('status').dataset.state, 'ready', `create: ${$('error').textContent}`);
     assert(/^0x[0-9a-fA-F]{40}$/.test($('address').textContent), `address ${$('address').textContent}`);
     equal($('wallet-on-device').textContent, 'yes', 'on device');
@@ -548,11 +563,19 @@ async function stageThree() {
     await click('backup');
     equal($('status').dataset.state, 'ready', `backup: ${$('error').textContent}`);
     equal($('wallet-backups').textContent, 'password', 'backups');
+    equal([...$('backup-methods').children].map((li) => `${li.dataset.method}:${li.dataset.backedUp}`), ['password:true', 'passkey:false', 'app:false'], 'backup status per method');
+    assert($('history').textContent.includes('demo'), 'the signature in the history');
 
     $('eject-password').value = 'demo password';
+    equal($('eject').disabled, true, 'eject before the confirmation');
+    $('eject-confirm').click();
+    equal($('eject').disabled, false, 'eject after the confirmation');
     await click('eject');
     equal($('status').dataset.state, 'ready', `eject: ${$('error').textContent}`);
     assert(/^0x[0-9a-f]{64}$/.test($('private-key').textContent), 'private key');
+    equal($('private-key').hidden, true, 'the key is hidden until revealed');
+    await click('reveal-key');
+    equal($('private-key').hidden, false, 'the key revealed');
   });
 
   await check('the demo page shows errors with their code', async () => {
@@ -561,8 +584,8 @@ async function stageThree() {
     equal($('status').dataset.state, 'error', 'state');
     equal($('error').dataset.code, 'WRONG_PASSWORD', 'code');
     assert(!$('error').hidden, 'error shown');
-    await click('create');
-    equal($('error').dataset.code, 'WALLET_EXISTS', 'code after second create');
+    equal($('error').closest('section')?.getAttribute('aria-labelledby'), 'recover-heading', 'error in the recover section');
+    assert(!/bridge:|mpc:|wire:/.test($('error').textContent), $('error').textContent);
   });
 
   await check('the demo page keeps the wallet across a reload and recovers on a new device', async () => {

@@ -73,6 +73,7 @@ const usage = `usage:
               [--custodian-url URL [--custodian-ca FILE]] [--read-timeout D] [--write-timeout D] [--idle-timeout D]
               [--frame-ancestors SOURCES] [--metrics-addr ADDR]
   duetd org create --name NAME [--data ./data] [--db URL]
+  duetd precompress FILE...   (writes FILE.br and FILE.gz, which serve sends as they are)
 run "duetd serve -h" or "duetd org create -h" for all flags`
 
 // errUsage is returned for a command line duetd does not understand.
@@ -86,6 +87,14 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		return serve(ctx, args[1:], stdout, stderr, getenv)
 	case len(args) >= 2 && args[0] == "org" && args[1] == "create":
 		return orgCreate(ctx, args[2:], stdout, stderr, getenv)
+	case len(args) >= 2 && args[0] == "precompress":
+		for _, name := range args[1:] {
+			if err := api.Precompress(name); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%s: wrote %s.br and %s.gz\n", name, name, name)
+		}
+		return nil
 	case len(args) >= 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help"):
 		fmt.Fprintln(stdout, usage)
 		return nil
