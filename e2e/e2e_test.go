@@ -317,8 +317,10 @@ return { ...w, ms: performance.now() - t0 };
 
 	step("old device no longer signs", func(t *testing.T) {
 		a.open(t, "/e2e.html")
-		// The old device learns of the recovery only from the server.
-		if st := a.connect(t, keys.ClientAPIKey); !st.OnDevice || st.Generation != generation-1 {
+		// The old device learns of the recovery only from the server: here
+		// from the signature's session, with no background session before
+		// it.
+		if st := a.connectWith(t, keys.ClientAPIKey, "background: false,"); !st.OnDevice || st.Generation != generation-1 {
 			t.Fatalf("old device before contacting the server: %+v, want its share of generation %d", st, generation-1)
 		}
 		a.wantCode(t, sessionTimeout, `return await duet.signMessage('Duet e2e: must not sign');`, "STALE_DEVICE")
