@@ -179,7 +179,7 @@ func (s *session) noWallet(ctx context.Context) error {
 	if s.stale {
 		return s.fail(ctx, wire.CodeStaleDevice, errors.New("bridge: this wallet was recovered on another device, so this device's share no longer signs; recover the wallet here to use it again"))
 	}
-	return s.fail(ctx, wire.CodeNoWallet, errors.New("bridge: no wallet on this device"))
+	return s.noWallet(ctx)
 }
 
 // open dials the server, says hello, and reconciles the stored generations
@@ -482,7 +482,7 @@ func (d *Device) signPooled(ctx context.Context, digest [32]byte, pre *mpc.Presi
 	}
 	defer s.close()
 	if s.active == nil {
-		return nil, s.fail(ctx, wire.CodeNoWallet, errors.New("bridge: no wallet on this device"))
+		return nil, s.noWallet(ctx)
 	}
 	if s.active.Generation != pre.Generation {
 		return nil, s.fail(ctx, wire.CodeNoPresignature, errors.New("bridge: the pooled presignature is of a retired generation"))

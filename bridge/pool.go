@@ -276,7 +276,7 @@ func (d *Device) presignOnce(ctx context.Context) error {
 	}
 	defer s.close()
 	if s.active == nil {
-		return s.fail(ctx, wire.CodeNoWallet, errors.New("bridge: no wallet on this device"))
+		return s.noWallet(ctx)
 	}
 	if s.active.Aux == nil {
 		return s.fail(ctx, wire.CodeNotSigningReady, errors.New("bridge: aux-info has not run"))

@@ -317,9 +317,7 @@ return { ...w, ms: performance.now() - t0 };
 
 	step("old device no longer signs", func(t *testing.T) {
 		a.open(t, "/e2e.html")
-		// The old device learns of the recovery only from the server: here
-		// from the signature's session, with no background session before
-		// it.
+		// The old device learns of the recovery only from the server.
 		if st := a.connectWith(t, keys.ClientAPIKey, "background: false,"); !st.OnDevice || st.Generation != generation-1 {
 			t.Fatalf("old device before contacting the server: %+v, want its share of generation %d", st, generation-1)
 		}
