@@ -121,6 +121,12 @@ type Device struct {
 	Rand     io.Reader
 	// FrameTimeout bounds each wait for the server; zero means one minute.
 	FrameTimeout time.Duration
+	// PoolSize caps the pooled presignatures (default DefaultPoolSize);
+	// PoolTTL is how long one stays usable (default DefaultPoolTTL).
+	PoolSize int
+	PoolTTL  time.Duration
+	// Now is the pool's clock; time.Now if nil.
+	Now func() time.Time
 }
 
 // WalletInfo describes the wallet on this device.
@@ -332,7 +338,11 @@ func (d *Device) activate(ctx context.Context, s *mpc.KeyShare, clearStale bool)
 			return err
 		}
 	}
-	return d.Store.Delete(ctx, keyPending)
+	if err := d.Store.Delete(ctx, keyPending); err != nil {
+		return err
+	}
+	// The presignatures of the generation this one replaced sign no more.
+	return d.dropPool(ctx)
 }
 
 func (s *session) close() { s.conn.Close() }
@@ -422,6 +432,9 @@ func (d *Device) info(walletID string, s *mpc.KeyShare) *WalletInfo {
 }
 
 func (d *Device) primes(ctx context.Context) (*mpc.Primes, error) {
+	if p, err := d.takeSparePrimes(ctx); p != nil || err != nil {
+		return p, err
+	}
 	if d.Primes == nil {
 		return nil, codeErr(wire.CodeInternal, "bridge: no prime source")
 	}
@@ -429,13 +442,10 @@ func (d *Device) primes(ctx context.Context) (*mpc.Primes, error) {
 	return d.Primes(ctx)
 }
 
-// Keygen creates the wallet: key generation, then aux-info, committed as
-// generation 1.
+// Keygen creates the wallet: key generation alone, committed as generation
+// 1, so the address is known at once. The share is not signing-ready until
+// FinishAux runs aux-info; Sign and Backup run it first when it has not.
 func (d *Device) Keygen(ctx context.Context) (*WalletInfo, error) {
-	primes, err := d.primes(ctx)
-	if err != nil {
-		return nil, err
-	}
 	s, err := d.open(ctx, wire.OpKeygen, wire.Hello{})
 	if err != nil {
 		return nil, err
@@ -449,25 +459,79 @@ func (d *Device) Keygen(ctx context.Context) (*WalletInfo, error) {
 		return nil, err
 	}
 	share := out.(*mpc.KeyShare)
+	defer share.Wipe()
+	share.Generation = 1
+	if err := s.commit(ctx, share); err != nil {
+		return nil, err
+	}
 	d.progress(Progress{Phase: "address", Detail: AddressHex(share.PublicKey)})
-	out, err = s.run(ctx, mpc.ProtocolRefresh, share.Generation, func(cfg mpc.Config) (mpc.Round, *mpc.Message, error) {
-		return mpc.Refresh(mpc.RefreshConfig{Config: cfg, Share: share, Primes: primes})
-	})
+	d.progress(Progress{Phase: "done"})
+	return d.info(s.welcome.WalletID, share), nil
+}
+
+// ensureSigningReady runs aux-info first when the wallet has not had it.
+func (d *Device) ensureSigningReady(ctx context.Context) error {
+	ready, err := d.IsSigningReady(ctx)
+	if err != nil || ready {
+		return err
+	}
+	active, pending, err := d.loadShares(ctx)
+	if err != nil {
+		return err
+	}
+	if active == nil && pending == nil {
+		return nil // the operation itself reports NO_WALLET
+	}
+	_, err = d.FinishAux(ctx)
+	return err
+}
+
+// Sign signs a 32-byte digest: with a pooled presignature when the device
+// holds one (one message each way), else with one made in the session. A
+// wallet without aux-info gets it first.
+func (d *Device) Sign(ctx context.Context, digest [32]byte) (*mpc.Signature, error) {
+	if err := d.ensureSigningReady(ctx); err != nil {
+		return nil, err
+	}
+	active, _, err := d.loadShares(ctx)
 	if err != nil {
 		return nil, err
 	}
-	share.Wipe()
-	next := out.(*mpc.KeyShare)
-	if err := s.commit(ctx, next); err != nil {
-		return nil, err
+	if active != nil && active.Aux != nil {
+		pre, err := d.takePresignature(ctx, active)
+		if err != nil {
+			return nil, err
+		}
+		if pre != nil {
+			sig, err := d.signPooled(ctx, digest, pre)
+			if Code(err) != wire.CodeNoPresignature {
+				return sig, err
+			}
+			// The server no longer holds it: presign inline.
+		}
 	}
-	d.progress(Progress{Phase: "done"})
-	return d.info(s.welcome.WalletID, next), nil
+	return d.signInline(ctx, digest)
 }
 
-// Sign signs a 32-byte digest: a presignature made in the session, then the
-// server's σ, combined and checked here.
-func (d *Device) Sign(ctx context.Context, digest [32]byte) (*mpc.Signature, error) {
+// signPooled signs with a presignature already taken out of the store.
+func (d *Device) signPooled(ctx context.Context, digest [32]byte, pre *mpc.Presignature) (*mpc.Signature, error) {
+	s, err := d.open(ctx, wire.OpSign, wire.Hello{Digest: digest[:], Presignature: pre.ID})
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	share, err := s.needActive(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if share.Generation != pre.Generation {
+		return nil, s.fail(ctx, wire.CodeNoPresignature, errors.New("bridge: the pooled presignature is of a retired generation"))
+	}
+	d.progress(Progress{Phase: "sign", Detail: "pooled"})
+	return s.finishSign(ctx, digest, pre)
+}
+
+func (d *Device) signInline(ctx context.Context, digest [32]byte) (*mpc.Signature, error) {
 	s, err := d.open(ctx, wire.OpSign, wire.Hello{Digest: digest[:]})
 	if err != nil {
 		return nil, err
@@ -483,7 +547,12 @@ func (d *Device) Sign(ctx context.Context, digest [32]byte) (*mpc.Signature, err
 	if err != nil {
 		return nil, err
 	}
-	pre := out.(*mpc.Presignature)
+	return s.finishSign(ctx, digest, out.(*mpc.Presignature))
+}
+
+// finishSign takes the server's σ and combines it with ours; the device's
+// σ never leaves it.
+func (s *session) finishSign(ctx context.Context, digest [32]byte, pre *mpc.Presignature) (*mpc.Signature, error) {
 	own, err := pre.PartialSign(digest)
 	if err != nil {
 		return nil, err
@@ -500,24 +569,43 @@ func (d *Device) Sign(ctx context.Context, digest [32]byte) (*mpc.Signature, err
 	if err != nil {
 		return nil, s.fail(ctx, wire.CodeProtocolAbort, err)
 	}
-	d.progress(Progress{Phase: "done"})
+	s.d.progress(Progress{Phase: "done"})
 	return sig, nil
 }
 
 // Refresh re-shares the signing key with new aux info (proactive refresh).
 func (d *Device) Refresh(ctx context.Context) (*WalletInfo, error) {
+	return d.refresh(ctx, false)
+}
+
+// refresh runs a refresh session; with auxOnly, it stops without running
+// when the share the session starts from already has its aux info (an
+// interrupted aux-info whose commit the server had made).
+func (d *Device) refresh(ctx context.Context, auxOnly bool) (*WalletInfo, error) {
 	primes, err := d.primes(ctx)
 	if err != nil {
 		return nil, err
 	}
 	s, err := d.open(ctx, wire.OpRefresh, wire.Hello{})
 	if err != nil {
+		// Nothing was made from the primes yet: they stay spare for the
+		// next try.
+		if _, serr := d.AddSparePrimes(ctx, primes); serr != nil {
+			return nil, errors.Join(err, serr)
+		}
 		return nil, err
 	}
 	defer s.close()
 	share, err := s.needActive(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if auxOnly && share.Aux != nil {
+		// The primes stay spare for the next key.
+		if _, err := d.AddSparePrimes(ctx, primes); err != nil {
+			return nil, err
+		}
+		return d.info(s.welcome.WalletID, share), nil
 	}
 	out, err := s.run(ctx, mpc.ProtocolRefresh, share.Generation, func(cfg mpc.Config) (mpc.Round, *mpc.Message, error) {
 		return mpc.Refresh(mpc.RefreshConfig{Config: cfg, Share: share, Primes: primes})
@@ -540,6 +628,9 @@ func (d *Device) Refresh(ctx context.Context) (*WalletInfo, error) {
 func (d *Device) Backup(ctx context.Context, secret *BackupSecret) error {
 	if err := secret.validate(); err != nil {
 		return &Error{Code: wire.CodeInvalidArgument, Err: err}
+	}
+	if err := d.ensureSigningReady(ctx); err != nil {
+		return err
 	}
 	s, err := d.open(ctx, wire.OpBackup, wire.Hello{Method: secret.Method})
 	if err != nil {

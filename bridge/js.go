@@ -41,6 +41,58 @@ func Register() {
 		out.Set("signature", uint8Array(sig.Bytes()))
 		return out, nil
 	}))
+	api.Set("finishAux", deviceFunc(func(ctx context.Context, d *Device, o js.Value) (any, error) {
+		info, err := d.FinishAux(ctx)
+		if err != nil || info == nil {
+			return nil, err
+		}
+		return infoObject(info), nil
+	}))
+	api.Set("fillPool", deviceFunc(func(ctx context.Context, d *Device, o js.Value) (any, error) {
+		if n := o.Get("count"); n.Type() == js.TypeNumber && n.Int() > 0 {
+			have, err := d.Pooled(ctx)
+			if err != nil {
+				return nil, err
+			}
+			d.PoolSize = min(d.poolSize(), have+n.Int())
+		}
+		made, err := d.FillPool(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out := js.Global().Get("Object").New()
+		out.Set("made", made)
+		return out, nil
+	}))
+	api.Set("searchPrimes", asyncFunc(func(o js.Value) (any, error) {
+		p, err := mpc.GeneratePrimes(rand.Reader, 1)
+		if err != nil {
+			return nil, err
+		}
+		return uint8Array(encodePrimes(p)), nil
+	}))
+	api.Set("addSparePrimes", asyncFunc(func(o js.Value) (any, error) {
+		if o.Type() != js.TypeObject || o.Get("store").Type() != js.TypeObject {
+			return nil, codeErr(wire.CodeInvalidArgument, "bridge: store is required")
+		}
+		b, err := toBytes(o.Get("primes"))
+		if err != nil {
+			return nil, err
+		}
+		p, err := decodePrimes(b)
+		clear(b)
+		if err != nil {
+			return nil, err
+		}
+		d := &Device{Store: &jsStore{v: o.Get("store")}}
+		kept, err := d.AddSparePrimes(context.Background(), p)
+		if err != nil {
+			return nil, err
+		}
+		out := js.Global().Get("Object").New()
+		out.Set("kept", kept)
+		return out, nil
+	}))
 	api.Set("refresh", deviceFunc(func(ctx context.Context, d *Device, o js.Value) (any, error) {
 		info, err := d.Refresh(ctx)
 		if err != nil {
@@ -102,6 +154,22 @@ func Register() {
 		}
 		out := js.Global().Get("Object").New()
 		out.Set("hasShare", info != nil)
+		ctx := context.Background()
+		ready, err := d.IsSigningReady(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out.Set("signingReady", ready)
+		pooled, err := d.Pooled(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out.Set("pooled", pooled)
+		spare, err := d.SparePrimes(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out.Set("sparePrimes", spare)
 		if info != nil {
 			out.Set("address", info.Address)
 			out.Set("generation", float64(info.Generation))

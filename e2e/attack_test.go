@@ -35,7 +35,8 @@ func TestAttackServerInBrowser(t *testing.T) {
 	}
 	a := newProfile(t, "device")
 	a.do(t, time.Minute, chromedp.Navigate(ps.URL+"/e2e.html"))
-	if st := a.connect(t, apiKey); st.OnDevice {
+	// No background work: each attack meets the one session it is aimed at.
+	if st := a.connectWith(t, apiKey, "background: false,"); st.OnDevice {
 		t.Fatalf("fresh profile: device state %+v, want no wallet", st)
 	}
 
@@ -87,28 +88,41 @@ func TestAttackServerInBrowser(t *testing.T) {
 		return proxy.Last()
 	}
 
-	step("BitForge modulus at wallet creation", func(t *testing.T) {
-		m, err := attacktest.NewModulus(attacktest.ThreePrimes)
-		if err != nil {
-			t.Fatal(err)
-		}
-		attacked(t, attacktest.BitForge(m), `return await duet.createWallet();`, true)
-		if st := a.deviceState(t); st.OnDevice {
-			t.Fatalf("device holds a share after the attack: %+v", st)
-		}
-	})
-
-	oracle := new(attacktest.Oracle)
-	step("honest creation", func(t *testing.T) {
+	step("BitForge modulus at aux-info", func(t *testing.T) {
+		// Key generation commits the address; aux-info, which the first
+		// signature runs, meets the forged modulus.
 		var created struct {
 			Address string `json:"address"`
 		}
 		a.mustCall(t, createTimeout, `return await duet.createWallet();`, &created)
 		address = created.Address
-		if err := oracle.LearnDeviceKey(proxy.Last()); err != nil {
+		m, err := attacktest.NewModulus(attacktest.ThreePrimes)
+		if err != nil {
 			t.Fatal(err)
 		}
-		if err := oracle.LearnPresign(sign(t, "Duet e2e: before the attacks")); err != nil {
+		attacked(t, attacktest.BitForge(m), `return await duet.signMessage('Duet e2e: attacked aux-info');`, true)
+		if st := a.deviceState(t); !st.OnDevice || st.Generation != 1 {
+			t.Fatalf("device after the attack: %+v, want the wallet at generation 1", st)
+		}
+	})
+
+	oracle := new(attacktest.Oracle)
+	step("honest aux-info", func(t *testing.T) {
+		s := sign(t, "Duet e2e: before the attacks")
+		sessions := proxy.Sessions()
+		var aux *attacktest.Session
+		for i := len(sessions) - 1; i >= 0 && aux == nil; i-- {
+			if sessions[i].Hello != nil && sessions[i].Hello.Op == wire.OpRefresh {
+				aux = sessions[i]
+			}
+		}
+		if aux == nil {
+			t.Fatal("no aux-info session before the signature")
+		}
+		if err := oracle.LearnDeviceKey(aux); err != nil {
+			t.Fatal(err)
+		}
+		if err := oracle.LearnPresign(s); err != nil {
 			t.Fatal(err)
 		}
 	})

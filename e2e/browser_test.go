@@ -315,12 +315,19 @@ type walletState struct {
 // without asking (autoApprove): the approval point has tests of its own.
 func (p *profile) connect(t *testing.T, apiKey string) walletState {
 	t.Helper()
+	return p.connectWith(t, apiKey, "")
+}
+
+// connectWith connects with more options of Duet.connect, given as the
+// source of object properties ("background: false").
+func (p *profile) connectWith(t *testing.T, apiKey, options string) walletState {
+	t.Helper()
 	var st walletState
 	p.mustCall(t, 3*time.Minute, `
 const { Duet } = await import('/duet.js');
 const log = [];
 globalThis.e2e = { log, duet: null };
-const d = await Duet.connect({ apiKey: `+jsString(apiKey)+`, autoApprove: true, onProgress: (ev) => log.push({ ...ev, at: performance.now() }) });
+const d = await Duet.connect({ `+options+` apiKey: `+jsString(apiKey)+`, autoApprove: true, onProgress: (ev) => log.push({ ...ev, at: performance.now() }) });
 globalThis.e2e.duet = d;
 return { hasShare: d.isWalletOnDevice(), address: d.address, generation: (await d.deviceState()).generation };
 `, &st)

@@ -66,6 +66,9 @@ const d = await Duet.connect({
   apiKey: `+jsString(clientKey)+`,
   rpcConfig: { 'eip155:1337': `+jsString(chain.url)+`, 'eip155:31337': `+jsString(other.url)+` },
   chainId: 'eip155:1337',
+  // Signatures run aux-info and presign in their own sessions, so that the
+  // store holds exactly what each step made.
+  background: false,
   hooks: {
     onSignatureRequest: async (req) => {
       globalThis.e2e.hookCalls.push(req);

@@ -343,9 +343,13 @@ export class Duet {
   #fetch;
   #onProgress;
   #provider;
-  #state = { hasShare: false, stale: false, address: null, generation: 0, walletId: '' };
+  #state = { hasShare: false, stale: false, address: null, generation: 0, walletId: '', signingReady: false };
   #persistence = Promise.resolve(null);
   #queue = Promise.resolve();
+  #queued_ = 0; // operations queued or running
+  #filling = false; // a background presignature is queued
+  #background = true; // connect's background option
+  #listeners = new Map(); // event name → Set of listeners
   #ready = false;
   #stopAnnouncing = () => {};
 
@@ -419,6 +423,10 @@ export class Duet {
    *   module may take before connect fails with NETWORK; default 120000
    * @param {typeof fetch} [options.fetch] the fetch used for the server's
    *   HTTP API and the chains' RPC; default globalThis.fetch
+   * @param {boolean} [options.background] run aux-info after createWallet
+   *   and keep a pool of presignatures, in the background; default true.
+   *   With false, aux-info runs when the first signature needs it and each
+   *   signature presigns inline.
    * @param {boolean | {frameUrl?: string}} [options.isolation] run the
    *   device party (worker, sealed store, API key) and the approval dialog
    *   in an iframe of the server's origin (frameUrl, default
@@ -455,6 +463,10 @@ export class Duet {
     if (!Number.isFinite(connectTimeoutMs) || connectTimeoutMs <= 0) {
       throw invalid('connectTimeoutMs must be a positive number');
     }
+    if (options.background !== undefined && typeof options.background !== 'boolean') {
+      throw invalid('background must be a boolean');
+    }
+    const background = options.background !== false;
     const providerOptions = { chainId, rpcConfig, fetch: fetchFn };
     try {
       checkProviderOptions(providerOptions);
@@ -475,7 +487,7 @@ export class Duet {
         throw invalid('isolation mode takes apiKey, which the frame keeps; getSessionToken is for the standard mode');
       }
       new Credential({ apiKey });
-      return Duet.#connectIsolated({ url, apiKey, frameUrl, onProgress, providerOptions, fetchFn, loadTimeoutMs, announce });
+      return Duet.#connectIsolated({ url, apiKey, frameUrl, onProgress, providerOptions, fetchFn, loadTimeoutMs, announce, background });
     }
     const credential = new Credential({ apiKey, getSessionToken });
     const approve = approvalGate(checkApprovalOptions({ hooks, autoApprove }));
@@ -521,11 +533,11 @@ export class Duet {
       started.release();
     }
     duet.#persistence = requestPersistence();
-    duet.#finishConnect(announce, onProgress);
+    duet.#finishConnect(announce, onProgress, background);
     return duet;
   }
 
-  static async #connectIsolated({ url, apiKey, frameUrl, onProgress, providerOptions, fetchFn, loadTimeoutMs, announce }) {
+  static async #connectIsolated({ url, apiKey, frameUrl, onProgress, providerOptions, fetchFn, loadTimeoutMs, announce, background }) {
     if (!globalThis.document) {
       throw new DuetError(ErrorCode.UNSUPPORTED, 'duet: isolation mode needs a page to add its frame to');
     }
@@ -548,18 +560,22 @@ export class Duet {
       channel.close(e);
       throw e;
     }
-    duet.#finishConnect(announce, onProgress);
+    duet.#finishConnect(announce, onProgress, background);
     return duet;
   }
 
-  #finishConnect(announce, onProgress) {
+  #finishConnect(announce, onProgress, background) {
     this.#ready = true;
+    this.#background = background;
     if (announce) {
       this.#stopAnnouncing = announceProvider(this.#provider);
     }
     if (onProgress) {
       callListener(onProgress, { operation: 'connect', phase: 'ready' });
     }
+    // A wallet whose aux-info did not finish (a tab closed while it ran)
+    // finishes it now; a signing-ready one refills its presignature pool.
+    this.#prepareSigning();
     // The provider emits connect when a dapp first asks for the accounts
     // (eth_requestAccounts), as wallets do: a dapp that found it by EIP-6963
     // is not connected before it asks.
@@ -625,7 +641,7 @@ export class Duet {
    */
   async isSigningReady() {
     await this.#refreshState();
-    if (!this.#state.hasShare || this.#state.stale) {
+    if (!this.#state.hasShare || this.#state.stale || !this.#state.signingReady) {
       return false;
     }
     const info = await this.getWalletInfo();
@@ -648,7 +664,12 @@ export class Duet {
   }
 
   /**
-   * Creates the wallet: key generation with the server, then aux-info.
+   * Creates the wallet and resolves with its address as soon as key
+   * generation commits. Aux-info, which signing needs, then runs in the
+   * background (reported to the connect-time onProgress as operation
+   * 'prepareSigning'); isSigningReady() tells when it is done, and the
+   * 'signingReady' event fires then. A signature asked for before waits for
+   * it.
    *
    * @returns {Promise<{address: string, generation: number}>}
    */
@@ -658,7 +679,65 @@ export class Duet {
     if (!res || !isAddress(res.address)) {
       throw new DuetError(ErrorCode.INTERNAL, 'duet: device module returned no address');
     }
+    this.#prepareSigning();
     return { address: res.address, generation: res.generation };
+  }
+
+  /**
+   * Adds a listener of this Duet's events: 'signingReady' (no argument),
+   * when the wallet's aux-info has run.
+   *
+   * @param {'signingReady'} event
+   * @param {Function} listener
+   */
+  on(event, listener) {
+    if (event !== 'signingReady') {
+      throw invalid(`unknown event ${String(event)}`);
+    }
+    if (typeof listener !== 'function') {
+      throw invalid('listener must be a function');
+    }
+    if (!this.#listeners.has(event)) {
+      this.#listeners.set(event, new Set());
+    }
+    this.#listeners.get(event).add(listener);
+  }
+
+  /** Removes a listener added with on. */
+  off(event, listener) {
+    this.#listeners.get(event)?.delete(listener);
+  }
+
+  // Queues the background work that makes the wallet sign fast: aux-info if
+  // it has not run, then the presignature pool.
+  #prepareSigning() {
+    if (!this.#background || !this.#state.hasShare || this.#channel.closed) {
+      return;
+    }
+    if (!this.#state.signingReady) {
+      this.#queued('prepareSigning', (progress) => this.#host.call('finishAux', {}, { onProgress: progress }))
+        .then(() => this.#fillPool(), () => {});
+      return;
+    }
+    this.#fillPool();
+  }
+
+  // Makes one pooled presignature at a time, while nothing else waits: a
+  // user's operation never queues behind more than one.
+  #fillPool() {
+    if (!this.#background || this.#filling || this.#channel.closed || !this.#state.signingReady) {
+      return;
+    }
+    this.#filling = true;
+    this.#queued('fillPool', (progress) => this.#host.call('fillPool', { count: 1 }, { onProgress: progress }))
+      .then((res) => {
+        this.#filling = false;
+        if (res && res.made > 0 && this.#queued_ === 0) {
+          this.#fillPool();
+        }
+      }, () => {
+        this.#filling = false;
+      });
   }
 
   /**
@@ -1067,10 +1146,15 @@ export class Duet {
 
   // Has request approved and signed by the host, in the session queue.
   #authorize(operation, request, onProgress) {
-    return this.#queued(operation, (progress) => this.#host.authorize(request, { onProgress: progress }), onProgress);
+    const result = this.#queued(operation, (progress) => this.#host.authorize(request, { onProgress: progress }), onProgress);
+    // A signature used a pooled presignature (or none was left): make the
+    // next one in the background.
+    result.then(() => this.#fillPool(), () => {});
+    return result;
   }
 
   #queued(operation, fn, onProgress) {
+    this.#queued_++;
     const run = async () => {
       this.#checkOpen();
       try {
@@ -1083,7 +1167,10 @@ export class Duet {
         }
       }
     };
-    const result = this.#queue.then(run, run);
+    const counted = () => run().finally(() => {
+      this.#queued_--;
+    });
+    const result = this.#queue.then(counted, counted);
     this.#queue = result.catch(() => {});
     return result;
   }
@@ -1095,10 +1182,17 @@ export class Duet {
     const address = hasShare && !stale && isAddress(s.address) ? s.address : null;
     const generation = hasShare && Number.isSafeInteger(Number(s.generation)) ? Number(s.generation) : 0;
     const walletId = hasShare && typeof s.walletId === 'string' ? s.walletId : '';
+    const signingReady = hasShare && !stale && s.signingReady === true;
     const before = this.#state.address;
-    this.#state = { hasShare, stale, address, generation, walletId };
+    const wasReady = this.#state.signingReady;
+    this.#state = { hasShare, stale, address, generation, walletId, signingReady };
     if (this.#ready && before !== address) {
       this.#providerControl?.emit('accountsChanged', address ? [address] : []);
+    }
+    if (signingReady && !wasReady) {
+      for (const listener of this.#listeners.get('signingReady') ?? []) {
+        callListener(listener);
+      }
     }
   }
 }

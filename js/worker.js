@@ -17,7 +17,7 @@ import './device-store.js';
   // Functions of globalThis.DuetDevice that the SDK may call.
   const deviceMethods = new Set([
     'keygen', 'sign', 'signTransaction', 'backup', 'recover', 'eject', 'refresh', 'removeBackup', 'verifyBackup',
-    'deviceState', 'hashPersonalMessage', 'hashTypedData', 'keccak256',
+    'deviceState', 'hashPersonalMessage', 'hashTypedData', 'keccak256', 'finishAux', 'fillPool',
   ]);
   // These take their single input rather than an options object.
   const hashMethods = new Set(['hashPersonalMessage', 'hashTypedData', 'keccak256']);
@@ -26,6 +26,7 @@ import './device-store.js';
   // same wallet's share through the two-phase commit at once.
   const sessionMethods = new Set([
     'keygen', 'sign', 'signTransaction', 'backup', 'recover', 'eject', 'refresh', 'removeBackup', 'verifyBackup',
+    'finishAux', 'fillPool',
   ]);
 
   // How long the module may take, after go.run, to publish DuetDevice.

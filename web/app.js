@@ -57,7 +57,7 @@ function clearError() {
 
 // The steps of each operation, in order, as a user would name them. A step
 // is the event's phase, or for the MPC rounds its protocol (aux-info is the
-// refresh protocol run right after key generation).
+// refresh protocol the SDK runs in the background after key generation).
 const stepNames = {
   check: 'Checking the key with the server',
   load: 'Loading the wallet module',
@@ -80,7 +80,7 @@ const stepNames = {
 
 const plans = {
   connect: ['check', 'load', 'ready'],
-  createWallet: ['primes', 'connecting', 'keygen', 'address', 'auxinfo', 'commit', 'done'],
+  createWallet: ['connecting', 'keygen', 'commit', 'address', 'done'],
   backupWallet: ['connecting', 'backuppair', 'encrypting', 'commit', 'done'],
   recoverWallet: ['connecting', 'decrypting', 'recoverpair', 'commit', 'done'],
   ejectPrivateKey: ['connecting', 'decrypting', 'done'],
@@ -96,7 +96,7 @@ function stepOf(ev) {
     return ev.phase;
   }
   if (ev.protocol === 'refresh') {
-    return { createWallet: 'auxinfo', backupWallet: 'backuppair', recoverWallet: 'recoverpair' }[ev.operation] ?? 'refresh';
+    return { prepareSigning: 'auxinfo', backupWallet: 'backuppair', recoverWallet: 'recoverpair' }[ev.operation] ?? 'refresh';
   }
   return ev.protocol;
 }
@@ -132,10 +132,16 @@ function describe(ev) {
   return ev.round !== undefined ? `${ev.operation}: ${name} (round ${ev.round})` : `${ev.operation}: ${name}`;
 }
 
+// The SDK's own background work (aux-info after createWallet, the
+// presignature pool) is logged but does not make the page busy.
+const backgroundOperations = new Set(['prepareSigning', 'fillPool']);
+
 function onProgress(ev) {
-  const name = showProgress(ev);
-  setStatus($('status').dataset.state === 'connecting' ? 'connecting' : 'busy', name + '…');
   const text = describe(ev);
+  if (!backgroundOperations.has(ev.operation)) {
+    const name = showProgress(ev);
+    setStatus($('status').dataset.state === 'connecting' ? 'connecting' : 'busy', name + '…');
+  }
   const log = $('log');
   const li = document.createElement('li');
   li.textContent = text;

@@ -75,6 +75,9 @@ const (
 	// backup share of a method, and the server that the custodian's share
 	// still makes the wallet's public key with it.
 	OpVerifyBackup = "verify-backup"
+	// OpPresign makes one presignature for both parties' pools; the server
+	// ends it with Done once its copy is stored.
+	OpPresign = "presign"
 )
 
 // ErrFrame is returned for a frame that does not decode.
@@ -125,6 +128,9 @@ type Hello struct {
 	Gens   Generations
 	Digest []byte // sign: the 32-byte message digest
 	Method string // backup, recover, eject: the backup method
+	// Presignature (sign) names a pooled presignature by its psid; empty
+	// means the session presigns inline.
+	Presignature []byte
 }
 
 const (
@@ -135,7 +141,7 @@ const (
 
 func (h *Hello) Frame() *Frame {
 	e := codec.NewEncoder(128).VarBytes([]byte(h.APIKey)).VarBytes([]byte(h.Op)).Fixed(h.Nonce).
-		Uint64(h.Gens.Active).Uint64(h.Gens.Pending).VarBytes(h.Digest).VarBytes([]byte(h.Method))
+		Uint64(h.Gens.Active).Uint64(h.Gens.Pending).VarBytes(h.Digest).VarBytes([]byte(h.Method)).VarBytes(h.Presignature)
 	return &Frame{Type: TypeHello, Body: e.Bytes()}
 }
 
@@ -153,6 +159,7 @@ func ParseHello(f *Frame) (*Hello, error) {
 	h.Gens.Pending = d.Uint64()
 	h.Digest = d.VarBytes(32)
 	h.Method = string(d.VarBytes(maxMethod))
+	h.Presignature = d.VarBytes(32)
 	if err := d.Finish(); err != nil {
 		return nil, fmt.Errorf("%w: hello: %v", ErrFrame, err)
 	}
@@ -353,6 +360,12 @@ const (
 	CodeBadFrame           = "BAD_FRAME"
 	CodeBusy               = "BUSY"
 	CodeRateLimited        = "RATE_LIMITED"
-	CodeServerError        = "SERVER_ERROR"
-	CodeInternal           = "INTERNAL"
+	// CodeNotSigningReady: the wallet's active share has no aux info yet
+	// (key generation committed, aux-info not yet run).
+	CodeNotSigningReady = "NOT_SIGNING_READY"
+	// CodeNoPresignature: the pooled presignature a sign session named is
+	// not in the server's pool (used, expired, or of another generation).
+	CodeNoPresignature = "NO_PRESIGNATURE"
+	CodeServerError    = "SERVER_ERROR"
+	CodeInternal       = "INTERNAL"
 )

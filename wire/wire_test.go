@@ -8,13 +8,13 @@ import (
 
 func TestFramesRoundTrip(t *testing.T) {
 	nonce := bytes.Repeat([]byte{7}, 32)
-	hello := &Hello{APIKey: "duet_cli_x", Op: OpSign, Nonce: nonce, Gens: Generations{Active: 3, Pending: 4}, Digest: bytes.Repeat([]byte{1}, 32), Method: "password"}
+	hello := &Hello{APIKey: "duet_cli_x", Op: OpSign, Nonce: nonce, Gens: Generations{Active: 3, Pending: 4}, Digest: bytes.Repeat([]byte{1}, 32), Method: "password", Presignature: bytes.Repeat([]byte{2}, 32)}
 	f, err := ParseFrame(hello.Frame().Marshal())
 	if err != nil {
 		t.Fatal(err)
 	}
 	h, err := ParseHello(f)
-	if err != nil || h.APIKey != hello.APIKey || h.Op != OpSign || h.Gens != hello.Gens || !bytes.Equal(h.Digest, hello.Digest) || h.Method != "password" {
+	if err != nil || h.APIKey != hello.APIKey || h.Op != OpSign || h.Gens != hello.Gens || !bytes.Equal(h.Digest, hello.Digest) || h.Method != "password" || !bytes.Equal(h.Presignature, hello.Presignature) {
 		t.Fatalf("hello: %+v %v", h, err)
 	}
 	pair := bytes.Repeat([]byte{2}, 32)

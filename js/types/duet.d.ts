@@ -153,6 +153,8 @@ interface ConnectOptionsBase {
   loadTimeoutMs?: number;
   /** How long connect's first request (the key and server check) may wait for an answer before NETWORK; default 10000. */
   connectTimeoutMs?: number;
+  /** Run aux-info after createWallet and keep a pool of presignatures in the background; default true. */
+  background?: boolean;
   /** The fetch for the server's API and the chains' RPC; default globalThis.fetch. */
   fetch?: typeof globalThis.fetch;
 }
@@ -265,7 +267,12 @@ export declare class Duet {
   readonly closed: boolean;
   isWalletOnDevice(): boolean;
   deviceState(): Promise<WalletState>;
+  /** Resolves with the address once key generation commits; aux-info then runs in the background. */
   createWallet(options?: OperationOptions): Promise<{ address: Hex; generation: number }>;
+  /** Whether aux-info has run, so that a signature starts at once. */
+  isSigningReady(): Promise<boolean>;
+  on(event: 'signingReady', listener: () => void): void;
+  off(event: 'signingReady', listener: () => void): void;
   signDigest(digest: Uint8Array | Hex, options?: OperationOptions): Promise<DigestSignature>;
   signMessage(message: string | Uint8Array, options?: OperationOptions): Promise<Hex>;
   hashTypedData(typedData: TypedData | string): Promise<Uint8Array>;

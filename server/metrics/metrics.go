@@ -115,6 +115,7 @@ func (s *Sessions) Limited(limit string) {
 var operations = map[string]bool{
 	wire.OpKeygen: true, wire.OpSign: true, wire.OpBackup: true,
 	wire.OpRecover: true, wire.OpEject: true, wire.OpRefresh: true,
+	wire.OpPresign: true,
 }
 
 var codes = map[string]bool{
@@ -123,6 +124,7 @@ var codes = map[string]bool{
 	wire.CodeNotBackedUp: true, wire.CodeEjectNotAuthorized: true, wire.CodeStaleDevice: true,
 	wire.CodeNetwork: true, wire.CodeProtocolAbort: true, wire.CodeBadFrame: true,
 	wire.CodeBusy: true, wire.CodeServerError: true, wire.CodeInternal: true,
+	wire.CodeNotSigningReady: true, wire.CodeNoPresignature: true,
 }
 
 var protocols = map[string]bool{

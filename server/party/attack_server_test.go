@@ -26,7 +26,7 @@ import (
 
 type serverAttack struct {
 	name   string
-	op     string // keygen, sign or refresh
+	op     string // keygen, aux, sign or refresh
 	tamper func(t *testing.T) attacktest.Tamper
 	code   string
 	// checks lists the checks the device may name (any one); none for a
@@ -49,7 +49,7 @@ type attackBed struct {
 	url     string
 	dev     *bridge.Device
 	address string
-	keygen  *attacktest.Session // the wallet's creation
+	keygen  *attacktest.Session // the wallet's aux-info, after its key generation
 	signs   []*attacktest.Session
 }
 
@@ -60,10 +60,11 @@ func newAttackBed(t *testing.T) *attackBed {
 	ps := httptest.NewServer(p)
 	t.Cleanup(ps.Close)
 	b := &attackBed{e: e, proxy: p, url: ps.URL, dev: e.newDevice(ps.URL)}
-	info, err := b.dev.Keygen(ctx(t))
+	info, err := keygenReady(ctx(t), b.dev)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The aux-info session holds the device's Paillier key.
 	b.address, b.keygen = info.Address, p.Last()
 	return b
 }
@@ -94,8 +95,15 @@ func (b *attackBed) sign(t *testing.T, msg string) *attacktest.Session {
 	return s
 }
 
+// opAux is the aux-info that follows key generation, played against a new
+// wallet whose key generation committed.
+const opAux = "aux"
+
 func run(t *testing.T, dev *bridge.Device, op string) error {
 	switch op {
+	case opAux:
+		_, err := dev.FinishAux(ctx(t))
+		return err
 	case wire.OpKeygen:
 		_, err := dev.Keygen(ctx(t))
 		return err
@@ -114,8 +122,13 @@ func run(t *testing.T, dev *bridge.Device, op string) error {
 func (b *attackBed) play(t *testing.T, a serverAttack) {
 	t.Helper()
 	dev := b.dev
-	if a.op == wire.OpKeygen {
+	if a.op == wire.OpKeygen || a.op == opAux {
 		dev = b.newDevice(t)
+	}
+	if a.op == opAux {
+		if _, err := dev.Keygen(ctx(t)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	store := dev.Store.(*memStore)
 	before := store.snapshot()
@@ -173,12 +186,21 @@ func (b *attackBed) play(t *testing.T, a serverAttack) {
 	}
 
 	// Through the honest server the wallet still works.
-	if a.op == wire.OpKeygen {
+	switch a.op {
+	case wire.OpKeygen:
 		info, err := dev.Keygen(ctx(t))
 		if err != nil {
 			t.Fatalf("creating the wallet after the attack: %v", err)
 		}
 		mustSign(t, dev, info.Address, "after "+a.name)
+		return
+	case opAux:
+		// Signing runs the aux-info the attack stopped.
+		st, err := dev.State(ctx(t))
+		if err != nil || st == nil {
+			t.Fatalf("device state after the attack: %+v, %v", st, err)
+		}
+		mustSign(t, dev, st.Address, "after "+a.name)
 		return
 	}
 	mustSign(t, dev, b.address, "after "+a.name)
@@ -202,7 +224,7 @@ func TestAttackServerForgesAndReplays(t *testing.T) {
 
 	// Another wallet's presigning message, from the same server.
 	other := b.newDevice(t)
-	oinfo, err := other.Keygen(ctx(t))
+	oinfo, err := keygenReady(ctx(t), other)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,9 +254,9 @@ func TestAttackServerForgesAndReplays(t *testing.T) {
 	abort := wire.CodeProtocolAbort
 	attacks := []serverAttack{
 		// Wallet creation.
-		{"BitForge small factor", wire.OpKeygen, bitforge(attacktest.SmallFactor), abort, []string{"Πfac"}, true, true},
-		{"BitForge not Paillier-Blum", wire.OpKeygen, bitforge(attacktest.NotBlum), abort, []string{"Πmod"}, true, true},
-		{"BitForge three primes", wire.OpKeygen, bitforge(attacktest.ThreePrimes), abort, []string{"Πmod"}, true, true},
+		{"BitForge small factor", opAux, bitforge(attacktest.SmallFactor), abort, []string{"Πfac"}, true, true},
+		{"BitForge not Paillier-Blum", opAux, bitforge(attacktest.NotBlum), abort, []string{"Πmod"}, true, true},
+		{"BitForge three primes", opAux, bitforge(attacktest.ThreePrimes), abort, []string{"Πmod"}, true, true},
 		{"forged Schnorr in key generation", wire.OpKeygen, fixed(attacktest.ForgeKeygenSchnorr()), abort, []string{"Πsch"}, false, false},
 		{"own commitment reflected", wire.OpKeygen, fixed(attacktest.Reflect(mpc.ProtocolKeygen, 1)), abort, []string{"commitment reflection"}, false, false},
 		// Refresh with new aux info.
@@ -348,10 +370,10 @@ func TestAttackServerWrongCommit(t *testing.T) {
 	if !b.proxy.Last().Tampered() {
 		t.Fatal("the tamper never met the commit")
 	}
-	if bridge.Code(err) != wire.CodeProtocolAbort || !strings.Contains(err.Error(), "server committed generation 7, not 2") {
+	if bridge.Code(err) != wire.CodeProtocolAbort || !strings.Contains(err.Error(), "server committed generation 8, not 3") {
 		t.Fatalf("device accepted or misreported a commit of another generation: %v", err)
 	}
-	if st, err := b.dev.State(ctx(t)); err != nil || st.Generation != 1 {
+	if st, err := b.dev.State(ctx(t)); err != nil || st.Generation != 2 {
 		t.Fatalf("device activated something on a wrong commit: %+v, %v", st, err)
 	}
 	mustSign(t, b.dev, b.address, "after a wrong commit")

@@ -49,7 +49,7 @@ func newAttackWallet(t *testing.T, e *attackEnv) *attackWallet {
 	_, key := e.newClient()
 	st := &memStore{}
 	dev := e.honestDevice(key, st)
-	info, err := dev.Keygen(ctx(t))
+	info, err := keygenReady(ctx(t), dev)
 	if err != nil {
 		t.Fatalf("keygen: %v", err)
 	}

@@ -70,7 +70,7 @@ func walletState(t *testing.T, e *env) store.Wallet {
 func TestSessionGuards(t *testing.T) {
 	e := newEnv(t)
 	dev := e.newDevice(e.srv.URL)
-	info, err := dev.Keygen(ctx(t))
+	info, err := keygenReady(ctx(t), dev)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +227,7 @@ func (p *tamperProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func TestAckOfAnotherGeneration(t *testing.T) {
 	e := newEnv(t)
 	dev := e.newDevice(e.srv.URL)
-	info, err := dev.Keygen(ctx(t))
+	info, err := keygenReady(ctx(t), dev)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,10 @@ import (
 // every abort is a failed probe: both are counted in the store, so a restart
 // or another replica on the same database does not reset them.
 //
+// The aux-info that follows key generation (a refresh of a share without
+// aux info) completes the wallet's creation and is not counted; like key
+// generation, it is bounded by the abort limit alone.
+//
 // Share changes are counted in fixed windows: a window opens with the
 // wallet's first backup, refresh or recovery after the previous window
 // ended, and at most ShareChanges sessions start in it. Removing a backup

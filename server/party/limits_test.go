@@ -169,7 +169,7 @@ func TestShareChangeLimit(t *testing.T) {
 		now:    clk.Now, primes: primes,
 	})
 	dev := e.newDevice(e.srv.URL)
-	info, err := dev.Keygen(ctx(t))
+	info, err := keygenReady(ctx(t), dev)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +230,7 @@ func TestShareChangeLimit(t *testing.T) {
 func TestShareChangeLimitIsPerWallet(t *testing.T) {
 	e := newEnvWith(t, envConfig{limits: party.Limits{ShareChanges: 1, Aborts: 100}})
 	a := e.newDevice(e.srv.URL)
-	if _, err := a.Keygen(ctx(t)); err != nil {
+	if _, err := keygenReady(ctx(t), a); err != nil {
 		t.Fatal(err)
 	}
 	c, key, err := e.store.CreateClient(ctx(t), mustOrg(t, e))
@@ -239,7 +239,7 @@ func TestShareChangeLimitIsPerWallet(t *testing.T) {
 	}
 	b := e.newDevice(e.srv.URL)
 	b.APIKey = key
-	if _, err := b.Keygen(ctx(t)); err != nil {
+	if _, err := keygenReady(ctx(t), b); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.Refresh(ctx(t)); err != nil {
@@ -268,7 +268,7 @@ func TestAbortLockout(t *testing.T) {
 		now:    clk.Now,
 	})
 	dev := e.newDevice(e.srv.URL)
-	info, err := dev.Keygen(ctx(t))
+	info, err := keygenReady(ctx(t), dev)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +323,7 @@ func TestLimitsSharedOnPostgres(t *testing.T) {
 	})
 	b := a.restart(t)
 	devA := a.newDevice(a.srv.URL)
-	info, err := devA.Keygen(ctx(t))
+	info, err := keygenReady(ctx(t), devA)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,12 +25,12 @@ func TestSessionMetrics(t *testing.T) {
 	defer ts.Close()
 
 	dev := e.newDevice(ts.URL)
-	info, err := dev.Keygen(ctx(t))
+	info, err := keygenReady(ctx(t), dev)
 	if err != nil {
 		t.Fatal(err)
 	}
 	mustSign(t, dev, info.Address, "metrics")
-	if _, err := dev.Keygen(ctx(t)); bridge.Code(err) != wire.CodeWalletExists {
+	if _, err := keygenReady(ctx(t), dev); bridge.Code(err) != wire.CodeWalletExists {
 		t.Fatalf("second keygen: %v", err)
 	}
 	bad := e.newDevice(ts.URL)

@@ -70,6 +70,10 @@ type Handler struct {
 	LockLease time.Duration
 	// Metrics, if set, records each session's operation, outcome and time.
 	Metrics *metrics.Sessions
+	// PoolSize caps the presignatures kept per wallet and generation
+	// (default 3); PoolTTL is how long one stays usable (default 24 hours).
+	PoolSize int
+	PoolTTL  time.Duration
 
 	socks sockets
 }
@@ -305,6 +309,8 @@ func (s *session) serve(ctx context.Context) error {
 		return s.removeBackup(ctx)
 	case wire.OpVerifyBackup:
 		return s.verifyBackup(ctx)
+	case wire.OpPresign:
+		return s.presign(ctx)
 	}
 	return fail(wire.CodeInvalidArgument, "unknown operation %q", hello.Op)
 }
@@ -322,8 +328,13 @@ func (s *session) loadWallet(ctx context.Context, lock bool) error {
 	if err != nil {
 		return fail(wire.CodeServerError, "loading the wallet failed")
 	}
-	if err := s.admitShareChange(ctx, w.ID); err != nil {
-		return err
+	// A refresh is admitted once its share is loaded: the aux-info that
+	// follows key generation completes the wallet's creation and is not
+	// counted.
+	if s.op != wire.OpRefresh {
+		if err := s.admitShareChange(ctx, w.ID); err != nil {
+			return err
+		}
 	}
 	if lock {
 		if err := s.lockWallet(ctx, w.ID); err != nil {
@@ -451,22 +462,31 @@ func (s *session) keygen(ctx context.Context) error {
 	if err := s.conn.Send(ctx, (&wire.Welcome{WalletID: id, Nonce: s.nonce}).Frame()); err != nil {
 		return err
 	}
+	// Key generation alone commits as generation 1: the address is the
+	// wallet's from here on. Aux-info follows in a refresh session of its
+	// own, which the device runs next, or on its next connect if this one
+	// ends first.
 	out, err := s.run(ctx, mpc.ProtocolKeygen, 0, mpc.Keygen)
 	if err != nil {
 		return err
 	}
-	first := out.(*mpc.KeyShare)
-	share, err := s.refreshWithPrimes(ctx, first.Generation, func(cfg mpc.Config, primes *mpc.Primes) mpc.RefreshConfig {
-		return mpc.RefreshConfig{Config: cfg, Share: first, Primes: primes}
-	})
-	first.Wipe()
-	if err != nil {
-		return err
-	}
+	share := out.(*mpc.KeyShare)
+	defer share.Wipe()
+	share.Generation = 1
 	data, _ := share.MarshalBinary()
 	addr := mpc.Address(share.PublicKey)
 	w := store.Wallet{ID: id, ClientID: s.client.ID, PublicKey: share.PublicKey.Bytes(), Address: fmt.Sprintf("0x%x", addr)}
-	if err := s.h.Store.CreateWallet(ctx, w, share.Generation, data, share.PublicDigest()); err != nil {
+	err = s.h.Store.CreateWallet(ctx, w, share.Generation, data, share.PublicDigest())
+	if errors.Is(err, store.ErrWalletExists) {
+		// An earlier creation of this client that never committed (its
+		// session stored the wallet after this one looked): start over.
+		if ex, lerr := s.h.Store.WalletByClient(ctx, s.client.ID); lerr == nil && ex.ActiveGeneration == 0 {
+			if derr := s.h.Store.DropPending(ctx, ex.ID, ex.PendingGeneration); derr == nil || errors.Is(derr, store.ErrNotFound) || errors.Is(derr, store.ErrNotPending) {
+				err = s.h.Store.CreateWallet(ctx, w, share.Generation, data, share.PublicDigest())
+			}
+		}
+	}
+	if err != nil {
 		if errors.Is(err, store.ErrWalletExists) {
 			return fail(wire.CodeWalletExists, "this client already has a wallet")
 		}
@@ -492,6 +512,12 @@ func (s *session) sign(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if share.Aux == nil {
+		return fail(wire.CodeNotSigningReady, "aux-info of this wallet has not run yet")
+	}
+	if len(s.hello.Presignature) != 0 {
+		return s.signPooled(ctx, share)
+	}
 	out, err := s.run(ctx, mpc.ProtocolPresign, share.Generation, func(cfg mpc.Config) (mpc.Round, *mpc.Message, error) {
 		return mpc.Presign(mpc.PresignConfig{Config: cfg, Share: share})
 	})
@@ -501,6 +527,10 @@ func (s *session) sign(ctx context.Context) error {
 	pre := out.(*mpc.Presignature)
 	// The presignature lives only in this session; PartialSign erases it
 	// before σ leaves, so it signs exactly this digest.
+	return s.sendSigma(ctx, pre)
+}
+
+func (s *session) sendSigma(ctx context.Context, pre *mpc.Presignature) error {
 	partial, err := pre.PartialSign([32]byte(s.hello.Digest))
 	if err != nil {
 		return err
@@ -519,6 +549,11 @@ func (s *session) refresh(ctx context.Context) error {
 	share, err := s.activeShare(ctx)
 	if err != nil {
 		return err
+	}
+	if share.Aux != nil {
+		if err := s.admitShareChange(ctx, s.walletID); err != nil {
+			return err
+		}
 	}
 	next, err := s.refreshWithPrimes(ctx, share.Generation, func(cfg mpc.Config, primes *mpc.Primes) mpc.RefreshConfig {
 		return mpc.RefreshConfig{Config: cfg, Share: share, Primes: primes}
@@ -569,6 +604,9 @@ func (s *session) backup(ctx context.Context) error {
 	share, err := s.activeShare(ctx)
 	if err != nil {
 		return err
+	}
+	if share.Aux == nil {
+		return fail(wire.CodeNotSigningReady, "aux-info of this wallet has not run yet")
 	}
 	out, err := s.run(ctx, mpc.ProtocolRefresh, share.Generation, func(cfg mpc.Config) (mpc.Round, *mpc.Message, error) {
 		return mpc.Refresh(mpc.RefreshConfig{Config: cfg, Share: share})

@@ -226,14 +226,14 @@ func mustSign(t *testing.T, d *bridge.Device, address string, msg string) {
 func TestWalletLifecycle(t *testing.T) {
 	e := newEnv(t)
 	dev := e.newDevice(e.srv.URL)
-	info, err := dev.Keygen(ctx(t))
+	info, err := keygenReady(ctx(t), dev)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Generation != 1 || !common.IsHexAddress(info.Address) {
-		t.Fatalf("keygen gave %+v", info)
+	if info.Generation != 2 || !common.IsHexAddress(info.Address) {
+		t.Fatalf("keygen and aux-info gave %+v", info)
 	}
-	if _, err := dev.Keygen(ctx(t)); bridge.Code(err) != wire.CodeWalletExists {
+	if _, err := keygenReady(ctx(t), dev); bridge.Code(err) != wire.CodeWalletExists {
 		t.Fatalf("second keygen: %v", err)
 	}
 	mustSign(t, dev, info.Address, "hello")
@@ -260,8 +260,8 @@ func TestWalletLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.Address != info.Address || rec.Generation != 2 {
-		t.Fatalf("recovered %+v, want address %s at generation 2", rec, info.Address)
+	if rec.Address != info.Address || rec.Generation != 3 {
+		t.Fatalf("recovered %+v, want address %s at generation 3", rec, info.Address)
 	}
 	mustSign(t, newDev, info.Address, "recovered")
 	if _, err := dev.Sign(ctx(t), [32]byte{1}); bridge.Code(err) != wire.CodeStaleDevice {
@@ -277,7 +277,7 @@ func TestWalletLifecycle(t *testing.T) {
 
 	// Proactive refresh keeps the address.
 	ref, err := newDev.Refresh(ctx(t))
-	if err != nil || ref.Address != info.Address || ref.Generation != 3 {
+	if err != nil || ref.Address != info.Address || ref.Generation != 4 {
 		t.Fatalf("refresh: %+v, %v", ref, err)
 	}
 	mustSign(t, newDev, info.Address, "refreshed")
@@ -312,7 +312,7 @@ func TestWalletLifecycle(t *testing.T) {
 func TestSessionRefusesBadClients(t *testing.T) {
 	e := newEnv(t)
 	dev := e.newDevice(e.srv.URL)
-	info, err := dev.Keygen(ctx(t))
+	info, err := keygenReady(ctx(t), dev)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +346,7 @@ func TestSessionRefusesBadClients(t *testing.T) {
 		t.Fatal("device state changed")
 	}
 	w, err := e.store.WalletByClient(ctx(t), e.clientID)
-	if err != nil || w.ActiveGeneration != 1 || w.PendingGeneration != 0 {
+	if err != nil || w.ActiveGeneration != info.Generation || w.PendingGeneration != 0 {
 		t.Fatalf("server state changed: %+v %v", w, err)
 	}
 	mustSign(t, dev, info.Address, "still serving")
@@ -441,7 +441,7 @@ func TestSocketCutsKeepTheWallet(t *testing.T) {
 	e := newEnv(t)
 	target := "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/v1/session"
 	dev := e.newDevice(e.srv.URL)
-	info, err := dev.Keygen(ctx(t))
+	info, err := keygenReady(ctx(t), dev)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -527,4 +527,14 @@ func trySign(t *testing.T, d *bridge.Device, address string) error {
 		return errors.New("signature recovers to another address")
 	}
 	return nil
+}
+
+// keygenReady creates the wallet and runs its aux-info, as the SDK does in
+// the background after createWallet resolves; the share is signing-ready at
+// generation 2.
+func keygenReady(ctx context.Context, d *bridge.Device) (*bridge.WalletInfo, error) {
+	if _, err := d.Keygen(ctx); err != nil {
+		return nil, err
+	}
+	return d.FinishAux(ctx)
 }

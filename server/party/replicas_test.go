@@ -229,7 +229,7 @@ func TestLockFreedWhenWelcomeFails(t *testing.T) {
 	eachDatabase(t, func(t *testing.T, c *replicas) {
 		a, b := c.r[0], c.r[1]
 		dev := c.device(a.srv.URL, nil)
-		info, err := dev.Keygen(ctx(t))
+		info, err := keygenReady(ctx(t), dev)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -336,7 +336,7 @@ func TestConcurrentRefreshOnTwoReplicas(t *testing.T) {
 	eachDatabase(t, func(t *testing.T, c *replicas) {
 		a, b := c.r[0], c.r[1]
 		first := c.device(a.srv.URL, nil)
-		info, err := first.Keygen(ctx(t))
+		info, err := keygenReady(ctx(t), first)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -377,13 +377,14 @@ func TestConcurrentRefreshOnTwoReplicas(t *testing.T) {
 			t.Errorf("the concurrent refresh: %v, want BUSY", rb.err)
 		}
 		w := c.wallet()
-		if w.ActiveGeneration != 2 || w.PendingGeneration != 0 {
-			t.Errorf("wallet after both: %+v, want generation 2 active and nothing pending", w)
+		next := info.Generation + 1
+		if w.ActiveGeneration != next || w.PendingGeneration != 0 {
+			t.Errorf("wallet after both: %+v, want generation %d active and nothing pending", w, next)
 		}
 		// The first device holds the active pair and signs.
 		mustSign(t, first, info.Address, "after the race")
-		if st, _ := first.State(ctx(t)); st == nil || st.Generation != 2 {
-			t.Errorf("first device state %+v, want generation 2", st)
+		if st, _ := first.State(ctx(t)); st == nil || st.Generation != next {
+			t.Errorf("first device state %+v, want generation %d", st, next)
 		}
 	})
 }
@@ -395,7 +396,7 @@ func TestConcurrentBackupsOnTwoReplicas(t *testing.T) {
 	eachDatabase(t, func(t *testing.T, c *replicas) {
 		a, b := c.r[0], c.r[1]
 		first := c.device(a.srv.URL, nil)
-		info, err := first.Keygen(ctx(t))
+		info, err := keygenReady(ctx(t), first)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -438,7 +439,7 @@ func TestConcurrentBackupsOnTwoReplicas(t *testing.T) {
 func TestTamperedBackupHalf(t *testing.T) {
 	e := newEnv(t)
 	dev := e.newDevice(e.srv.URL)
-	info, err := dev.Keygen(ctx(t))
+	info, err := keygenReady(ctx(t), dev)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -684,6 +684,25 @@ func (s *SQLStore) CountPresignatures(ctx context.Context, walletID string, gen 
 	return n, nil
 }
 
+func (s *SQLStore) TrimPresignatures(ctx context.Context, walletID string, gen uint64, keep int, expired time.Time) error {
+	g, err := generation(gen)
+	if err != nil {
+		return err
+	}
+	if keep < 0 {
+		keep = 0
+	}
+	_, err = s.db.ExecContext(ctx,
+		`DELETE FROM presignatures WHERE wallet_id = $1 AND generation = $2 AND (created_at < $3 OR id NOT IN (
+			SELECT id FROM presignatures WHERE wallet_id = $1 AND generation = $2 AND created_at >= $3
+			ORDER BY created_at DESC, id LIMIT $4))`,
+		walletID, g, expired.UnixMilli(), keep)
+	if err != nil {
+		return fmt.Errorf("store: trim presignatures: %w", err)
+	}
+	return nil
+}
+
 func (s *SQLStore) TakeEvent(ctx context.Context, kind, subject string, now time.Time, limit int, window time.Duration) (time.Time, error) {
 	if limit < 1 || window <= 0 {
 		return time.Time{}, fmt.Errorf("store: rate limit of %d per %v", limit, window)

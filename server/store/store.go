@@ -180,6 +180,9 @@ type Presignatures interface {
 	TakePresignature(ctx context.Context, walletID string, gen uint64, id string) ([]byte, error)
 	// CountPresignatures returns how many presignatures of generation gen are left.
 	CountPresignatures(ctx context.Context, walletID string, gen uint64) (int, error)
+	// TrimPresignatures deletes the presignatures of generation gen made
+	// before expired, then all but the keep newest.
+	TrimPresignatures(ctx context.Context, walletID string, gen uint64, keep int, expired time.Time) error
 }
 
 // RateLimits counts the events the server party limits (share changes of a

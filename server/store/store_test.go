@@ -635,3 +635,52 @@ func TestWalletLock(t *testing.T) {
 		}
 	})
 }
+
+// TestTrimPresignatures drops the expired presignatures, then all but the
+// newest keep, of one wallet and generation only.
+func TestTrimPresignatures(t *testing.T) {
+	eachBackend(t, func(t *testing.T, source string) {
+		ctx := context.Background()
+		var clock atomic.Int64
+		start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		clock.Store(start.UnixMilli())
+		db, err := sqldb.Open(ctx, source)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		sealer, _ := seal.New(testKey)
+		s, err := store.Open(ctx, store.Config{DB: db, Sealer: sealer, Now: func() time.Time { return time.UnixMilli(clock.Load()) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, other := newWallet(t, s), newWallet(t, s)
+		for i := range 5 {
+			for _, x := range []store.Wallet{w, other} {
+				if err := s.PutPresignature(ctx, x.ID, 1, fmt.Sprint(i), []byte("p")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			clock.Add(int64(time.Hour / time.Millisecond))
+		}
+		// Made at start+0h … start+4h; those before start+1h30 expire.
+		if err := s.TrimPresignatures(ctx, w.ID, 1, 2, start.Add(90*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		for i, want := range []bool{false, false, false, true, true} {
+			_, err := s.TakePresignature(ctx, w.ID, 1, fmt.Sprint(i))
+			if got := err == nil; got != want {
+				t.Errorf("presignature %d kept: %v, want %v (%v)", i, got, want, err)
+			}
+		}
+		if n, err := s.CountPresignatures(ctx, other.ID, 1); err != nil || n != 5 {
+			t.Errorf("another wallet's presignatures: %d, %v", n, err)
+		}
+		if err := s.TrimPresignatures(ctx, other.ID, 1, 0, start); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.CountPresignatures(ctx, other.ID, 1); err != nil || n != 0 {
+			t.Errorf("trim to none left %d, %v", n, err)
+		}
+	})
+}
