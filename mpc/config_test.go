@@ -47,3 +47,32 @@ func TestConfigValidation(t *testing.T) {
 		})
 	}
 }
+
+// A round handed no message at all aborts naming the peer, at every round
+// of every protocol that checks its envelope.
+func TestNilMessageAborts(t *testing.T) {
+	start := func() (Round, *Message) {
+		t.Helper()
+		a, b := pairConfigs(t, ProtocolKeygen)
+		rA, _, err := Keygen(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, mB, err := Keygen(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rA, mB
+	}
+	r1, _ := start()
+	_, _, err := r1.Receive(nil)
+	expectCheck(t, err, Server, 1, "message presence")
+	// Round 2 and on go through the same envelope check.
+	r1, m := start()
+	r2, _, err := r1.Receive(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = r2.Receive(nil)
+	expectCheck(t, err, Server, 2, "message presence")
+}
