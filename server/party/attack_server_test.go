@@ -368,7 +368,7 @@ func TestAttackServerWrongCommit(t *testing.T) {
 	_, err := b.dev.Refresh(ctx(t))
 	b.proxy.SetTamper(nil)
 	if !b.proxy.Last().Tampered() {
-		t.Fatal("the tamper never met the commit")
+		t.Fatalf("the tamper never met the commit (refresh: %v)", err)
 	}
 	if bridge.Code(err) != wire.CodeProtocolAbort || !strings.Contains(err.Error(), "server committed generation 8, not 3") {
 		t.Fatalf("device accepted or misreported a commit of another generation: %v", err)

@@ -24,7 +24,7 @@ import (
 func TestRetiredShareKeptUntilRecovery(t *testing.T) {
 	e := newEnv(t)
 	a := e.newDevice(e.srv.URL)
-	info, err := a.Keygen(ctx(t))
+	info, err := keygenReady(ctx(t), a)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,22 +55,22 @@ func TestRetiredShareKeptUntilRecovery(t *testing.T) {
 		t.Fatal("the old device's share changed without a recovery")
 	}
 	st, err := a.State(ctx(t))
-	if err != nil || st == nil || !st.Stale || st.Generation != 1 {
-		t.Fatalf("old device state: %+v, %v; want its generation 1 share, stale", st, err)
+	if err != nil || st == nil || !st.Stale || st.Generation != 2 {
+		t.Fatalf("old device state: %+v, %v; want its generation 2 share, stale", st, err)
 	}
-	if w, err := e.store.WalletByClient(ctx(t), e.clientID); err != nil || w.ActiveGeneration != 2 {
-		t.Fatalf("server after the old device's attempts: %+v, %v; want generation 2", w, err)
+	if w, err := e.store.WalletByClient(ctx(t), e.clientID); err != nil || w.ActiveGeneration != 3 {
+		t.Fatalf("server after the old device's attempts: %+v, %v; want generation 3", w, err)
 	}
 
 	rec, err := a.Recover(ctx(t), pw)
 	if err != nil {
 		t.Fatalf("recovery on a device holding a retired share: %v", err)
 	}
-	if rec.Address != info.Address || rec.Generation != 3 {
-		t.Fatalf("recovered %+v, want %s at generation 3", rec, info.Address)
+	if rec.Address != info.Address || rec.Generation != 4 {
+		t.Fatalf("recovered %+v, want %s at generation 4", rec, info.Address)
 	}
-	if st, err := a.State(ctx(t)); err != nil || st == nil || st.Stale || st.Generation != 3 {
-		t.Fatalf("state after recovery: %+v, %v; want generation 3, not stale", st, err)
+	if st, err := a.State(ctx(t)); err != nil || st == nil || st.Stale || st.Generation != 4 {
+		t.Fatalf("state after recovery: %+v, %v; want generation 4, not stale", st, err)
 	}
 	mustSign(t, a, info.Address, "recovered over a retired share")
 	if _, err := b.Sign(ctx(t), [32]byte{2}); bridge.Code(err) != wire.CodeStaleDevice {
@@ -115,7 +115,7 @@ func lyingServer(t *testing.T, walletID string, gen uint64, pair []byte) string 
 func TestAnotherPairDoesNotDeleteTheShare(t *testing.T) {
 	e := newEnv(t)
 	dev := e.newDevice(e.srv.URL)
-	info, err := dev.Keygen(ctx(t))
+	info, err := keygenReady(ctx(t), dev)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestAnotherPairDoesNotDeleteTheShare(t *testing.T) {
 func TestPendingReconciledByPair(t *testing.T) {
 	e := newEnv(t)
 	a := e.newDevice(e.srv.URL)
-	info, err := a.Keygen(ctx(t))
+	info, err := keygenReady(ctx(t), a)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,18 +163,18 @@ func TestPendingReconciledByPair(t *testing.T) {
 	if _, err := b.Recover(ctx(t), pw); err != nil {
 		t.Fatal(err)
 	}
-	// a holds its generation 1 share as active and, as pending, b's
-	// generation 2 share: what an interrupted commit would leave.
+	// a holds its generation 2 share as active and, as pending, b's
+	// generation 3 share: what an interrupted commit would leave.
 	next := b.Store.(*memStore).snapshot()["share/active"]
 	share := new(mpc.KeyShare)
-	if err := share.UnmarshalBinary(next); err != nil || share.Generation != 2 {
-		t.Fatalf("the recovered share: generation %d, %v; want 2", share.Generation, err)
+	if err := share.UnmarshalBinary(next); err != nil || share.Generation != 3 {
+		t.Fatalf("the recovered share: generation %d, %v; want 3", share.Generation, err)
 	}
 	memA := a.Store.(*memStore)
 	held := memA.snapshot()["share/active"]
 	memA.Put(context.Background(), "share/pending", next)
 
-	liar := &bridge.Device{URL: lyingServer(t, info.WalletID, 2, bytes.Repeat([]byte{0x5a}, 32)), APIKey: a.APIKey, Store: memA, FrameTimeout: 10 * time.Second}
+	liar := &bridge.Device{URL: lyingServer(t, info.WalletID, 3, bytes.Repeat([]byte{0x5a}, 32)), APIKey: a.APIKey, Store: memA, FrameTimeout: 10 * time.Second}
 	if _, err := liar.Sign(ctx(t), [32]byte{4}); bridge.Code(err) != wire.CodeStaleDevice {
 		t.Errorf("pending of another pair: sign gave %v, want STALE_DEVICE", err)
 	}
@@ -192,7 +192,7 @@ func TestPendingReconciledByPair(t *testing.T) {
 	if !bytes.Equal(snap["share/active"], next) || snap["share/pending"] != nil {
 		t.Fatal("the pending share of the server's active pair was not activated")
 	}
-	if st, err := a.State(ctx(t)); err != nil || st.Stale || st.Generation != 2 || !strings.EqualFold(st.Address, info.Address) {
+	if st, err := a.State(ctx(t)); err != nil || st.Stale || st.Generation != 3 || !strings.EqualFold(st.Address, info.Address) {
 		t.Fatalf("state after activation: %+v, %v", st, err)
 	}
 }

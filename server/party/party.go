@@ -438,6 +438,10 @@ func (s *session) commit(ctx context.Context, share *mpc.KeyShare) error {
 	if err != nil {
 		return fail(wire.CodeServerError, "activating generation %d failed", gen)
 	}
+	// The change is complete once activated: the lock goes before the
+	// Commit, so that the device's next change, which may follow the
+	// Commit at once, does not find it still held.
+	s.release()
 	return s.conn.Send(ctx, (&wire.Commit{Gen: gen}).Frame())
 }
 

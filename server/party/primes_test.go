@@ -47,9 +47,11 @@ func TestPrimesReturnedWhenDeviceLeaves(t *testing.T) {
 	}
 	waitLen(t, pool, 3)
 	dev := c.device(r.srv.URL, nil)
-	if _, err := dev.Keygen(ctx(t)); err != nil {
+	// Key generation and its aux-info: two sessions, one pair.
+	if _, err := keygenReady(ctx(t), dev); err != nil {
 		t.Fatal(err)
 	}
+	<-r.done
 	<-r.done
 	if n := pool.Len(); n != 2 {
 		t.Fatalf("after a creation: %d pairs in the pool, want 2", n)
@@ -109,7 +111,8 @@ func waitLen(t *testing.T, pool *party.PrimePool, n int) {
 func TestPrimePairLimit(t *testing.T) {
 	e := newEnvWith(t, envConfig{limits: party.Limits{ShareChanges: 100, Aborts: 100, PrimePairs: 2}})
 	dev := e.newDevice(e.srv.URL)
-	info, err := dev.Keygen(ctx(t))
+	// The aux-info after key generation reveals the first key.
+	info, err := keygenReady(ctx(t), dev)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +124,7 @@ func TestPrimePairLimit(t *testing.T) {
 		t.Fatalf("third new Paillier key: %v, want RATE_LIMITED", err)
 	}
 	w, err := e.store.WalletByClient(ctx(t), e.clientID)
-	if err != nil || w.ActiveGeneration != 2 || w.PendingGeneration != 0 {
+	if err != nil || w.ActiveGeneration != 3 || w.PendingGeneration != 0 {
 		t.Fatalf("after the refusal: %+v %v", w, err)
 	}
 	mustSign(t, dev, info.Address, "after the refusal")
