@@ -277,15 +277,16 @@ func (r *presignRound2) Receive(msg *Message) (Round, *Message, error) {
 		return nil, nil, r.h.abort(round, "Γ", errors.New("Γ is the identity"))
 	}
 	alpha, err := ownSK.Decrypt(Dij)
+	// Redundant: the ciphertext checks above refuse every D that Decrypt
+	// refuses.
 	if err != nil {
-		// Redundant: the ciphertext checks above refuse every D that Decrypt
-		// refuses.
 		return nil, nil, r.h.abort(round, "ciphertext D", err)
 	}
 	defer arith.WipeInt(alpha)
 	alphaHat, err := ownSK.Decrypt(DHatij)
+	// Redundant: the ciphertext checks above refuse every D̂ that Decrypt
+	// refuses.
 	if err != nil {
-		// Redundant: as for D.
 		return nil, nil, r.h.abort(round, "ciphertext D̂", err)
 	}
 	defer arith.WipeInt(alphaHat)
