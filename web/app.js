@@ -8,7 +8,7 @@ const maxLogEntries = 200;
 
 const $ = (id) => document.getElementById(id);
 const buttons = ['connect', 'dev-client', 'create', 'sign', 'send', 'backup', 'recover', 'eject'].map($);
-const backupMethods = [['password', 'Password'], ['passkey', 'Passkey'], ['app', 'App key']];
+const backupMethods = [['password', 'Password'], ['passkey', 'Passkey'], ['custom', 'Custom key']];
 const maxHistory = 20;
 
 let duet = null;
