@@ -3,6 +3,7 @@ package mpc
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -79,5 +80,32 @@ func TestShareDecodeStrictness(t *testing.T) {
 	}
 	if err := s.UnmarshalBinary(b); err != nil {
 		t.Errorf("the share itself: %v", err)
+	}
+}
+
+// The presignature decoder refuses an empty party id on either side.
+func TestPresignatureDecodeParties(t *testing.T) {
+	d, s := signingPair(t)
+	pd, _, errD, errS := presignPair(t, d, s, nil)
+	if errD != nil || errS != nil {
+		t.Fatal(errD, errS)
+	}
+	for name, edit := range map[string]func(*Presignature){
+		"self": func(p *Presignature) { p.Self = "" },
+		"peer": func(p *Presignature) { p.Peer = "" },
+	} {
+		p := *pd
+		edit(&p)
+		b, err := p.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := new(Presignature).UnmarshalBinary(b); err == nil || !strings.Contains(err.Error(), "malformed presignature") {
+			t.Errorf("empty %s: %v, want a malformed presignature", name, err)
+		}
+	}
+	b, _ := pd.MarshalBinary()
+	if err := new(Presignature).UnmarshalBinary(b); err != nil {
+		t.Errorf("the presignature itself: %v", err)
 	}
 }
