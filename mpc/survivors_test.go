@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/duetwallet/duet/mpc/codec"
 )
 
 // A commitment one byte longer than a digest is refused as such.
@@ -107,5 +109,90 @@ func TestPresignatureDecodeParties(t *testing.T) {
 	b, _ := pd.MarshalBinary()
 	if err := new(Presignature).UnmarshalBinary(b); err != nil {
 		t.Errorf("the presignature itself: %v", err)
+	}
+}
+
+// A stored share whose aux does not make a Paillier key (p = q) is refused.
+func TestShareDecodeBadAux(t *testing.T) {
+	d, _ := signingPair(t)
+	p, _ := d.Aux.Paillier.PrimesVarTime()
+	e := codec.NewEncoder(2048)
+	e.Uint8(keyShareVersion).Uint64(d.Generation).VarBytes([]byte(d.Self)).VarBytes([]byte(d.Peer)).
+		Scalar(d.Secret).Point(d.SelfPublic).Point(d.PeerPublic).VarBytes(d.SSID).Bool(true)
+	e.Nat(p).Nat(p).Nat(d.Aux.Pedersen.S()).Nat(d.Aux.Pedersen.T())
+	e.Nat(d.Aux.PeerPaillier.N()).Nat(d.Aux.PeerPedersen.S()).Nat(d.Aux.PeerPedersen.T())
+	if err := new(KeyShare).UnmarshalBinary(e.Bytes()); !errors.Is(err, ErrShareEncoding) {
+		t.Fatalf("aux with p = q: %v, want ErrShareEncoding", err)
+	}
+}
+
+// Reconstruct, PartialSign, MarshalBinary and Combine refuse each missing
+// part on its own.
+func TestSignMissingParts(t *testing.T) {
+	d, s := signingPair(t)
+	if _, err := Reconstruct(nil, s); err == nil {
+		t.Error("Reconstruct with no first share")
+	}
+	if _, err := Reconstruct(d, nil); err == nil {
+		t.Error("Reconstruct with no second share")
+	}
+	pd, ps, errD, errS := presignPair(t, d, s, nil)
+	if errD != nil || errS != nil {
+		t.Fatal(errD, errS)
+	}
+	for name, edit := range map[string]func(*Presignature){
+		"k":   func(p *Presignature) { p.K = nil },
+		"chi": func(p *Presignature) { p.Chi = nil },
+	} {
+		p := *pd
+		edit(&p)
+		if _, err := p.MarshalBinary(); !errors.Is(err, ErrPresignatureUsed) {
+			t.Errorf("MarshalBinary without %s: %v", name, err)
+		}
+		if _, err := p.PartialSign([32]byte{1}); !errors.Is(err, ErrPresignatureUsed) {
+			t.Errorf("PartialSign without %s: %v", name, err)
+		}
+	}
+	digest := [32]byte{7}
+	own, err := pd.PartialSign(digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer, err := ps.PartialSign(digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noSigma := &PartialSignature{PresignatureID: peer.PresignatureID}
+	_, err = pd.Combine(digest, own, noSigma)
+	expectCheck(t, err, Server, 1, "presignature id")
+	if _, err := pd.Combine(digest, own, peer); err != nil {
+		t.Fatalf("the honest partial: %v", err)
+	}
+}
+
+// The partial signature and presignature decoders refuse trailing bytes.
+func TestSignDecodersRefuseTrailingBytes(t *testing.T) {
+	d, s := signingPair(t)
+	pd, _, errD, errS := presignPair(t, d, s, nil)
+	if errD != nil || errS != nil {
+		t.Fatal(errD, errS)
+	}
+	b, err := pd.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := new(Presignature).UnmarshalBinary(append(bytes.Clone(b), 0)); err == nil {
+		t.Error("presignature with a trailing byte decoded")
+	}
+	part, err := pd.PartialSign([32]byte{5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, _ := part.MarshalBinary()
+	if err := new(PartialSignature).UnmarshalBinary(append(bytes.Clone(pb), 0)); err == nil {
+		t.Error("partial signature with a trailing byte decoded")
+	}
+	if err := new(PartialSignature).UnmarshalBinary(pb); err != nil {
+		t.Errorf("the partial signature itself: %v", err)
 	}
 }
