@@ -55,3 +55,20 @@ func TestClientIDOfWrongLength(t *testing.T) {
 		e.expectError("POST", "/v1/clients/"+id+"/eject", e.orgA, "", 400, "bad_request")
 	}
 }
+
+// A backup method or a generation in the path that is not one is refused
+// with 400 before the custodian is asked, on the client's own wallet.
+func TestBackupPathsRefuseBadParameters(t *testing.T) {
+	e := newEnv(t, options{})
+	w := e.committedWallet(e.clientAID)
+	before := e.snapshot()
+	for _, m := range []string{"sms", "Password", "app2"} {
+		e.expectError("GET", "/v1/wallets/"+w.ID+"/backups/"+m, e.clientA, "", 400, "bad_request")
+	}
+	for _, g := range []string{"0", "abc", "-1", "18446744073709551616"} {
+		e.expectError("GET", "/v1/wallets/"+w.ID+"/eject/shares/"+g, e.clientA, "", 400, "bad_request")
+	}
+	if after := e.snapshot(); after != before {
+		t.Fatalf("refused requests changed stored state:\n%s\nvs\n%s", before, after)
+	}
+}

@@ -2,6 +2,7 @@ package apikey_test
 
 import (
 	"crypto/rand"
+	"errors"
 	"strings"
 	"testing"
 
@@ -73,5 +74,16 @@ func TestValidIDLength(t *testing.T) {
 	}
 	if _, _, err := apikey.New(rand.Reader, apikey.Client, id[:30]); err == nil {
 		t.Error("New made a key for a 30-digit owner id")
+	}
+}
+
+type failingReader struct{}
+
+func (failingReader) Read([]byte) (int, error) { return 0, errors.New("no entropy") }
+
+// An id is never made from a source that failed.
+func TestNewIDFailingRandom(t *testing.T) {
+	if id, err := apikey.NewID(failingReader{}); err == nil || id != "" {
+		t.Fatalf("NewID with a failing source = %q, %v; want an error", id, err)
 	}
 }
