@@ -2,6 +2,8 @@ package apikey
 
 import (
 	"bytes"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -33,4 +35,32 @@ func FuzzParseSessionToken(f *testing.F) {
 			t.Fatalf("%q parses, formats as %q", s, again)
 		}
 	})
+}
+
+// Each shape check of ParseSessionToken refuses on its own.
+func TestParseSessionTokenRejects(t *testing.T) {
+	id := strings.Repeat("ab", 16)
+	mac := strings.Repeat("A", 43)
+	good := SessionTokenPrefix + id + "_1700000000_" + mac
+	if _, _, _, err := ParseSessionToken(good); err != nil {
+		t.Fatalf("a well-formed token: %v", err)
+	}
+	for name, tok := range map[string]string{
+		"no prefix":         "duet_cli_" + id + "_1700000000_" + mac,
+		"short":             SessionTokenPrefix + "abc",
+		"id only":           SessionTokenPrefix + id,
+		"no separator":      SessionTokenPrefix + id + "x1700000000_" + mac,
+		"id not hex":        SessionTokenPrefix + strings.Repeat("zz", 16) + "_1700000000_" + mac,
+		"no expiry":         SessionTokenPrefix + id + "__" + mac,
+		"leading zero":      SessionTokenPrefix + id + "_01700000000_" + mac,
+		"expiry not digits": SessionTokenPrefix + id + "_17000x0000_" + mac,
+		"expiry too long":   SessionTokenPrefix + id + "_1234567890123_" + mac,
+		"mac too short":     SessionTokenPrefix + id + "_1700000000_" + mac[1:],
+		"mac not base64url": SessionTokenPrefix + id + "_1700000000_" + strings.Repeat("!", 43),
+		"mac not canonical": SessionTokenPrefix + id + "_1700000000_" + strings.Repeat("A", 42) + "B",
+	} {
+		if _, _, _, err := ParseSessionToken(tok); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: %v, want ErrMalformed", name, err)
+		}
+	}
 }
