@@ -3,6 +3,9 @@ package api_test
 import (
 	"context"
 	"crypto/rand"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 
 	"github.com/duetwallet/duet/server/api"
@@ -59,7 +62,13 @@ func TestClientIDOfWrongLength(t *testing.T) {
 // A backup method or a generation in the path that is not one is refused
 // with 400 before the custodian is asked, on the client's own wallet.
 func TestBackupPathsRefuseBadParameters(t *testing.T) {
-	e := newEnv(t, options{})
+	var asked atomic.Int32
+	cus := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		http.Error(w, "not here", http.StatusInternalServerError)
+	}))
+	t.Cleanup(cus.Close)
+	e := newEnv(t, options{custodianURL: cus.URL})
 	w := e.committedWallet(e.clientAID)
 	before := e.snapshot()
 	for _, m := range []string{"sms", "Password", "app2"} {
@@ -70,5 +79,8 @@ func TestBackupPathsRefuseBadParameters(t *testing.T) {
 	}
 	if after := e.snapshot(); after != before {
 		t.Fatalf("refused requests changed stored state:\n%s\nvs\n%s", before, after)
+	}
+	if n := asked.Load(); n != 0 {
+		t.Fatalf("the custodian was asked %d times for requests the API refuses", n)
 	}
 }

@@ -87,3 +87,10 @@ func TestNewIDFailingRandom(t *testing.T) {
 		t.Fatalf("NewID with a failing source = %q, %v; want an error", id, err)
 	}
 }
+
+// Nor is a key.
+func TestNewFailingRandom(t *testing.T) {
+	if key, _, err := apikey.New(failingReader{}, apikey.Client, strings.Repeat("ab", 16)); err == nil || key != "" {
+		t.Fatalf("New with a failing source = %q, %v; want an error", key, err)
+	}
+}

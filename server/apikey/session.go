@@ -43,8 +43,10 @@ func ParseSessionToken(token string) (clientID string, expires time.Time, mac []
 		return "", time.Time{}, nil, ErrMalformed
 	}
 	clientID, rest = rest[:2*idBytes], rest[2*idBytes+1:]
-	exp, macText, ok := strings.Cut(rest, "_")
-	if !ValidID(clientID) || !ok || len(exp) == 0 || len(exp) > 12 || exp[0] == '0' || len(macText) != base64.RawURLEncoding.EncodedLen(sessionMACBytes) {
+	// Without a second separator macText is empty, which its length check
+	// refuses: ok needs no test of its own.
+	exp, macText, _ := strings.Cut(rest, "_")
+	if !ValidID(clientID) || len(exp) == 0 || len(exp) > 12 || exp[0] == '0' || len(macText) != base64.RawURLEncoding.EncodedLen(sessionMACBytes) {
 		return "", time.Time{}, nil, ErrMalformed
 	}
 	for i := 0; i < len(exp); i++ {
