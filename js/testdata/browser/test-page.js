@@ -563,7 +563,7 @@ async function stageThree() {
     await click('backup');
     equal($('status').dataset.state, 'ready', `backup: ${$('error').textContent}`);
     equal($('wallet-backups').textContent, 'password', 'backups');
-    equal([...$('backup-methods').children].map((li) => `${li.dataset.method}:${li.dataset.backedUp}`), ['password:true', 'passkey:false', 'app:false'], 'backup status per method');
+    equal([...$('backup-methods').children].map((li) => `${li.dataset.method}:${li.dataset.backedUp}`), ['password:true', 'passkey:false', 'custom:false'], 'backup status per method');
     assert($('history').textContent.includes('demo'), 'the signature in the history');
 
     $('eject-password').value = 'demo password';
