@@ -34,14 +34,8 @@ func (s *session) removeBackup(ctx context.Context) error {
 	if !validMethod(s.hello.Method) {
 		return fail(wire.CodeInvalidArgument, "unknown backup method %q", s.hello.Method)
 	}
-	if err := s.loadWallet(ctx, false); err != nil {
-		return err
-	}
-	if !s.deviceHolds() {
-		return nil
-	}
-	share, err := s.activeShare(ctx)
-	if err != nil {
+	share, err := s.heldShare(ctx)
+	if share == nil {
 		return err
 	}
 	defer share.Wipe()

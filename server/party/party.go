@@ -222,6 +222,34 @@ func (s *session) lockWallet(ctx context.Context, walletID string) error {
 	return nil
 }
 
+// heldShare loads the wallet and the server's active share, for a session
+// of a device that holds the active generation. It returns a nil share when
+// the session ends here: with err, or with nil when the device holds
+// another generation (the Welcome told it which, and it reconciles).
+func (s *session) heldShare(ctx context.Context) (*mpc.KeyShare, error) {
+	if err := s.loadWallet(ctx, false); err != nil {
+		return nil, err
+	}
+	if !s.deviceHolds() {
+		return nil, nil
+	}
+	return s.activeShare(ctx)
+}
+
+// signingShare is heldShare for presigning, which needs the aux-info that
+// follows key generation.
+func (s *session) signingShare(ctx context.Context) (*mpc.KeyShare, error) {
+	share, err := s.heldShare(ctx)
+	if share == nil {
+		return nil, err
+	}
+	if share.Aux == nil {
+		share.Wipe()
+		return nil, fail(wire.CodeNotSigningReady, "aux-info of this wallet has not run yet")
+	}
+	return share, nil
+}
+
 // release gives back the wallet lock, if the session holds it.
 func (s *session) release() {
 	if s.unlock != nil {
@@ -506,18 +534,9 @@ func (s *session) sign(ctx context.Context) error {
 	if len(s.hello.Digest) != 32 {
 		return fail(wire.CodeInvalidArgument, "sign needs a 32-byte digest")
 	}
-	if err := s.loadWallet(ctx, false); err != nil {
+	share, err := s.signingShare(ctx)
+	if share == nil {
 		return err
-	}
-	if !s.deviceHolds() {
-		return nil
-	}
-	share, err := s.activeShare(ctx)
-	if err != nil {
-		return err
-	}
-	if share.Aux == nil {
-		return fail(wire.CodeNotSigningReady, "aux-info of this wallet has not run yet")
 	}
 	if len(s.hello.Presignature) != 0 {
 		return s.signPooled(ctx, share)

@@ -47,20 +47,11 @@ func (h *Handler) poolTTL() time.Duration {
 // its own pool lacks one, so the server's surplus is what the device lost).
 // Done tells the device that the server's copy is stored.
 func (s *session) presign(ctx context.Context) error {
-	if err := s.loadWallet(ctx, false); err != nil {
-		return err
-	}
-	if !s.deviceHolds() {
-		return nil
-	}
-	share, err := s.activeShare(ctx)
-	if err != nil {
+	share, err := s.signingShare(ctx)
+	if share == nil {
 		return err
 	}
 	defer share.Wipe()
-	if share.Aux == nil {
-		return fail(wire.CodeNotSigningReady, "aux-info of this wallet has not run yet")
-	}
 	gen := share.Generation
 	if err := s.h.Store.TrimPresignatures(ctx, s.walletID, gen, s.h.poolSize()-1, s.h.now().Add(-s.h.poolTTL())); err != nil {
 		return fail(wire.CodeServerError, "trimming the presignature pool failed")
