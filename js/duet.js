@@ -52,7 +52,9 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 10000;
 
 // The device module's calls that open a session with the server, and so
 // present the credential.
-const sessionMethods = new Set(['keygen', 'sign', 'signTransaction', 'backup', 'recover', 'eject', 'refresh']);
+const sessionMethods = new Set([
+  'keygen', 'sign', 'signTransaction', 'backup', 'recover', 'eject', 'refresh', 'addDevice', 'listDevices', 'removeDevice',
+]);
 
 const constructing = Symbol('Duet.connect');
 
@@ -223,6 +225,25 @@ function backupOptions(options, operation) {
   return { method, key: key.slice() };
 }
 
+// A device id as listDevices names it: hex, compared in lower case.
+function deviceIdOption(id, operation) {
+  if (typeof id !== 'string' || !/^[0-9a-fA-F]{1,128}$/.test(id)) {
+    throw invalid(`${operation} wants a device id, as listDevices names it (hex)`);
+  }
+  return id.toLowerCase();
+}
+
+// Checks one entry of the device module's device list.
+function deviceEntry(d) {
+  const time = (v) => typeof v === 'string' && v !== '' && !Number.isNaN(Date.parse(v));
+  if (d === null || typeof d !== 'object' || typeof d.id !== 'string' || !/^[0-9a-f]{1,128}$/.test(d.id) ||
+      !time(d.createdAt) || !(d.lastUsedAt === null || d.lastUsedAt === undefined || time(d.lastUsedAt)) ||
+      typeof d.current !== 'boolean') {
+    throw new DuetError(ErrorCode.INTERNAL, 'duet: device module returned a malformed device list');
+  }
+  return { id: d.id, createdAt: d.createdAt, lastUsedAt: d.lastUsedAt ?? null, current: d.current };
+}
+
 function methodOption(method, operation) {
   if (!backupMethods.has(method)) {
     throw invalid(`${operation}: method must be one of ${methodNames}`);
@@ -343,7 +364,11 @@ export class Duet {
   #fetch;
   #onProgress;
   #provider;
-  #state = { hasShare: false, stale: false, address: null, generation: 0, walletId: '', signingReady: false };
+  #state = { hasShare: false, stale: false, removed: false, address: null, generation: 0, walletId: '', deviceId: null, signingReady: false };
+  // The server refused this device (DEVICE_REMOVED): the pair of the share
+  // it refused, once read, and whether a refusal awaits that read.
+  #removedPair = null;
+  #removedPending = false;
   #persistence = Promise.resolve(null);
   #queue = Promise.resolve();
   #queued_ = 0; // operations queued or running
@@ -611,24 +636,30 @@ export class Duet {
    * last named as its active pair. It is read from the device's store when
    * connecting and after each of this Duet's sessions; deviceState() reads it
    * again, for instance after another tab changed it. A share the server no
-   * longer names (the wallet was recovered elsewhere) is stale: kept, but
-   * not on this device in this sense; isSigningReady() asks the server.
+   * longer names (the wallet was recovered elsewhere) is stale, and one the
+   * server refused because this device was removed from the wallet
+   * (DEVICE_REMOVED) is removed: kept, but not on this device in this
+   * sense; isSigningReady() asks the server.
    */
   isWalletOnDevice() {
-    return this.#state.hasShare && !this.#state.stale;
+    return this.#state.hasShare && !this.#state.stale && !this.#state.removed;
   }
 
   /**
    * Reads this device's wallet state from its store. stale is true when the
    * last server session named another active pair than the share's: the
-   * share is kept until a recovery replaces it, and cannot sign.
+   * share is kept until a recovery replaces it, and cannot sign. removed is
+   * true when a session of this Duet was refused with DEVICE_REMOVED: the
+   * device was removed from the wallet (removeDevice on another device);
+   * addDevice or recoverWallet replaces the share. deviceId is this
+   * device's id as listDevices names it, where the device module knows it.
    *
-   * @returns {Promise<{hasShare: boolean, stale: boolean, address: string | null, generation: number}>}
+   * @returns {Promise<{hasShare: boolean, stale: boolean, removed: boolean, address: string | null, generation: number, deviceId: string | null}>}
    */
   async deviceState() {
     await this.#refreshState();
-    const { hasShare, stale, address, generation } = this.#state;
-    return { hasShare, stale, address, generation };
+    const { hasShare, stale, removed, address, generation, deviceId } = this.#state;
+    return { hasShare, stale, removed, address, generation, deviceId };
   }
 
   /**
@@ -641,12 +672,12 @@ export class Duet {
    */
   async isSigningReady() {
     await this.#refreshState();
-    if (!this.#state.hasShare || this.#state.stale || !this.#state.signingReady) {
+    if (!this.isWalletOnDevice() || !this.#state.signingReady) {
       return false;
     }
     const info = await this.getWalletInfo();
     const s = this.#state;
-    return info !== null && s.hasShare && !s.stale && s.generation === info.generation &&
+    return info !== null && this.isWalletOnDevice() && s.generation === info.generation &&
       (s.walletId === '' || s.walletId === info.walletId) && s.address?.toLowerCase() === info.address.toLowerCase();
   }
 
@@ -711,7 +742,7 @@ export class Duet {
   // Queues the background work that makes the wallet sign fast: aux-info if
   // it has not run, then the presignature pool.
   #prepareSigning() {
-    if (!this.#background || !this.#state.hasShare || this.#channel.closed) {
+    if (!this.#background || !this.isWalletOnDevice() || this.#channel.closed) {
       return;
     }
     if (!this.#state.signingReady) {
@@ -915,6 +946,64 @@ export class Duet {
     const m = methodOption(method, 'removeBackupMethod');
     await this.#session('removeBackupMethod', 'removeBackup', async () => ({ method: await this.#storedMethod(m) }), progressOption(options));
     return { method: m };
+  }
+
+  /**
+   * Adds this device to the wallet as one more signing device, through a
+   * backup method: the backup opens here, and this device and the server
+   * make a new signing pair of the same key from it, committed in two
+   * phases like every share change. The wallet's other devices keep
+   * signing (unlike recoverWallet, which retires them). Takes the options of
+   * recoverWallet. On a device whose share is stale or was removed, the new
+   * share replaces it.
+   *
+   * @param {{method: string, password?: string, key?: Uint8Array, rpId?: string, onProgress?: Function}} options
+   * @returns {Promise<{address: string, generation: number, deviceId: string}>}
+   */
+  async addDevice(options) {
+    const opts = backupOptions(options, 'addDevice');
+    const credential = () => this.#backupSecret(opts, false);
+    const res = await this.#session('addDevice', 'addDevice', credential, progressOption(options));
+    if (!res || !isAddress(res.address) || typeof res.deviceId !== 'string' || res.deviceId === '') {
+      throw new DuetError(ErrorCode.INTERNAL, 'duet: device module returned no address or device id');
+    }
+    this.#prepareSigning();
+    return { address: res.address, generation: res.generation, deviceId: res.deviceId };
+  }
+
+  /**
+   * Lists the wallet's signing devices, as the server holds them: for each,
+   * its id (hex), when it was added and last used (ISO 8601; lastUsedAt null
+   * if never), and whether it is this device. This device proves in a
+   * session that it holds a signing share of the wallet: the client API key
+   * alone lists nothing.
+   *
+   * @returns {Promise<Array<{id: string, createdAt: string, lastUsedAt: string | null, current: boolean}>>}
+   */
+  async listDevices(options) {
+    const res = await this.#session('listDevices', 'listDevices', {}, progressOption(options));
+    const list = res?.devices;
+    if (!Array.isArray(list)) {
+      throw new DuetError(ErrorCode.INTERNAL, 'duet: device module returned no device list');
+    }
+    return list.map(deviceEntry);
+  }
+
+  /**
+   * Removes a device from the wallet: the server deletes its share of that
+   * device's pair, so it can no longer sign (its sessions are refused with
+   * DEVICE_REMOVED); the other devices keep signing. This device proves in
+   * a session that it holds a signing share. Removing this device itself
+   * also deletes its shares here: the wallet is then not on this device,
+   * and addDevice or recoverWallet brings it back.
+   *
+   * @param {string} id a device id, as listDevices names it
+   * @returns {Promise<{id: string}>}
+   */
+  async removeDevice(id, options) {
+    const deviceId = deviceIdOption(id, 'removeDevice');
+    await this.#session('removeDevice', 'removeDevice', { id: deviceId }, progressOption(options));
+    return { id: deviceId };
   }
 
   /**
@@ -1160,7 +1249,11 @@ export class Duet {
       try {
         return await fn(this.#progress(operation, onProgress));
       } catch (err) {
-        throw toDuetError(err);
+        const e = toDuetError(err);
+        if (e.code === ErrorCode.DEVICE_REMOVED) {
+          this.#removedPending = true;
+        }
+        throw e;
       } finally {
         if (!this.#channel.closed) {
           await this.#refreshState().catch(() => {});
@@ -1179,13 +1272,23 @@ export class Duet {
     const s = await this.#call('deviceState', {});
     const hasShare = s?.hasShare === true;
     const stale = hasShare && s.stale === true;
-    const address = hasShare && !stale && isAddress(s.address) ? s.address : null;
+    // A refusal with DEVICE_REMOVED holds for the share it refused: a share
+    // that addDevice or a recovery (here or in another tab) put in its place
+    // is not removed.
+    const pair = hasShare && typeof s.pair === 'string' ? s.pair : null;
+    if (this.#removedPending) {
+      this.#removedPending = false;
+      this.#removedPair = pair;
+    }
+    const removed = hasShare && !stale && pair !== null && pair === this.#removedPair;
+    const address = hasShare && !stale && !removed && isAddress(s.address) ? s.address : null;
     const generation = hasShare && Number.isSafeInteger(Number(s.generation)) ? Number(s.generation) : 0;
     const walletId = hasShare && typeof s.walletId === 'string' ? s.walletId : '';
-    const signingReady = hasShare && !stale && s.signingReady === true;
+    const deviceId = hasShare && typeof s.deviceId === 'string' && s.deviceId !== '' ? s.deviceId : null;
+    const signingReady = hasShare && !stale && !removed && s.signingReady === true;
     const before = this.#state.address;
     const wasReady = this.#state.signingReady;
-    this.#state = { hasShare, stale, address, generation, walletId, signingReady };
+    this.#state = { hasShare, stale, removed, address, generation, walletId, deviceId, signingReady };
     if (this.#ready && before !== address) {
       this.#providerControl?.emit('accountsChanged', address ? [address] : []);
     }

@@ -39,6 +39,8 @@ export const ErrorCode = Object.freeze({
   BAD_FRAME: 'BAD_FRAME',
   /** This device's share belongs to a generation the server has retired. */
   STALE_DEVICE: 'STALE_DEVICE',
+  /** This device was removed from the wallet (removeDevice), or retired by a recovery: its share no longer signs; addDevice or recoverWallet brings the wallet back. */
+  DEVICE_REMOVED: 'DEVICE_REMOVED',
   /** A broken invariant, a crashed worker or an exited device module. */
   INTERNAL: 'INTERNAL',
   /** The browser lacks Web Workers, IndexedDB or WebCrypto (which needs a secure context). */

@@ -35,6 +35,9 @@ const schema = Object.freeze({
   refresh: [],
   removeBackup: ['method'],
   verifyBackup: ['method', 'password', 'key'],
+  addDevice: ['method', 'password', 'key'],
+  listDevices: [],
+  removeDevice: ['id'],
   finishAux: [],
   fillPool: ['count'],
   hashTypedData: ['typedData'],
@@ -45,7 +48,10 @@ const schema = Object.freeze({
 // How long loading the device module may take, as Duet.connect's default.
 const loadTimeoutMs = 120000;
 
-const sessionMethods = new Set(['keygen', 'backup', 'recover', 'eject', 'refresh', 'removeBackup', 'verifyBackup', 'finishAux', 'fillPool']);
+const sessionMethods = new Set([
+  'keygen', 'backup', 'recover', 'eject', 'refresh', 'removeBackup', 'verifyBackup', 'addDevice', 'listDevices', 'removeDevice',
+  'finishAux', 'fillPool',
+]);
 
 // The client API's GET routes the page may read through the frame.
 const readablePaths = [/^\/v1\/wallet$/, /^\/v1\/wallets\/[A-Za-z0-9_-]{1,128}\/backup$/];

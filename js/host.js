@@ -32,6 +32,7 @@ export const RequestKind = Object.freeze({
 // Device functions the host passes through unchanged: they sign nothing.
 const passThrough = new Set([
   'keygen', 'backup', 'recover', 'eject', 'refresh', 'removeBackup', 'verifyBackup', 'deviceState',
+  'addDevice', 'listDevices', 'removeDevice',
   'hashPersonalMessage', 'keccak256', 'finishAux', 'fillPool',
 ]);
 

@@ -17,7 +17,7 @@ import './device-store.js';
   // Functions of globalThis.DuetDevice that the SDK may call.
   const deviceMethods = new Set([
     'keygen', 'sign', 'signTransaction', 'backup', 'recover', 'eject', 'refresh', 'removeBackup', 'verifyBackup',
-    'deviceState', 'hashPersonalMessage', 'hashTypedData', 'keccak256', 'finishAux', 'fillPool',
+    'addDevice', 'listDevices', 'removeDevice', 'deviceState', 'hashPersonalMessage', 'hashTypedData', 'keccak256', 'finishAux', 'fillPool',
   ]);
   // These take their single input rather than an options object.
   const hashMethods = new Set(['hashPersonalMessage', 'hashTypedData', 'keccak256']);
@@ -26,7 +26,7 @@ import './device-store.js';
   // same wallet's share through the two-phase commit at once.
   const sessionMethods = new Set([
     'keygen', 'sign', 'signTransaction', 'backup', 'recover', 'eject', 'refresh', 'removeBackup', 'verifyBackup',
-    'finishAux', 'fillPool',
+    'addDevice', 'listDevices', 'removeDevice', 'finishAux', 'fillPool',
   ]);
 
   // How long the module may take, after go.run, to publish DuetDevice.
@@ -287,10 +287,10 @@ import './device-store.js';
     return run();
   }
 
-  // A share change (create, recover, refresh) is one at a time across the
-  // tabs of this browser: a second one, while one runs, fails at once with
-  // BUSY instead of waiting to change the shares again.
-  const shareChangeMethods = new Set(['keygen', 'recover', 'refresh']);
+  // A share change (create, recover, refresh, adding this device) is one at
+  // a time across the tabs of this browser: a second one, while one runs,
+  // fails at once with BUSY instead of waiting to change the shares again.
+  const shareChangeMethods = new Set(['keygen', 'recover', 'refresh', 'addDevice']);
 
   function shareChange(fn) {
     const locks = self.navigator && self.navigator.locks;

@@ -96,6 +96,12 @@ class FakeServer {
     return { clientId: id, clientApiKey: `duet_cli_${id}_${randomBytes(32).toString('base64url')}` };
   }
 
+  newDevice(wallet) {
+    const id = randomBytes(16).toString('hex');
+    wallet.devices.set(id, { createdAt: new Date().toISOString(), lastUsedAt: null });
+    return id;
+  }
+
   bearer(req) {
     const auth = req.headers.authorization ?? '';
     return auth.startsWith('Bearer ') ? auth.slice(7) : '';
@@ -145,6 +151,15 @@ class FakeServer {
     if (path === '/__result') {
       this.results = JSON.parse(body);
       this.onResults?.();
+      return json(200, {});
+    }
+    if (path === '/__remove-device' && req.method === 'POST') {
+      // What removeDevice on another device of the wallet does on the server.
+      const id = this.identity(req);
+      const w = id === null ? null : this.clients.get(id).wallet;
+      if (w === null || !w.devices.delete(JSON.parse(body).id)) {
+        return apiError(404, 'not_found', 'no such device');
+      }
       return json(200, {});
     }
     if (path === '/__reset-dev') {
@@ -248,8 +263,27 @@ class FakeServer {
           return fail('WALLET_EXISTS');
         }
         const address = '0x' + createHash('sha256').update(id).digest('hex').slice(0, 40);
-        client.wallet = { walletId: randomBytes(16).toString('hex'), address, generation: 1, backups: new Map(), ejectAuthorized: false };
-        return json(200, { address });
+        client.wallet = { walletId: randomBytes(16).toString('hex'), address, generation: 1, backups: new Map(), ejectAuthorized: false, devices: new Map() };
+        return json(200, { address, deviceId: this.newDevice(client.wallet) });
+      }
+      case 'sign':
+      case 'listDevices':
+      case 'removeDevice': {
+        const w = client.wallet;
+        if (w === null) {
+          return fail('NO_WALLET');
+        }
+        if (!w.devices.has(args.deviceId)) {
+          return fail('DEVICE_REMOVED');
+        }
+        w.devices.get(args.deviceId).lastUsedAt = new Date().toISOString();
+        if (route === 'listDevices') {
+          return json(200, { devices: [...w.devices].map(([id, d]) => ({ id, createdAt: d.createdAt, lastUsedAt: d.lastUsedAt, current: id === args.deviceId })) });
+        }
+        if (route === 'removeDevice' && !w.devices.delete(args.id)) {
+          return fail('INVALID_ARGUMENT');
+        }
+        return json(200, {});
       }
       case 'backup':
         if (client.wallet === null) {
@@ -258,6 +292,7 @@ class FakeServer {
         client.wallet.backups.set(args.method, args.credential);
         return json(200, {});
       case 'recover':
+      case 'addDevice':
       case 'eject': {
         const w = client.wallet;
         if (w === null) {
@@ -275,8 +310,13 @@ class FakeServer {
         if (route === 'eject') {
           return json(200, { privateKey: '0x' + createHash('sha256').update('key:' + id).digest('hex') });
         }
+        if (route === 'addDevice') {
+          return json(200, { address: w.address, generation: w.generation, deviceId: this.newDevice(w) });
+        }
+        // A recovery retires every other device.
+        w.devices.clear();
         w.generation++;
-        return json(200, { address: w.address, generation: w.generation });
+        return json(200, { address: w.address, generation: w.generation, deviceId: this.newDevice(w) });
       }
     }
     return fail('INVALID_ARGUMENT');

@@ -11,6 +11,9 @@ test('the frame accepts its own calls', () => {
   assert.deepEqual(checkMessage(call('deviceState')), { id: 1, method: 'deviceState', params: {} });
   assert.equal(checkMessage(call('authorize', { request: {} })).method, 'authorize');
   assert.equal(checkMessage(call('backup', { method: 'password', password: 'x' })).method, 'backup');
+  assert.equal(checkMessage(call('addDevice', { method: 'custom', key: new Uint8Array(32) })).method, 'addDevice');
+  assert.equal(checkMessage(call('listDevices')).method, 'listDevices');
+  assert.deepEqual(checkMessage(call('removeDevice', { id: 'ab12' })).params, { id: 'ab12' });
 });
 
 test('the frame refuses anything outside its schema', () => {
@@ -22,6 +25,9 @@ test('the frame refuses anything outside its schema', () => {
     call('toString'),
     call('__proto__'),
     call('deviceState', { store: {} }),
+    call('listDevices', { id: 'ab12' }),
+    call('removeDevice', { id: 'ab12', apiKey: 'k' }),
+    call('addDevice', { method: 'password', password: 'x', url: 'https://evil.example' }),
     call('authorize', { request: {}, autoApprove: true }),
     call('init', { apiKey: 'k', url: 'https://evil.example' }),
     call('deviceState', {}, { extra: 1 }),

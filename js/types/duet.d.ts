@@ -35,6 +35,8 @@ export declare const ErrorCode: Readonly<{
   BAD_FRAME: 'BAD_FRAME';
   /** This device's share belongs to a generation the server has retired. */
   STALE_DEVICE: 'STALE_DEVICE';
+  /** This device was removed from the wallet, or retired by a recovery: addDevice or recoverWallet brings the wallet back. */
+  DEVICE_REMOVED: 'DEVICE_REMOVED';
   /** A broken invariant, a crashed worker or an exited device module. */
   INTERNAL: 'INTERNAL';
   /** The browser lacks Web Workers, IndexedDB or WebCrypto (which needs a secure context). */
@@ -200,8 +202,26 @@ export type BackupOptions = BackupCredential & OperationOptions;
 
 export interface WalletState {
   hasShare: boolean;
+  /** The last server session named another active pair: the share is kept but cannot sign. */
+  stale: boolean;
+  /** A session was refused with DEVICE_REMOVED: this device was removed from the wallet. */
+  removed: boolean;
   address: Hex | null;
   generation: number;
+  /** This device's id, as listDevices names it, where the device module knows it. */
+  deviceId: string | null;
+}
+
+/** One signing device of the wallet, as listDevices reports it. */
+export interface DeviceInfo {
+  /** The device's id, hex. */
+  id: string;
+  /** When the device was added (ISO 8601). */
+  createdAt: string;
+  /** When the device last used the wallet (ISO 8601), or null if never. */
+  lastUsedAt: string | null;
+  /** Whether it is this device. */
+  current: boolean;
 }
 
 export interface WalletInfo {
@@ -286,6 +306,12 @@ export declare class Duet {
   verifyBackup(options: BackupOptions): Promise<{ method: BackupMethod; verified: true; lastVerifiedAt: string | null }>;
   /** Deletes one method's backup pair at the custodian; the device proves it holds the signing share. */
   removeBackupMethod(method: BackupMethod, options?: OperationOptions): Promise<{ method: BackupMethod }>;
+  /** Adds this device to the wallet through a backup method; the other devices keep signing. */
+  addDevice(options: BackupOptions): Promise<{ address: Hex; generation: number; deviceId: string }>;
+  /** The wallet's signing devices; this device proves it holds a signing share. */
+  listDevices(options?: OperationOptions): Promise<DeviceInfo[]>;
+  /** Removes a device from the wallet: its server share is deleted and it no longer signs. */
+  removeDevice(id: string, options?: OperationOptions): Promise<{ id: string }>;
   getWalletInfo(): Promise<WalletInfo | null>;
   getBackupStatus(): Promise<BackupStatus | null>;
   doesWalletExist(): Promise<boolean>;

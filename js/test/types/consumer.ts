@@ -21,6 +21,7 @@ import {
   providerInfo,
   sessionTokenExpiry,
   type ConnectOptions,
+  type DeviceInfo,
   type KeyStorage,
   type Hex,
   type ProgressEvent,
@@ -49,6 +50,7 @@ function explain(code: ErrorCode): string {
     case ErrorCode.RATE_LIMITED: return 'too many attempts';
     case ErrorCode.BAD_FRAME: return 'bad frame';
     case ErrorCode.STALE_DEVICE: return 'recover this device';
+    case ErrorCode.DEVICE_REMOVED: return 'add this device again';
     case ErrorCode.INTERNAL: return 'bug';
     case ErrorCode.UNSUPPORTED: return 'use another browser';
     case ErrorCode.CSP_BLOCKED: return "allow worker-src 'self' and 'wasm-unsafe-eval'";
@@ -123,6 +125,11 @@ async function main(): Promise<void> {
   await d.backupWallet({ method: BackupMethod.CUSTOM, key: customKey });
   const drill: { verified: true; lastVerifiedAt: string | null } = await d.verifyBackup({ method: 'passkey' });
   const removed: { method: BackupMethod } = await d.removeBackupMethod('custom', { onProgress });
+  const added: { address: Hex; generation: number; deviceId: string } = await d.addDevice({ method: 'password', password: 'correct horse', onProgress });
+  const devices: DeviceInfo[] = await d.listDevices();
+  const lastUsed: string | null | undefined = devices[0]?.lastUsedAt;
+  const gone: { id: string } = await d.removeDevice(added.deviceId, { onProgress });
+  const removedHere: boolean = state.removed && !state.stale && state.deviceId !== '';
   const key: Hex = await d.ejectPrivateKey({ method: 'password', password: 'correct horse' });
   const refreshed: { generation: number } = await d.refreshWallet();
   const info = await d.getWalletInfo();

@@ -79,10 +79,10 @@
         throw coded('WALLET_EXISTS', 'fake device: wallet exists');
       }
       rounds(opts, 'keygen', 'keygen', 3);
-      const { address } = await server(opts, 'keygen');
+      const { address, deviceId } = await server(opts, 'keygen');
       rounds(opts, 'aux-info', 'aux-info', 3);
-      await writeShare(opts.store, { marker: 'FAKE-SHARE-PLAINTEXT', address, generation: 1 });
-      return { address, generation: 1 };
+      await writeShare(opts.store, { marker: 'FAKE-SHARE-PLAINTEXT', address, generation: 1, deviceId });
+      return { address, generation: 1, deviceId };
     },
 
     async sign(opts) {
@@ -94,6 +94,7 @@
         throw coded('INVALID_ARGUMENT', 'fake device: digest must be 32 bytes');
       }
       rounds(opts, 'presign', 'presign', 3);
+      await server(opts, 'sign', { deviceId: share.deviceId });
       opts.onProgress({ phase: 'sign', protocol: 'sign', round: 1 });
       const s = await sha256(opts.digest);
       return { signature: concat(opts.digest, s, new Uint8Array([opts.digest[31] & 1])) };
@@ -110,9 +111,39 @@
 
     async recover(opts) {
       opts.onProgress({ phase: 'recover', protocol: 'refresh', round: 1 });
-      const { address, generation } = await server(opts, 'recover', { method: opts.method, credential: credential(opts) });
-      await writeShare(opts.store, { marker: 'FAKE-SHARE-PLAINTEXT', address, generation });
-      return { address, generation };
+      const { address, generation, deviceId } = await server(opts, 'recover', { method: opts.method, credential: credential(opts) });
+      await writeShare(opts.store, { marker: 'FAKE-SHARE-PLAINTEXT', address, generation, deviceId });
+      return { address, generation, deviceId };
+    },
+
+    // A new signing device beside the others; like recover, it replaces a
+    // share the server no longer takes.
+    async addDevice(opts) {
+      opts.onProgress({ phase: 'decrypting' });
+      const { address, generation, deviceId } = await server(opts, 'addDevice', { method: opts.method, credential: credential(opts) });
+      await writeShare(opts.store, { marker: 'FAKE-SHARE-PLAINTEXT', address, generation, deviceId });
+      opts.onProgress({ phase: 'done' });
+      return { address, generation, deviceId };
+    },
+
+    async listDevices(opts) {
+      const share = await readShare(opts.store);
+      if (!share) {
+        throw coded('NO_WALLET', 'fake device: no wallet');
+      }
+      return server(opts, 'listDevices', { deviceId: share.deviceId });
+    },
+
+    async removeDevice(opts) {
+      const share = await readShare(opts.store);
+      if (!share) {
+        throw coded('NO_WALLET', 'fake device: no wallet');
+      }
+      await server(opts, 'removeDevice', { deviceId: share.deviceId, id: opts.id });
+      if (opts.id === share.deviceId) {
+        await opts.store.delete('share/active');
+      }
+      return {};
     },
 
     async eject(opts) {
@@ -135,7 +166,10 @@
 
     async deviceState({ store }) {
       const share = await readShare(store);
-      return share ? { hasShare: true, address: share.address, generation: share.generation } : { hasShare: false };
+      // The fake's pair digest: one per share written.
+      return share
+        ? { hasShare: true, address: share.address, generation: share.generation, deviceId: share.deviceId, pair: share.deviceId + '/' + share.generation }
+        : { hasShare: false };
     },
 
     async hashPersonalMessage(bytes) {

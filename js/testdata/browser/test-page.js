@@ -370,7 +370,9 @@ async function stageTwo(saved) {
     duet = await Duet.connect({ autoApprove: true, apiKey: keys.clientApiKey });
     equal(duet.isWalletOnDevice(), true, 'isWalletOnDevice');
     equal(duet.address, address, 'address');
-    equal(await duet.deviceState(), { hasShare: true, stale: false, address, generation: 1 }, 'deviceState');
+    const state = await duet.deviceState();
+    assert(/^[0-9a-f]{32}$/.test(state.deviceId), `deviceId ${state.deviceId}`);
+    equal(state, { hasShare: true, stale: false, removed: false, address, generation: 1, deviceId: state.deviceId }, 'deviceState');
   });
 
   await check('backupWallet makes the wallet backed up and recoverable', async () => {
@@ -415,6 +417,57 @@ async function stageTwo(saved) {
     equal(res, { address, generation: 2 }, 'result');
     equal(duet.isWalletOnDevice(), true, 'on device');
     equal(accountEvents, [[address]], 'accountsChanged');
+  });
+
+  await check('addDevice adds this device beside the others; listDevices and removeDevice manage them', async () => {
+    const first = (await duet.deviceState()).deviceId;
+    await rejectsWith(duet.addDevice({ method: 'password' }), ErrorCode.INVALID_ARGUMENT, 'addDevice without a password');
+    await rejectsWith(duet.removeDevice('not hex'), ErrorCode.INVALID_ARGUMENT, 'removeDevice of a malformed id');
+    await rejectsWith(duet.removeDevice(undefined), ErrorCode.INVALID_ARGUMENT, 'removeDevice without an id');
+    // A second device: a new store, as a new browser would have.
+    duet.close();
+    await deleteDatabases();
+    duet = await Duet.connect({ autoApprove: true, apiKey: keys.clientApiKey });
+    equal(duet.isWalletOnDevice(), false, 'on the second device before');
+    const progress = [];
+    const added = await duet.addDevice({ method: 'password', password: 'correct horse', onProgress: (e) => progress.push(`${e.operation}:${e.phase}`) });
+    equal([added.address, added.generation], [address, 2], 'addDevice result');
+    assert(/^[0-9a-f]{32}$/.test(added.deviceId) && added.deviceId !== first, `new device id ${added.deviceId}`);
+    equal(progress, ['addDevice:decrypting', 'addDevice:done'], 'addDevice progress');
+    equal(duet.isWalletOnDevice(), true, 'on the second device');
+    equal((await duet.deviceState()).deviceId, added.deviceId, 'deviceState names the new device');
+    const listed = await duet.listDevices();
+    equal(listed.map((d) => [d.id, d.current]), [[first, false], [added.deviceId, true]], 'both devices');
+    assert(listed.every((d) => !Number.isNaN(Date.parse(d.createdAt))), 'createdAt');
+    equal(await duet.removeDevice(first.toUpperCase()), { id: first }, 'removeDevice of the first');
+    equal((await duet.listDevices()).map((d) => d.id), [added.deviceId], 'one device left');
+    await duet.signMessage('still signs');
+
+    // Removed from another device: the next session is refused, and the
+    // wallet is not on this device until it is added again.
+    const accounts = [];
+    duet.provider.on('accountsChanged', (a) => accounts.push(a));
+    const res = await fetch('/__remove-device', { method: 'POST', headers: { Authorization: `Bearer ${keys.clientApiKey}` }, body: JSON.stringify({ id: added.deviceId }) });
+    equal(res.status, 200, 'removal elsewhere');
+    equal(duet.isWalletOnDevice(), true, 'before the device learns of it');
+    await rejectsWith(duet.signMessage('removed'), ErrorCode.DEVICE_REMOVED, 'sign of a removed device');
+    equal(duet.isWalletOnDevice(), false, 'isWalletOnDevice once removed');
+    equal(duet.address, null, 'address once removed');
+    equal(accounts, [[]], 'accountsChanged once removed');
+    const removed = await duet.deviceState();
+    equal([removed.hasShare, removed.removed, removed.address], [true, true, null], 'deviceState once removed');
+    equal([await duet.isSigningReady(), await duet.isWalletRecoverable()], [false, true], 'not ready, recoverable');
+    await rejectsWith(duet.provider.request({ method: 'eth_requestAccounts' }), 4100, 'eth_requestAccounts once removed');
+
+    // Added again over the removed share; then it removes itself.
+    const again = await duet.addDevice({ method: 'password', password: 'correct horse' });
+    equal([duet.isWalletOnDevice(), duet.address, (await duet.deviceState()).removed], [true, address, false], 'added again');
+    await duet.signMessage('added again');
+    equal(await duet.removeDevice(again.deviceId), { id: again.deviceId }, 'removeDevice of itself');
+    equal([duet.isWalletOnDevice(), (await duet.deviceState()).hasShare], [false, false], 'after removing itself');
+    await rejectsWith(duet.listDevices(), ErrorCode.NO_WALLET, 'listDevices without a share');
+    // Back for the checks that follow.
+    await duet.recoverWallet({ method: 'password', password: 'correct horse' });
   });
 
   await check('ejectPrivateKey needs the organization to authorise it', async () => {
