@@ -7,7 +7,7 @@ const storageKeys = { client: 'duet-demo/client-key', org: 'duet-demo/org-key', 
 const maxLogEntries = 200;
 
 const $ = (id) => document.getElementById(id);
-const buttons = ['connect', 'dev-client', 'create', 'sign', 'send', 'backup', 'recover', 'eject'].map($);
+const buttons = ['connect', 'dev-client', 'create', 'sign', 'send', 'backup', 'recover', 'add-device', 'list-devices', 'eject'].map($);
 const backupMethods = [['password', 'Password'], ['passkey', 'Passkey'], ['custom', 'Custom key']];
 const maxHistory = 20;
 
@@ -71,6 +71,7 @@ const stepNames = {
   encrypting: 'Encrypting your half of the backup with the password',
   decrypting: 'Opening the backup with the password',
   recoverpair: 'Rebuilding this device\'s share with the server',
+  devicepair: 'Making this device\'s own share with the server',
   refresh: 'Renewing both shares with the server',
   presign: 'Preparing the signature with the server',
   sign: 'Signing together with the server',
@@ -83,6 +84,9 @@ const plans = {
   createWallet: ['connecting', 'keygen', 'commit', 'address', 'done'],
   backupWallet: ['connecting', 'backuppair', 'encrypting', 'commit', 'done'],
   recoverWallet: ['connecting', 'decrypting', 'recoverpair', 'commit', 'done'],
+  addDevice: ['connecting', 'decrypting', 'devicepair', 'commit', 'done'],
+  listDevices: ['connecting', 'done'],
+  removeDevice: ['connecting', 'done'],
   ejectPrivateKey: ['connecting', 'decrypting', 'done'],
   refreshWallet: ['primes', 'connecting', 'refresh', 'commit', 'done'],
   signMessage: ['connecting', 'presign', 'sign', 'done'],
@@ -96,7 +100,7 @@ function stepOf(ev) {
     return ev.phase;
   }
   if (ev.protocol === 'refresh') {
-    return { prepareSigning: 'auxinfo', backupWallet: 'backuppair', recoverWallet: 'recoverpair' }[ev.operation] ?? 'refresh';
+    return { prepareSigning: 'auxinfo', backupWallet: 'backuppair', recoverWallet: 'recoverpair', addDevice: 'devicepair' }[ev.operation] ?? 'refresh';
   }
   return ev.protocol;
 }
@@ -169,11 +173,40 @@ function updateButtons() {
     send: onDevice,
     backup: onDevice,
     recover: connected && recoveryMethods.includes('password'),
+    'add-device': connected && !onDevice && recoveryMethods.includes('password'),
+    'list-devices': onDevice,
     eject: onDevice && recoveryMethods.includes('password') && $('eject-confirm').checked,
   };
   for (const b of buttons) {
     b.disabled = busy || !enabled[b.id];
   }
+  for (const b of $('devices').querySelectorAll('button.remove-device')) {
+    b.disabled = busy || !onDevice;
+  }
+}
+
+// showDevices lists the wallet's devices, each with a button that removes
+// it; an empty list clears it.
+function showDevices(devices) {
+  const list = $('devices');
+  list.replaceChildren();
+  for (const d of devices) {
+    const li = document.createElement('li');
+    li.dataset.deviceId = d.id;
+    li.dataset.current = String(d.current);
+    const added = new Date(d.createdAt).toLocaleString();
+    const used = d.lastUsedAt === null ? 'never used' : `last used ${new Date(d.lastUsedAt).toLocaleString()}`;
+    li.append(`${d.current ? 'This device' : 'Device'} ${d.id.slice(0, 12)}…: added ${added}, ${used}`);
+    const remove = document.createElement('button');
+    remove.type = 'button';
+    remove.className = 'remove-device secondary';
+    remove.textContent = d.current ? 'Remove this device' : 'Remove';
+    remove.setAttribute('aria-label', `Remove device ${d.id}`);
+    remove.addEventListener('click', () => run('Removing the device…', () => actions.removeDevice(d.id), remove));
+    li.append(remove);
+    list.append(li);
+  }
+  updateButtons();
 }
 
 async function showWallet() {
@@ -313,6 +346,7 @@ async function connect() {
   }
   $('signature').textContent = '';
   hideKey();
+  showDevices([]);
   walletOnServer = false;
   recoveryMethods = [];
   setStatus('connecting', 'Loading the device module…');
@@ -479,6 +513,27 @@ const actions = {
     return `Wallet recovered: ${address}`;
   },
 
+  async addDevice() {
+    const d = requireDuet();
+    const { deviceId } = await d.addDevice({ method: 'password', password: $('add-device-password').value });
+    showDevices(await d.listDevices());
+    return `This device was added to the wallet (device ${deviceId.slice(0, 12)}…). The other devices keep signing.`;
+  },
+
+  async listDevices() {
+    const devices = await requireDuet().listDevices();
+    showDevices(devices);
+    return `The wallet has ${devices.length} ${devices.length === 1 ? 'device' : 'devices'}.`;
+  },
+
+  async removeDevice(id) {
+    const d = requireDuet();
+    const self = (await d.deviceState()).deviceId === id;
+    await d.removeDevice(id);
+    showDevices(d.isWalletOnDevice() ? await d.listDevices() : []);
+    return self ? 'This device was removed from the wallet: its share is deleted.' : 'The device was removed: it can no longer sign.';
+  },
+
   async eject() {
     const d = requireDuet();
     hideKey();
@@ -501,6 +556,7 @@ const busyTexts = {
   send: 'Sending ETH…',
   backup: 'Backing up…',
   recover: 'Recovering…',
+  addDevice: 'Adding this device…',
   eject: 'Ejecting…',
 };
 
@@ -516,6 +572,7 @@ function wire() {
   $('dev-client').addEventListener('click', () => run('Getting the dev client…', useDevClient, $('dev-client')));
   $('create').addEventListener('click', () => run(busyTexts.create, actions.create, $('create')));
   $('sign').addEventListener('click', () => run(busyTexts.sign, actions.sign, $('sign')));
+  $('list-devices').addEventListener('click', () => run('Listing the devices…', actions.listDevices, $('list-devices')));
   for (const form of document.querySelectorAll('form[data-action]')) {
     const name = form.dataset.action;
     form.addEventListener('submit', (e) => {

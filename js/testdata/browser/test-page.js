@@ -570,6 +570,7 @@ async function stageThree() {
       'create', 'address', 'sign-message', 'sign', 'signature', 'backup-password', 'backup', 'recover-password',
       'recover', 'eject-password', 'eject', 'private-key', 'log', 'progress', 'progress-step', 'progress-bar',
       'signing-ready', 'backup-methods', 'balance', 'eject-confirm', 'reveal-key', 'history',
+      'add-device-password', 'add-device', 'list-devices', 'devices',
     ];
     const html = await (await fetch('/index.html')).text();
     for (const id of ids) {
@@ -657,6 +658,29 @@ async function stageThree() {
     equal($('status').dataset.state, 'ready', `recover: ${$('error').textContent}`);
     equal($('address').textContent, address, 'recovered address');
     assert($('error').hidden, 'error cleared');
+  });
+
+  await check('the demo page adds this device, lists the devices and removes one', async () => {
+    const devices = () => [...$('devices').children].map((li) => li.dataset.current);
+    await click('list-devices');
+    equal($('status').dataset.state, 'ready', `list: ${$('error').textContent}`);
+    equal(devices(), ['true'], 'one device');
+    // A second device: the same page with a new store.
+    frame.remove();
+    await deleteDatabases();
+    document.body.append(frame);
+    await load();
+    await settled();
+    equal([$('wallet-on-device').textContent, $('add-device').disabled, $('list-devices').disabled], ['no', false, true], 'a new device');
+    $('add-device-password').value = 'demo password';
+    await click('add-device');
+    equal($('status').dataset.state, 'ready', `add: ${$('error').textContent}`);
+    equal($('wallet-on-device').textContent, 'yes', 'on the added device');
+    equal(devices(), ['false', 'true'], 'both devices');
+    [...$('devices').children].find((li) => li.dataset.current === 'false').querySelector('button.remove-device').click();
+    await settled();
+    equal($('status').dataset.state, 'ready', `remove: ${$('error').textContent}`);
+    equal(devices(), ['true'], 'the other device removed');
   });
 }
 
