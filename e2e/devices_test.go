@@ -92,8 +92,10 @@ return { onDevice: duet.isWalletOnDevice(), address: duet.address ?? '', hasShar
 // both; removing one stops it (its next session is refused with
 // DEVICE_REMOVED and it reports the wallet not on the device, recoverable)
 // while the other still signs; the removed device is added again, and a
-// device that removes itself deletes its share. A wallet of its own, so
-// that its share changes stay within duetd's limits.
+// device that removes itself deletes its share; a recovery on a third
+// device retires the others, and a device added after it signs beside it.
+// A wallet of its own, so that its share changes stay within duetd's
+// limits.
 func TestDevices(t *testing.T) {
 	useServer(t)
 	keys := fetchDevKeys(t)
@@ -240,5 +242,33 @@ return { address: w.address, deviceId: (await duet.deviceState()).deviceId };`, 
 			t.Fatalf("device B lists %s and %v, want itself alone", current, others)
 		}
 		signOn(t, b, "Duet e2e: device B after A removed itself", address)
+	})
+
+	step("a recovery on C retires B; B is added after it", func(t *testing.T) {
+		c := newProfile(t, "device C")
+		c.open(t, "/e2e.html")
+		c.connect(t, clientKey)
+		var rec struct {
+			Address string `json:"address"`
+		}
+		c.mustCall(t, createTimeout, `return await duet.recoverWallet({ method: 'password', password: `+jsString(password)+` });`, &rec)
+		if !sameAddress(rec.Address, address) {
+			t.Fatalf("recovered %s, want %s", rec.Address, address)
+		}
+		idC, others := deviceIDs(c.listDevices(t))
+		if len(others) != 0 {
+			t.Fatalf("after the recovery device C lists %v beside itself, want none", others)
+		}
+		b.wantCode(t, sessionTimeout, `return await duet.signMessage('Duet e2e: retired by a recovery');`, "DEVICE_REMOVED")
+		if l := b.lifecycle(t); l.OnDevice || !l.Recoverable {
+			t.Fatalf("device B retired by the recovery: %+v, want not on this device, recoverable", l)
+		}
+		b.mustCall(t, createTimeout, `return await duet.addDevice({ method: 'password', password: `+jsString(password)+` });`, nil)
+		signOn(t, b, "Duet e2e: device B added after the recovery", address)
+		signOn(t, c, "Duet e2e: device C beside B", address)
+		current, others := deviceIDs(c.listDevices(t))
+		if current != idC || len(others) != 1 || others[0] == idB {
+			t.Fatalf("device C lists %s and %v, want itself and B's new device", current, others)
+		}
 	})
 }
