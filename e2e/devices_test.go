@@ -15,7 +15,8 @@ type deviceJS struct {
 	Current    bool    `json:"current"`
 }
 
-var deviceIDPattern = regexp.MustCompile(`^[0-9a-f]+$`)
+// deviceIDPattern is a device id in hex: 16 bytes (wire.DeviceIDSize).
+var deviceIDPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 // listDevices returns p's duet.listDevices(), checking each entry's form
 // and that exactly one is the current device.

@@ -225,10 +225,13 @@ function backupOptions(options, operation) {
   return { method, key: key.slice() };
 }
 
-// A device id as listDevices names it: hex, compared in lower case.
+// A device id as listDevices names it: 16 bytes in hex, or empty for the
+// one device of a wallet made before devices existed.
+const deviceIdPattern = /^(?:[0-9a-f]{32})?$/;
+
 function deviceIdOption(id, operation) {
-  if (typeof id !== 'string' || !/^[0-9a-fA-F]{1,128}$/.test(id)) {
-    throw invalid(`${operation} wants a device id, as listDevices names it (hex)`);
+  if (typeof id !== 'string' || !deviceIdPattern.test(id.toLowerCase())) {
+    throw invalid(`${operation} wants a device id as listDevices names it: 32 hex digits (or '' for a wallet's device from before devices)`);
   }
   return id.toLowerCase();
 }
@@ -236,7 +239,7 @@ function deviceIdOption(id, operation) {
 // Checks one entry of the device module's device list.
 function deviceEntry(d) {
   const time = (v) => typeof v === 'string' && v !== '' && !Number.isNaN(Date.parse(v));
-  if (d === null || typeof d !== 'object' || typeof d.id !== 'string' || !/^[0-9a-f]{1,128}$/.test(d.id) ||
+  if (d === null || typeof d !== 'object' || typeof d.id !== 'string' || !deviceIdPattern.test(d.id) ||
       !time(d.createdAt) || !(d.lastUsedAt === null || d.lastUsedAt === undefined || time(d.lastUsedAt)) ||
       typeof d.current !== 'boolean') {
     throw new DuetError(ErrorCode.INTERNAL, 'duet: device module returned a malformed device list');
@@ -1252,6 +1255,11 @@ export class Duet {
         const e = toDuetError(err);
         if (e.code === ErrorCode.DEVICE_REMOVED) {
           this.#removedPending = true;
+        } else if (e.code === ErrorCode.STALE_DEVICE && this.#state.removed) {
+          // The device module keeps a removed device's share as it keeps a
+          // stale one, and refuses it as stale without asking the server;
+          // the server said why.
+          throw new DuetError(ErrorCode.DEVICE_REMOVED, 'duet: this device was removed from the wallet, so its share no longer signs; add it again (addDevice) or recover the wallet here', { cause: e });
         }
         throw e;
       } finally {
@@ -1280,7 +1288,7 @@ export class Duet {
       this.#removedPending = false;
       this.#removedPair = pair;
     }
-    const removed = hasShare && !stale && pair !== null && pair === this.#removedPair;
+    const removed = hasShare && pair !== null && pair === this.#removedPair;
     const address = hasShare && !stale && !removed && isAddress(s.address) ? s.address : null;
     const generation = hasShare && Number.isSafeInteger(Number(s.generation)) ? Number(s.generation) : 0;
     const walletId = hasShare && typeof s.walletId === 'string' ? s.walletId : '';

@@ -58,6 +58,16 @@
     await store.put('share/pending', enc.encode(JSON.stringify(share)));
     await store.put('share/active', enc.encode(JSON.stringify(share)));
     await store.delete('share/pending');
+    await store.delete('share/stale');
+  }
+
+  // As the device module does, a share the server refuses as removed is
+  // kept, marked stale.
+  async function markRemoved(store, err) {
+    if (err.code === 'DEVICE_REMOVED') {
+      await store.put('share/stale', new Uint8Array([1]));
+    }
+    throw err;
   }
 
   function rounds(opts, phase, protocol, n) {
@@ -94,7 +104,7 @@
         throw coded('INVALID_ARGUMENT', 'fake device: digest must be 32 bytes');
       }
       rounds(opts, 'presign', 'presign', 3);
-      await server(opts, 'sign', { deviceId: share.deviceId });
+      await server(opts, 'sign', { deviceId: share.deviceId }).catch((err) => markRemoved(opts.store, err));
       opts.onProgress({ phase: 'sign', protocol: 'sign', round: 1 });
       const s = await sha256(opts.digest);
       return { signature: concat(opts.digest, s, new Uint8Array([opts.digest[31] & 1])) };
@@ -131,7 +141,7 @@
       if (!share) {
         throw coded('NO_WALLET', 'fake device: no wallet');
       }
-      return server(opts, 'listDevices', { deviceId: share.deviceId });
+      return server(opts, 'listDevices', { deviceId: share.deviceId }).catch((err) => markRemoved(opts.store, err));
     },
 
     async removeDevice(opts) {
@@ -168,7 +178,10 @@
       const share = await readShare(store);
       // The fake's pair digest: one per share written.
       return share
-        ? { hasShare: true, address: share.address, generation: share.generation, deviceId: share.deviceId, pair: share.deviceId + '/' + share.generation }
+        ? {
+          hasShare: true, stale: (await store.get('share/stale')) !== null, address: share.address, generation: share.generation,
+          deviceId: share.deviceId, pair: share.deviceId + '/' + share.generation,
+        }
         : { hasShare: false };
     },
 

@@ -423,6 +423,7 @@ async function stageTwo(saved) {
     const first = (await duet.deviceState()).deviceId;
     await rejectsWith(duet.addDevice({ method: 'password' }), ErrorCode.INVALID_ARGUMENT, 'addDevice without a password');
     await rejectsWith(duet.removeDevice('not hex'), ErrorCode.INVALID_ARGUMENT, 'removeDevice of a malformed id');
+    await rejectsWith(duet.removeDevice('ab'.repeat(17)), ErrorCode.INVALID_ARGUMENT, 'removeDevice of a long id');
     await rejectsWith(duet.removeDevice(undefined), ErrorCode.INVALID_ARGUMENT, 'removeDevice without an id');
     // A second device: a new store, as a new browser would have.
     duet.close();
@@ -455,7 +456,10 @@ async function stageTwo(saved) {
     equal(duet.address, null, 'address once removed');
     equal(accounts, [[]], 'accountsChanged once removed');
     const removed = await duet.deviceState();
-    equal([removed.hasShare, removed.removed, removed.address], [true, true, null], 'deviceState once removed');
+    equal([removed.hasShare, removed.stale, removed.removed, removed.address], [true, true, true, null], 'deviceState once removed');
+    // The device module refuses the share as stale now; the SDK says why.
+    await rejectsWith(duet.signMessage('removed again'), ErrorCode.DEVICE_REMOVED, 'second sign of a removed device');
+    await rejectsWith(duet.listDevices(), ErrorCode.DEVICE_REMOVED, 'listDevices of a removed device');
     equal([await duet.isSigningReady(), await duet.isWalletRecoverable()], [false, true], 'not ready, recoverable');
     await rejectsWith(duet.provider.request({ method: 'eth_requestAccounts' }), 4100, 'eth_requestAccounts once removed');
 
