@@ -228,11 +228,17 @@ return { address: w.address, deviceId: (await duet.deviceState()).deviceId };`, 
 			DeviceID string `json:"deviceId"`
 		}
 		b.mustCall(t, createTimeout, `return await duet.addDevice({ method: 'password', password: `+jsString(password)+` });`, &added)
-		if added.DeviceID == idB || added.DeviceID == idA {
-			t.Errorf("device B added again under the id %s of a device before", added.DeviceID)
+		if !deviceIDPattern.MatchString(added.DeviceID) || added.DeviceID == idA {
+			t.Fatalf("device B added again as %q (device A is %s)", added.DeviceID, idA)
 		}
 		idB = added.DeviceID
+		if l := b.lifecycle(t); !l.OnDevice || l.Removed || l.Stale {
+			t.Fatalf("device B added again: %+v", l)
+		}
 		signOn(t, b, "Duet e2e: device B added again", address)
+		if current, others := deviceIDs(a.listDevices(t)); current != idA || len(others) != 1 || others[0] != idB {
+			t.Fatalf("device A lists %s and %v, want itself and B (%s)", current, others, idB)
+		}
 
 		a.mustCall(t, sessionTimeout, `return await duet.removeDevice(`+jsString(idA)+`);`, nil)
 		if l := a.lifecycle(t); l.OnDevice || l.HasShare || !l.Recoverable {
@@ -264,12 +270,15 @@ return { address: w.address, deviceId: (await duet.deviceState()).deviceId };`, 
 		if l := b.lifecycle(t); l.OnDevice || !l.Recoverable {
 			t.Fatalf("device B retired by the recovery: %+v, want not on this device, recoverable", l)
 		}
-		b.mustCall(t, createTimeout, `return await duet.addDevice({ method: 'password', password: `+jsString(password)+` });`, nil)
+		var added struct {
+			DeviceID string `json:"deviceId"`
+		}
+		b.mustCall(t, createTimeout, `return await duet.addDevice({ method: 'password', password: `+jsString(password)+` });`, &added)
 		signOn(t, b, "Duet e2e: device B added after the recovery", address)
 		signOn(t, c, "Duet e2e: device C beside B", address)
 		current, others := deviceIDs(c.listDevices(t))
-		if current != idC || len(others) != 1 || others[0] == idB {
-			t.Fatalf("device C lists %s and %v, want itself and B's new device", current, others)
+		if current != idC || len(others) != 1 || others[0] != added.DeviceID {
+			t.Fatalf("device C lists %s and %v, want itself and B (%s)", current, others, added.DeviceID)
 		}
 	})
 }
