@@ -400,7 +400,7 @@ func (s *session) loadWallet(ctx context.Context, lock bool) error {
 		pair = share.PublicDigest()
 		share.Wipe()
 	}
-	return s.conn.Send(ctx, (&wire.Welcome{WalletID: w.ID, Nonce: s.nonce, Active: w.ActiveGeneration, Pair: pair}).Frame())
+	return s.conn.Send(ctx, (&wire.Welcome{WalletID: w.ID, Nonce: s.nonce, Active: w.ActiveGeneration, Pair: pair, Latest: w.ActiveGeneration}).Frame())
 }
 
 // deviceHolds reports whether the device, after reconciling with our
