@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"syscall/js"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common/hexutil"
 
@@ -134,6 +135,43 @@ func Register() {
 		out.Set("method", method)
 		return out, nil
 	}))
+	api.Set("addDevice", secretFunc(func(ctx context.Context, d *Device, secret *BackupSecret) (any, error) {
+		info, err := d.AddDevice(ctx, secret)
+		if err != nil {
+			return nil, err
+		}
+		return infoObject(info), nil
+	}))
+	api.Set("listDevices", deviceFunc(func(ctx context.Context, d *Device, o js.Value) (any, error) {
+		list, err := d.ListDevices(ctx)
+		if err != nil {
+			return nil, err
+		}
+		devices := js.Global().Get("Array").New()
+		for _, x := range list {
+			e := js.Global().Get("Object").New()
+			e.Set("id", x.ID)
+			e.Set("createdAt", jsTime(x.CreatedAt))
+			e.Set("lastUsedAt", jsTime(x.LastUsedAt))
+			e.Set("current", x.Current)
+			devices.Call("push", e)
+		}
+		out := js.Global().Get("Object").New()
+		out.Set("devices", devices)
+		return out, nil
+	}))
+	api.Set("removeDevice", deviceFunc(func(ctx context.Context, d *Device, o js.Value) (any, error) {
+		if o.Get("id").Type() != js.TypeString {
+			return nil, codeErr(wire.CodeInvalidArgument, "bridge: removeDevice wants id, a device id in hex")
+		}
+		id := o.Get("id").String()
+		if err := d.RemoveDevice(ctx, id); err != nil {
+			return nil, err
+		}
+		out := js.Global().Get("Object").New()
+		out.Set("id", id)
+		return out, nil
+	}))
 	api.Set("verifyBackup", secretFunc(func(ctx context.Context, d *Device, secret *BackupSecret) (any, error) {
 		if err := d.VerifyBackup(ctx, secret); err != nil {
 			return nil, err
@@ -176,6 +214,7 @@ func Register() {
 			out.Set("walletId", info.WalletID)
 			out.Set("stale", info.Stale)
 			out.Set("pair", info.Pair)
+			out.Set("deviceId", info.Device)
 		}
 		return out, nil
 	}))
@@ -374,7 +413,16 @@ func infoObject(info *WalletInfo) js.Value {
 	out.Set("walletId", info.WalletID)
 	out.Set("address", info.Address)
 	out.Set("generation", float64(info.Generation))
+	out.Set("deviceId", info.Device)
 	return out
+}
+
+// jsTime is t in RFC 3339 (UTC, whole seconds), or null for the zero time.
+func jsTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format(time.RFC3339)
 }
 
 // jsStore is the Store the SDK's worker provides: async get/put/delete that

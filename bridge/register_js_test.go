@@ -92,7 +92,10 @@ func TestRegister(t *testing.T) {
 		t.Errorf("DuetDevice.version = %v, want \"1\"", v)
 	}
 	// The worker calls exactly these (js/worker.js, deviceMethods).
-	for _, name := range []string{"keygen", "sign", "refresh", "backup", "recover", "eject", "deviceState", "keccak256", "hashPersonalMessage"} {
+	for _, name := range []string{
+		"keygen", "sign", "refresh", "backup", "recover", "eject", "deviceState", "keccak256", "hashPersonalMessage",
+		"addDevice", "listDevices", "removeDevice",
+	} {
 		if typ := api.Get(name).Type(); typ != js.TypeFunction {
 			t.Errorf("DuetDevice.%s is %s, want a function", name, typ)
 		}
@@ -126,6 +129,13 @@ func TestInvalidArguments(t *testing.T) {
 		{"recover with a 16-byte key", "recover", []any{obj(map[string]any{"store": store(), "method": "passkey", "key": uint8s(make([]byte, 16))})}},
 		{"eject without key", "eject", []any{obj(map[string]any{"store": store(), "method": "app"})}},
 		{"deviceState without store", "deviceState", []any{obj(nil)}},
+		{"addDevice with a short password", "addDevice", []any{obj(map[string]any{"store": store(), "method": "password", "password": "short"})}},
+		{"addDevice without key", "addDevice", []any{obj(map[string]any{"store": store(), "method": "custom"})}},
+		{"listDevices without store", "listDevices", []any{obj(map[string]any{"url": "http://127.0.0.1:1", "apiKey": "k"})}},
+		{"removeDevice without id", "removeDevice", []any{obj(map[string]any{"store": store(), "url": "http://127.0.0.1:1", "apiKey": "k"})}},
+		{"removeDevice with a number", "removeDevice", []any{obj(map[string]any{"store": store(), "url": "http://127.0.0.1:1", "apiKey": "k", "id": 7})}},
+		{"removeDevice with a short id", "removeDevice", []any{obj(map[string]any{"store": store(), "url": "http://127.0.0.1:1", "apiKey": "k", "id": "abcd"})}},
+		{"removeDevice with an id not hex", "removeDevice", []any{obj(map[string]any{"store": store(), "url": "http://127.0.0.1:1", "apiKey": "k", "id": strings.Repeat("zz", 16)})}},
 		{"keccak256 of a string", "keccak256", []any{"abc"}},
 		{"hashPersonalMessage of nothing", "hashPersonalMessage", nil},
 	} {
@@ -361,5 +371,15 @@ func TestJSStorePutGeneration(t *testing.T) {
 	}
 	if g := gens.Call("get", "wallet").Int(); g != -1 {
 		t.Errorf("Put passed options %d, want none", g)
+	}
+}
+
+func TestJSTime(t *testing.T) {
+	if v := js.ValueOf(jsTime(time.Time{})); !v.IsNull() {
+		t.Errorf("jsTime(zero) = %v, want null", v)
+	}
+	at := time.Date(2026, 12, 1, 18, 30, 5, 999, time.FixedZone("CET", 3600))
+	if v := js.ValueOf(jsTime(at)); v.Type() != js.TypeString || v.String() != "2026-12-01T17:30:05Z" {
+		t.Errorf("jsTime(%v) = %v, want 2026-12-01T17:30:05Z", at, v)
 	}
 }
