@@ -297,6 +297,8 @@ const (
 	AuditRefresh         = "refresh"
 	AuditEject           = "eject"
 	AuditEjectAuthorized = "eject_authorized"
+	AuditDeviceAdded     = "device_added"
+	AuditDeviceRemoved   = "device_removed"
 )
 
 // Audit is the append-only audit log: nothing in the store updates or
