@@ -306,11 +306,10 @@ func (d *Device) open(ctx context.Context, op string, hello wire.Hello) (*sessio
 		return nil, err
 	}
 	f, err := s.conn.Recv(ctx)
-	if err != nil {
-		ws.CloseNow()
-		return nil, err
+	var w *wire.Welcome
+	if err == nil {
+		w, err = wire.ParseWelcome(f)
 	}
-	w, err := wire.ParseWelcome(f)
 	if err != nil {
 		ws.CloseNow()
 		if Code(err) == wire.CodeDeviceRemoved && active != nil && marked == nil {
@@ -929,7 +928,7 @@ func (d *Device) VerifyBackup(ctx context.Context, secret *BackupSecret) error {
 	if backup.Self != mpc.Device || backup.Peer != mpc.Server {
 		return s.fail(ctx, wire.CodeBackupBroken, errors.New("bridge: the backup share is not a device share"))
 	}
-	sid := wire.VerifyBackupSessionID(secret.Method, s.welcome.WalletID, s.welcome.Active, s.nonce, s.welcome.Nonce)
+	sid := wire.VerifyBackupSessionID(secret.Method, s.welcome.WalletID, s.welcome.Latest, s.nonce, s.welcome.Nonce)
 	if err := s.sendShareProof(ctx, sid, backup); err != nil {
 		return err
 	}
