@@ -306,6 +306,7 @@ func jsString(s string) string {
 type walletState struct {
 	OnDevice   bool   `json:"hasShare"`
 	Stale      bool   `json:"stale"`
+	Removed    bool   `json:"removed"`
 	Address    string `json:"address"`
 	Generation uint64 `json:"generation"`
 }

@@ -322,12 +322,17 @@ return { ...w, ms: performance.now() - t0 };
 		if st := a.connectWith(t, keys.ClientAPIKey, "background: false,"); !st.OnDevice || st.Generation != generation-1 {
 			t.Fatalf("old device before contacting the server: %+v, want its share of generation %d", st, generation-1)
 		}
-		a.wantCode(t, sessionTimeout, `return await duet.signMessage('Duet e2e: must not sign');`, "STALE_DEVICE")
+		// The recovery retired every other device's pair: the server holds
+		// none of this device's.
+		a.wantCode(t, sessionTimeout, `return await duet.signMessage('Duet e2e: must not sign');`, "DEVICE_REMOVED")
 		// The server's word does not delete the share: it is kept, stale,
 		// until a recovery on this device replaces it.
-		if st := a.deviceState(t); !st.OnDevice || !st.Stale || st.Generation != generation-1 {
-			t.Errorf("old device after the server named another pair: %+v, want its share of generation %d kept, stale", st, generation-1)
+		if st := a.deviceState(t); !st.OnDevice || !st.Stale || !st.Removed || st.Generation != generation-1 {
+			t.Errorf("old device after the server retired its pair: %+v, want its share of generation %d kept, stale and removed", st, generation-1)
 		}
+		// Asked again, the device refuses its stale share itself, and the
+		// SDK still says why.
+		a.wantCode(t, sessionTimeout, `return await duet.signMessage('Duet e2e: must not sign either');`, "DEVICE_REMOVED")
 		var life struct {
 			OnDevice bool `json:"onDevice"`
 			Ready    bool `json:"ready"`
@@ -355,7 +360,7 @@ return { ...w, ms: performance.now() - t0 };
 		var sig string
 		a.mustCall(t, sessionTimeout, `return await duet.signMessage(`+jsString(msg)+`);`, &sig)
 		wantPersonalSig(t, []byte(msg), sig, address)
-		b.wantCode(t, sessionTimeout, `return await duet.signMessage('Duet e2e: retired in turn');`, "STALE_DEVICE")
+		b.wantCode(t, sessionTimeout, `return await duet.signMessage('Duet e2e: retired in turn');`, "DEVICE_REMOVED")
 	})
 
 	step("lifecycle queries reject when the server is unreachable", func(t *testing.T) {

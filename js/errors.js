@@ -37,7 +37,7 @@ export const ErrorCode = Object.freeze({
   RATE_LIMITED: 'RATE_LIMITED',
   /** A session frame did not decode: a bug or a tampered connection. */
   BAD_FRAME: 'BAD_FRAME',
-  /** This device's share belongs to a generation the server has retired. */
+  /** This device's share is not of the pair the server holds for it (a generation the server has retired): it no longer signs. */
   STALE_DEVICE: 'STALE_DEVICE',
   /** This device was removed from the wallet (removeDevice), or retired by a recovery: its share no longer signs; addDevice or recoverWallet brings the wallet back. */
   DEVICE_REMOVED: 'DEVICE_REMOVED',

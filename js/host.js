@@ -142,7 +142,7 @@ export class DeviceHost {
   async #wallet() {
     const s = await this.#channel.call('deviceState', {});
     if (s?.hasShare === true && s.stale === true) {
-      throw new DuetError(ErrorCode.STALE_DEVICE, "duet: this device's share is not of the wallet's active pair; recover the wallet to replace it");
+      throw new DuetError(ErrorCode.STALE_DEVICE, "duet: this device's share is not of the pair the server holds for it (the device was removed, or the wallet recovered elsewhere); add this device again (addDevice) or recover the wallet to replace it");
     }
     if (!s || s.hasShare !== true || !isAddress(s.address)) {
       throw new DuetError(ErrorCode.NO_WALLET, 'duet: there is no wallet on this device');
