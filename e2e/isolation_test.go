@@ -188,6 +188,15 @@ return null;
 		}
 		p.waitFor(t, time.Minute, "the frame to hide again", `document.querySelector('iframe').style.width === '0px'`)
 	})
+
+	step("the frame lists the wallet's devices", func(t *testing.T) {
+		list := p.listDevices(t)
+		var id string
+		p.mustCall(t, time.Minute, `return (await duet.deviceState()).deviceId;`, &id)
+		if len(list) != 1 || !list[0].Current || list[0].ID != id {
+			t.Fatalf("listDevices through the frame: %+v, want this device (%s) alone", list, id)
+		}
+	})
 }
 
 // clickInFrame clicks the element selector of the cross-origin frame whose
