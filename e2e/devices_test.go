@@ -158,6 +158,8 @@ return { address: w.address, deviceId: (await duet.deviceState()).deviceId };`, 
 		if l := b.lifecycle(t); !l.OnDevice || !sameAddress(l.Address, address) || l.Removed || l.Stale {
 			t.Fatalf("device B after addDevice: %+v", l)
 		}
+		// A device that has a pair of the wallet is not added over it.
+		a.wantCode(t, sessionTimeout, `return await duet.addDevice({ method: 'password', password: `+jsString(password)+` });`, "WALLET_EXISTS")
 	})
 
 	step("both sign, at once", func(t *testing.T) {
