@@ -202,6 +202,11 @@ return { address: w.address, deviceId: (await duet.deviceState()).deviceId };`, 
 	})
 
 	step("A removes B; B no longer signs, A does", func(t *testing.T) {
+		// An id the wallet does not have removes nothing.
+		a.wantCode(t, sessionTimeout, `return await duet.removeDevice('00'.repeat(16));`, "INVALID_ARGUMENT")
+		if list := a.listDevices(t); len(list) != 2 {
+			t.Fatalf("removing an unknown device left %d devices, want 2: %+v", len(list), list)
+		}
 		var removed struct {
 			ID string `json:"id"`
 		}
