@@ -17,8 +17,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/duetwallet/duet/mpc"
 	"github.com/duetwallet/duet/mpc/codec"
 	"github.com/duetwallet/duet/mpc/curve"
@@ -232,17 +230,17 @@ func (d *Device) open(ctx context.Context, op string, hello wire.Hello) (*sessio
 		return nil, err
 	}
 	d.progress(Progress{Phase: "connecting"})
-	ws, _, err := websocket.Dial(ctx, u, nil)
-	if err != nil {
-		return nil, codeErr(wire.CodeNetwork, "bridge: cannot reach the server: %v", err)
-	}
 	timeout := d.FrameTimeout
 	if timeout == 0 {
 		timeout = time.Minute
 	}
-	s := &session{d: d, conn: wire.NewConn(ws, timeout), nonce: make([]byte, 32)}
+	conn, err := wire.Dial(ctx, u, timeout)
+	if err != nil {
+		return nil, codeErr(wire.CodeNetwork, "bridge: cannot reach the server: %v", err)
+	}
+	s := &session{d: d, conn: conn, nonce: make([]byte, 32)}
 	if _, err := io.ReadFull(d.rand(), s.nonce); err != nil {
-		ws.CloseNow()
+		conn.CloseNow()
 		return nil, err
 	}
 	hello.APIKey, hello.Op, hello.Nonce = d.APIKey, op, s.nonce
@@ -253,22 +251,22 @@ func (d *Device) open(ctx context.Context, op string, hello wire.Hello) (*sessio
 		hello.Gens.Pending = pending.Generation
 	}
 	if err := s.conn.Send(ctx, hello.Frame()); err != nil {
-		ws.CloseNow()
+		conn.CloseNow()
 		return nil, err
 	}
 	f, err := s.conn.Recv(ctx)
 	if err != nil {
-		ws.CloseNow()
+		conn.CloseNow()
 		return nil, err
 	}
 	w, err := wire.ParseWelcome(f)
 	if err != nil {
-		ws.CloseNow()
+		conn.CloseNow()
 		return nil, err
 	}
 	s.welcome = w
 	if err := d.reconcile(ctx, s, active, pending, marked != nil); err != nil {
-		ws.CloseNow()
+		conn.CloseNow()
 		return nil, err
 	}
 	return s, nil
