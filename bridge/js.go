@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"syscall/js"
 
-	"github.com/ethereum/go-ethereum/common/hexutil"
-
 	"github.com/duetwallet/duet/mpc"
 	"github.com/duetwallet/duet/wire"
 )
@@ -213,7 +211,7 @@ func Register() {
 			return nil, err
 		}
 		out := js.Global().Get("Object").New()
-		out.Set("raw", hexutil.Encode(signed.Raw))
+		out.Set("raw", hexPrefixed(signed.Raw))
 		out.Set("hash", signed.Hash.Hex())
 		out.Set("from", signed.From.Hex())
 		return out, nil
