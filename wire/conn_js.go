@@ -118,18 +118,23 @@ func (s *browserSocket) on(event string, f func(js.Value)) {
 func (s *browserSocket) onMessage(ev js.Value) {
 	data := ev.Get("data")
 	var m message
-	if data.Type() == js.TypeString {
+	tooBig := false
+	switch {
+	case data.Type() == js.TypeString:
 		m.data = []byte(data.String())
-	} else {
-		if n := data.Get("byteLength").Int(); n > MaxFrame {
-			// The browser has read it already; what matters is that it
-			// goes no further, and that the peer learns why.
-			s.fail(closeNormal, fmt.Errorf("message too big: read limited at %d bytes", MaxFrame))
-			return
-		}
+		tooBig = len(m.data) > MaxFrame
+	case data.Get("byteLength").Int() > MaxFrame:
+		tooBig = true
+	default:
 		u8 := js.Global().Get("Uint8Array").New(data)
 		m.binary, m.data = true, make([]byte, u8.Get("length").Int())
 		js.CopyBytesToGo(m.data, u8)
+	}
+	if tooBig {
+		// The browser has read it already; what matters is that it goes
+		// no further, and that the peer learns why.
+		s.fail(closeNormal, fmt.Errorf("message too big: read limited at %d bytes", MaxFrame))
+		return
 	}
 	s.mu.Lock()
 	if s.err != nil {
