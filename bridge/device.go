@@ -18,8 +18,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/duetwallet/duet/mpc"
 	"github.com/duetwallet/duet/mpc/codec"
 	"github.com/duetwallet/duet/mpc/curve"
@@ -281,17 +279,17 @@ func (d *Device) open(ctx context.Context, op string, hello wire.Hello) (*sessio
 		return nil, err
 	}
 	d.progress(Progress{Phase: "connecting"})
-	ws, _, err := websocket.Dial(ctx, u, nil)
-	if err != nil {
-		return nil, codeErr(wire.CodeNetwork, "bridge: cannot reach the server: %v", err)
-	}
 	timeout := d.FrameTimeout
 	if timeout == 0 {
 		timeout = time.Minute
 	}
-	s := &session{d: d, conn: wire.NewConn(ws, timeout), nonce: make([]byte, 32), device: device}
+	conn, err := wire.Dial(ctx, u, timeout)
+	if err != nil {
+		return nil, codeErr(wire.CodeNetwork, "bridge: cannot reach the server: %v", err)
+	}
+	s := &session{d: d, conn: conn, nonce: make([]byte, 32), device: device}
 	if _, err := io.ReadFull(d.rand(), s.nonce); err != nil {
-		ws.CloseNow()
+		conn.CloseNow()
 		return nil, err
 	}
 	hello.APIKey, hello.Op, hello.Nonce, hello.Device = d.APIKey, op, s.nonce, device
@@ -302,7 +300,7 @@ func (d *Device) open(ctx context.Context, op string, hello wire.Hello) (*sessio
 		hello.Gens.Pending = pending.Generation
 	}
 	if err := s.conn.Send(ctx, hello.Frame()); err != nil {
-		ws.CloseNow()
+		conn.CloseNow()
 		return nil, err
 	}
 	f, err := s.conn.Recv(ctx)
@@ -311,7 +309,7 @@ func (d *Device) open(ctx context.Context, op string, hello wire.Hello) (*sessio
 		w, err = wire.ParseWelcome(f)
 	}
 	if err != nil {
-		ws.CloseNow()
+		conn.CloseNow()
 		if Code(err) == wire.CodeDeviceRemoved && active != nil && marked == nil {
 			// The server holds no pair of this device: its share is kept,
 			// marked, as a stale one is.
@@ -323,7 +321,7 @@ func (d *Device) open(ctx context.Context, op string, hello wire.Hello) (*sessio
 	}
 	s.welcome = w
 	if err := d.reconcile(ctx, s, active, pending, marked != nil); err != nil {
-		ws.CloseNow()
+		conn.CloseNow()
 		return nil, err
 	}
 	return s, nil

@@ -8,9 +8,6 @@ import (
 	"fmt"
 	"math/big"
 
-	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/common/hexutil"
-
 	"github.com/duetwallet/duet/wire"
 )
 
@@ -32,17 +29,17 @@ var ErrInvalidTypedData = errors.New("bridge: invalid typed data")
 // txFields is the JSON the SDK's provider sends once it has filled every
 // field from the node: quantities as 0x hex, as in Ethereum's JSON-RPC.
 type txFields struct {
-	Type                 *hexutil.Uint64 `json:"type"`
-	ChainID              *hexutil.Big    `json:"chainId"`
-	Nonce                *hexutil.Uint64 `json:"nonce"`
-	To                   *common.Address `json:"to"`
-	Value                *hexutil.Big    `json:"value"`
-	Data                 *hexutil.Bytes  `json:"data"`
-	Gas                  *hexutil.Uint64 `json:"gas"`
-	GasPrice             *hexutil.Big    `json:"gasPrice"`
-	MaxFeePerGas         *hexutil.Big    `json:"maxFeePerGas"`
-	MaxPriorityFeePerGas *hexutil.Big    `json:"maxPriorityFeePerGas"`
-	AccessList           *AccessList     `json:"accessList"`
+	Type                 *hexUint64  `json:"type"`
+	ChainID              *hexBig     `json:"chainId"`
+	Nonce                *hexUint64  `json:"nonce"`
+	To                   *Address    `json:"to"`
+	Value                *hexBig     `json:"value"`
+	Data                 *hexData    `json:"data"`
+	Gas                  *hexUint64  `json:"gas"`
+	GasPrice             *hexBig     `json:"gasPrice"`
+	MaxFeePerGas         *hexBig     `json:"maxFeePerGas"`
+	MaxPriorityFeePerGas *hexBig     `json:"maxPriorityFeePerGas"`
+	AccessList           *AccessList `json:"accessList"`
 }
 
 func invalidTx(format string, args ...any) error {
@@ -73,7 +70,7 @@ func ParseTransaction(txJSON []byte) (*Transaction, error) {
 	if f.Type == nil {
 		return nil, invalidTx("type is required")
 	}
-	if f.ChainID == nil || f.ChainID.ToInt().Sign() <= 0 {
+	if f.ChainID == nil || f.ChainID.toInt().Sign() <= 0 {
 		return nil, invalidTx("chainId must be a positive quantity")
 	}
 	if f.Nonce == nil {
@@ -82,10 +79,10 @@ func ParseTransaction(txJSON []byte) (*Transaction, error) {
 	if f.Gas == nil || *f.Gas == 0 {
 		return nil, invalidTx("gas must be a positive quantity")
 	}
-	chainID := f.ChainID.ToInt()
+	chainID := f.ChainID.toInt()
 	value := new(big.Int)
 	if f.Value != nil {
-		value = f.Value.ToInt()
+		value = f.Value.toInt()
 	}
 	var data []byte
 	if f.Data != nil {
@@ -110,7 +107,7 @@ func ParseTransaction(txJSON []byte) (*Transaction, error) {
 		} else {
 			tx.Type, tx.AccessList = TxTypeAccessList, accessList(f.AccessList)
 		}
-		tx.GasPrice = f.GasPrice.ToInt()
+		tx.GasPrice = f.GasPrice.toInt()
 	case TxTypeDynamicFee:
 		if f.MaxFeePerGas == nil || f.MaxPriorityFeePerGas == nil {
 			return nil, invalidTx("a type 2 transaction needs maxFeePerGas and maxPriorityFeePerGas")
@@ -118,7 +115,7 @@ func ParseTransaction(txJSON []byte) (*Transaction, error) {
 		if f.GasPrice != nil {
 			return nil, invalidTx("a type 2 transaction has no gasPrice")
 		}
-		feeCap, tipCap := f.MaxFeePerGas.ToInt(), f.MaxPriorityFeePerGas.ToInt()
+		feeCap, tipCap := f.MaxFeePerGas.toInt(), f.MaxPriorityFeePerGas.toInt()
 		if tipCap.Cmp(feeCap) > 0 {
 			return nil, invalidTx("maxPriorityFeePerGas %v exceeds maxFeePerGas %v", tipCap, feeCap)
 		}
@@ -181,7 +178,11 @@ func (d *Device) SignTransaction(ctx context.Context, txJSON []byte) (*SignedTra
 	if err != nil {
 		return nil, err
 	}
-	signed, err := AttachSignature(tx, sig.Bytes(), common.HexToAddress(info.Address))
+	from, err := parseAddress(info.Address)
+	if err != nil {
+		return nil, &Error{Code: wire.CodeInternal, Err: err}
+	}
+	signed, err := AttachSignature(tx, sig.Bytes(), from)
 	if err != nil {
 		return nil, &Error{Code: wire.CodeInternal, Err: err}
 	}
@@ -204,4 +205,16 @@ func TypedDataHash(typedDataJSON []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidTypedData, err)
 	}
 	return td.hash(), nil
+}
+
+// parseAddress reads 0x and 40 hex digits, either case.
+func parseAddress(s string) (Address, error) {
+	var a Address
+	if len(s) != 42 || !has0x([]byte(s)) {
+		return a, fmt.Errorf("bridge: malformed address %q", s)
+	}
+	if err := decodeHex(a[:], []byte(s[2:])); err != nil {
+		return a, fmt.Errorf("bridge: malformed address %q", s)
+	}
+	return a, nil
 }

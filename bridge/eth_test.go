@@ -21,13 +21,13 @@ const (
 	eip155KeyByte = 0x46
 )
 
-func eip155Key(t *testing.T) ([]byte, common.Address) {
+func eip155Key(t *testing.T) ([]byte, Address) {
 	t.Helper()
 	k, err := crypto.ToECDSA([]byte(strings.Repeat(string(rune(eip155KeyByte)), 32)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return crypto.FromECDSA(k), crypto.PubkeyToAddress(k.PublicKey)
+	return crypto.FromECDSA(k), Address(crypto.PubkeyToAddress(k.PublicKey))
 }
 
 func TestTransactionEIP155Vector(t *testing.T) {
@@ -93,7 +93,7 @@ func TestTransactionTypesRoundTrip(t *testing.T) {
 			if err := back.UnmarshalBinary(signed.Raw); err != nil {
 				t.Fatal(err)
 			}
-			if back.Hash() != signed.Hash {
+			if Hash(back.Hash()) != signed.Hash {
 				t.Errorf("hash %s, decoded %s", signed.Hash, back.Hash())
 			}
 			if back.Type() != c.typ || back.Nonce() != tx.Nonce || back.Gas() != tx.Gas ||
@@ -101,14 +101,14 @@ func TestTransactionTypesRoundTrip(t *testing.T) {
 				len(back.AccessList()) != len(tx.AccessList) || hex.EncodeToString(back.Data()) != hex.EncodeToString(tx.Data) {
 				t.Errorf("decoded transaction differs: type %d nonce %d gas %d", back.Type(), back.Nonce(), back.Gas())
 			}
-			if (back.To() == nil) != (tx.To == nil) || (tx.To != nil && *back.To() != *tx.To) {
+			if (back.To() == nil) != (tx.To == nil) || (tx.To != nil && Address(*back.To()) != *tx.To) {
 				t.Errorf("to %v, want %v", back.To(), tx.To)
 			}
-			if len(tx.AccessList) > 0 && back.AccessList()[0].StorageKeys[0] != tx.AccessList[0].StorageKeys[0] {
+			if len(tx.AccessList) > 0 && Hash(back.AccessList()[0].StorageKeys[0]) != tx.AccessList[0].StorageKeys[0] {
 				t.Errorf("access list %v, want %v", back.AccessList(), tx.AccessList)
 			}
 			sender, err := types.Sender(types.LatestSignerForChainID(big.NewInt(1337)), &back)
-			if err != nil || sender != from {
+			if err != nil || Address(sender) != from {
 				t.Errorf("sender %s (%v), want %s", sender, err, from)
 			}
 		})
@@ -125,7 +125,7 @@ func TestAttachSignatureRejectsAnotherSender(t *testing.T) {
 	digest := TransactionDigest(tx)
 	sig, _ := crypto.Sign(digest[:], key)
 
-	other := common.HexToAddress("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed")
+	other := Address(common.HexToAddress("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"))
 	if _, err := AttachSignature(tx, sig, other); err == nil {
 		t.Error("a signature of another key was attached")
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -123,16 +122,72 @@ func exactKeys(o *jsonObject, what string, all bool, want ...string) error {
 	return nil
 }
 
-var (
-	identifier    = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
-	fieldPattern  = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$]*$`)
-	intPattern    = regexp.MustCompile(`^(u?)int([0-9]+)$`)
-	bytesNPattern = regexp.MustCompile(`^bytes([0-9]+)$`)
-	arrayPattern  = regexp.MustCompile(`^(.+)\[([0-9]*)\]$`)
-	decimalInt    = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
-	lowerHex      = regexp.MustCompile(`^0x([0-9a-f]{2})*$`)
-	lowerAddress  = regexp.MustCompile(`^0x[0-9a-f]{40}$`)
-)
+// The shapes of EIP-712's names and canonical values, matched by hand (the
+// device module links no regular expressions).
+
+func isLetter(c byte) bool { return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' }
+func isDigit(c byte) bool  { return '0' <= c && c <= '9' }
+
+// allBytes reports whether s is non-empty and ok holds for each byte.
+func allBytes(s string, ok func(byte) bool) bool {
+	for i := 0; i < len(s); i++ {
+		if !ok(s[i]) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// isIdentifier matches [A-Za-z][A-Za-z0-9_]*, a type name.
+func isIdentifier(s string) bool {
+	return s != "" && isLetter(s[0]) && allBytes(s, func(c byte) bool { return isLetter(c) || isDigit(c) || c == '_' })
+}
+
+// isFieldName matches [A-Za-z_$][A-Za-z0-9_$]*.
+func isFieldName(s string) bool {
+	return s != "" && !isDigit(s[0]) && allBytes(s, func(c byte) bool { return isLetter(c) || isDigit(c) || c == '_' || c == '$' })
+}
+
+// digitsAfter returns the digits that follow prefix in s, if s is prefix
+// then one or more digits.
+func digitsAfter(s, prefix string) (string, bool) {
+	d, ok := strings.CutPrefix(s, prefix)
+	return d, ok && allBytes(d, isDigit)
+}
+
+// splitArray splits "T[n]" or "T[]" into T and n: T is not empty and has no
+// line break, n is digits or nothing.
+func splitArray(s string) (elem, length string, ok bool) {
+	if !strings.HasSuffix(s, "]") {
+		return "", "", false
+	}
+	i := strings.LastIndexByte(s, '[')
+	if i < 1 || strings.IndexByte(s[:i], '\n') >= 0 {
+		return "", "", false
+	}
+	length = s[i+1 : len(s)-1]
+	if length != "" && !allBytes(length, isDigit) {
+		return "", "", false
+	}
+	return s[:i], length, true
+}
+
+// isDecimalInt matches -?(0|[1-9][0-9]*).
+func isDecimalInt(s string) bool {
+	s = strings.TrimPrefix(s, "-")
+	return allBytes(s, isDigit) && (s == "0" || s[0] != '0')
+}
+
+func isLowerHexDigit(c byte) bool { return isDigit(c) || 'a' <= c && c <= 'f' }
+
+// isLowerHex matches 0x([0-9a-f]{2})*.
+func isLowerHex(s string) bool {
+	d, ok := strings.CutPrefix(s, "0x")
+	return ok && len(d)%2 == 0 && (d == "" || allBytes(d, isLowerHexDigit))
+}
+
+// isLowerAddress matches 0x[0-9a-f]{40}.
+func isLowerAddress(s string) bool { return len(s) == 42 && isLowerHex(s) }
 
 // eip712Type is a parsed field type: an array of elem (length -1 for a
 // dynamic one), a struct, or a primitive.
@@ -157,16 +212,17 @@ func primitiveType(s string) (*eip712Type, error) {
 	case "uint", "int":
 		return nil, fmt.Errorf("type %q: %w", s, ErrTypeAlias)
 	}
-	if m := intPattern.FindStringSubmatch(s); m != nil {
-		bits, err := strconv.Atoi(m[2])
-		if err != nil || bits < 8 || bits > 256 || bits%8 != 0 || strconv.Itoa(bits) != m[2] {
+	unsigned := strings.HasPrefix(s, "u")
+	if d, ok := digitsAfter(strings.TrimPrefix(s, "u"), "int"); ok {
+		bits, err := strconv.Atoi(d)
+		if err != nil || bits < 8 || bits > 256 || bits%8 != 0 || strconv.Itoa(bits) != d {
 			return nil, fmt.Errorf("type %s has no such size", s)
 		}
-		return &eip712Type{name: s, kind: "int", size: bits, signed: m[1] == ""}, nil
+		return &eip712Type{name: s, kind: "int", size: bits, signed: !unsigned}, nil
 	}
-	if m := bytesNPattern.FindStringSubmatch(s); m != nil {
-		n, err := strconv.Atoi(m[1])
-		if err != nil || n < 1 || n > 32 || strconv.Itoa(n) != m[1] {
+	if d, ok := digitsAfter(s, "bytes"); ok {
+		n, err := strconv.Atoi(d)
+		if err != nil || n < 1 || n > 32 || strconv.Itoa(n) != d {
 			return nil, fmt.Errorf("type %s has no such size", s)
 		}
 		return &eip712Type{name: s, kind: "bytesN", size: n}, nil
@@ -178,16 +234,16 @@ func parseFieldType(s string, types map[string][]eip712Field) (*eip712Type, erro
 	if s == "" {
 		return nil, errors.New("empty type")
 	}
-	if m := arrayPattern.FindStringSubmatch(s); m != nil {
+	if elemName, length, ok := splitArray(s); ok {
 		n := -1
-		if m[2] != "" {
-			v, err := strconv.Atoi(m[2])
-			if err != nil || v < 1 || v > 1024 || strconv.Itoa(v) != m[2] {
+		if length != "" {
+			v, err := strconv.Atoi(length)
+			if err != nil || v < 1 || v > 1024 || strconv.Itoa(v) != length {
 				return nil, fmt.Errorf("type %s has a malformed array length", s)
 			}
 			n = v
 		}
-		elem, err := parseFieldType(m[1], types)
+		elem, err := parseFieldType(elemName, types)
 		if err != nil {
 			return nil, err
 		}
@@ -197,7 +253,7 @@ func parseFieldType(s string, types map[string][]eip712Field) (*eip712Type, erro
 	if err != nil || p != nil {
 		return p, err
 	}
-	if !identifier.MatchString(s) {
+	if !isIdentifier(s) {
 		return nil, fmt.Errorf("type %q is not a type name", s)
 	}
 	if _, ok := types[s]; !ok {
@@ -251,7 +307,7 @@ func checkCanonicalTypedData(b []byte) (*typedData, error) {
 	}
 	types := map[string][]eip712Field{}
 	for _, name := range rawTypes.keys {
-		if !identifier.MatchString(name) {
+		if !isIdentifier(name) {
 			return nil, fmt.Errorf("type name %q is malformed", name)
 		}
 		if p, err := primitiveType(name); err != nil || p != nil {
@@ -276,7 +332,7 @@ func checkCanonicalTypedData(b []byte) (*typedData, error) {
 			}
 			fname, ok1 := o.vals["name"].(string)
 			ftype, ok2 := o.vals["type"].(string)
-			if !ok1 || !ok2 || !fieldPattern.MatchString(fname) {
+			if !ok1 || !ok2 || !isFieldName(fname) {
 				return nil, fmt.Errorf("types.%s[%d] needs a name and a type, strings", name, i)
 			}
 			if seen[fname] {
@@ -426,19 +482,19 @@ func checkValue(types map[string][]eip712Field, t *eip712Type, v any, where stri
 	case "string":
 		return nil
 	case "address":
-		if !lowerAddress.MatchString(s) {
+		if !isLowerAddress(s) {
 			return fmt.Errorf("%s must be a lowercase 0x address", where)
 		}
 	case "bytes":
-		if !lowerHex.MatchString(s) {
+		if !isLowerHex(s) {
 			return fmt.Errorf("%s must be lowercase 0x hex of whole bytes", where)
 		}
 	case "bytesN":
-		if !lowerHex.MatchString(s) || len(s) != 2+2*t.size {
+		if !isLowerHex(s) || len(s) != 2+2*t.size {
 			return fmt.Errorf("%s must be %d bytes of lowercase 0x hex", where, t.size)
 		}
 	case "int":
-		if !decimalInt.MatchString(s) || s == "-0" {
+		if !isDecimalInt(s) || s == "-0" {
 			return fmt.Errorf("%s must be a decimal integer string", where)
 		}
 		n, _ := new(big.Int).SetString(s, 10)

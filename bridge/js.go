@@ -10,8 +10,6 @@ import (
 	"syscall/js"
 	"time"
 
-	"github.com/ethereum/go-ethereum/common/hexutil"
-
 	"github.com/duetwallet/duet/mpc"
 	"github.com/duetwallet/duet/wire"
 )
@@ -252,7 +250,7 @@ func Register() {
 			return nil, err
 		}
 		out := js.Global().Get("Object").New()
-		out.Set("raw", hexutil.Encode(signed.Raw))
+		out.Set("raw", hexPrefixed(signed.Raw))
 		out.Set("hash", signed.Hash.Hex())
 		out.Set("from", signed.From.Hex())
 		return out, nil

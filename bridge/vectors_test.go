@@ -405,7 +405,7 @@ func TestTransactionRandomAgainstGoEthereum(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	from := crypto.PubkeyToAddress(key.PublicKey)
+	from := Address(crypto.PubkeyToAddress(key.PublicKey))
 	for i := range 300 {
 		fields, want, wantSigner := randomTransaction(r)
 		b, _ := json.Marshal(fields)
@@ -433,7 +433,7 @@ func TestTransactionRandomAgainstGoEthereum(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(signed.Raw, refRaw) || signed.Hash != ref.Hash() {
+		if !bytes.Equal(signed.Raw, refRaw) || signed.Hash != Hash(ref.Hash()) {
 			t.Fatalf("seed %d, transaction %d: signed %x (hash %s), go-ethereum %x (hash %s)", seed, i, signed.Raw, signed.Hash, refRaw, ref.Hash())
 		}
 	}

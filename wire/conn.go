@@ -6,30 +6,41 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/duetwallet/duet/mpc"
 )
 
 // Application close codes (4000–4999).
 const (
-	CloseDone  websocket.StatusCode = 4000
-	CloseError websocket.StatusCode = 4001
+	CloseDone  = 4000
+	CloseError = 4001
 )
+
+// Transport carries whole messages over a WebSocket: github.com/coder/websocket
+// natively (NewConn), the browser's own WebSocket in the device module
+// (Dial, built for js). A transport caps incoming messages at MaxFrame.
+type Transport interface {
+	// Read returns the next message, and whether it is binary.
+	Read(ctx context.Context) (binary bool, msg []byte, err error)
+	// Write sends msg as one binary message.
+	Write(ctx context.Context, msg []byte) error
+	// Close closes the socket with a close handshake.
+	Close(code int, reason string) error
+	// CloseNow drops the socket without waiting for the peer.
+	CloseNow() error
+}
 
 // Conn sends and receives frames over a WebSocket, with a deadline per
 // frame.
 type Conn struct {
-	ws *websocket.Conn
+	ws Transport
 	// FrameTimeout bounds the wait for each incoming frame; a peer that
 	// stalls a round longer loses the session.
 	FrameTimeout time.Duration
 }
 
-// NewConn wraps an open WebSocket and caps incoming frames at MaxFrame.
-func NewConn(ws *websocket.Conn, frameTimeout time.Duration) *Conn {
-	ws.SetReadLimit(MaxFrame)
-	return &Conn{ws: ws, FrameTimeout: frameTimeout}
+// NewTransportConn wraps an open transport.
+func NewTransportConn(t Transport, frameTimeout time.Duration) *Conn {
+	return &Conn{ws: t, FrameTimeout: frameTimeout}
 }
 
 // ErrConnection wraps every failure of the socket itself: a drop, a close,
@@ -40,7 +51,7 @@ var ErrConnection = errors.New("wire: connection lost")
 func (c *Conn) Send(ctx context.Context, f *Frame) error {
 	ctx, cancel := context.WithTimeout(ctx, c.FrameTimeout)
 	defer cancel()
-	if err := c.ws.Write(ctx, websocket.MessageBinary, f.Marshal()); err != nil {
+	if err := c.ws.Write(ctx, f.Marshal()); err != nil {
 		return fmt.Errorf("%w: %v", ErrConnection, err)
 	}
 	return nil
@@ -56,11 +67,11 @@ func (c *Conn) Recv(ctx context.Context) (*Frame, error) {
 func (c *Conn) RecvWithin(ctx context.Context, timeout time.Duration) (*Frame, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	typ, b, err := c.ws.Read(ctx)
+	binary, b, err := c.ws.Read(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConnection, err)
 	}
-	if typ != websocket.MessageBinary {
+	if !binary {
 		return nil, fmt.Errorf("%w: text message", ErrFrame)
 	}
 	f, err := ParseFrame(b)
