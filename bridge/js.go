@@ -170,6 +170,7 @@ func Register() {
 			return nil, err
 		}
 		out.Set("sparePrimes", spare)
+		out.Set("sparePrimesWanted", SparePrimesWanted)
 		if info != nil {
 			out.Set("address", info.Address)
 			out.Set("generation", float64(info.Generation))

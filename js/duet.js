@@ -343,12 +343,14 @@ export class Duet {
   #fetch;
   #onProgress;
   #provider;
-  #state = { hasShare: false, stale: false, address: null, generation: 0, walletId: '', signingReady: false };
+  #state = { hasShare: false, stale: false, address: null, generation: 0, walletId: '', signingReady: false, sparePrimes: 0, presignatures: 0 };
   #persistence = Promise.resolve(null);
   #queue = Promise.resolve();
   #queued_ = 0; // operations queued or running
   #filling = false; // a background presignature is queued
   #background = true; // connect's background option
+  #sparePrimes = true; // connect's sparePrimes option
+  #stocking = false; // the spare prime search runs
   #listeners = new Map(); // event name → Set of listeners
   #ready = false;
   #stopAnnouncing = () => {};
@@ -427,6 +429,12 @@ export class Duet {
    *   and keep a pool of presignatures, in the background; default true.
    *   With false, aux-info runs when the first signature needs it and each
    *   signature presigns inline.
+   * @param {boolean} [options.sparePrimes] search for the safe primes of
+   *   the device's next Paillier keys in the background, from connect, in
+   *   nested workers where the browser allows them, and keep them sealed in
+   *   the device's store, so that aux-info, refresh and recovery need not
+   *   search (operation 'sparePrimes', phase 'primes' in onProgress);
+   *   default: as background
    * @param {boolean | {frameUrl?: string}} [options.isolation] run the
    *   device party (worker, sealed store, API key) and the approval dialog
    *   in an iframe of the server's origin (frameUrl, default
@@ -467,6 +475,10 @@ export class Duet {
       throw invalid('background must be a boolean');
     }
     const background = options.background !== false;
+    if (options.sparePrimes !== undefined && typeof options.sparePrimes !== 'boolean') {
+      throw invalid('sparePrimes must be a boolean');
+    }
+    const sparePrimes = options.sparePrimes ?? background;
     const providerOptions = { chainId, rpcConfig, fetch: fetchFn };
     try {
       checkProviderOptions(providerOptions);
@@ -487,7 +499,7 @@ export class Duet {
         throw invalid('isolation mode takes apiKey, which the frame keeps; getSessionToken is for the standard mode');
       }
       new Credential({ apiKey });
-      return Duet.#connectIsolated({ url, apiKey, frameUrl, onProgress, providerOptions, fetchFn, loadTimeoutMs, announce, background });
+      return Duet.#connectIsolated({ url, apiKey, frameUrl, onProgress, providerOptions, fetchFn, loadTimeoutMs, announce, background, sparePrimes });
     }
     const credential = new Credential({ apiKey, getSessionToken });
     const approve = approvalGate(checkApprovalOptions({ hooks, autoApprove }));
@@ -533,11 +545,11 @@ export class Duet {
       started.release();
     }
     duet.#persistence = requestPersistence();
-    duet.#finishConnect(announce, onProgress, background);
+    duet.#finishConnect(announce, onProgress, background, sparePrimes);
     return duet;
   }
 
-  static async #connectIsolated({ url, apiKey, frameUrl, onProgress, providerOptions, fetchFn, loadTimeoutMs, announce, background }) {
+  static async #connectIsolated({ url, apiKey, frameUrl, onProgress, providerOptions, fetchFn, loadTimeoutMs, announce, background, sparePrimes }) {
     if (!globalThis.document) {
       throw new DuetError(ErrorCode.UNSUPPORTED, 'duet: isolation mode needs a page to add its frame to');
     }
@@ -560,13 +572,14 @@ export class Duet {
       channel.close(e);
       throw e;
     }
-    duet.#finishConnect(announce, onProgress, background);
+    duet.#finishConnect(announce, onProgress, background, sparePrimes);
     return duet;
   }
 
-  #finishConnect(announce, onProgress, background) {
+  #finishConnect(announce, onProgress, background, sparePrimes) {
     this.#ready = true;
     this.#background = background;
+    this.#sparePrimes = sparePrimes;
     if (announce) {
       this.#stopAnnouncing = announceProvider(this.#provider);
     }
@@ -576,6 +589,7 @@ export class Duet {
     // A wallet whose aux-info did not finish (a tab closed while it ran)
     // finishes it now; a signing-ready one refills its presignature pool.
     this.#prepareSigning();
+    this.#stockPrimes();
     // The provider emits connect when a dapp first asks for the accounts
     // (eth_requestAccounts), as wallets do: a dapp that found it by EIP-6963
     // is not connected before it asks.
@@ -623,12 +637,16 @@ export class Duet {
    * last server session named another active pair than the share's: the
    * share is kept until a recovery replaces it, and cannot sign.
    *
-   * @returns {Promise<{hasShare: boolean, stale: boolean, address: string | null, generation: number}>}
+   * sparePrimes counts the sets of safe primes kept for the device's next
+   * Paillier keys (see connect's sparePrimes option), presignatures the
+   * presignatures pooled for signing.
+   *
+   * @returns {Promise<{hasShare: boolean, stale: boolean, address: string | null, generation: number, sparePrimes: number, presignatures: number}>}
    */
   async deviceState() {
     await this.#refreshState();
-    const { hasShare, stale, address, generation } = this.#state;
-    return { hasShare, stale, address, generation };
+    const { hasShare, stale, address, generation, sparePrimes, presignatures } = this.#state;
+    return { hasShare, stale, address, generation, sparePrimes, presignatures };
   }
 
   /**
@@ -720,6 +738,26 @@ export class Duet {
       return;
     }
     this.#fillPool();
+  }
+
+  // Searches for spare primes in the device worker's background until the
+  // store holds enough; run at connect and after each operation that may
+  // have used a set. It is no session: sessions run beside it, and the
+  // worker starts no search while one runs.
+  #stockPrimes() {
+    if (!this.#sparePrimes || this.#stocking || this.#channel.closed) {
+      return;
+    }
+    this.#stocking = true;
+    this.#host.call('stockPrimes', {}, { onProgress: this.#progress('sparePrimes') })
+      .catch((err) => {
+        if (!this.#channel.closed) {
+          this.#progress('sparePrimes')?.({ phase: 'primes', detail: 'the spare prime search stopped: ' + toDuetError(err).message });
+        }
+      })
+      .finally(() => {
+        this.#stocking = false;
+      });
   }
 
   // Makes one pooled presignature at a time, while nothing else waits: a
@@ -1183,9 +1221,16 @@ export class Duet {
     const generation = hasShare && Number.isSafeInteger(Number(s.generation)) ? Number(s.generation) : 0;
     const walletId = hasShare && typeof s.walletId === 'string' ? s.walletId : '';
     const signingReady = hasShare && !stale && s.signingReady === true;
+    const sparePrimes = Number.isSafeInteger(s?.sparePrimes) ? s.sparePrimes : 0;
+    const presignatures = hasShare && Number.isSafeInteger(s.pooled) ? s.pooled : 0;
     const before = this.#state.address;
     const wasReady = this.#state.signingReady;
-    this.#state = { hasShare, stale, address, generation, walletId, signingReady };
+    const spareBefore = this.#state.sparePrimes;
+    this.#state = { hasShare, stale, address, generation, walletId, signingReady, sparePrimes, presignatures };
+    if (this.#ready && sparePrimes < spareBefore) {
+      // A session used a set (aux-info, refresh, recovery): search for the next.
+      this.#stockPrimes();
+    }
     if (this.#ready && before !== address) {
       this.#providerControl?.emit('accountsChanged', address ? [address] : []);
     }

@@ -37,6 +37,7 @@ const schema = Object.freeze({
   verifyBackup: ['method', 'password', 'key'],
   finishAux: [],
   fillPool: ['count'],
+  stockPrimes: [],
   hashTypedData: ['typedData'],
   authorize: ['request'],
   get: ['path'],
@@ -164,6 +165,8 @@ export function startFrame(w = globalThis.window) {
         return host.authorize(params.request, { onProgress });
       case 'deviceState':
         return host.call('deviceState', {});
+      case 'stockPrimes':
+        return host.call('stockPrimes', {}, { onProgress });
       default:
         if (sessionMethods.has(method)) {
           return host.call(method, { ...params }, { onProgress });

@@ -32,7 +32,7 @@ export const RequestKind = Object.freeze({
 // Device functions the host passes through unchanged: they sign nothing.
 const passThrough = new Set([
   'keygen', 'backup', 'recover', 'eject', 'refresh', 'removeBackup', 'verifyBackup', 'deviceState',
-  'hashPersonalMessage', 'keccak256', 'finishAux', 'fillPool',
+  'hashPersonalMessage', 'keccak256', 'finishAux', 'fillPool', 'stockPrimes',
 ]);
 
 const chainPattern = /^eip155:[1-9][0-9]*$/;

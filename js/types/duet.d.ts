@@ -101,6 +101,9 @@ export interface ProgressEvent {
   round?: number;
   /** More, for a person. */
   detail?: string;
+  /** Operation 'sparePrimes': the sets of spare primes the device holds, and how many it searches for. */
+  sparePrimes?: number;
+  wanted?: number;
 }
 
 export type ProgressListener = (event: ProgressEvent) => void;
@@ -155,6 +158,8 @@ interface ConnectOptionsBase {
   connectTimeoutMs?: number;
   /** Run aux-info after createWallet and keep a pool of presignatures in the background; default true. */
   background?: boolean;
+  /** Search for the safe primes of the device's next Paillier keys in the background, from connect; default: as background. */
+  sparePrimes?: boolean;
   /** The fetch for the server's API and the chains' RPC; default globalThis.fetch. */
   fetch?: typeof globalThis.fetch;
 }
@@ -202,6 +207,10 @@ export interface WalletState {
   hasShare: boolean;
   address: Hex | null;
   generation: number;
+  /** Sets of safe primes kept for the device's next Paillier keys. */
+  sparePrimes: number;
+  /** Presignatures pooled for signing. */
+  presignatures: number;
 }
 
 export interface WalletInfo {
