@@ -69,7 +69,9 @@ func Register() {
 		if err != nil {
 			return nil, err
 		}
-		return uint8Array(encodePrimes(p)), nil
+		b := encodePrimes(p)
+		defer clear(b)
+		return uint8Array(b), nil
 	}))
 	api.Set("addSparePrimes", asyncFunc(func(o js.Value) (any, error) {
 		if o.Type() != js.TypeObject || o.Get("store").Type() != js.TypeObject {

@@ -456,8 +456,12 @@ import './device-store.js';
       }
       let pending = null; // {resolve, reject} of the search in progress
       let ready = false;
+      let failure = null; // why the worker stopped; later searches fail with it
       const fail = (err) => {
         w.terminate();
+        if (failure === null) {
+          failure = err;
+        }
         if (!ready) {
           reject(err);
         }
@@ -469,13 +473,16 @@ import './device-store.js';
       const timer = setTimeout(() => fail(new Error('a prime worker did not load the device module in time')), primeWorkerReadyMs);
       const searcher = {
         search() {
+          if (failure !== null) {
+            return Promise.reject(failure);
+          }
           return new Promise((res, rej) => {
             pending = { resolve: res, reject: rej };
             w.postMessage({ type: 'search' });
           });
         },
         stop() {
-          w.terminate();
+          fail(new Error('the spare prime search stopped'));
         },
       };
       w.addEventListener('error', (e) => {
