@@ -370,7 +370,7 @@ async function stageTwo(saved) {
     duet = await Duet.connect({ autoApprove: true, apiKey: keys.clientApiKey });
     equal(duet.isWalletOnDevice(), true, 'isWalletOnDevice');
     equal(duet.address, address, 'address');
-    equal(await duet.deviceState(), { hasShare: true, stale: false, address, generation: 1 }, 'deviceState');
+    equal(await duet.deviceState(), { hasShare: true, stale: false, address, generation: 1, sparePrimes: 0, presignatures: 0 }, 'deviceState');
   });
 
   await check('backupWallet makes the wallet backed up and recoverable', async () => {
