@@ -68,7 +68,9 @@ func Register() {
 		if err != nil {
 			return nil, err
 		}
-		return uint8Array(encodePrimes(p)), nil
+		b := encodePrimes(p)
+		defer clear(b)
+		return uint8Array(b), nil
 	}))
 	api.Set("addSparePrimes", asyncFunc(func(o js.Value) (any, error) {
 		if o.Type() != js.TypeObject || o.Get("store").Type() != js.TypeObject {
@@ -206,6 +208,7 @@ func Register() {
 			return nil, err
 		}
 		out.Set("sparePrimes", spare)
+		out.Set("sparePrimesWanted", SparePrimesWanted)
 		if info != nil {
 			out.Set("address", info.Address)
 			out.Set("generation", float64(info.Generation))

@@ -35,6 +35,11 @@ const (
 	DefaultPoolTTL = 24 * time.Hour
 	maxPoolIndex   = 64
 	maxSparePrimes = 8
+
+	// SparePrimesWanted is how many sets of spare primes the SDK searches
+	// for ahead of time: one for a new wallet's aux-info and one for its
+	// next refresh or recovery. The store keeps up to maxSparePrimes.
+	SparePrimesWanted = 2
 )
 
 type poolEntry struct {

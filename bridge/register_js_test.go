@@ -94,7 +94,7 @@ func TestRegister(t *testing.T) {
 	// The worker calls exactly these (js/worker.js, deviceMethods).
 	for _, name := range []string{
 		"keygen", "sign", "refresh", "backup", "recover", "eject", "deviceState", "keccak256", "hashPersonalMessage",
-		"addDevice", "listDevices", "removeDevice",
+		"addDevice", "listDevices", "removeDevice", "searchPrimes", "addSparePrimes",
 	} {
 		if typ := api.Get(name).Type(); typ != js.TypeFunction {
 			t.Errorf("DuetDevice.%s is %s, want a function", name, typ)
@@ -192,6 +192,11 @@ func TestDeviceStateEmpty(t *testing.T) {
 	}
 	if a := v.Get("address"); !a.IsUndefined() {
 		t.Errorf("address %v on an empty store", a)
+	}
+	// The SDK searches for spare primes until the store holds as many as
+	// the module wants.
+	if n, want := v.Get("sparePrimes"), v.Get("sparePrimesWanted"); n.Int() != 0 || want.Int() != SparePrimesWanted {
+		t.Errorf("sparePrimes %v, sparePrimesWanted %v on an empty store, want 0 and %d", n, want, SparePrimesWanted)
 	}
 }
 

@@ -367,7 +367,7 @@ export class Duet {
   #fetch;
   #onProgress;
   #provider;
-  #state = { hasShare: false, stale: false, removed: false, address: null, generation: 0, walletId: '', deviceId: null, signingReady: false };
+  #state = { hasShare: false, stale: false, removed: false, address: null, generation: 0, walletId: '', deviceId: null, signingReady: false, sparePrimes: 0, presignatures: 0 };
   // The server refused this device (DEVICE_REMOVED): the pair of the share
   // it refused, once read, and whether a refusal awaits that read.
   #removedPair = null;
@@ -377,6 +377,8 @@ export class Duet {
   #queued_ = 0; // operations queued or running
   #filling = false; // a background presignature is queued
   #background = true; // connect's background option
+  #sparePrimes = true; // connect's sparePrimes option
+  #stocking = false; // the spare prime search runs
   #listeners = new Map(); // event name → Set of listeners
   #ready = false;
   #stopAnnouncing = () => {};
@@ -455,6 +457,12 @@ export class Duet {
    *   and keep a pool of presignatures, in the background; default true.
    *   With false, aux-info runs when the first signature needs it and each
    *   signature presigns inline.
+   * @param {boolean} [options.sparePrimes] search for the safe primes of
+   *   the device's next Paillier keys in the background, from connect, in
+   *   nested workers where the browser allows them, and keep them sealed in
+   *   the device's store, so that aux-info, refresh and recovery need not
+   *   search (operation 'sparePrimes', phase 'primes' in onProgress);
+   *   default: as background
    * @param {boolean | {frameUrl?: string}} [options.isolation] run the
    *   device party (worker, sealed store, API key) and the approval dialog
    *   in an iframe of the server's origin (frameUrl, default
@@ -495,6 +503,10 @@ export class Duet {
       throw invalid('background must be a boolean');
     }
     const background = options.background !== false;
+    if (options.sparePrimes !== undefined && typeof options.sparePrimes !== 'boolean') {
+      throw invalid('sparePrimes must be a boolean');
+    }
+    const sparePrimes = options.sparePrimes ?? background;
     const providerOptions = { chainId, rpcConfig, fetch: fetchFn };
     try {
       checkProviderOptions(providerOptions);
@@ -515,7 +527,7 @@ export class Duet {
         throw invalid('isolation mode takes apiKey, which the frame keeps; getSessionToken is for the standard mode');
       }
       new Credential({ apiKey });
-      return Duet.#connectIsolated({ url, apiKey, frameUrl, onProgress, providerOptions, fetchFn, loadTimeoutMs, announce, background });
+      return Duet.#connectIsolated({ url, apiKey, frameUrl, onProgress, providerOptions, fetchFn, loadTimeoutMs, announce, background, sparePrimes });
     }
     const credential = new Credential({ apiKey, getSessionToken });
     const approve = approvalGate(checkApprovalOptions({ hooks, autoApprove }));
@@ -561,11 +573,11 @@ export class Duet {
       started.release();
     }
     duet.#persistence = requestPersistence();
-    duet.#finishConnect(announce, onProgress, background);
+    duet.#finishConnect(announce, onProgress, background, sparePrimes);
     return duet;
   }
 
-  static async #connectIsolated({ url, apiKey, frameUrl, onProgress, providerOptions, fetchFn, loadTimeoutMs, announce, background }) {
+  static async #connectIsolated({ url, apiKey, frameUrl, onProgress, providerOptions, fetchFn, loadTimeoutMs, announce, background, sparePrimes }) {
     if (!globalThis.document) {
       throw new DuetError(ErrorCode.UNSUPPORTED, 'duet: isolation mode needs a page to add its frame to');
     }
@@ -588,13 +600,14 @@ export class Duet {
       channel.close(e);
       throw e;
     }
-    duet.#finishConnect(announce, onProgress, background);
+    duet.#finishConnect(announce, onProgress, background, sparePrimes);
     return duet;
   }
 
-  #finishConnect(announce, onProgress, background) {
+  #finishConnect(announce, onProgress, background, sparePrimes) {
     this.#ready = true;
     this.#background = background;
+    this.#sparePrimes = sparePrimes;
     if (announce) {
       this.#stopAnnouncing = announceProvider(this.#provider);
     }
@@ -604,6 +617,7 @@ export class Duet {
     // A wallet whose aux-info did not finish (a tab closed while it ran)
     // finishes it now; a signing-ready one refills its presignature pool.
     this.#prepareSigning();
+    this.#stockPrimes();
     // The provider emits connect when a dapp first asks for the accounts
     // (eth_requestAccounts), as wallets do: a dapp that found it by EIP-6963
     // is not connected before it asks.
@@ -657,12 +671,16 @@ export class Duet {
    * addDevice or recoverWallet replaces the share. deviceId is this
    * device's id as listDevices names it, where the device module knows it.
    *
-   * @returns {Promise<{hasShare: boolean, stale: boolean, removed: boolean, address: string | null, generation: number, deviceId: string | null}>}
+   * sparePrimes counts the sets of safe primes kept for the device's next
+   * Paillier keys (see connect's sparePrimes option), presignatures the
+   * presignatures pooled for signing.
+   *
+   * @returns {Promise<{hasShare: boolean, stale: boolean, removed: boolean, address: string | null, generation: number, deviceId: string | null, sparePrimes: number, presignatures: number}>}
    */
   async deviceState() {
     await this.#refreshState();
-    const { hasShare, stale, removed, address, generation, deviceId } = this.#state;
-    return { hasShare, stale, removed, address, generation, deviceId };
+    const { hasShare, stale, removed, address, generation, deviceId, sparePrimes, presignatures } = this.#state;
+    return { hasShare, stale, removed, address, generation, deviceId, sparePrimes, presignatures };
   }
 
   /**
@@ -754,6 +772,26 @@ export class Duet {
       return;
     }
     this.#fillPool();
+  }
+
+  // Searches for spare primes in the device worker's background until the
+  // store holds enough; run at connect and after each operation that may
+  // have used a set. It is no session: sessions run beside it, and the
+  // worker starts no search while one runs.
+  #stockPrimes() {
+    if (!this.#sparePrimes || this.#stocking || this.#channel.closed) {
+      return;
+    }
+    this.#stocking = true;
+    this.#host.call('stockPrimes', {}, { onProgress: this.#progress('sparePrimes') })
+      .catch((err) => {
+        if (!this.#channel.closed) {
+          this.#progress('sparePrimes')?.({ phase: 'primes', detail: 'the spare prime search stopped: ' + toDuetError(err).message });
+        }
+      })
+      .finally(() => {
+        this.#stocking = false;
+      });
   }
 
   // Makes one pooled presignature at a time, while nothing else waits: a
@@ -1294,9 +1332,16 @@ export class Duet {
     const walletId = hasShare && typeof s.walletId === 'string' ? s.walletId : '';
     const deviceId = hasShare && typeof s.deviceId === 'string' && s.deviceId !== '' ? s.deviceId : null;
     const signingReady = hasShare && !stale && !removed && s.signingReady === true;
+    const sparePrimes = Number.isSafeInteger(s?.sparePrimes) ? s.sparePrimes : 0;
+    const presignatures = hasShare && Number.isSafeInteger(s.pooled) ? s.pooled : 0;
     const before = this.#state.address;
     const wasReady = this.#state.signingReady;
-    this.#state = { hasShare, stale, removed, address, generation, walletId, deviceId, signingReady };
+    const spareBefore = this.#state.sparePrimes;
+    this.#state = { hasShare, stale, removed, address, generation, walletId, deviceId, signingReady, sparePrimes, presignatures };
+    if (this.#ready && sparePrimes < spareBefore) {
+      // A session used a set (aux-info, refresh, recovery): search for the next.
+      this.#stockPrimes();
+    }
     if (this.#ready && before !== address) {
       this.#providerControl?.emit('accountsChanged', address ? [address] : []);
     }

@@ -40,6 +40,7 @@ const schema = Object.freeze({
   removeDevice: ['id'],
   finishAux: [],
   fillPool: ['count'],
+  stockPrimes: [],
   hashTypedData: ['typedData'],
   authorize: ['request'],
   get: ['path'],
@@ -170,6 +171,8 @@ export function startFrame(w = globalThis.window) {
         return host.authorize(params.request, { onProgress });
       case 'deviceState':
         return host.call('deviceState', {});
+      case 'stockPrimes':
+        return host.call('stockPrimes', {}, { onProgress });
       default:
         if (sessionMethods.has(method)) {
           return host.call(method, { ...params }, { onProgress });

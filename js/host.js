@@ -33,7 +33,7 @@ export const RequestKind = Object.freeze({
 const passThrough = new Set([
   'keygen', 'backup', 'recover', 'eject', 'refresh', 'removeBackup', 'verifyBackup', 'deviceState',
   'addDevice', 'listDevices', 'removeDevice',
-  'hashPersonalMessage', 'keccak256', 'finishAux', 'fillPool',
+  'hashPersonalMessage', 'keccak256', 'finishAux', 'fillPool', 'stockPrimes',
 ]);
 
 const chainPattern = /^eip155:[1-9][0-9]*$/;

@@ -36,6 +36,8 @@ import './device-store.js';
   let device = null;
   let store = null;
   let config = null;
+  // The compiled module and the URLs it came from, for the prime workers.
+  let loaded = null;
   let exitError = null;
   let rejectOnExit;
   const exited = new Promise((_, reject) => {
@@ -204,6 +206,7 @@ import './device-store.js';
     store = await self.DuetDeviceStore.openDeviceStore({ url, apiKey });
     config = { url, apiKey };
     const { wasmUrl, wasmExecUrl, module } = await loading;
+    loaded = { wasmUrl, wasmExecUrl, module };
     try {
       // wasm_exec.js is a classic script that defines globalThis.Go; as a
       // module it does the same. The URL comes from the page, so bundlers
@@ -260,6 +263,9 @@ import './device-store.js';
     if (device === null) {
       throw codedError('INTERNAL', 'device module is not loaded');
     }
+    if (method === 'stockPrimes') {
+      return stockPrimes((ev) => post({ type: 'progress', id, event: plainEvent(ev) }));
+    }
     const fn = device[method];
     if (!deviceMethods.has(method) || typeof fn !== 'function') {
       throw codedError('INTERNAL', 'device module has no function ' + method);
@@ -279,12 +285,237 @@ import './device-store.js';
     }
     const run = () => Promise.race([Promise.resolve().then(() => fn.call(device, arg)), exited]);
     if (shareChangeMethods.has(method)) {
-      return shareChange(() => lock('duet-device-' + store.namespace, run));
+      return counted(() => shareChange(() => lock('duet-device-' + store.namespace, run)));
     }
     if (sessionMethods.has(method)) {
-      return lock('duet-device-' + store.namespace, run);
+      return counted(() => lock('duet-device-' + store.namespace, run));
     }
     return run();
+  }
+
+  // Sessions waiting or running in this worker; the spare prime search
+  // starts no search while there is one.
+  let sessions = 0;
+  let idleWaiters = [];
+
+  async function counted(fn) {
+    sessions++;
+    try {
+      return await fn();
+    } finally {
+      sessions--;
+      if (sessions === 0) {
+        const waiters = idleWaiters;
+        idleWaiters = [];
+        waiters.forEach((resolve) => resolve());
+      }
+    }
+  }
+
+  function whenIdle() {
+    return sessions === 0 ? Promise.resolve() : new Promise((resolve) => idleWaiters.push(resolve));
+  }
+
+  // Spare primes: the safe primes of the device's next Paillier keys (a
+  // wallet's aux-info, a refresh, a recovery), searched ahead of time and
+  // kept sealed in the store, so that those sessions need not search for
+  // them. stockPrimes searches until the store holds as many sets as the
+  // device module wants, in nested workers (primes-worker.js) that leave a
+  // core for the page and the sessions: hardwareConcurrency − 1 of them, at
+  // least one, at most maxPrimeWorkers. Where nested workers cannot start (a
+  // Content-Security-Policy that refuses them, a browser without them) it
+  // searches in this worker, one set at a time between sessions; a session
+  // asked for meanwhile waits for the search in progress to end.
+  const maxPrimeWorkers = 4;
+  // How long a prime worker may take to load the module and say it is ready.
+  const primeWorkerReadyMs = 60000;
+  let stocking = null;
+
+  function stockPrimes(report) {
+    if (stocking === null) {
+      stocking = stockOnce(report).finally(() => {
+        stocking = null;
+      });
+    }
+    return stocking;
+  }
+
+  async function spareCount() {
+    const s = await device.deviceState({ store });
+    return { have: Number(s.sparePrimes) || 0, want: Number(s.sparePrimesWanted) || 0 };
+  }
+
+  async function stockOnce(report) {
+    const first = await spareCount();
+    if (first.have >= first.want) {
+      return { sparePrimes: first.have, searched: 0, where: 'none' };
+    }
+    const locks = self.navigator && self.navigator.locks;
+    if (!locks || typeof locks.request !== 'function') {
+      return searchSpares(first, report);
+    }
+    // One tab of the origin searches; the others leave it to that one.
+    return locks.request('duet-primes-' + store.namespace, { ifAvailable: true }, (held) => {
+      if (held === null) {
+        return { sparePrimes: first.have, searched: 0, where: 'another tab' };
+      }
+      return searchSpares(first, report);
+    });
+  }
+
+  async function searchSpares(first, report) {
+    let { have, want } = first;
+    let searchers = null;
+    let where = 'nested workers';
+    let why = '';
+    try {
+      searchers = await startPrimeWorkers(primeWorkerCount(), want - have);
+    } catch (err) {
+      why = err && err.message ? err.message : String(err);
+    }
+    if (searchers === null) {
+      where = 'device worker';
+      searchers = [{ search: () => device.searchPrimes(), stop() {} }];
+      report({ phase: 'primes', detail: 'nested workers are unavailable (' + why + '): searching for spare primes in the device worker, between sessions', sparePrimes: have, wanted: want });
+    } else {
+      report({ phase: 'primes', detail: 'searching for spare primes in ' + searchers.length + ' nested worker' + (searchers.length === 1 ? '' : 's'), sparePrimes: have, wanted: want });
+    }
+    let searched = 0;
+    let inFlight = 0;
+    let full = false;
+    const loop = async (s) => {
+      for (;;) {
+        await whenIdle();
+        if (full || have + inFlight >= want || exitError !== null) {
+          return;
+        }
+        inFlight++;
+        let primes;
+        try {
+          primes = await s.search();
+        } finally {
+          inFlight--;
+        }
+        searched++;
+        try {
+          // Under the device's session lock, so that no session takes a set
+          // while this one is added beside it, here or in another tab.
+          const res = await lock('duet-device-' + store.namespace, () => device.addSparePrimes({ store, primes }));
+          full = res.kept !== true;
+        } finally {
+          primes.fill(0);
+        }
+        ({ have, want } = await spareCount());
+        report({ phase: 'primes', detail: 'found a set of spare primes', sparePrimes: have, wanted: want });
+      }
+    };
+    try {
+      await Promise.all(searchers.map(loop));
+    } finally {
+      searchers.forEach((s) => s.stop());
+    }
+    return { sparePrimes: have, searched, where };
+  }
+
+  function primeWorkerCount() {
+    const cores = Number(self.navigator && self.navigator.hardwareConcurrency) || 1;
+    return Math.min(maxPrimeWorkers, Math.max(1, cores - 1));
+  }
+
+  // Starts up to n prime workers and resolves with those that loaded the
+  // module; rejects if none did.
+  async function startPrimeWorkers(n, wanted) {
+    if (typeof self.Worker !== 'function') {
+      throw new Error('this browser has no nested workers');
+    }
+    const started = await Promise.allSettled(Array.from({ length: Math.max(1, Math.min(n, wanted)) }, () => startPrimeWorker()));
+    const ok = started.filter((r) => r.status === 'fulfilled').map((r) => r.value);
+    if (ok.length === 0) {
+      throw started[0].reason;
+    }
+    return ok;
+  }
+
+  // A nested worker the worker's Content-Security-Policy refused, named in
+  // the fallback's progress message.
+  let refusedWorkerSrc = null;
+  self.addEventListener('securitypolicyviolation', (e) => {
+    if (e.effectiveDirective === 'worker-src' && refusedWorkerSrc === null) {
+      refusedWorkerSrc = String(e.violatedDirective || 'worker-src').split(' ')[0];
+    }
+  });
+
+  function startPrimeWorker() {
+    return new Promise((resolve, reject) => {
+      let w;
+      try {
+        w = new Worker(new URL('./primes-worker.js', import.meta.url), { type: 'module', name: 'duet-primes' });
+      } catch (err) {
+        reject(new Error('cannot start a prime worker: ' + err.message));
+        return;
+      }
+      let pending = null; // {resolve, reject} of the search in progress
+      let ready = false;
+      let failure = null; // why the worker stopped; later searches fail with it
+      const fail = (err) => {
+        w.terminate();
+        if (failure === null) {
+          failure = err;
+        }
+        if (!ready) {
+          reject(err);
+        }
+        if (pending !== null) {
+          pending.reject(err);
+          pending = null;
+        }
+      };
+      const timer = setTimeout(() => fail(new Error('a prime worker did not load the device module in time')), primeWorkerReadyMs);
+      const searcher = {
+        search() {
+          if (failure !== null) {
+            return Promise.reject(failure);
+          }
+          return new Promise((res, rej) => {
+            pending = { resolve: res, reject: rej };
+            w.postMessage({ type: 'search' });
+          });
+        },
+        stop() {
+          fail(new Error('the spare prime search stopped'));
+        },
+      };
+      w.addEventListener('error', (e) => {
+        e.preventDefault();
+        clearTimeout(timer);
+        if (refusedWorkerSrc !== null) {
+          fail(new Error("the device worker's Content-Security-Policy (" + refusedWorkerSrc + ') refuses them'));
+        } else {
+          fail(new Error('a prime worker failed' + (e.message ? ': ' + e.message : ' to start')));
+        }
+      });
+      w.addEventListener('message', (e) => {
+        const msg = e.data || {};
+        if (msg.type === 'ready') {
+          clearTimeout(timer);
+          ready = true;
+          resolve(searcher);
+        } else if (msg.type === 'primes' && pending !== null && msg.primes instanceof Uint8Array) {
+          pending.resolve(msg.primes);
+          pending = null;
+        } else if (msg.type === 'failed') {
+          clearTimeout(timer);
+          fail(new Error(String(msg.message)));
+        }
+      });
+      const init = { type: 'init', wasmUrl: loaded.wasmUrl, wasmExecUrl: loaded.wasmExecUrl };
+      try {
+        // The module compiled once, where the browser can pass it.
+        w.postMessage({ ...init, module: loaded.module });
+      } catch (err) {
+        w.postMessage(init);
+      }
+    });
   }
 
   // A share change (create, recover, refresh, adding this device) is one at

@@ -132,13 +132,17 @@ function showProgress(ev) {
 }
 
 function describe(ev) {
+  if (ev.operation === 'sparePrimes' && ev.detail) {
+    return `${ev.operation}: ${ev.detail} (${ev.sparePrimes ?? 0} of ${ev.wanted ?? 0} kept)`;
+  }
   const name = stepNames[stepOf(ev)] ?? stepOf(ev);
   return ev.round !== undefined ? `${ev.operation}: ${name} (round ${ev.round})` : `${ev.operation}: ${name}`;
 }
 
 // The SDK's own background work (aux-info after createWallet, the
-// presignature pool) is logged but does not make the page busy.
-const backgroundOperations = new Set(['prepareSigning', 'fillPool']);
+// presignature pool, the spare prime search) is logged but does not make the
+// page busy.
+const backgroundOperations = new Set(['prepareSigning', 'fillPool', 'sparePrimes']);
 
 function onProgress(ev) {
   const text = describe(ev);

@@ -103,6 +103,9 @@ export interface ProgressEvent {
   round?: number;
   /** More, for a person. */
   detail?: string;
+  /** Operation 'sparePrimes': the sets of spare primes the device holds, and how many it searches for. */
+  sparePrimes?: number;
+  wanted?: number;
 }
 
 export type ProgressListener = (event: ProgressEvent) => void;
@@ -157,6 +160,8 @@ interface ConnectOptionsBase {
   connectTimeoutMs?: number;
   /** Run aux-info after createWallet and keep a pool of presignatures in the background; default true. */
   background?: boolean;
+  /** Search for the safe primes of the device's next Paillier keys in the background, from connect; default: as background. */
+  sparePrimes?: boolean;
   /** The fetch for the server's API and the chains' RPC; default globalThis.fetch. */
   fetch?: typeof globalThis.fetch;
 }
@@ -210,6 +215,10 @@ export interface WalletState {
   generation: number;
   /** This device's id, as listDevices names it, where the device module knows it. */
   deviceId: string | null;
+  /** Sets of safe primes kept for the device's next Paillier keys. */
+  sparePrimes: number;
+  /** Presignatures pooled for signing. */
+  presignatures: number;
 }
 
 /** One signing device of the wallet, as listDevices reports it. */
