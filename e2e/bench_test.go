@@ -247,7 +247,7 @@ return performance.now() - t0;
 		// connect), then creates a wallet of another client.
 		c := newProfile(t, fmt.Sprintf("bench C%d", i))
 		c.open(t, "/e2e.html")
-		c.connect(t, createClient(t, keys.OrgAPIKey))
+		c.connectSearching(t, createClient(t, keys.OrgAPIKey))
 		c.waitSpares(t, bridge.SparePrimesWanted)
 		c.takeProgress(t)
 		_, ms = benchCreate(t, c)

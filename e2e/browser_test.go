@@ -314,7 +314,18 @@ type walletState struct {
 // connect loads the SDK in the page and connects with apiKey, recording
 // every progress event with its time in the page. Signatures are approved
 // without asking (autoApprove): the approval point has tests of its own.
+// The search for spare primes the SDK starts at connect is off: on a
+// machine of two cores it would compete with every test's sessions, and
+// TestSparePrimes, which turns it on (connectSearching), has it as its
+// subject.
 func (p *profile) connect(t *testing.T, apiKey string) walletState {
+	t.Helper()
+	return p.connectWith(t, apiKey, "sparePrimes: false,")
+}
+
+// connectSearching is connect with the SDK's default: the search for spare
+// primes starts once connected.
+func (p *profile) connectSearching(t *testing.T, apiKey string) walletState {
 	t.Helper()
 	return p.connectWith(t, apiKey, "")
 }

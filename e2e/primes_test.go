@@ -74,7 +74,7 @@ func TestSparePrimes(t *testing.T) {
 	apiKey := createClient(t, keys.OrgAPIKey)
 	a := newProfile(t, "spare primes")
 	a.open(t, "/e2e.html")
-	if st := a.connect(t, apiKey); st.OnDevice {
+	if st := a.connectSearching(t, apiKey); st.OnDevice {
 		t.Fatalf("fresh profile: %+v, want no wallet", st)
 	}
 	found := a.waitSpares(t, 1)
@@ -130,7 +130,7 @@ if (!(await duet.isSigningReady())) {
 
 	// With the search on again, the set used is replaced.
 	a.do(t, time.Minute, chromedp.Reload())
-	a.connect(t, apiKey)
+	a.connectSearching(t, apiKey)
 	a.waitSpares(t, kept.SparePrimes)
 }
 
@@ -151,7 +151,7 @@ func TestSparePrimesWithoutNestedWorkers(t *testing.T) {
 	allowed := cspProxy(t, "script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'")
 	b := newProfile(t, "nested workers allowed")
 	b.do(t, time.Minute, chromedp.Navigate(allowed.URL+"/e2e.html"))
-	b.connect(t, apiKey)
+	b.connectSearching(t, apiKey)
 	b.waitFor(t, time.Minute, "the spare prime search to start", `globalThis.e2e.log.some((e) => e.operation === 'sparePrimes')`)
 	if details := spareEvents(b.takeProgress(t)); len(details) == 0 || !strings.HasPrefix(details[0], "searching for spare primes in ") {
 		t.Fatalf("spare prime progress under duetd's policy: %q, want a search in nested workers", details)
@@ -161,7 +161,7 @@ func TestSparePrimesWithoutNestedWorkers(t *testing.T) {
 	proxy := cspProxy(t, noNestedWorkersCSP)
 	a := newProfile(t, "no nested workers")
 	a.do(t, time.Minute, chromedp.Navigate(proxy.URL+"/e2e.html"))
-	a.connect(t, apiKey)
+	a.connectSearching(t, apiKey)
 	a.waitSpares(t, 1)
 	a.waitSpareEvent(t)
 	details := spareEvents(a.takeProgress(t))
