@@ -103,6 +103,9 @@ func (s *session) removeDevice(ctx context.Context) error {
 		return err
 	}
 	id := hex.EncodeToString(target)
+	if err := s.keepsKey(ctx, id); err != nil {
+		return err
+	}
 	err = s.h.Store.RemoveDevice(ctx, s.walletID, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return fail(wire.CodeInvalidArgument, "the wallet has no device %q", id)
@@ -113,4 +116,36 @@ func (s *session) removeDevice(ctx context.Context) error {
 	s.target = id
 	s.release()
 	return s.conn.Send(ctx, (&wire.Done{}).Frame())
+}
+
+// keepsKey refuses to remove the wallet's last device while no backup pair
+// is complete at the custodian: nothing could sign or recover the wallet
+// afterwards. It runs under the wallet's lock, so no other device can be
+// removed or added meanwhile.
+func (s *session) keepsKey(ctx context.Context, id string) error {
+	ds, err := s.h.Store.Devices(ctx, s.walletID)
+	if err != nil {
+		return fail(wire.CodeServerError, "loading the wallet's devices failed")
+	}
+	others := 0
+	for _, d := range ds {
+		if d.ID != id {
+			others++
+		}
+	}
+	if others > 0 || len(ds) == 0 {
+		return nil
+	}
+	cust, err := s.custodian(ctx)
+	if err != nil {
+		return err
+	}
+	st, err := cust.Status(ctx, s.walletID)
+	if err != nil {
+		return fail(wire.CodeServerError, "custodian store unavailable")
+	}
+	if len(st.BackedUp) == 0 {
+		return fail(wire.CodeForbidden, "this is the wallet's last device and the wallet has no backup: back it up before removing it")
+	}
+	return nil
 }

@@ -192,6 +192,32 @@ func TestDeviceRemovesItself(t *testing.T) {
 	}
 }
 
+// TestLastDeviceKeepsTheKey: the wallet's only device cannot remove itself
+// while the wallet has no backup, which would leave nothing that signs or
+// recovers; once backed up, it can.
+func TestLastDeviceKeepsTheKey(t *testing.T) {
+	e := newEnv(t)
+	a := e.newDevice(e.srv.URL)
+	info, err := keygenReady(ctx(t), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := a.Store.(*memStore).snapshot()
+	if err := a.RemoveDevice(ctx(t), deviceOf(t, a)); bridge.Code(err) != wire.CodeForbidden {
+		t.Fatalf("removing the last device of a wallet without a backup: %v, want FORBIDDEN", err)
+	}
+	if after := a.Store.(*memStore).snapshot(); len(after) != len(before) {
+		t.Fatalf("a refused removal changed the device's store: %d entries, had %d", len(after), len(before))
+	}
+	mustSign(t, a, info.Address, "after the refused removal")
+	if err := a.Backup(ctx(t), &bridge.BackupSecret{Method: bridge.MethodPassword, Password: "correct horse battery"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.RemoveDevice(ctx(t), deviceOf(t, a)); err != nil {
+		t.Fatalf("removing the last device of a backed-up wallet: %v", err)
+	}
+}
+
 // TestDeviceGuards: add-device refuses a device that already has a pair
 // (a client-key holder cannot replace another device's pair by naming its
 // id), a wallet without a backup, and devices beyond the cap; removing an
