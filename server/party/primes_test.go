@@ -2,15 +2,20 @@ package party_test
 
 import (
 	"context"
+	"crypto/rand"
 	"net/http/httptest"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/duetwallet/duet/bridge"
 	"github.com/duetwallet/duet/internal/fixtures"
 	"github.com/duetwallet/duet/mpc"
 	"github.com/duetwallet/duet/server/party"
+	"github.com/duetwallet/duet/server/store"
 	"github.com/duetwallet/duet/wire"
 )
 
@@ -33,14 +38,15 @@ func newFixturePool(t *testing.T, size int) (*party.PrimePool, chan<- int) {
 }
 
 // TestPrimesReturnedWhenDeviceLeaves cuts refreshes before and after the
-// server's new modulus is revealed: a device that leaves before gets the
-// pair back to the pool, however often it does so; the pair is spent only
-// once revealed.
+// server's new modulus is revealed: a device that leaves before its
+// commitment reached the server takes no pair, however often it does so;
+// the pair is spent only once revealed.
 func TestPrimesReturnedWhenDeviceLeaves(t *testing.T) {
 	c := newReplicas(t, filepath.Join(t.TempDir(), "duet.db"), 1)
 	r := c.r[0]
 	pool, feed := newFixturePool(t, 4)
-	r.handler.Primes = pool
+	src := &poolTakes{PrimePool: pool}
+	r.handler.Primes = src
 	// Three pairs, then the worker waits on the feed for good.
 	for _, i := range []int{0, 1, 0} {
 		feed <- i
@@ -56,12 +62,13 @@ func TestPrimesReturnedWhenDeviceLeaves(t *testing.T) {
 	if n := pool.Len(); n != 2 {
 		t.Fatalf("after a creation: %d pairs in the pool, want 2", n)
 	}
+	taken := src.taken.Load()
 	target := replicaURL(r)
-	// Messages of a refresh session: 1 Hello, 2 Welcome, then our
-	// commitment and the device's, in either order; once the device's has
-	// reached the server, our opening reveals the modulus. Cut at 2 or 3,
-	// nothing of the device's refresh reaches the server: a client that
-	// opens and abandons refreshes again and again drains nothing.
+	// Messages of a refresh session: 1 Hello, 2 Welcome, 3 the device's
+	// commitment, which the server waits for before it takes a pair; then
+	// 4 ours, and the two openings in either order. Cut at 2 or 3, the
+	// device's commitment never reaches the server: a client that opens and
+	// abandons refreshes again and again takes nothing from the pool.
 	for _, cut := range []int64{2, 3, 3, 3, 3, 3} {
 		proxy := httptest.NewServer(&cutProxy{target: target, cutAt: cut})
 		if _, err := withURL(dev, proxy.URL).Refresh(ctx(t)); err == nil {
@@ -69,11 +76,11 @@ func TestPrimesReturnedWhenDeviceLeaves(t *testing.T) {
 		}
 		<-r.done
 		proxy.Close()
-		if n := pool.Len(); n != 2 {
-			t.Fatalf("refresh cut at message %d: %d pairs in the pool, want 2", cut, n)
+		if n, took := pool.Len(), src.taken.Load()-taken; n != 2 || took != 0 {
+			t.Fatalf("refresh cut at message %d: %d pairs in the pool and %d taken, want 2 and none", cut, n, took)
 		}
 	}
-	// Cut at 6, both commitments have crossed: the modulus went out.
+	// Cut at 6, both openings have been sent: the modulus went out.
 	proxy := httptest.NewServer(&cutProxy{target: target, cutAt: 6})
 	defer proxy.Close()
 	if _, err := withURL(dev, proxy.URL).Refresh(ctx(t)); err == nil {
@@ -90,6 +97,155 @@ func TestPrimesReturnedWhenDeviceLeaves(t *testing.T) {
 	}
 	<-r.done
 	mustSign(t, dev, info.Address, "after the cuts")
+}
+
+// poolTakes counts the pairs sessions take from a pool and tells
+// waiting of each session that asks for one.
+type poolTakes struct {
+	*party.PrimePool
+	taken   atomic.Int64
+	waiting chan struct{} // if set, gets a value as a session asks (never blocks)
+}
+
+func (c *poolTakes) Primes(ctx context.Context) (*mpc.Primes, error) {
+	if c.waiting != nil {
+		select {
+		case c.waiting <- struct{}{}:
+		default:
+		}
+	}
+	p, err := c.PrimePool.Primes(ctx)
+	if err == nil {
+		c.taken.Add(1)
+	}
+	return p, err
+}
+
+// refreshWallet creates a signing-ready wallet on r through a device of
+// c and returns the wallet and the generation the device holds.
+func refreshWallet(t *testing.T, c *replicas, r *replica) (store.Wallet, *bridge.Device) {
+	t.Helper()
+	dev := c.device(r.srv.URL, nil)
+	if _, err := keygenReady(ctx(t), dev); err != nil {
+		t.Fatal(err)
+	}
+	<-r.done
+	<-r.done
+	return c.wallet(), dev
+}
+
+// openRefresh starts a refresh of w by hand: Hello, then the server's
+// Welcome. It returns the socket and the session id of the run.
+func openRefresh(t *testing.T, c *replicas, r *replica, w store.Wallet) (*websocket.Conn, []byte) {
+	t.Helper()
+	nonce := make([]byte, 32)
+	rand.Read(nonce)
+	hello := &wire.Hello{APIKey: c.client, Op: wire.OpRefresh, Nonce: nonce, Gens: wire.Generations{Active: w.ActiveGeneration}}
+	ws, f := openSession(t, r, hello)
+	welcome, err := wire.ParseWelcome(f)
+	if err != nil {
+		t.Fatalf("refresh: want Welcome: %v", err)
+	}
+	return ws, mpc.NewSessionID(mpc.ProtocolRefresh, w.ID, w.ActiveGeneration, mpc.Device, nonce, mpc.Server, welcome.Nonce)
+}
+
+// commitment is a round-1 refresh message of the device: the server
+// checks only its envelope and size before it answers.
+func commitment(sid []byte) *wire.Frame {
+	v := make([]byte, 32)
+	rand.Read(v)
+	return wire.MPCFrame(&mpc.Message{SessionID: sid, Protocol: mpc.ProtocolRefresh, Round: 1, From: mpc.Device, Payload: v})
+}
+
+// readError reads frames until the server's Error frame and returns its
+// code ("" if the socket closed without one).
+func readError(t *testing.T, ws *websocket.Conn) string {
+	t.Helper()
+	for {
+		_, b, err := ws.Read(ctx(t))
+		if err != nil {
+			return ""
+		}
+		f, err := wire.ParseFrame(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Type == wire.TypeError {
+			e, err := wire.ParseError(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Gone without the close handshake, which the server
+			// would otherwise wait for.
+			ws.CloseNow()
+			return e.Code
+		}
+	}
+}
+
+// TestPrimesTakenAfterCommitment: the server takes a pair from the pool
+// only once the device's first protocol message has arrived. A device that
+// says Hello and leaves, or whose first frame is not a protocol message,
+// takes none; one whose first message fails the protocol's checks gives
+// the pair back. The pool is as full after each as before.
+func TestPrimesTakenAfterCommitment(t *testing.T) {
+	c := newReplicas(t, filepath.Join(t.TempDir(), "duet.db"), 1)
+	r := c.r[0]
+	pool, feed := newFixturePool(t, 4)
+	src := &poolTakes{PrimePool: pool}
+	r.handler.Primes = src
+	for _, i := range []int{0, 1, 0} {
+		feed <- i
+	}
+	waitLen(t, pool, 3)
+	w, _ := refreshWallet(t, c, r)
+	level, taken := pool.Len(), src.taken.Load()
+	cases := []struct {
+		name  string
+		first func(sid []byte) []byte // nil: leave after Welcome
+		code  string
+		takes int64
+	}{
+		{"hello and leave", nil, "", 0},
+		{"another frame type", func([]byte) []byte {
+			return (&wire.Ack{Gen: w.ActiveGeneration, Digest: make([]byte, 32)}).Frame().Marshal()
+		}, wire.CodeBadFrame, 0},
+		{"no frame at all", func([]byte) []byte { return []byte{0xff, 0, 1} }, wire.CodeBadFrame, 0},
+		{"not a protocol message", func([]byte) []byte {
+			return (&wire.Frame{Type: wire.TypeMPC, Body: []byte("not a message")}).Marshal()
+		}, wire.CodeBadFrame, 0},
+		{"round 2 first", func(sid []byte) []byte {
+			return wire.MPCFrame(&mpc.Message{SessionID: sid, Protocol: mpc.ProtocolRefresh, Round: 2, From: mpc.Device, Payload: []byte{1}}).Marshal()
+		}, wire.CodeProtocolAbort, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ws, sid := openRefresh(t, c, r, w)
+			code := ""
+			if tc.first == nil {
+				ws.CloseNow()
+			} else {
+				if err := ws.Write(ctx(t), websocket.MessageBinary, tc.first(sid)); err != nil {
+					t.Fatal(err)
+				}
+				code = readError(t, ws)
+			}
+			<-r.done
+			if code != tc.code {
+				t.Errorf("the server answered %q, want %q", code, tc.code)
+			}
+			if got := src.taken.Load() - taken; got != tc.takes {
+				t.Errorf("the session took %d pairs, want %d", got, tc.takes)
+			}
+			taken = src.taken.Load()
+			if n := pool.Len(); n != level {
+				t.Errorf("%d pairs in the pool after the session, want %d", n, level)
+			}
+		})
+	}
+	if after := c.wallet(); after.ActiveGeneration != w.ActiveGeneration || after.PendingGeneration != 0 {
+		t.Errorf("the wallet moved: %+v, want generation %d and nothing pending", after, w.ActiveGeneration)
+	}
 }
 
 // waitLen waits until the pool holds n pairs (its worker fills it in the
