@@ -99,7 +99,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer gate.close()
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: h.OriginPatterns})
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	ws, err := websocket.Accept(gate.watch(w, cancel), r, &websocket.AcceptOptions{OriginPatterns: h.OriginPatterns})
 	if err != nil {
 		return
 	}
@@ -108,8 +110,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if timeout == 0 {
 		timeout = time.Minute
 	}
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
 	if h.BaseContext != nil {
 		stop := context.AfterFunc(h.BaseContext, cancel)
 		defer stop()
@@ -117,7 +117,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	conn := wire.NewConn(ws, timeout)
 	s := &session{h: h, conn: conn, cancel: cancel, gate: gate}
 	start := time.Now()
-	err = s.serve(ctx)
+	err = gate.leftEarly(s.serve(ctx))
 	h.Metrics.Observe(s.op, start, err)
 	h.audit(ctx, s, err)
 	we := sessionError(err)

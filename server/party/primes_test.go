@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/duetwallet/duet/bridge"
 	"github.com/duetwallet/duet/internal/fixtures"
 	"github.com/duetwallet/duet/mpc"
+	"github.com/duetwallet/duet/server/metrics"
 	"github.com/duetwallet/duet/server/party"
 	"github.com/duetwallet/duet/server/store"
 	"github.com/duetwallet/duet/wire"
@@ -284,4 +286,138 @@ func TestPrimePairLimit(t *testing.T) {
 		t.Fatalf("after the refusal: %+v %v", w, err)
 	}
 	mustSign(t, dev, info.Address, "after the refusal")
+}
+
+// stallingStore holds a session that counts a prime pair against its
+// client's limit (the store's "primes" events) until the session's context
+// ends, and tells entered when one does.
+type stallingStore struct {
+	store.Store
+	stall   atomic.Bool
+	entered chan struct{}
+}
+
+func (s *stallingStore) TakeEvent(ctx context.Context, kind, subject string, now time.Time, limit int, window time.Duration) (time.Time, error) {
+	if kind == "primes" && s.stall.Load() {
+		s.entered <- struct{}{}
+		<-ctx.Done()
+		return time.Time{}, ctx.Err()
+	}
+	return s.Store.TakeEvent(ctx, kind, subject, now, limit, window)
+}
+
+// TestSessionEndsWhenSocketDies: a device that closes its socket while the
+// server, reading nothing from it, waits for a prime pair or for the store
+// ends its session there and then: the session gives back the pair it
+// took, its slot among its client's sessions and the wallet's lock. Without
+// that, each wait here would last as long as the test.
+func TestSessionEndsWhenSocketDies(t *testing.T) {
+	c := newReplicas(t, filepath.Join(t.TempDir(), "duet.db"), 1)
+	r := c.r[0]
+	reg := metrics.New()
+	r.handler.Metrics = reg.Sessions
+	r.handler.MaxSessionsPerClient = 1
+	pool, feed := newFixturePool(t, 4)
+	src := &poolTakes{PrimePool: pool, waiting: make(chan struct{}, 16)}
+	r.handler.Primes = src
+	st := &stallingStore{Store: r.store, entered: make(chan struct{})}
+	r.handler.Store = st
+	feed <- 0
+	waitLen(t, pool, 1)
+	w, dev := refreshWallet(t, c, r)
+	if n := pool.Len(); n != 0 {
+		t.Fatalf("%d pairs left after the creation, want none", n)
+	}
+
+	// released checks that the session left the wallet's lock and its
+	// client's slot free, and the pool at level pairs.
+	released := func(t *testing.T, level int) {
+		t.Helper()
+		if err := r.store.LockWallet(ctx(t), w.ID, "probe", time.Minute); err != nil {
+			t.Errorf("the wallet's lock is still held: %v", err)
+		} else if err := r.store.UnlockWallet(ctx(t), w.ID, "probe"); err != nil {
+			t.Fatal(err)
+		}
+		slot, err := r.store.TakeSessionSlot(ctx(t), c.clientID, "probe", 1, time.Minute)
+		if err != nil {
+			t.Errorf("the client's only session slot is still taken: %v", err)
+		} else if err := r.store.ReleaseSessionSlot(ctx(t), c.clientID, slot, "probe"); err != nil {
+			t.Fatal(err)
+		}
+		if n := pool.Len(); n != level {
+			t.Errorf("%d pairs in the pool, want %d", n, level)
+		}
+	}
+
+	t.Run("waiting for a prime pair", func(t *testing.T) {
+		for len(src.waiting) > 0 {
+			<-src.waiting
+		}
+		ws, sid := openRefresh(t, c, r, w)
+		if err := ws.Write(ctx(t), websocket.MessageBinary, commitment(sid).Marshal()); err != nil {
+			t.Fatal(err)
+		}
+		<-src.waiting // the pool is empty: the session waits
+		ws.CloseNow()
+		<-r.done
+		if n := src.taken.Load(); n != 1 {
+			t.Fatalf("%d pairs taken, want only the creation's", n)
+		}
+		released(t, 0)
+	})
+
+	t.Run("waiting for the store", func(t *testing.T) {
+		feed <- 1
+		waitLen(t, pool, 1)
+		st.stall.Store(true)
+		defer st.stall.Store(false)
+		ws, sid := openRefresh(t, c, r, w)
+		if err := ws.Write(ctx(t), websocket.MessageBinary, commitment(sid).Marshal()); err != nil {
+			t.Fatal(err)
+		}
+		// The server took the pair and committed to it.
+		_, b, err := ws.Read(ctx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := wire.ParseFrame(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m, err := wire.ParseMPC(f); err != nil || m.Protocol != mpc.ProtocolRefresh || m.Round != 1 {
+			t.Fatalf("the server's answer to the commitment: %v, %v", m, err)
+		}
+		if n := src.taken.Load(); n != 2 {
+			t.Fatalf("%d pairs taken, want the creation's and this session's", n)
+		}
+		<-st.entered
+		ws.CloseNow()
+		<-r.done
+		released(t, 1)
+	})
+
+	if got := scrape(t, reg); !strings.Contains(got, `duet_sessions_total{operation="refresh",outcome="disconnected"} 2`) {
+		t.Errorf("metrics do not count two disconnected refreshes:\n%s", grepLines(got, "duet_sessions_total"))
+	}
+	// The wallet refreshes with the pair the second session gave back.
+	info, err := dev.Refresh(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-r.done
+	if n := pool.Len(); n != 0 {
+		t.Errorf("%d pairs in the pool after the refresh, want none", n)
+	}
+	mustSign(t, dev, info.Address, "after the dead sockets")
+}
+
+// grepLines returns the lines of text that contain substr.
+func grepLines(text, substr string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
