@@ -107,6 +107,9 @@ func (p *PrimePool) Return(primes *mpc.Primes) {
 // Len is the number of pairs ready now.
 func (p *PrimePool) Len() int { return len(p.ready) }
 
+// Cap is the number of pairs the pool holds when full.
+func (p *PrimePool) Cap() int { return cap(p.ready) }
+
 // kindPrimes counts the safe-prime pairs a client's sessions revealed.
 const kindPrimes = "primes" // subject: client id
 

@@ -450,7 +450,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	// runs a dispatcher, and each event is leased to one of them at a time.
 	go (&webhook.Dispatcher{Store: st.store, Log: log.With("component", "webhook")}).Run(sessionCtx)
 	reg := metrics.New()
-	reg.PrimePool(primes.Len)
+	reg.PrimePool(primes.Len, primes.Cap())
 
 	srv := api.NewServer(api.Config{
 		Store:          st.store,
