@@ -127,7 +127,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case we != nil:
 		// Our log keeps the whole error, the failed check included; the
 		// peer gets only we.Message.
-		h.log().Info("session failed", "op", s.op, "wallet", s.walletID, "code", we.Code, "error", err)
+		h.log().Info("session failed", "op", s.op, "wallet", s.walletID, "client", s.client.ID, "code", we.Code, "error", err)
 		// Counted before the device hears of it, so that its next session
 		// already sees the count.
 		if s.client.ID != "" && causedByClient(err) {
@@ -135,7 +135,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		conn.Fail(ctx, we)
 	default:
-		h.log().Info("session ended", "op", s.op, "wallet", s.walletID, "error", err)
+		h.log().Info("session ended", "op", s.op, "wallet", s.walletID, "client", s.client.ID, "error", err)
 	}
 }
 

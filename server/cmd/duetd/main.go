@@ -10,7 +10,7 @@
 //	            [--limit-aborts 5] [--limit-abort-window 10m] [--limit-lockout 15m]
 //	            [--custodian-url https://... [--custodian-ca FILE]]
 //	            [--read-timeout 30s] [--write-timeout 1m] [--idle-timeout 2m]
-//	            [--frame-ancestors "'none'"] [--metrics-addr ADDR]
+//	            [--frame-ancestors "'none'"] [--metrics-addr ADDR] [--log-format text|json]
 //	duetd org create --name NAME [--data ./data] [--db URL]
 //
 // State lives in the data folder: the SQLite database duet.db (unless --db
@@ -73,7 +73,7 @@ func run(args []string, stdout io.Writer) error {
 const usage = `usage:
   duetd serve [--addr 127.0.0.1:8080] [--data ./data] [--db URL] [--dev] [--web DIR] [--js DIR] [--allow-origin ORIGIN]...
               [--custodian-url URL [--custodian-ca FILE]] [--read-timeout D] [--write-timeout D] [--idle-timeout D]
-              [--frame-ancestors SOURCES] [--metrics-addr ADDR]
+              [--frame-ancestors SOURCES] [--metrics-addr ADDR] [--log-format text|json]
   duetd org create --name NAME [--data ./data] [--db URL]
   duetd precompress FILE...   (writes FILE.br and FILE.gz, which serve sends as they are)
 run "duetd serve -h" or "duetd org create -h" for all flags`
@@ -221,12 +221,22 @@ func (s *state) createOrganization(ctx context.Context, name string) (id, orgKey
 	return id, orgKey, nil
 }
 
-func newLogger(w io.Writer, debug bool) *slog.Logger {
+// newLogger logs to w in format: "text" (key=value lines) or "json" (one
+// JSON object a line, with the keys time, level and msg, then the record's
+// own: op, wallet, client, code and error for a session).
+func newLogger(w io.Writer, debug bool, format string) (*slog.Logger, error) {
 	level := slog.LevelInfo
 	if debug {
 		level = slog.LevelDebug
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+	opts := &slog.HandlerOptions{Level: level}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
 }
 
 func orgCreate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -244,7 +254,8 @@ func orgCreate(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	if strings.TrimSpace(*name) == "" {
 		return errors.New("org create needs --name")
 	}
-	st, err := sf.open(ctx, getenv, newLogger(stderr, false))
+	log, _ := newLogger(stderr, false, "text")
+	st, err := sf.open(ctx, getenv, log)
 	if err != nil {
 		return err
 	}
@@ -354,6 +365,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	idleTimeout := flags.Duration("idle-timeout", 2*time.Minute, "how long an idle keep-alive connection stays open")
 	frameAncestors := flags.String("frame-ancestors", api.DefaultFrameAncestors, "Content-Security-Policy frame-ancestors `sources` allowed to frame the pages, such as 'self' or https://app.example.com")
 	metricsAddr := flags.String("metrics-addr", "", "`address` to serve GET /metrics on instead of --addr, such as 127.0.0.1:9090")
+	logFormat := flags.String("log-format", "text", "`format` of the log on stderr: text (key=value lines) or json (one JSON object a line)")
 	var origins multiFlag
 	flags.Var(&origins, "allow-origin", "web `origin` allowed to call the API from a browser and to embed the isolation frame, such as https://app.example.com or http://localhost:* (repeatable)")
 	var lf limitFlags
@@ -397,7 +409,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 			return err
 		}
 	}
-	log := newLogger(stderr, *dev)
+	log, err := newLogger(stderr, *dev, *logFormat)
+	if err != nil {
+		return err
+	}
 	if *dev {
 		origins = append(origins, api.DevOrigins...)
 	}
