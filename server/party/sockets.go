@@ -34,6 +34,10 @@ type SocketLimits struct {
 	NoHelloPerAddr int           // sockets of one IP address waiting for Hello; 0 → 32
 	HelloTimeout   time.Duration // how long a socket may wait before its Hello; 0 → 5s
 	RetryAfter     time.Duration // the Retry-After of a refused upgrade; 0 → 5s
+	// ClientIP is the address a socket counts under in the per-address
+	// caps: the peer's IP address if nil. Behind reverse proxies it is
+	// the client's address they report (clientip.Proxies.Of).
+	ClientIP func(r *http.Request) string
 }
 
 func (l SocketLimits) withDefaults() SocketLimits {
@@ -149,6 +153,9 @@ type socketGate struct {
 func (h *Handler) admitSocket(w http.ResponseWriter, r *http.Request) *socketGate {
 	l := h.Sockets.withDefaults()
 	addr := remoteAddr(r)
+	if l.ClientIP != nil {
+		addr = l.ClientIP(r)
+	}
 	if limit := h.socks.admit(l, addr); limit != "" {
 		h.Metrics.Limited(limit)
 		secs := int((l.RetryAfter + time.Second - 1) / time.Second)

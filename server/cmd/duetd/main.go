@@ -11,6 +11,7 @@
 //	            [--custodian-url https://... [--custodian-ca FILE]]
 //	            [--read-timeout 30s] [--write-timeout 1m] [--idle-timeout 2m]
 //	            [--frame-ancestors "'none'"] [--metrics-addr ADDR] [--log-format text|json]
+//	            [--trusted-proxy CIDR[,CIDR]]...
 //	duetd org create --name NAME [--data ./data] [--db URL]
 //
 // State lives in the data folder: the SQLite database duet.db (unless --db
@@ -47,6 +48,7 @@ import (
 	"github.com/duetwallet/duet/server/api"
 	"github.com/duetwallet/duet/server/apikey"
 	"github.com/duetwallet/duet/server/custodian"
+	"github.com/duetwallet/duet/server/internal/clientip"
 	"github.com/duetwallet/duet/server/internal/sqldb"
 	"github.com/duetwallet/duet/server/metrics"
 	"github.com/duetwallet/duet/server/party"
@@ -73,7 +75,7 @@ func run(args []string, stdout io.Writer) error {
 const usage = `usage:
   duetd serve [--addr 127.0.0.1:8080] [--data ./data] [--db URL] [--dev] [--web DIR] [--js DIR] [--allow-origin ORIGIN]...
               [--custodian-url URL [--custodian-ca FILE]] [--read-timeout D] [--write-timeout D] [--idle-timeout D]
-              [--frame-ancestors SOURCES] [--metrics-addr ADDR] [--log-format text|json]
+              [--frame-ancestors SOURCES] [--metrics-addr ADDR] [--log-format text|json] [--trusted-proxy CIDR[,CIDR]]...
   duetd org create --name NAME [--data ./data] [--db URL]
   duetd precompress FILE...   (writes FILE.br and FILE.gz, which serve sends as they are)
 run "duetd serve -h" or "duetd org create -h" for all flags`
@@ -294,11 +296,15 @@ func (f *limitFlags) limits() (party.Limits, error) {
 }
 
 // socketFlags are the caps on sockets, sessions and request rates
-// (party.SocketLimits, party.Handler.MaxSessionsPerClient, api.RateLimit).
+// (party.SocketLimits, party.Handler.MaxSessionsPerClient, api.RateLimit),
+// and the reverse proxies whose X-Forwarded-For names the address they
+// count.
 type socketFlags struct {
 	sockets        party.SocketLimits
 	clientSessions int
 	rate           api.RateLimit
+	trustedProxies multiFlag
+	proxies        *clientip.Proxies
 }
 
 func (f *socketFlags) register(flags *flag.FlagSet) {
@@ -312,6 +318,7 @@ func (f *socketFlags) register(flags *flag.FlagSet) {
 	flags.IntVar(&f.rate.AddrBurst, "rate-burst-per-ip", 40, "burst of HTTP requests of one IP address")
 	flags.Float64Var(&f.rate.KeyRate, "rate-per-key", 10, "HTTP requests per second with one API key (in this process)")
 	flags.IntVar(&f.rate.KeyBurst, "rate-burst-per-key", 20, "burst of HTTP requests with one API key")
+	flags.Var(&f.trustedProxies, "trusted-proxy", "`CIDR`[,CIDR] of reverse proxies in front of duetd (repeatable): from a peer in these ranges, the per-IP limits count the rightmost address in X-Forwarded-For that is not a trusted proxy; from any other peer the header is ignored")
 }
 
 func (f *socketFlags) check() error {
@@ -322,6 +329,12 @@ func (f *socketFlags) check() error {
 	if s.HelloTimeout <= 0 || f.rate.AddrRate <= 0 || f.rate.KeyRate <= 0 {
 		return errors.New("--hello-timeout and --rate-per-* must be positive")
 	}
+	proxies, err := clientip.Parse(strings.Join(f.trustedProxies, ","))
+	if err != nil {
+		return fmt.Errorf("--trusted-proxy: %w", err)
+	}
+	f.proxies = proxies
+	f.sockets.ClientIP = proxies.Of
 	return nil
 }
 
@@ -331,13 +344,15 @@ func (f *socketFlags) rateLimit(reg *metrics.Registry, stub bool) *api.RateLimit
 	rl := &api.RateLimit{
 		AddrRate: f.rate.AddrRate, AddrBurst: f.rate.AddrBurst,
 		KeyRate: f.rate.KeyRate, KeyBurst: f.rate.KeyBurst,
-		Limited: reg.Sessions.Limited,
+		Limited:  reg.Sessions.Limited,
+		ClientIP: f.proxies.Of,
 	}
 	if stub {
+		// A request a reverse proxy on this machine forwards comes over
+		// loopback too, but names its client in X-Forwarded-For.
 		rl.Exempt = func(r *http.Request) bool {
-			host, _, err := net.SplitHostPort(r.RemoteAddr)
-			ip := net.ParseIP(host)
-			return err == nil && ip != nil && ip.IsLoopback() && strings.HasPrefix(r.URL.Path, custodian.PathPrefix)
+			ip := net.ParseIP(f.proxies.Of(r))
+			return ip != nil && ip.IsLoopback() && strings.HasPrefix(r.URL.Path, custodian.PathPrefix)
 		}
 	}
 	return rl
