@@ -36,6 +36,10 @@ type RateLimit struct {
 	// Exempt, if set, names requests no bucket counts, such as the server's
 	// own calls to its built-in custodian stub.
 	Exempt func(r *http.Request) bool
+	// ClientIP is the address a request counts under: the peer's IP
+	// address if nil. Behind reverse proxies it is the client's address
+	// they report (clientip.Proxies.Of).
+	ClientIP func(r *http.Request) string
 
 	mu      sync.Mutex
 	buckets map[bucketKey]*bucket
@@ -112,6 +116,9 @@ func (l *RateLimit) allow(r *http.Request, now time.Time) (string, time.Duration
 	addr, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		addr = r.RemoteAddr
+	}
+	if l.ClientIP != nil {
+		addr = l.ClientIP(r)
 	}
 	if wait := l.take(bucketKey{"addr", addr}, addrRate, addrBurst, now); wait > 0 {
 		return metrics.LimitHTTPAddr, wait

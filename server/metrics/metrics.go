@@ -39,13 +39,18 @@ func (r *Registry) Handler() http.Handler {
 	return promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{})
 }
 
-// PrimePool reports level, the number of safe-prime pairs ready, as
-// duet_prime_pool_pairs.
-func (r *Registry) PrimePool(level func() int) {
+// PrimePool reports how full the safe-prime pool is: level, the number of
+// pairs ready now, as duet_prime_pool_pairs, and the number it holds when
+// full as duet_prime_pool_capacity.
+func (r *Registry) PrimePool(level func() int, capacity int) {
 	r.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "duet_prime_pool_pairs",
 		Help: "Safe-prime pairs ready for new Paillier keys.",
 	}, func() float64 { return float64(level()) }))
+	r.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "duet_prime_pool_capacity",
+		Help: "Safe-prime pairs the pool holds when full.",
+	}, func() float64 { return float64(capacity) }))
 }
 
 // Sessions counts the server party's sessions. A nil *Sessions records

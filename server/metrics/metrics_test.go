@@ -51,7 +51,7 @@ func TestSessions(t *testing.T) {
 	var none *metrics.Sessions
 	none.Observe(wire.OpSign, start, nil) // a Handler without metrics
 
-	r.PrimePool(func() int { return 3 })
+	r.PrimePool(func() int { return 3 }, 8)
 	rec := httptest.NewRecorder()
 	r.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body, _ := io.ReadAll(rec.Body)
@@ -67,6 +67,7 @@ func TestSessions(t *testing.T) {
 		`duet_session_duration_seconds_bucket{operation="sign",le="2.5"} 0`,
 		`duet_session_duration_seconds_bucket{operation="sign",le="5"} 3`,
 		`duet_prime_pool_pairs 3`,
+		`duet_prime_pool_capacity 8`,
 		`go_goroutines `,
 	} {
 		if !strings.Contains(text, line) {

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -240,6 +242,9 @@ type evilSession struct {
 	nonce   []byte
 	welcome *wire.Welcome
 	seen    []string // what the server sent, in order ("welcome", "mpc refresh 2", …)
+	// opening is the device's refresh opening (its round-2 message),
+	// known before its round 1 goes out (see previewOpening).
+	opening *mpc.Message
 }
 
 // observation is everything the attacker can see of how a session ended.
@@ -343,6 +348,12 @@ type hooks struct {
 	out func(m *mpc.Message) []*wire.Frame
 	// in is told of each message of the server.
 	in func(m *mpc.Message)
+	// commit, if set, replaces out for the device's round-1 commitment of
+	// a refresh, and is given the opening the run will send in round 2:
+	// in a refresh that makes new aux info the device commits before the
+	// server has said anything, so an attacker that rewrites its opening
+	// must commit to it from what it knows then.
+	commit func(r1, opening *mpc.Message) []*wire.Frame
 }
 
 func frames(msgs ...*mpc.Message) []*wire.Frame {
@@ -361,7 +372,13 @@ func (s *evilSession) run(ctx context.Context, r mpc.Round, first *mpc.Message, 
 	for {
 		if out != nil {
 			fs := frames(out)
-			if h.out != nil {
+			switch {
+			case h.commit != nil && out.Round == 1:
+				if s.opening == nil {
+					s.d.t.Fatal("the hooks rewrite the commitment, but the session previewed no opening")
+				}
+				fs = h.commit(out, s.opening)
+			case h.out != nil:
 				fs = h.out(out)
 			}
 			for _, f := range fs {
@@ -419,6 +436,52 @@ func (s *evilSession) end(ctx context.Context, err error) observation {
 	}
 	s.d.t.Fatal("the server kept the session open")
 	return o
+}
+
+// seededRand is a deterministic stream for an attacker's run: two runs
+// from one seed make the same messages.
+type seededRand struct {
+	seed []byte
+	n    uint64
+	buf  []byte
+}
+
+func newSeededRand(seed []byte) *seededRand { return &seededRand{seed: seed} }
+
+func (r *seededRand) Read(p []byte) (int, error) {
+	for i := range p {
+		if len(r.buf) == 0 {
+			var ctr [8]byte
+			binary.BigEndian.PutUint64(ctr[:], r.n)
+			r.n++
+			d := sha256.Sum256(append(append([]byte(nil), r.seed...), ctr[:]...))
+			r.buf = d[:]
+		}
+		p[i], r.buf = r.buf[0], r.buf[1:]
+	}
+	return len(p), nil
+}
+
+// previewOpening returns the opening (round-2 message) that a refresh run
+// from rc with randomness from seed sends: the opening is fixed when the
+// run starts, so a second run from the same seed, fed a made-up server
+// commitment, shows it before the real run's commitment goes out.
+func previewOpening(t *testing.T, rc mpc.RefreshConfig, seed []byte) *mpc.Message {
+	t.Helper()
+	rc.Rand = newSeededRand(seed)
+	r, _, err := mpc.Refresh(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := make([]byte, 32)
+	if _, err := rand.Read(other); err != nil {
+		t.Fatal(err)
+	}
+	_, opening, err := r.Receive(&mpc.Message{SessionID: rc.SessionID, Protocol: mpc.ProtocolRefresh, Round: 1, From: rc.Peer, Payload: other})
+	if err != nil {
+		t.Fatalf("previewing the opening: %v", err)
+	}
+	return opening
 }
 
 // withPayload returns a copy of m with another payload.

@@ -1,6 +1,7 @@
 package party_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"math/big"
@@ -159,7 +160,16 @@ func (d *evilDevice) refreshSession(ctx context.Context, h hooks) observation {
 	if err != nil {
 		return s.end(ctx, err)
 	}
-	r, first, err := mpc.Refresh(mpc.RefreshConfig{Config: s.config(mpc.ProtocolRefresh, d.share.Generation), Share: d.share, Primes: devicePrimes()})
+	seed := make([]byte, 32)
+	if _, err := rand.Read(seed); err != nil {
+		d.t.Fatal(err)
+	}
+	rc := mpc.RefreshConfig{Config: s.config(mpc.ProtocolRefresh, d.share.Generation), Share: d.share, Primes: devicePrimes()}
+	if h.commit != nil {
+		s.opening = previewOpening(d.t, rc, seed)
+	}
+	rc.Rand = newSeededRand(seed)
+	r, first, err := mpc.Refresh(rc)
 	if err != nil {
 		d.t.Fatal(err)
 	}
@@ -309,24 +319,40 @@ func (o *opening) encode() []byte {
 }
 
 // recommit rewrites the device's refresh opening with f and commits to the
-// result: the round-1 commitment is held back until the opening is known,
-// so the server's commitment check passes and its next check decides.
+// result in round 1, so the server's commitment check passes and its next
+// check decides.
 func recommit(t *testing.T, f func(sid []byte, o *opening)) hooks {
-	var held *mpc.Message
-	return hooks{out: func(m *mpc.Message) []*wire.Frame {
-		switch m.Round {
-		case 1:
-			held = m
-			return nil
-		case 2:
-			o := decodeOpening(t, m.Payload)
-			f(m.SessionID, o)
-			b := o.encode()
-			V := hash.New("aux-com").Bytes(m.SessionID).String(string(mpc.Device)).Bytes(b).Digest()
-			return frames(withPayload(held, V), withPayload(m, b))
-		}
-		return frames(m)
-	}}
+	return editOpening(t, func(m *mpc.Message) []byte {
+		o := decodeOpening(t, m.Payload)
+		f(m.SessionID, o)
+		return o.encode()
+	}, nil)
+}
+
+// editOpening commits in round 1 to edit's rewrite of the device's
+// opening and sends that rewrite in round 2; later rounds go through out,
+// if set.
+func editOpening(t *testing.T, edit func(opening *mpc.Message) []byte, out func(m *mpc.Message) []*wire.Frame) hooks {
+	var honest, edited []byte
+	return hooks{
+		commit: func(r1, opening *mpc.Message) []*wire.Frame {
+			honest, edited = opening.Payload, edit(opening)
+			V := hash.New("aux-com").Bytes(r1.SessionID).String(string(mpc.Device)).Bytes(edited).Digest()
+			return frames(withPayload(r1, V))
+		},
+		out: func(m *mpc.Message) []*wire.Frame {
+			if m.Round == 2 {
+				if !bytes.Equal(m.Payload, honest) {
+					t.Fatal("the run's opening is not the previewed one")
+				}
+				return frames(withPayload(m, edited))
+			}
+			if out != nil {
+				return out(m)
+			}
+			return frames(m)
+		},
+	}
 }
 
 // presign1 is the device's round-1 presigning message.
@@ -818,45 +844,34 @@ func proveMod(ctx *zk.Context, p, q *big.Int) *mod.Proof {
 // choice (with its own ring-Pedersen parameters and a valid Πprm), and,
 // when p and q are given, a Πmod for it that verifies.
 func bitforge(t *testing.T, n, phi, p, q *big.Int) hooks {
-	var held *mpc.Message
 	var ownRho, serverRho []byte
-	return hooks{
-		in: func(m *mpc.Message) {
-			if m.Round == 2 {
-				d := codec.NewDecoder(m.Payload)
-				d.Point()
-				d.Point()
-				serverRho = d.Fixed(32)
-			}
-		},
-		out: func(m *mpc.Message) []*wire.Frame {
-			switch m.Round {
-			case 1:
-				held = m
-				return nil
-			case 2:
-				o := decodeOpening(t, m.Payload)
-				o.N = n
-				o.S, o.T, o.prm = forgePrm(t, m.SessionID, n, phi)
-				ownRho = o.rho
-				b := o.encode()
-				V := hash.New("aux-com").Bytes(m.SessionID).String(string(mpc.Device)).Bytes(b).Digest()
-				return frames(withPayload(held, V), withPayload(m, b))
-			case 3:
-				if p == nil {
-					return frames(m)
-				}
-				r3 := decodeRefresh3(t, m.Payload)
-				rho := make([]byte, 32)
-				for i := range rho {
-					rho[i] = ownRho[i] ^ serverRho[i]
-				}
-				r3.mod = proveMod(&zk.Context{SessionID: m.SessionID, Prover: []byte(mpc.Device), Rand: rho}, p, q)
-				return frames(withPayload(m, r3.encode()))
-			}
+	h := editOpening(t, func(m *mpc.Message) []byte {
+		o := decodeOpening(t, m.Payload)
+		o.N = n
+		o.S, o.T, o.prm = forgePrm(t, m.SessionID, n, phi)
+		ownRho = o.rho
+		return o.encode()
+	}, func(m *mpc.Message) []*wire.Frame {
+		if m.Round != 3 || p == nil {
 			return frames(m)
-		},
+		}
+		r3 := decodeRefresh3(t, m.Payload)
+		rho := make([]byte, 32)
+		for i := range rho {
+			rho[i] = ownRho[i] ^ serverRho[i]
+		}
+		r3.mod = proveMod(&zk.Context{SessionID: m.SessionID, Prover: []byte(mpc.Device), Rand: rho}, p, q)
+		return frames(withPayload(m, r3.encode()))
+	})
+	h.in = func(m *mpc.Message) {
+		if m.Round == 2 {
+			d := codec.NewDecoder(m.Payload)
+			d.Point()
+			d.Point()
+			serverRho = d.Fixed(32)
+		}
 	}
+	return h
 }
 
 // TestAttackBitForgeModuli offers the server Paillier moduli built for the
@@ -962,7 +977,9 @@ func TestAttackMessages(t *testing.T) {
 		})
 	}
 	// reflect sends the server's own round-1 refresh commitment back as the
-	// device's, with the sender rewritten or not.
+	// device's, with the sender rewritten or not. It is played in a backup,
+	// where the server commits first; in a refresh that makes new aux info
+	// the device commits before the server has sent anything to reflect.
 	reflectBack := func(from mpc.PartyID) hooks {
 		var server1 *mpc.Message
 		return hooks{
@@ -1004,9 +1021,9 @@ func TestAttackMessages(t *testing.T) {
 		{"replay/another session, re-enveloped", presign(replace(older, true)), expect{wire.CodeProtocolAbort, "range proof of K (Πenc)", false}},
 		{"replay/another wallet", presign(replace(foreign, false)), expect{wire.CodeProtocolAbort, "session id", false}},
 		{"replay/another wallet, re-enveloped", presign(replace(foreign, true)), expect{wire.CodeProtocolAbort, "key generation (ssid)", false}},
-		{"reflection/as sent", func(ctx context.Context) observation { return d.refreshSession(ctx, reflectBack(mpc.Server)) },
+		{"reflection/as sent", func(ctx context.Context) observation { return d.backupSession(ctx, reflectBack(mpc.Server)) },
 			expect{wire.CodeProtocolAbort, "sender", false}},
-		{"reflection/as the device's", func(ctx context.Context) observation { return d.refreshSession(ctx, reflectBack(mpc.Device)) },
+		{"reflection/as the device's", func(ctx context.Context) observation { return d.backupSession(ctx, reflectBack(mpc.Device)) },
 			expect{wire.CodeProtocolAbort, "commitment reflection", false}},
 		{"reordered", presign(reorder), expect{wire.CodeProtocolAbort, "round: message of round 2", false}},
 		{"duplicated", presign(onRound(1, func(m *mpc.Message) []*wire.Frame { return frames(m, m) })),

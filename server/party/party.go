@@ -100,7 +100,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer gate.close()
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: h.OriginPatterns})
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	ws, err := websocket.Accept(gate.watch(w, cancel), r, &websocket.AcceptOptions{OriginPatterns: h.OriginPatterns})
 	if err != nil {
 		return
 	}
@@ -109,8 +111,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if timeout == 0 {
 		timeout = time.Minute
 	}
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
 	if h.BaseContext != nil {
 		stop := context.AfterFunc(h.BaseContext, cancel)
 		defer stop()
@@ -118,7 +118,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	conn := wire.NewConn(ws, timeout)
 	s := &session{h: h, conn: conn, cancel: cancel, gate: gate}
 	start := time.Now()
-	err = s.serve(ctx)
+	err = gate.leftEarly(s.serve(ctx))
 	h.Metrics.Observe(s.op, start, err)
 	h.audit(ctx, s, err)
 	we := sessionError(err)
@@ -128,7 +128,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case we != nil:
 		// Our log keeps the whole error, the failed check included; the
 		// peer gets only we.Message.
-		h.log().Info("session failed", "op", s.op, "wallet", s.walletID, "code", we.Code, "error", err)
+		h.log().Info("session failed", "op", s.op, "wallet", s.walletID, "client", s.client.ID, "code", we.Code, "error", err)
 		// Counted before the device hears of it, so that its next session
 		// already sees the count.
 		if s.client.ID != "" && causedByClient(err) {
@@ -136,7 +136,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		conn.Fail(ctx, we)
 	default:
-		h.log().Info("session ended", "op", s.op, "wallet", s.walletID, "error", err)
+		h.log().Info("session ended", "op", s.op, "wallet", s.walletID, "client", s.client.ID, "error", err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/big"
 	"runtime"
@@ -106,24 +107,45 @@ func (p *PrimePool) Return(primes *mpc.Primes) {
 // Len is the number of pairs ready now.
 func (p *PrimePool) Len() int { return len(p.ready) }
 
+// Cap is the number of pairs the pool holds when full.
+func (p *PrimePool) Cap() int { return cap(p.ready) }
+
 // kindPrimes counts the safe-prime pairs a client's sessions revealed.
 const kindPrimes = "primes" // subject: client id
 
-// refreshWithPrimes runs a refresh that makes new aux info, and spends a
-// safe-prime pair only when the server's opening, which reveals the new
+// refreshWithPrimes runs a refresh that makes new aux info. A safe-prime
+// pair is taken from the pool only once the device has committed to the
+// run, and spent only when the server's opening, which reveals the new
 // modulus, goes out:
 //
+//   - the server waits for the device's round-1 commitment before it takes
+//     a pair and answers with its own: a session that ends before (a device
+//     that says Hello and leaves, or whose first frame is not a protocol
+//     message) takes nothing from the pool;
 //   - our round-1 message is a hiding commitment, so a session that ends
-//     before the device's first refresh message has arrived (and with it
-//     our opening) gives a copy of the pair back to the pool;
+//     after the pair was taken but before our opening went out gives a copy
+//     of the pair back to the pool;
 //   - a pair about to be revealed counts against the client's limit
 //     (Limits.PrimePairs), and is refused, unrevealed, over it.
 //
-// The order of messages is that of conn.Run: the server's commitment goes
-// out first. config makes the run's configuration from the pair.
+// The device commits before it has seen anything of ours, so its
+// commitment cannot depend on ours (nor be ours reflected). It sends its
+// round 1 without waiting, as wire.Conn.Run does. config makes the run's
+// configuration from the pair.
 func (s *session) refreshWithPrimes(ctx context.Context, gen uint64, config func(mpc.Config, *mpc.Primes) mpc.RefreshConfig) (*mpc.KeyShare, error) {
+	f, err := s.conn.Recv(ctx)
+	if err != nil {
+		return nil, err
+	}
+	devR1, err := wire.ParseMPC(f)
+	if err != nil {
+		return nil, err
+	}
 	primes, err := s.h.Primes.Primes(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("party: waiting for primes: %w", err)
+		}
 		return nil, fail(wire.CodeServerError, "no primes available")
 	}
 	revealed := false
@@ -143,14 +165,6 @@ func (s *session) refreshWithPrimes(ctx context.Context, gen uint64, config func
 	if err := s.conn.Send(ctx, wire.MPCFrame(out1)); err != nil {
 		return nil, err
 	}
-	f, err := s.conn.Recv(ctx)
-	if err != nil {
-		return nil, err
-	}
-	devR1, err := wire.ParseMPC(f)
-	if err != nil {
-		return nil, err
-	}
 	r2, out2, err := r1.Receive(devR1)
 	if err != nil {
 		return nil, err
@@ -160,6 +174,11 @@ func (s *session) refreshWithPrimes(ctx context.Context, gen uint64, config func
 	}
 	if err := s.admitPrimes(ctx); err != nil {
 		return nil, err
+	}
+	// A device that left while the pair was being admitted never sees the
+	// modulus: the pair stays unrevealed.
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("party: before revealing the new modulus: %w", err)
 	}
 	revealed = true
 	out, err := s.conn.Run(ctx, r2, out2, nil)

@@ -1,6 +1,8 @@
 package party
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/duetwallet/duet/server/metrics"
@@ -31,6 +34,10 @@ type SocketLimits struct {
 	NoHelloPerAddr int           // sockets of one IP address waiting for Hello; 0 → 32
 	HelloTimeout   time.Duration // how long a socket may wait before its Hello; 0 → 5s
 	RetryAfter     time.Duration // the Retry-After of a refused upgrade; 0 → 5s
+	// ClientIP is the address a socket counts under in the per-address
+	// caps: the peer's IP address if nil. Behind reverse proxies it is
+	// the client's address they report (clientip.Proxies.Of).
+	ClientIP func(r *http.Request) string
 }
 
 func (l SocketLimits) withDefaults() SocketLimits {
@@ -137,6 +144,8 @@ type socketGate struct {
 	h         *Handler
 	addr      string
 	saidHello bool
+	// left is set once the peer's side of the connection has ended.
+	left atomic.Bool
 }
 
 // admitSocket counts the request's socket, or answers 429 with Retry-After
@@ -144,6 +153,9 @@ type socketGate struct {
 func (h *Handler) admitSocket(w http.ResponseWriter, r *http.Request) *socketGate {
 	l := h.Sockets.withDefaults()
 	addr := remoteAddr(r)
+	if l.ClientIP != nil {
+		addr = l.ClientIP(r)
+	}
 	if limit := h.socks.admit(l, addr); limit != "" {
 		h.Metrics.Limited(limit)
 		secs := int((l.RetryAfter + time.Second - 1) / time.Second)
@@ -168,7 +180,10 @@ func (g *socketGate) close() { g.h.socks.close(g.addr, g.saidHello) }
 func (s *session) recvHello(ctx context.Context) (*wire.Frame, error) {
 	timeout, start := s.h.Sockets.withDefaults().HelloTimeout, time.Now()
 	f, err := s.conn.RecvWithin(ctx, timeout)
-	if errors.Is(err, wire.ErrConnection) && ctx.Err() == nil && time.Since(start) >= timeout {
+	// The socket closed at the deadline, and the session's context with
+	// it (watch): a shutdown is the one other end not to count.
+	shutdown := s.h.BaseContext != nil && s.h.BaseContext.Err() != nil
+	if errors.Is(err, wire.ErrConnection) && !shutdown && time.Since(start) >= timeout {
 		s.h.Metrics.Limited(metrics.LimitHelloTimeout)
 	}
 	if err != nil {
@@ -241,4 +256,131 @@ func renew(period time.Duration, keep func() bool, lost func()) (stop func()) {
 		close(quit)
 		<-done
 	}
+}
+
+// watch wraps w so that the connection websocket.Accept hijacks from it is
+// watched for the peer leaving: a session computes, waits for a prime
+// pair or for the store with nobody reading its socket, and a device that
+// closed its socket or lost its connection meanwhile would otherwise be
+// noticed only at the next read or write. When the peer's side ends, the
+// session is cancelled at once (cancel), so that it gives back what it
+// holds (an unrevealed prime pair, its slot, the wallet lock).
+//
+// The connection is read ahead of the WebSocket, at most maxReadAhead
+// bytes that the session has not consumed; a peer that sends more pauses
+// the read-ahead until the session reads. The WebSocket sees the same
+// bytes in the same order, its close handshake included.
+func (g *socketGate) watch(w http.ResponseWriter, cancel context.CancelFunc) http.ResponseWriter {
+	return &watchedWriter{ResponseWriter: w, lost: func() {
+		g.left.Store(true)
+		cancel()
+	}}
+}
+
+// leftEarly reports a session's failure as the peer's leaving when the
+// peer left while the session ran and the failure is what its leaving
+// caused: a wait or store call cut by the cancelled context, and the
+// server error it became. A failure the peer is to blame for stays one,
+// so that leaving right after a bad message does not escape the abort
+// count, and so does a refusal of ours.
+func (g *socketGate) leftEarly(err error) error {
+	if err == nil || !g.left.Load() || causedByClient(err) || errors.Is(err, wire.ErrConnection) {
+		return err
+	}
+	var we *wire.Error
+	if errors.Is(err, context.Canceled) || (errors.As(err, &we) && we.Code == wire.CodeServerError) {
+		return fmt.Errorf("%w: the peer left during the session (%v)", wire.ErrConnection, err)
+	}
+	return err
+}
+
+// maxReadAhead bounds the bytes a watched connection reads ahead of the
+// session: more than an honest device ever sends before it waits for an
+// answer (a last protocol message and its acknowledgement).
+const maxReadAhead = 64 << 10
+
+// watchedWriter hands websocket.Accept a watched connection when it
+// hijacks.
+type watchedWriter struct {
+	http.ResponseWriter
+	lost func()
+}
+
+func (w *watchedWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	return newWatchedConn(c, w.lost), brw, nil
+}
+
+func (w *watchedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// watchedConn reads its connection ahead of its reader, in a goroutine of
+// its own, and calls lost once when the connection's read side ends (the
+// peer closed it, it failed, or it was closed here).
+type watchedConn struct {
+	net.Conn
+	lost func()
+
+	mu     sync.Mutex
+	cond   sync.Cond
+	buf    bytes.Buffer // read, not yet consumed
+	err    error        // the read error, returned once buf is consumed
+	closed bool
+}
+
+func newWatchedConn(c net.Conn, lost func()) *watchedConn {
+	w := &watchedConn{Conn: c, lost: lost}
+	w.cond.L = &w.mu
+	go w.readAhead()
+	return w
+}
+
+func (w *watchedConn) readAhead() {
+	chunk := make([]byte, 4<<10)
+	for {
+		w.mu.Lock()
+		for w.buf.Len() >= maxReadAhead && !w.closed {
+			w.cond.Wait()
+		}
+		w.mu.Unlock()
+		n, err := w.Conn.Read(chunk)
+		w.mu.Lock()
+		w.buf.Write(chunk[:n])
+		if err != nil {
+			w.err = err
+		}
+		w.cond.Broadcast()
+		w.mu.Unlock()
+		if err != nil {
+			w.lost()
+			return
+		}
+	}
+}
+
+// Read returns what was read ahead, waiting for more if nothing is, and
+// the connection's read error once everything before it is consumed.
+func (w *watchedConn) Read(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for w.buf.Len() == 0 && w.err == nil {
+		w.cond.Wait()
+	}
+	if w.buf.Len() > 0 {
+		n, _ := w.buf.Read(p)
+		w.cond.Broadcast()
+		return n, nil
+	}
+	return 0, w.err
+}
+
+// Close closes the connection, which ends the read-ahead.
+func (w *watchedConn) Close() error {
+	w.mu.Lock()
+	w.closed = true
+	w.cond.Broadcast()
+	w.mu.Unlock()
+	return w.Conn.Close()
 }

@@ -10,7 +10,8 @@
 //	            [--limit-aborts 5] [--limit-abort-window 10m] [--limit-lockout 15m]
 //	            [--custodian-url https://... [--custodian-ca FILE]]
 //	            [--read-timeout 30s] [--write-timeout 1m] [--idle-timeout 2m]
-//	            [--frame-ancestors "'none'"] [--metrics-addr ADDR]
+//	            [--frame-ancestors "'none'"] [--metrics-addr ADDR] [--log-format text|json]
+//	            [--trusted-proxy CIDR[,CIDR]]...
 //	duetd org create --name NAME [--data ./data] [--db URL]
 //
 // State lives in the data folder: the SQLite database duet.db (unless --db
@@ -47,6 +48,7 @@ import (
 	"github.com/duetwallet/duet/server/api"
 	"github.com/duetwallet/duet/server/apikey"
 	"github.com/duetwallet/duet/server/custodian"
+	"github.com/duetwallet/duet/server/internal/clientip"
 	"github.com/duetwallet/duet/server/internal/sqldb"
 	"github.com/duetwallet/duet/server/metrics"
 	"github.com/duetwallet/duet/server/party"
@@ -73,7 +75,7 @@ func run(args []string, stdout io.Writer) error {
 const usage = `usage:
   duetd serve [--addr 127.0.0.1:8080] [--data ./data] [--db URL] [--dev] [--web DIR] [--js DIR] [--allow-origin ORIGIN]...
               [--custodian-url URL [--custodian-ca FILE]] [--read-timeout D] [--write-timeout D] [--idle-timeout D]
-              [--frame-ancestors SOURCES] [--metrics-addr ADDR]
+              [--frame-ancestors SOURCES] [--metrics-addr ADDR] [--log-format text|json] [--trusted-proxy CIDR[,CIDR]]...
   duetd org create --name NAME [--data ./data] [--db URL]
   duetd precompress FILE...   (writes FILE.br and FILE.gz, which serve sends as they are)
 run "duetd serve -h" or "duetd org create -h" for all flags`
@@ -221,12 +223,22 @@ func (s *state) createOrganization(ctx context.Context, name string) (id, orgKey
 	return id, orgKey, nil
 }
 
-func newLogger(w io.Writer, debug bool) *slog.Logger {
+// newLogger logs to w in format: "text" (key=value lines) or "json" (one
+// JSON object a line, with the keys time, level and msg, then the record's
+// own: op, wallet, client, code and error for a session).
+func newLogger(w io.Writer, debug bool, format string) (*slog.Logger, error) {
 	level := slog.LevelInfo
 	if debug {
 		level = slog.LevelDebug
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+	opts := &slog.HandlerOptions{Level: level}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
 }
 
 func orgCreate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -244,7 +256,8 @@ func orgCreate(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	if strings.TrimSpace(*name) == "" {
 		return errors.New("org create needs --name")
 	}
-	st, err := sf.open(ctx, getenv, newLogger(stderr, false))
+	log, _ := newLogger(stderr, false, "text")
+	st, err := sf.open(ctx, getenv, log)
 	if err != nil {
 		return err
 	}
@@ -283,11 +296,15 @@ func (f *limitFlags) limits() (party.Limits, error) {
 }
 
 // socketFlags are the caps on sockets, sessions and request rates
-// (party.SocketLimits, party.Handler.MaxSessionsPerClient, api.RateLimit).
+// (party.SocketLimits, party.Handler.MaxSessionsPerClient, api.RateLimit),
+// and the reverse proxies whose X-Forwarded-For names the address they
+// count.
 type socketFlags struct {
 	sockets        party.SocketLimits
 	clientSessions int
 	rate           api.RateLimit
+	trustedProxies multiFlag
+	proxies        *clientip.Proxies
 }
 
 func (f *socketFlags) register(flags *flag.FlagSet) {
@@ -301,6 +318,7 @@ func (f *socketFlags) register(flags *flag.FlagSet) {
 	flags.IntVar(&f.rate.AddrBurst, "rate-burst-per-ip", 40, "burst of HTTP requests of one IP address")
 	flags.Float64Var(&f.rate.KeyRate, "rate-per-key", 10, "HTTP requests per second with one API key (in this process)")
 	flags.IntVar(&f.rate.KeyBurst, "rate-burst-per-key", 20, "burst of HTTP requests with one API key")
+	flags.Var(&f.trustedProxies, "trusted-proxy", "`CIDR`[,CIDR] of reverse proxies in front of duetd (repeatable): from a peer in these ranges, the per-IP limits count the rightmost address in X-Forwarded-For that is not a trusted proxy; from any other peer the header is ignored")
 }
 
 func (f *socketFlags) check() error {
@@ -311,6 +329,12 @@ func (f *socketFlags) check() error {
 	if s.HelloTimeout <= 0 || f.rate.AddrRate <= 0 || f.rate.KeyRate <= 0 {
 		return errors.New("--hello-timeout and --rate-per-* must be positive")
 	}
+	proxies, err := clientip.Parse(strings.Join(f.trustedProxies, ","))
+	if err != nil {
+		return fmt.Errorf("--trusted-proxy: %w", err)
+	}
+	f.proxies = proxies
+	f.sockets.ClientIP = proxies.Of
 	return nil
 }
 
@@ -320,13 +344,15 @@ func (f *socketFlags) rateLimit(reg *metrics.Registry, stub bool) *api.RateLimit
 	rl := &api.RateLimit{
 		AddrRate: f.rate.AddrRate, AddrBurst: f.rate.AddrBurst,
 		KeyRate: f.rate.KeyRate, KeyBurst: f.rate.KeyBurst,
-		Limited: reg.Sessions.Limited,
+		Limited:  reg.Sessions.Limited,
+		ClientIP: f.proxies.Of,
 	}
 	if stub {
+		// A request a reverse proxy on this machine forwards comes over
+		// loopback too, but names its client in X-Forwarded-For.
 		rl.Exempt = func(r *http.Request) bool {
-			host, _, err := net.SplitHostPort(r.RemoteAddr)
-			ip := net.ParseIP(host)
-			return err == nil && ip != nil && ip.IsLoopback() && strings.HasPrefix(r.URL.Path, custodian.PathPrefix)
+			ip := net.ParseIP(f.proxies.Of(r))
+			return ip != nil && ip.IsLoopback() && strings.HasPrefix(r.URL.Path, custodian.PathPrefix)
 		}
 	}
 	return rl
@@ -354,6 +380,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	idleTimeout := flags.Duration("idle-timeout", 2*time.Minute, "how long an idle keep-alive connection stays open")
 	frameAncestors := flags.String("frame-ancestors", api.DefaultFrameAncestors, "Content-Security-Policy frame-ancestors `sources` allowed to frame the pages, such as 'self' or https://app.example.com")
 	metricsAddr := flags.String("metrics-addr", "", "`address` to serve GET /metrics on instead of --addr, such as 127.0.0.1:9090")
+	logFormat := flags.String("log-format", "text", "`format` of the log on stderr: text (key=value lines) or json (one JSON object a line)")
 	var origins multiFlag
 	flags.Var(&origins, "allow-origin", "web `origin` allowed to call the API from a browser and to embed the isolation frame, such as https://app.example.com or http://localhost:* (repeatable)")
 	var lf limitFlags
@@ -397,7 +424,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 			return err
 		}
 	}
-	log := newLogger(stderr, *dev)
+	log, err := newLogger(stderr, *dev, *logFormat)
+	if err != nil {
+		return err
+	}
 	if *dev {
 		origins = append(origins, api.DevOrigins...)
 	}
@@ -450,7 +480,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	// runs a dispatcher, and each event is leased to one of them at a time.
 	go (&webhook.Dispatcher{Store: st.store, Log: log.With("component", "webhook")}).Run(sessionCtx)
 	reg := metrics.New()
-	reg.PrimePool(primes.Len)
+	reg.PrimePool(primes.Len, primes.Cap())
 
 	srv := api.NewServer(api.Config{
 		Store:          st.store,

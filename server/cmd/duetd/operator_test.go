@@ -73,7 +73,7 @@ func TestServeOperatorRoutes(t *testing.T) {
 
 	failedSession(t, base)
 	status, body = get(t, base+"/metrics")
-	for _, want := range []string{`duet_sessions_total{operation="sign",outcome="unauthorized"} 1`, "duet_prime_pool_pairs ", "duet_session_duration_seconds_bucket", "process_resident_memory_bytes "} {
+	for _, want := range []string{`duet_sessions_total{operation="sign",outcome="unauthorized"} 1`, "duet_prime_pool_pairs ", "duet_prime_pool_capacity 4", "duet_session_duration_seconds_bucket", "process_resident_memory_bytes "} {
 		if status != 200 || !strings.Contains(body, want) {
 			t.Errorf("GET /metrics: %d, no %q", status, want)
 		}
