@@ -23,6 +23,12 @@ type PresignConfig struct {
 	Config
 	// Share is the party's signing-ready share of the active generation.
 	Share *KeyShare
+	// Nonces, if set, holds nonces precomputed under the peer's Paillier key
+	// (Share.Aux.PeerPaillier), which the run uses up first: four a run,
+	// each an exponentiation modulo N² taken off the run's critical path.
+	// A pool made for another key is ignored; an empty one only means the
+	// run computes its nonces itself.
+	Nonces *paillier.NoncePool
 }
 
 // Presign starts presigning ([CGGMP21] Fig. 7 of the 2021 revision;
@@ -133,7 +139,9 @@ func (r *presignRound1) Receive(msg *Message) (Round, *Message, error) {
 		return nil, nil, err
 	}
 	s := r.pc.Share
-	peerPK, ownSK := s.Aux.PeerPaillier, s.Aux.Paillier
+	// Encryptions under the peer's key (the MtAs' enc(y) and Πaff-g's A)
+	// take their nonces from the pool while it has any.
+	peerPK, ownSK := s.Aux.PeerPaillier.WithNonces(r.pc.Nonces), s.Aux.Paillier
 	d := codec.NewDecoder(msg.Payload)
 	ssid := d.Fixed(hash.DigestSize)
 	Kj := d.Nat(ciphertextBits)
@@ -165,12 +173,11 @@ func (r *presignRound1) Receive(msg *Message) (Round, *Message, error) {
 		}
 		y := new(saferith.Int).SetInt(beta).Neg(1)
 		defer arith.WipeInt(y)
-		omega, err := arith.SampleUnit(rand, peerPK.Modulus())
+		encY, omega, err := peerPK.Encrypt(rand, y)
 		if err != nil {
 			return
 		}
 		defer arith.WipeNat(omega)
-		encY := peerPK.EncryptWithNonce(y, omega)
 		xi := x.Int()
 		defer arith.WipeInt(xi)
 		D = peerPK.Add(peerPK.MulConst(Kj, xi), encY)

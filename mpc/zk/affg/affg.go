@@ -182,10 +182,13 @@ func prove(rand io.Reader, ctx *zk.Context, pub Public, priv Private) (*Proof, e
 	if err != nil {
 		return nil, err
 	}
-	r, err := arith.SampleUnit(rand, n0.Modulus())
+	// enc₀(β̃; r) under the verifier's key: its nonce r may come
+	// precomputed with r^N₀ (PublicKey.WithNonces).
+	encBeta, r, err := n0.Encrypt(rand, beta)
 	if err != nil {
 		return nil, err
 	}
+	defer arith.WipeNat(r)
 	rY, err := arith.SampleUnit(rand, sk.Modulus())
 	if err != nil {
 		return nil, err
@@ -212,7 +215,7 @@ func prove(rand io.Reader, ctx *zk.Context, pub Public, priv Private) (*Proof, e
 	n0sq := n0.ModulusSquared()
 	cAlpha := n0sq.ExpInt(natOf(pub.C, n0sq), alpha)
 	p := &Proof{
-		A:  n0sq.Mul(cAlpha, natOf(n0.EncryptWithNonce(beta, r), n0sq)).Big(),
+		A:  n0sq.Mul(cAlpha, natOf(encBeta, n0sq)).Big(),
 		Bx: curve.BaseMul(a),
 		By: sk.EncryptWithNonce(beta, rY),
 		E:  aux.Commit(alpha, gamma),
