@@ -542,7 +542,7 @@ func (d *Device) signInline(ctx context.Context, digest [32]byte) (*mpc.Signatur
 		return nil, err
 	}
 	out, err := s.run(ctx, mpc.ProtocolPresign, share.Generation, func(cfg mpc.Config) (mpc.Round, *mpc.Message, error) {
-		return mpc.Presign(mpc.PresignConfig{Config: cfg, Share: share})
+		return mpc.Presign(mpc.PresignConfig{Config: cfg, Share: share, Nonces: noncePool(share)})
 	})
 	if err != nil {
 		return nil, err

@@ -74,8 +74,13 @@ type Handler struct {
 	// (default 3); PoolTTL is how long one stays usable (default 24 hours).
 	PoolSize int
 	PoolTTL  time.Duration
+	// Nonces is how many nonces under each wallet's device key the server
+	// precomputes for its next inline signature (default 4, one presigning
+	// run; negative: none).
+	Nonces int
 
-	socks sockets
+	socks  sockets
+	nonces nonceRegistry
 }
 
 func (h *Handler) rand() io.Reader {
@@ -542,8 +547,9 @@ func (s *session) sign(ctx context.Context) error {
 		return s.signPooled(ctx, share)
 	}
 	out, err := s.run(ctx, mpc.ProtocolPresign, share.Generation, func(cfg mpc.Config) (mpc.Round, *mpc.Message, error) {
-		return mpc.Presign(mpc.PresignConfig{Config: cfg, Share: share})
+		return mpc.Presign(mpc.PresignConfig{Config: cfg, Share: share, Nonces: s.h.noncePool(share.Aux.PeerPaillier)})
 	})
+	s.h.fillNonces(share.Aux.PeerPaillier)
 	if err != nil {
 		return err
 	}
