@@ -63,7 +63,9 @@ func lookup(z, table []uint64, idx uint64) {
 // Exp returns x^e mod n, big-endian in a slice of n's byte length, for a
 // big-endian x below n and a big-endian exponent e announced as ebits bits
 // long (bits of e above ebits are ignored). The running time and the memory
-// accesses depend only on the size of n and on ebits.
+// accesses depend only on the size of n, on ebits and on the byte lengths
+// of x and e, which callers keep public by passing fixed-length encodings
+// (big.Int.FillBytes, not Bytes, for secrets).
 func (m *Modulus) Exp(x, e []byte, ebits int) []byte {
 	k := len(m.n)
 	xl := make([]uint64, k)
