@@ -79,7 +79,8 @@ type Handler struct {
 	// run; negative: none).
 	Nonces int
 
-	socks  sockets
+	socks sockets
+
 	nonces nonceRegistry
 }
 
