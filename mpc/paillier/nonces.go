@@ -13,10 +13,11 @@ import (
 
 // NoncePool holds nonces ρ ∈ Z*_N, each with ρ^N mod N², computed ahead of
 // time for one public key. The power is the costly part of an encryption
-// under a peer's key (an exponentiation modulo N² without the CRT); with it
-// at hand an encryption is one product modulo N². Fill computes nonces in
-// idle time; a key returned by PublicKey.WithNonces draws from the pool in
-// Encrypt.
+// (under a peer's key an exponentiation modulo N² without the CRT, under
+// one's own two half-size ones through it); with it at hand an encryption
+// is one product modulo N². Fill, or SecretKey.FillNonces for one's own
+// key, computes nonces in idle time; a key returned by PublicKey.WithNonces
+// or SecretKey.WithNonces draws from the pool in Encrypt.
 //
 // Each nonce is handed out once, to one encryption, and its power is wiped
 // once that encryption is made; the nonce itself goes to the caller, which
@@ -64,8 +65,23 @@ func (p *NoncePool) Cap() int { return p.max }
 // Fill computes nonces, one at a time and outside the pool's lock, until the
 // pool holds its maximum or ctx is done; it returns how many it added. rand
 // must be a cryptographic source (crypto/rand's Reader). Each exponentiation
-// is constant time in ρ, as in Encrypt.
+// is constant time in ρ, as in Encrypt. The owner of the key fills its pools
+// faster through the CRT with SecretKey.FillNonces.
 func (p *NoncePool) Fill(ctx context.Context, rand io.Reader) (int, error) {
+	return p.fill(ctx, rand, func(rho *saferith.Nat) *saferith.Nat { return p.pk.nSquare.Exp(rho, p.pk.nNat) })
+}
+
+// FillNonces is NoncePool.Fill for a pool of the owner's own key, whose
+// powers it computes through the CRT (mod p², q²). The pool keeps no
+// reference to the secret key.
+func (sk *SecretKey) FillNonces(ctx context.Context, rand io.Reader, pool *NoncePool) (int, error) {
+	if !pool.pk.Equal(sk.PublicKey) {
+		return 0, ErrNonceKey
+	}
+	return pool.fill(ctx, rand, func(rho *saferith.Nat) *saferith.Nat { return sk.crtN2.Exp(rho, sk.nNat) })
+}
+
+func (p *NoncePool) fill(ctx context.Context, rand io.Reader, power func(*saferith.Nat) *saferith.Nat) (int, error) {
 	added := 0
 	for {
 		if err := ctx.Err(); err != nil {
@@ -78,7 +94,7 @@ func (p *NoncePool) Fill(ctx context.Context, rand io.Reader) (int, error) {
 		if err != nil {
 			return added, err
 		}
-		x := nonce{rho: rho, rhoN: p.pk.nSquare.Exp(rho, p.pk.nNat)}
+		x := nonce{rho: rho, rhoN: power(rho)}
 		p.mu.Lock()
 		kept := len(p.nonces) < p.max
 		if kept {
@@ -129,6 +145,18 @@ func (pk *PublicKey) WithNonces(pool *NoncePool) *PublicKey {
 	}
 	k := *pk
 	k.nonces = pool
+	return &k
+}
+
+// WithNonces returns a key equal to sk whose Encrypt draws its nonces from
+// pool while the pool has any; sk itself when the pool is of another N.
+func (sk *SecretKey) WithNonces(pool *NoncePool) *SecretKey {
+	pk := sk.PublicKey.WithNonces(pool)
+	if pk == sk.PublicKey {
+		return sk
+	}
+	k := *sk
+	k.PublicKey = pk
 	return &k
 }
 

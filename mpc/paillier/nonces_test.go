@@ -226,3 +226,44 @@ func TestNoncePoolClear(t *testing.T) {
 type failingReader struct{ err error }
 
 func (r failingReader) Read([]byte) (int, error) { return 0, r.err }
+
+// The owner fills a pool of its own key through the CRT: the same powers,
+// used by its Encrypt; a pool of another key is refused and left alone.
+func TestSecretKeyNonces(t *testing.T) {
+	sk, other := testKey(t, 0), testKey(t, 1)
+	pool := NewNoncePool(sk.Public(), 3)
+	if n, err := sk.FillNonces(context.Background(), rand.Reader, pool); err != nil || n != 3 {
+		t.Fatalf("FillNonces: %d, %v", n, err)
+	}
+	for _, x := range pool.nonces {
+		if x.rhoN.Big().Cmp(sk.ModulusSquared().ExpVarTime(x.rho.Big(), sk.N())) != 0 {
+			t.Fatal("a power made through the CRT is not ρ^N mod N²")
+		}
+	}
+	held := pooledNonces(pool)
+	wrong := NewNoncePool(other.Public(), 1)
+	if n, err := sk.FillNonces(context.Background(), rand.Reader, wrong); !errors.Is(err, ErrNonceKey) || n != 0 || wrong.Len() != 0 {
+		t.Fatalf("FillNonces into another key's pool: %d, %v", n, err)
+	}
+	if other.WithNonces(pool) != other {
+		t.Fatal("WithNonces attached a pool of another key to a secret key")
+	}
+	k := sk.WithNonces(pool)
+	for i := range 4 {
+		m, _ := arith.SampleSigned(rand.Reader, 700)
+		c, rho, err := k.Encrypt(rand.Reader, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := sk.Decrypt(c); got.Big().Cmp(m.Big()) != 0 || c.Cmp(sk.EncVarTime(m.Big(), rho.Big())) != 0 {
+			t.Fatalf("encryption %d is not enc(m; ρ)", i)
+		}
+		if held[rho.Big().Text(16)] != (i < 3) {
+			t.Fatalf("encryption %d: nonce from the pool %v, want %v", i, held[rho.Big().Text(16)], i < 3)
+		}
+	}
+	// The key with a pool is the same key.
+	if !k.Equal(sk.Public()) || k.P().Eq(sk.P()) != 1 {
+		t.Fatal("WithNonces changed the key")
+	}
+}

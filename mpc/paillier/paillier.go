@@ -35,6 +35,7 @@ var (
 	ErrPrimes        = errors.New("paillier: primes must be distinct, of 1024 bits and ≡ 3 mod 4")
 	ErrNonce         = errors.New("paillier: nonce is not in Z*_N")
 	ErrPlaintextSize = errors.New("paillier: plaintext too large for the modulus")
+	ErrNonceKey      = errors.New("paillier: nonce pool is of another key")
 )
 
 var one = big.NewInt(1)
@@ -232,8 +233,12 @@ func (sk *SecretKey) EncryptWithNonce(m *saferith.Int, rho *saferith.Nat) *big.I
 	return sk.nSquare.Mul(sk.onePlusMN(m), rn).Big()
 }
 
-// Encrypt returns enc(m; ρ) for a fresh nonce ρ, and ρ.
+// Encrypt returns enc(m; ρ) for a fresh nonce ρ, and ρ. A key made by
+// WithNonces takes ρ and ρ^N from its pool while the pool has any.
 func (sk *SecretKey) Encrypt(rand io.Reader, m *saferith.Int) (*big.Int, *saferith.Nat, error) {
+	if c, rho, ok := sk.encryptPooled(m); ok {
+		return c, rho, nil
+	}
 	rho, err := arith.SampleUnit(rand, sk.n)
 	if err != nil {
 		return nil, nil, err
