@@ -9,13 +9,20 @@ import (
 	"github.com/duetwallet/duet/mpc/paillier"
 )
 
-// presignPairNonces is presignPair with a nonce pool on each side.
-func presignPairNonces(t testing.TB, d, s *KeyShare, nd, ns *paillier.NoncePool) (*Presignature, *Presignature, error, error) {
+// partyNonces are one party's pools: under the peer's key and its own.
+type partyNonces struct{ peer, own *paillier.NoncePool }
+
+// presignPairNonces is presignPair with nonce pools on each side.
+func presignPairNonces(t testing.TB, d, s *KeyShare, nd, ns partyNonces) (*Presignature, *Presignature, error, error) {
 	t.Helper()
 	a, b := pairConfigs(t, ProtocolPresign)
 	outA, outB, errA, errB := runPair(
-		func() (Round, *Message, error) { return Presign(PresignConfig{Config: a, Share: d, Nonces: nd}) },
-		func() (Round, *Message, error) { return Presign(PresignConfig{Config: b, Share: s, Nonces: ns}) },
+		func() (Round, *Message, error) {
+			return Presign(PresignConfig{Config: a, Share: d, PeerNonces: nd.peer, OwnNonces: nd.own})
+		},
+		func() (Round, *Message, error) {
+			return Presign(PresignConfig{Config: b, Share: s, PeerNonces: ns.peer, OwnNonces: ns.own})
+		},
 		nil)
 	if errA != nil || errB != nil {
 		return nil, nil, errA, errB
@@ -23,31 +30,46 @@ func presignPairNonces(t testing.TB, d, s *KeyShare, nd, ns *paillier.NoncePool)
 	return outA.(*Presignature), outB.(*Presignature), nil, nil
 }
 
-func fillNonces(t testing.TB, pk *paillier.PublicKey, n int) *paillier.NoncePool {
+// fillNonces makes a pool of n nonces for pk, through the CRT when sk (the
+// owner's key) is given.
+func fillNonces(t testing.TB, pk *paillier.PublicKey, sk *paillier.SecretKey, n int) *paillier.NoncePool {
 	t.Helper()
 	p := paillier.NewNoncePool(pk, n)
-	if _, err := p.Fill(context.Background(), rand.Reader); err != nil || p.Len() != n {
+	var err error
+	if sk != nil {
+		_, err = sk.FillNonces(context.Background(), rand.Reader, p)
+	} else {
+		_, err = p.Fill(context.Background(), rand.Reader)
+	}
+	if err != nil || p.Len() != n {
 		t.Fatalf("filling nonces: %d, %v", p.Len(), err)
 	}
 	return p
 }
 
-// Presigning with precomputed nonces under the peer's key: the peer's
-// proofs over them verify (each side checks the other's Πaff-g, whose A and
-// D carry pooled nonces), the presignatures sign, and each run takes four
-// nonces, never more.
+// Presigning with precomputed nonces: the proofs over them verify (each side
+// checks the other's Πenc, Πaff-g and Πlog*, whose commitments carry pooled
+// nonces), the presignatures sign, and each run takes PeerNoncesPerRun and
+// OwnNoncesPerRun nonces, never more.
 func TestPresignWithNoncePool(t *testing.T) {
 	d, s := signingPair(t)
-	nd := fillNonces(t, d.Aux.PeerPaillier, 6)
-	ns := fillNonces(t, s.Aux.PeerPaillier, 3)
+	nd := partyNonces{
+		peer: fillNonces(t, d.Aux.PeerPaillier, nil, PeerNoncesPerRun+2),
+		own:  fillNonces(t, d.Aux.Paillier.PublicKey, d.Aux.Paillier, OwnNoncesPerRun+3),
+	}
+	ns := partyNonces{
+		peer: fillNonces(t, s.Aux.PeerPaillier, nil, PeerNoncesPerRun-1),
+		own:  fillNonces(t, s.Aux.Paillier.PublicKey, s.Aux.Paillier, OwnNoncesPerRun-2),
+	}
 	digest := [32]byte{9, 8, 7}
-	for run, want := range [][2]int{{2, 0}, {0, 0}} {
+	for run, want := range [][4]int{{2, 3, 0, 0}, {0, 0, 0, 0}} {
 		pd, ps, errD, errS := presignPairNonces(t, d, s, nd, ns)
 		if errD != nil || errS != nil {
 			t.Fatalf("run %d: %v / %v", run, errD, errS)
 		}
-		if nd.Len() != want[0] || ns.Len() != want[1] {
-			t.Fatalf("run %d: pools hold %d and %d, want %d and %d", run, nd.Len(), ns.Len(), want[0], want[1])
+		got := [4]int{nd.peer.Len(), nd.own.Len(), ns.peer.Len(), ns.own.Len()}
+		if got != want {
+			t.Fatalf("run %d: pools hold %v (device peer, own; server peer, own), want %v", run, got, want)
 		}
 		sig, err := signWith(t, pd, ps, digest)
 		if err != nil {
@@ -57,30 +79,31 @@ func TestPresignWithNoncePool(t *testing.T) {
 	}
 }
 
-// A pool made for another key is left alone: the device's pool under its own
-// N (not the server's) gives no nonce to the encryptions under the server's.
+// A pool made for another key is left alone: pools swapped between the
+// peer's key and one's own give no nonce to either.
 func TestPresignIgnoresPoolOfOtherKey(t *testing.T) {
 	d, s := signingPair(t)
-	wrong := fillNonces(t, d.Aux.Paillier.PublicKey, 2)
-	if _, _, errD, errS := presignPairNonces(t, d, s, wrong, nil); errD != nil || errS != nil {
+	ownAsPeer := fillNonces(t, d.Aux.Paillier.PublicKey, d.Aux.Paillier, 2)
+	peerAsOwn := fillNonces(t, d.Aux.PeerPaillier, nil, 2)
+	if _, _, errD, errS := presignPairNonces(t, d, s, partyNonces{peer: ownAsPeer, own: peerAsOwn}, partyNonces{}); errD != nil || errS != nil {
 		t.Fatalf("%v / %v", errD, errS)
 	}
-	if wrong.Len() != 2 {
-		t.Fatalf("a pool of the device's own key lost %d nonces to encryptions under the server's", 2-wrong.Len())
+	if ownAsPeer.Len() != 2 || peerAsOwn.Len() != 2 {
+		t.Fatalf("pools of the wrong keys lost nonces: %d and %d left of 2", ownAsPeer.Len(), peerAsOwn.Len())
 	}
 }
 
-// BenchmarkPresignNonces is BenchmarkPresign with four nonces under the
-// peer's key precomputed on each side (outside the timer): ns/op is the
-// online time of a presigning run whose nonces were made in idle time. Each
-// iteration also runs one presigning without them, untimed but measured as
-// inline-ns/op, so that the two share the machine's load (in alternating
-// order, so that neither always follows the nonces' making); saved-ns/op is
-// the difference.
+// BenchmarkPresignNonces is BenchmarkPresign with the nonces of a run
+// precomputed on each side (outside the timer), under the peer's key and
+// under its own: ns/op is the online time of a presigning run whose nonces
+// were made in idle time. Each iteration also runs one presigning without
+// them, untimed but measured as inline-ns/op, so that the two share the
+// machine's load (in alternating order, so that neither always follows the
+// nonces' making); saved-ns/op is the difference.
 func BenchmarkPresignNonces(b *testing.B) {
 	d, s := signingPair(b)
-	nd := paillier.NewNoncePool(d.Aux.PeerPaillier, 4)
-	ns := paillier.NewNoncePool(s.Aux.PeerPaillier, 4)
+	nd := partyNonces{paillier.NewNoncePool(d.Aux.PeerPaillier, PeerNoncesPerRun), paillier.NewNoncePool(d.Aux.Paillier.PublicKey, OwnNoncesPerRun)}
+	ns := partyNonces{paillier.NewNoncePool(s.Aux.PeerPaillier, PeerNoncesPerRun), paillier.NewNoncePool(s.Aux.Paillier.PublicKey, OwnNoncesPerRun)}
 	var inline, pooled time.Duration
 	runInline := func() {
 		start := time.Now()
@@ -89,11 +112,18 @@ func BenchmarkPresignNonces(b *testing.B) {
 		}
 		inline += time.Since(start)
 	}
+	ctx := context.Background()
 	i := 0
 	for b.Loop() {
 		b.StopTimer()
-		for _, p := range []*paillier.NoncePool{nd, ns} {
-			if _, err := p.Fill(context.Background(), rand.Reader); err != nil {
+		for _, p := range []struct {
+			n  partyNonces
+			sk *paillier.SecretKey
+		}{{nd, d.Aux.Paillier}, {ns, s.Aux.Paillier}} {
+			if _, err := p.n.peer.Fill(ctx, rand.Reader); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := p.sk.FillNonces(ctx, rand.Reader, p.n.own); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -117,15 +147,29 @@ func BenchmarkPresignNonces(b *testing.B) {
 	b.ReportMetric(float64((inline-pooled).Nanoseconds())/float64(b.N), "saved-ns/op")
 }
 
-// BenchmarkNonceFill is one nonce under a peer's key: the idle-time work
-// that BenchmarkPresignNonces saves four times on each side.
+// BenchmarkNonceFill is one nonce under a peer's key (an exponentiation
+// modulo N²) and one under one's own (through the CRT): the idle-time work
+// that BenchmarkPresignNonces saves PeerNoncesPerRun and OwnNoncesPerRun
+// times on each side.
 func BenchmarkNonceFill(b *testing.B) {
 	_, s := signingPair(b)
-	p := paillier.NewNoncePool(s.Aux.PeerPaillier, 1)
-	for b.Loop() {
-		if _, err := p.Fill(context.Background(), rand.Reader); err != nil {
-			b.Fatal(err)
+	peer := paillier.NewNoncePool(s.Aux.PeerPaillier, 1)
+	own := paillier.NewNoncePool(s.Aux.Paillier.PublicKey, 1)
+	ctx := context.Background()
+	b.Run("peer", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := peer.Fill(ctx, rand.Reader); err != nil {
+				b.Fatal(err)
+			}
+			peer.Clear()
 		}
-		p.Clear()
-	}
+	})
+	b.Run("own", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.Aux.Paillier.FillNonces(ctx, rand.Reader, own); err != nil {
+				b.Fatal(err)
+			}
+			own.Clear()
+		}
+	})
 }

@@ -189,10 +189,12 @@ func prove(rand io.Reader, ctx *zk.Context, pub Public, priv Private) (*Proof, e
 		return nil, err
 	}
 	defer arith.WipeNat(r)
-	rY, err := arith.SampleUnit(rand, sk.Modulus())
+	// B_y = enc₁(β̃; r_y) under the prover's own key, likewise.
+	By, rY, err := sk.Encrypt(rand, beta)
 	if err != nil {
 		return nil, err
 	}
+	defer arith.WipeNat(rY)
 	gamma, err := arith.SampleSignedScaled(rand, zk.L+zk.Epsilon, aux.N())
 	if err != nil {
 		return nil, err
@@ -217,7 +219,7 @@ func prove(rand io.Reader, ctx *zk.Context, pub Public, priv Private) (*Proof, e
 	p := &Proof{
 		A:  n0sq.Mul(cAlpha, natOf(encBeta, n0sq)).Big(),
 		Bx: curve.BaseMul(a),
-		By: sk.EncryptWithNonce(beta, rY),
+		By: By,
 		E:  aux.Commit(alpha, gamma),
 		S:  aux.Commit(priv.X, mTilde),
 		F:  aux.Commit(beta, delta),
