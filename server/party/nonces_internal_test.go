@@ -6,17 +6,23 @@ import (
 	"time"
 
 	"github.com/duetwallet/duet/internal/fixtures"
+	"github.com/duetwallet/duet/mpc"
 	"github.com/duetwallet/duet/mpc/paillier"
 )
 
-func fixtureKey(t *testing.T, i int) *paillier.PublicKey {
+func fixtureKey(t *testing.T, i int) *paillier.SecretKey {
 	t.Helper()
 	p, q := fixtures.SafePrimePair(i)
-	pk, err := paillier.NewPublicKey(new(big.Int).Mul(p, q))
+	sk, err := paillier.NewSecretKey(p, q)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pk
+	return sk
+}
+
+// auxShare is a share with only the Paillier keys that the nonces need.
+func auxShare(own *paillier.SecretKey, peer *paillier.PublicKey) *mpc.KeyShare {
+	return &mpc.KeyShare{Aux: &mpc.Aux{Paillier: own, PeerPaillier: peer}}
 }
 
 // waitFills waits for the background filler to finish its queue.
@@ -38,50 +44,59 @@ func waitFills(t *testing.T, h *Handler) {
 }
 
 func TestNonceRegistry(t *testing.T) {
-	h := &Handler{Nonces: 2}
-	k0, k1 := fixtureKey(t, 0), fixtureKey(t, 1)
-	same, err := paillier.NewPublicKey(k0.N())
-	if err != nil {
-		t.Fatal(err)
+	h := &Handler{}
+	server, device, other := fixtureKey(t, 0), fixtureKey(t, 1), fixtureKey(t, 2)
+	share := auxShare(server, device.Public())
+	peer, own := h.noncePools(share)
+	if peer == nil || own == nil || !peer.PublicKey().Equal(device.Public()) || !own.PublicKey().Equal(server.Public()) {
+		t.Fatal("the pools are not of the share's two keys")
 	}
-	p0 := h.noncePool(k0)
-	if p0 == nil || h.noncePool(same) != p0 || !p0.PublicKey().Equal(k0) || p0.Cap() != 2 {
-		t.Fatal("one N does not map to one pool of its key")
+	if peer.Cap() != mpc.PeerNoncesPerRun || own.Cap() != mpc.OwnNoncesPerRun {
+		t.Fatalf("pool sizes %d and %d, want one run's", peer.Cap(), own.Cap())
 	}
-	if p1 := h.noncePool(k1); p1 == p0 || !p1.PublicKey().Equal(k1) {
-		t.Fatal("two keys share a pool")
+	// Another share of the same keys (the next session's) finds the same
+	// pools; a wallet with another device key gets its own.
+	sameKeys := auxShare(fixtureKey(t, 0), device.Public())
+	if p2, o2 := h.noncePools(sameKeys); p2 != peer || o2 != own {
+		t.Fatal("one key maps to two pools")
 	}
-	h.fillNonces(k0)
-	h.fillNonces(same)
+	if p3, _ := h.noncePools(auxShare(server, other.Public())); p3 == peer {
+		t.Fatal("two device keys share a pool")
+	}
+	h.fillNonces(share)
+	h.fillNonces(sameKeys)
 	waitFills(t, h)
-	if p0.Len() != 2 || h.noncePool(k1).Len() != 0 {
-		t.Fatalf("after filling k0: k0 holds %d, k1 %d; want 2 and 0", p0.Len(), h.noncePool(k1).Len())
+	if peer.Len() != mpc.PeerNoncesPerRun || own.Len() != mpc.OwnNoncesPerRun {
+		t.Fatalf("after filling: %d and %d nonces", peer.Len(), own.Len())
 	}
-	if none := (&Handler{Nonces: -1}); none.noncePool(k0) != nil {
+	if p, o := (&Handler{Nonces: -1}).noncePools(share); p != nil || o != nil {
 		t.Fatal("a handler with Nonces < 0 keeps nonces")
 	}
-	if (&Handler{}).nonceCount() != defaultNonces {
-		t.Fatal("the default count is not used")
+	if (&Handler{Nonces: 2}).nonceRuns() != 2 || (&Handler{}).nonceRuns() != 1 {
+		t.Fatal("Nonces does not set the runs' worth kept")
 	}
 }
 
 func TestNonceRegistryBounded(t *testing.T) {
-	h := &Handler{Nonces: 1}
-	k0 := fixtureKey(t, 0)
-	first := h.noncePool(k0)
-	n := new(big.Int).Set(k0.N())
+	h := &Handler{}
+	first := fixtureKey(t, 0).Public()
+	r := &h.nonces
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p0 := r.poolLocked(first, 1, false)
+	n := new(big.Int).Set(first.N())
 	for range maxNonceKeys {
 		n.Add(n, big.NewInt(2))
 		pk, err := paillier.NewPublicKey(n)
 		if err != nil {
 			t.Fatal(err)
 		}
-		h.noncePool(pk)
+		r.poolLocked(pk, 1, false)
 	}
-	if len(h.nonces.pools) != maxNonceKeys || len(h.nonces.order) != maxNonceKeys {
-		t.Fatalf("registry holds %d keys, want %d", len(h.nonces.pools), maxNonceKeys)
+	if len(r.pools) != maxNonceKeys || len(r.order) != maxNonceKeys {
+		t.Fatalf("registry holds %d keys, want %d", len(r.pools), maxNonceKeys)
 	}
-	if h.noncePool(k0) == first {
+	if r.poolLocked(first, 1, false) == p0 {
 		t.Fatal("the least recently used key was not dropped")
 	}
 }

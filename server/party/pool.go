@@ -63,7 +63,7 @@ func (s *session) presign(ctx context.Context) error {
 		return err
 	}
 	// The device asks for presignatures when it is idle; so is the wallet.
-	s.h.fillNonces(share.Aux.PeerPaillier)
+	s.h.fillNonces(share)
 	pre := out.(*mpc.Presignature)
 	data, err := pre.MarshalBinary()
 	if err != nil {
