@@ -620,8 +620,9 @@ func (d *Device) signInline(ctx context.Context, digest [32]byte) (*mpc.Signatur
 	if err != nil {
 		return nil, err
 	}
+	peer, own := noncePools(share)
 	out, err := s.run(ctx, mpc.ProtocolPresign, share.Generation, func(cfg mpc.Config) (mpc.Round, *mpc.Message, error) {
-		return mpc.Presign(mpc.PresignConfig{Config: cfg, Share: share})
+		return mpc.Presign(mpc.PresignConfig{Config: cfg, Share: share, PeerNonces: peer, OwnNonces: own})
 	})
 	if err != nil {
 		return nil, err

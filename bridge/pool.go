@@ -262,12 +262,17 @@ func (d *Device) FinishAux(ctx context.Context) (*WalletInfo, error) {
 }
 
 // FillPool makes presignatures, one session each, until the device holds
-// the pool's size. It returns how many it made.
+// the pool's size, then the nonces of the next inline signature
+// (FillNonces). It returns how many presignatures it made.
 func (d *Device) FillPool(ctx context.Context) (int, error) {
 	made := 0
 	for {
 		n, err := d.Pooled(ctx)
-		if err != nil || n >= d.poolSize() {
+		if err != nil {
+			return made, err
+		}
+		if n >= d.poolSize() {
+			_, err := d.FillNonces(ctx)
 			return made, err
 		}
 		if err := d.presignOnce(ctx); err != nil {

@@ -23,7 +23,24 @@ type PresignConfig struct {
 	Config
 	// Share is the party's signing-ready share of the active generation.
 	Share *KeyShare
+	// PeerNonces and OwnNonces, if set, hold nonces precomputed under the
+	// peer's Paillier key (Share.Aux.PeerPaillier) and under the party's own
+	// (Share.Aux.Paillier), which the run uses up first: PeerNoncesPerRun
+	// and OwnNoncesPerRun a run, each an exponentiation taken off the run's
+	// critical path. A pool made for another key is ignored; an empty one
+	// only means the run computes its nonces itself.
+	PeerNonces, OwnNonces *paillier.NoncePool
 }
+
+// Nonces a presigning run encrypts with. Under the peer's key: enc(−β) of
+// each MtA and the A of each Πaff-g. Under one's own: K and G, the F of
+// each MtA, the A of Πenc, the B_y of each Πaff-g and the A of each Πlog*.
+// A proof that draws again (a response out of range, probability about
+// 2^−ε) takes more.
+const (
+	PeerNoncesPerRun = 4
+	OwnNoncesPerRun  = 9
+)
 
 // Presign starts presigning ([CGGMP21] Fig. 7 of the 2021 revision;
 // docs/PROTOCOL.md §4.3): three message-independent rounds whose output, a
@@ -54,7 +71,7 @@ func Presign(cfg PresignConfig) (Round, *Message, error) {
 
 // start draws k_i and γ_i, encrypts them and proves K_i's range.
 func (r *presignRound1) start() (*enc.Proof, error) {
-	cfg, sk := r.pc, r.pc.Share.Aux.Paillier
+	cfg, sk := r.pc, r.pc.Share.Aux.Paillier.WithNonces(r.pc.OwnNonces)
 	var err error
 	if r.k, err = curve.RandomScalar(cfg.Rand); err != nil {
 		return nil, err
@@ -133,7 +150,8 @@ func (r *presignRound1) Receive(msg *Message) (Round, *Message, error) {
 		return nil, nil, err
 	}
 	s := r.pc.Share
-	peerPK, ownSK := s.Aux.PeerPaillier, s.Aux.Paillier
+	// Encryptions take their nonces from the pools while they have any.
+	peerPK, ownSK := s.Aux.PeerPaillier.WithNonces(r.pc.PeerNonces), s.Aux.Paillier.WithNonces(r.pc.OwnNonces)
 	d := codec.NewDecoder(msg.Payload)
 	ssid := d.Fixed(hash.DigestSize)
 	Kj := d.Nat(ciphertextBits)
@@ -165,12 +183,11 @@ func (r *presignRound1) Receive(msg *Message) (Round, *Message, error) {
 		}
 		y := new(saferith.Int).SetInt(beta).Neg(1)
 		defer arith.WipeInt(y)
-		omega, err := arith.SampleUnit(rand, peerPK.Modulus())
+		encY, omega, err := peerPK.Encrypt(rand, y)
 		if err != nil {
 			return
 		}
 		defer arith.WipeNat(omega)
-		encY := peerPK.EncryptWithNonce(y, omega)
 		xi := x.Int()
 		defer arith.WipeInt(xi)
 		D = peerPK.Add(peerPK.MulConst(Kj, xi), encY)
@@ -295,9 +312,10 @@ func (r *presignRound2) Receive(msg *Message) (Round, *Message, error) {
 	chi := s.Secret.Mul(r.k).Add(curve.ScalarFromInt(alphaHat)).Add(curve.ScalarFromInt(r.betaHat))
 	Delta := Gamma.Mul(r.k)
 	kInt := r.k.Int()
+	proverSK := ownSK.WithNonces(r.pc.OwnNonces)
 	pLog2, err := logstar.Prove(r.pc.Rand, r.ctx(r.pc.Self, r.pc.Peer),
-		logstar.Public{N0: ownSK.PublicKey, C: r.K, X: Delta, B: Gamma, Aux: s.Aux.PeerPedersen},
-		logstar.Private{SecretKey: ownSK, X: kInt, Rho: r.rho})
+		logstar.Public{N0: proverSK.PublicKey, C: r.K, X: Delta, B: Gamma, Aux: s.Aux.PeerPedersen},
+		logstar.Private{SecretKey: proverSK, X: kInt, Rho: r.rho})
 	arith.WipeInt(kInt)
 	if err != nil {
 		delta.Zero()

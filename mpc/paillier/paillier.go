@@ -35,6 +35,7 @@ var (
 	ErrPrimes        = errors.New("paillier: primes must be distinct, of 1024 bits and ≡ 3 mod 4")
 	ErrNonce         = errors.New("paillier: nonce is not in Z*_N")
 	ErrPlaintextSize = errors.New("paillier: plaintext too large for the modulus")
+	ErrNonceKey      = errors.New("paillier: nonce pool is of another key")
 )
 
 var one = big.NewInt(1)
@@ -44,6 +45,8 @@ type PublicKey struct {
 	n       *arith.Modulus
 	nSquare *arith.Modulus
 	nNat    *saferith.Nat
+	// nonces, when set (WithNonces), supplies Encrypt's nonces.
+	nonces *NoncePool
 }
 
 // NewPublicKey checks the size, sign and parity of a peer's N and prepares it.
@@ -102,8 +105,11 @@ func (pk *PublicKey) ValidateNonce(r *big.Int) error {
 // (1 + N)^m mod N².
 func (pk *PublicKey) onePlusMN(m *saferith.Int) *saferith.Nat {
 	mr := pk.n.ReduceInt(m)
+	defer arith.WipeNat(mr)
 	bits := pk.nSquare.BitLen()
-	g := new(saferith.Nat).Mul(mr, pk.nNat, bits)
+	// saferith's Mul resizes its operands in place, so it gets a copy of N:
+	// the key is shared between concurrent encryptions.
+	g := new(saferith.Nat).Mul(mr, new(saferith.Nat).SetNat(pk.nNat), bits)
 	return g.Add(g, new(saferith.Nat).SetUint64(1), bits)
 }
 
@@ -113,8 +119,12 @@ func (pk *PublicKey) EncryptWithNonce(m *saferith.Int, rho *saferith.Nat) *big.I
 	return pk.nSquare.Mul(pk.onePlusMN(m), rn).Big()
 }
 
-// Encrypt returns enc(m; ρ) for a fresh nonce ρ, and ρ.
+// Encrypt returns enc(m; ρ) for a fresh nonce ρ, and ρ. A key made by
+// WithNonces takes ρ and ρ^N from its pool while the pool has any.
 func (pk *PublicKey) Encrypt(rand io.Reader, m *saferith.Int) (*big.Int, *saferith.Nat, error) {
+	if c, rho, ok := pk.encryptPooled(m); ok {
+		return c, rho, nil
+	}
 	rho, err := arith.SampleUnit(rand, pk.n)
 	if err != nil {
 		return nil, nil, err
@@ -223,8 +233,12 @@ func (sk *SecretKey) EncryptWithNonce(m *saferith.Int, rho *saferith.Nat) *big.I
 	return sk.nSquare.Mul(sk.onePlusMN(m), rn).Big()
 }
 
-// Encrypt returns enc(m; ρ) for a fresh nonce ρ, and ρ.
+// Encrypt returns enc(m; ρ) for a fresh nonce ρ, and ρ. A key made by
+// WithNonces takes ρ and ρ^N from its pool while the pool has any.
 func (sk *SecretKey) Encrypt(rand io.Reader, m *saferith.Int) (*big.Int, *saferith.Nat, error) {
+	if c, rho, ok := sk.encryptPooled(m); ok {
+		return c, rho, nil
+	}
 	rho, err := arith.SampleUnit(rand, sk.n)
 	if err != nil {
 		return nil, nil, err

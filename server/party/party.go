@@ -75,8 +75,14 @@ type Handler struct {
 	// (default 3); PoolTTL is how long one stays usable (default 24 hours).
 	PoolSize int
 	PoolTTL  time.Duration
+	// Nonces is how many presigning runs' worth of Paillier nonces the
+	// server precomputes per wallet for its next inline signatures (default
+	// 1; negative: none).
+	Nonces int
 
 	socks sockets
+
+	nonces nonceRegistry
 }
 
 func (h *Handler) rand() io.Reader {
@@ -590,9 +596,11 @@ func (s *session) sign(ctx context.Context) error {
 	if len(s.hello.Presignature) != 0 {
 		return s.signPooled(ctx, share)
 	}
+	peer, own := s.h.noncePools(share)
 	out, err := s.run(ctx, mpc.ProtocolPresign, share.Generation, func(cfg mpc.Config) (mpc.Round, *mpc.Message, error) {
-		return mpc.Presign(mpc.PresignConfig{Config: cfg, Share: share})
+		return mpc.Presign(mpc.PresignConfig{Config: cfg, Share: share, PeerNonces: peer, OwnNonces: own})
 	})
+	s.h.fillNonces(share)
 	if err != nil {
 		return err
 	}

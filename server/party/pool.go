@@ -62,6 +62,8 @@ func (s *session) presign(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The device asks for presignatures when it is idle; so is the wallet.
+	s.h.fillNonces(share)
 	pre := out.(*mpc.Presignature)
 	data, err := pre.MarshalBinary()
 	if err != nil {

@@ -367,3 +367,38 @@ func TestAuxInfoInterrupted(t *testing.T) {
 		mustSign(t, next, st.Address, "after the cut")
 	}
 }
+
+// The device computes nonces under the server's key when its presignature
+// pool is full, and only an inline signature uses them: FillNonces finds
+// nothing to make after FillPool and after a pooled signature, and all of
+// them to make again after an inline one.
+func TestNoncesForInlineSignature(t *testing.T) {
+	// A server key of its own, so that no other test's device shares the
+	// module's nonces for it.
+	e := newEnvWith(t, envConfig{primes: &fixturePrimes{idx: []int{3}}})
+	dev := e.newDevice(e.srv.URL)
+	dev.PoolSize = 1
+	info, err := keygenReady(ctx(t), dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if made, err := dev.FillPool(ctx(t)); err != nil || made != 1 {
+		t.Fatalf("fill: made %d, %v", made, err)
+	}
+	if n, err := dev.FillNonces(ctx(t)); err != nil || n != 0 {
+		t.Fatalf("FillPool left %d nonces to make (%v)", n, err)
+	}
+	mustSign(t, dev, info.Address, "pooled")
+	if n, err := dev.FillNonces(ctx(t)); err != nil || n != 0 {
+		t.Fatalf("a pooled signature used %d nonces (%v)", n, err)
+	}
+	mustSign(t, dev, info.Address, "inline")
+	if n, err := dev.FillNonces(ctx(t)); err != nil || n != bridge.DefaultNonces {
+		t.Fatalf("an inline signature used %d nonces, want %d (%v)", n, bridge.DefaultNonces, err)
+	}
+	// With the nonces made again, the next inline signature uses them too.
+	mustSign(t, dev, info.Address, "inline again")
+	if n, err := dev.FillNonces(ctx(t)); err != nil || n != bridge.DefaultNonces {
+		t.Fatalf("the second inline signature used %d nonces (%v)", n, err)
+	}
+}

@@ -125,17 +125,19 @@ func prove(rand io.Reader, ctx *zk.Context, pub Public, priv Private) (*Proof, e
 	if err != nil {
 		return nil, err
 	}
-	r, err := arith.SampleUnit(rand, sk.Modulus())
+	// A = enc(α; r); r may come precomputed with r^N (WithNonces).
+	A, r, err := sk.Encrypt(rand, alpha)
 	if err != nil {
 		return nil, err
 	}
+	defer arith.WipeNat(r)
 	gamma, err := arith.SampleSignedScaled(rand, zk.L+zk.Epsilon, aux.N())
 	if err != nil {
 		return nil, err
 	}
 	p := &Proof{
 		S: aux.Commit(priv.K, mu),
-		A: sk.EncryptWithNonce(alpha, r),
+		A: A,
 		C: aux.Commit(alpha, gamma),
 	}
 	e := challenge(ctx, aux, pub.N0, pub.K, p)

@@ -146,23 +146,28 @@ func prove(rand io.Reader, ctx *zk.Context, pub Public, priv Private) (*Proof, e
 	if err != nil {
 		return nil, err
 	}
-	r, err := arith.SampleUnit(rand, n0.Modulus())
+	// A = enc(α; r), through the CRT for the key's owner; r may come
+	// precomputed with r^N (WithNonces).
+	var A *big.Int
+	var r *saferith.Nat
+	if sk := priv.SecretKey; sk != nil {
+		A, r, err = sk.Encrypt(rand, alpha)
+	} else {
+		A, r, err = n0.Encrypt(rand, alpha)
+	}
 	if err != nil {
 		return nil, err
 	}
 	gamma, err := arith.SampleSignedScaled(rand, zk.L+zk.Epsilon, aux.N())
 	if err != nil {
+		arith.WipeNat(r)
 		return nil, err
 	}
 	p := &Proof{
 		S: aux.Commit(priv.X, mu),
 		Y: pub.B.Mul(a),
 		D: aux.Commit(alpha, gamma),
-	}
-	if sk := priv.SecretKey; sk != nil {
-		p.A = sk.EncryptWithNonce(alpha, r)
-	} else {
-		p.A = n0.EncryptWithNonce(alpha, r)
+		A: A,
 	}
 	a.Zero()
 	e := challenge(ctx, aux, pub, p)
