@@ -3,6 +3,7 @@ package party_test
 import (
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -142,7 +143,15 @@ func openRefresh(t *testing.T, c *replicas, r *replica, w store.Wallet) (*websoc
 	t.Helper()
 	nonce := make([]byte, 32)
 	rand.Read(nonce)
-	hello := &wire.Hello{APIKey: c.client, Op: wire.OpRefresh, Nonce: nonce, Gens: wire.Generations{Active: w.ActiveGeneration}}
+	ds, err := r.handler.Store.Devices(ctx(t), w.ID)
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("the wallet's devices: %v, %v; want one", ds, err)
+	}
+	device, err := hex.DecodeString(ds[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hello := &wire.Hello{APIKey: c.client, Op: wire.OpRefresh, Nonce: nonce, Gens: wire.Generations{Active: w.ActiveGeneration}, Device: device}
 	ws, f := openSession(t, r, hello)
 	welcome, err := wire.ParseWelcome(f)
 	if err != nil {
