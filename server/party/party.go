@@ -347,7 +347,8 @@ func (s *session) serve(ctx context.Context) error {
 // lock, the session takes the wallet's change lock first and drops a pending
 // generation, which only an interrupted share change can have left while
 // nobody holds the lock; without it, a pending generation is left to the
-// share change that may still be running.
+// share change that may still be running, unless the device holds a
+// pending share: then the session takes the lock for its Welcome alone.
 func (s *session) loadWallet(ctx context.Context, lock bool) error {
 	w, err := s.h.Store.WalletByClient(ctx, s.client.ID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && w.ActiveGeneration == 0) {
@@ -364,9 +365,21 @@ func (s *session) loadWallet(ctx context.Context, lock bool) error {
 			return err
 		}
 	}
-	if lock {
+	// A device that holds a pending share activates or drops it by our
+	// Welcome. The share change that made it may still be running and
+	// commit it (its device dropped the socket after its Ack and came
+	// back, faster than the change stored or activated its generation): a
+	// Welcome naming the older pair would make the device drop the share
+	// about to become active. Such a session takes the lock as a share
+	// change does, so that its Welcome names the outcome (BUSY while the
+	// change runs), and gives it back once the Welcome is out.
+	brief := !lock && s.hello.Gens.Pending != 0
+	if lock || brief {
 		if err := s.lockWallet(ctx, w.ID); err != nil {
 			return err
+		}
+		if brief {
+			defer s.release()
 		}
 		// Read again under the lock: a change that held it may have
 		// committed since.
@@ -374,7 +387,7 @@ func (s *session) loadWallet(ctx context.Context, lock bool) error {
 			return fail(wire.CodeServerError, "loading the wallet failed")
 		}
 	}
-	if lock && w.PendingGeneration != 0 {
+	if (lock || brief) && w.PendingGeneration != 0 {
 		// The device acknowledged nothing we activated: whatever it holds
 		// as pending, it drops when it sees our active generation.
 		if err := s.h.Store.DropPending(ctx, w.ID, w.PendingGeneration); err != nil && !errors.Is(err, store.ErrNotPending) {
@@ -480,7 +493,19 @@ func (s *session) keygen(ctx context.Context) error {
 		return fail(wire.CodeWalletExists, "this client already has a wallet")
 	case err == nil:
 		// An earlier creation never committed: start over.
-		if err := s.h.Store.DropPending(ctx, existing.ID, existing.PendingGeneration); err != nil && !errors.Is(err, store.ErrNotPending) && !errors.Is(err, store.ErrNotFound) {
+		err := s.h.Store.DropPending(ctx, existing.ID, existing.PendingGeneration)
+		if errors.Is(err, store.ErrNotPending) {
+			// Its session committed it since we looked (its device
+			// dropped the socket after its Ack): the device holds the
+			// wallet's share as pending, which our Welcome would drop.
+			w, lerr := s.h.Store.WalletByClient(ctx, s.client.ID)
+			if lerr != nil && !errors.Is(lerr, store.ErrNotFound) {
+				return fail(wire.CodeServerError, "loading the wallet failed")
+			}
+			if lerr == nil && w.ActiveGeneration != 0 {
+				return fail(wire.CodeWalletExists, "this client already has a wallet")
+			}
+		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return fail(wire.CodeServerError, "dropping an unfinished wallet failed")
 		}
 	case !errors.Is(err, store.ErrNotFound):

@@ -1,0 +1,139 @@
+package party_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/duetwallet/duet/bridge"
+	"github.com/duetwallet/duet/wire"
+)
+
+// ackHolder relays one session and keeps the device's Ack back: when it
+// arrives, the device's socket is dropped (the device crashed after its
+// Ack) and the Ack waits until release is closed, then reaches the server.
+type ackHolder struct {
+	target  string
+	held    chan struct{} // closed once the Ack is held
+	release chan struct{}
+}
+
+func (p *ackHolder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	out, _, err := websocket.Dial(r.Context(), p.target, nil)
+	if err != nil {
+		return
+	}
+	defer out.CloseNow()
+	in, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer in.CloseNow()
+	in.SetReadLimit(-1)
+	out.SetReadLimit(-1)
+	ctx := context.Background()
+	go func() {
+		for {
+			typ, b, err := out.Read(ctx)
+			if err != nil || in.Write(ctx, typ, b) != nil {
+				return
+			}
+		}
+	}()
+	for {
+		typ, b, err := in.Read(ctx)
+		if err != nil {
+			return
+		}
+		if f, err := wire.ParseFrame(b); err == nil && f.Type == wire.TypeAck {
+			in.CloseNow()
+			close(p.held)
+			<-p.release
+			out.Write(ctx, typ, b)
+			// Hold the server's side open until it has answered.
+			out.Read(ctx)
+			return
+		}
+		if out.Write(ctx, typ, b) != nil {
+			return
+		}
+	}
+}
+
+// TestPendingDeviceWaitsForRunningChange: a device that dropped its socket
+// right after its Ack, and comes back while the server has not yet acted on
+// that Ack, must not be told the old pair is the wallet's: it would drop
+// the share the server is about to activate, and neither pair would sign.
+// Its session is answered BUSY while the change runs; once the change has
+// committed, the device activates its pending share.
+func TestPendingDeviceWaitsForRunningChange(t *testing.T) {
+	e := newEnv(t)
+	dev := e.newDevice(e.srv.URL)
+	info, err := keygenReady(ctx(t), dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := walletState(t, e)
+
+	holder := &ackHolder{
+		target: "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/v1/session",
+		held:   make(chan struct{}), release: make(chan struct{}),
+	}
+	ps := httptest.NewServer(holder)
+	defer ps.Close()
+	released := false
+	defer func() {
+		if !released {
+			close(holder.release)
+		}
+	}()
+	cut := *dev
+	cut.URL = ps.URL
+	if _, err := cut.Refresh(ctx(t)); err == nil {
+		t.Fatal("a refresh whose Commit never came reported success")
+	}
+	<-holder.held
+
+	// The server holds the new generation as pending, the device too.
+	if w := walletState(t, e); w.ActiveGeneration != before.ActiveGeneration || w.PendingGeneration != before.ActiveGeneration+1 {
+		t.Fatalf("server holds active %d, pending %d; want %d, %d", w.ActiveGeneration, w.PendingGeneration, before.ActiveGeneration, before.ActiveGeneration+1)
+	}
+	store := dev.Store.(*memStore)
+	if store.snapshot()["share/pending"] == nil {
+		t.Fatal("the device stored no pending share before its Ack")
+	}
+	if _, err := dev.Sign(ctx(t), [32]byte{1}); bridge.Code(err) != wire.CodeBusy {
+		t.Fatalf("sign while the change waits for its Ack: %v, want %s", err, wire.CodeBusy)
+	}
+	if store.snapshot()["share/pending"] == nil {
+		t.Fatal("the device dropped the pending share the server may still activate")
+	}
+
+	close(holder.release)
+	released = true
+	// The server activates on the Ack; the device learns it at its next
+	// session, once the change has given the lock back.
+	var signErr error
+	for range 100 {
+		if signErr = trySign(t, dev, info.Address); bridge.Code(signErr) != wire.CodeBusy {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if signErr != nil {
+		t.Fatalf("sign after the change committed: %v", signErr)
+	}
+	w := walletState(t, e)
+	st, err := dev.State(ctx(t))
+	if err != nil || st == nil || st.Stale || st.Generation != w.ActiveGeneration || w.ActiveGeneration != before.ActiveGeneration+1 {
+		t.Fatalf("device %+v (%v), server active %d; want both at %d", st, err, w.ActiveGeneration, before.ActiveGeneration+1)
+	}
+	if store.snapshot()["share/pending"] != nil {
+		t.Fatal("the device still holds a pending share")
+	}
+}
