@@ -137,3 +137,62 @@ func TestPendingDeviceWaitsForRunningChange(t *testing.T) {
 		t.Fatal("the device still holds a pending share")
 	}
 }
+
+// TestSecondCreationWaitsForFirst: a device that dropped its socket right
+// after the Ack of its creation holds the wallet's share as pending; a
+// creation it starts again while the first one can still commit is
+// answered BUSY, without a Welcome that would make it drop that share.
+// Once the first has committed, the second is refused with WALLET_EXISTS
+// and the device's next session activates its share.
+func TestSecondCreationWaitsForFirst(t *testing.T) {
+	e := newEnv(t)
+	dev := e.newDevice(e.srv.URL)
+	holder := &ackHolder{
+		target: "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/v1/session",
+		held:   make(chan struct{}), release: make(chan struct{}),
+	}
+	ps := httptest.NewServer(holder)
+	defer ps.Close()
+	released := false
+	defer func() {
+		if !released {
+			close(holder.release)
+		}
+	}()
+	cut := *dev
+	cut.URL = ps.URL
+	if _, err := cut.Keygen(ctx(t)); err == nil {
+		t.Fatal("a creation whose Commit never came reported success")
+	}
+	<-holder.held
+	store := dev.Store.(*memStore)
+	if store.snapshot()["share/pending"] == nil {
+		t.Fatal("the device stored no pending share before its Ack")
+	}
+	if _, err := dev.Keygen(ctx(t)); bridge.Code(err) != wire.CodeBusy {
+		t.Fatalf("a second creation while the first waits for its Ack: %v, want %s", err, wire.CodeBusy)
+	}
+	if store.snapshot()["share/pending"] == nil {
+		t.Fatal("the device dropped the pending share the first creation may still commit")
+	}
+
+	close(holder.release)
+	released = true
+	var err error
+	for range 100 {
+		if _, err = dev.Keygen(ctx(t)); bridge.Code(err) != wire.CodeBusy {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if bridge.Code(err) != wire.CodeWalletExists {
+		t.Fatalf("a creation after the first committed: %v, want %s", err, wire.CodeWalletExists)
+	}
+	w := walletState(t, e)
+	if w.ActiveGeneration != 1 {
+		t.Fatalf("the first creation left active generation %d, want 1", w.ActiveGeneration)
+	}
+	if err := trySign(t, dev, w.Address); err != nil {
+		t.Fatalf("the device of the committed creation does not sign: %v", err)
+	}
+}

@@ -487,6 +487,13 @@ func (s *session) commit(ctx context.Context, share *mpc.KeyShare) error {
 }
 
 func (s *session) keygen(ctx context.Context) error {
+	// One creation per client at a time, across replicas, under a lock of
+	// the client's (the wallet has no id yet): a creation whose device
+	// dropped the socket after its Ack may still commit, and the device's
+	// next creation must not make it drop that share before it does.
+	if err := s.lockWallet(ctx, "client/"+s.client.ID); err != nil {
+		return err
+	}
 	existing, err := s.h.Store.WalletByClient(ctx, s.client.ID)
 	switch {
 	case err == nil && existing.ActiveGeneration != 0:
@@ -495,8 +502,8 @@ func (s *session) keygen(ctx context.Context) error {
 		// An earlier creation never committed: start over.
 		err := s.h.Store.DropPending(ctx, existing.ID, existing.PendingGeneration)
 		if errors.Is(err, store.ErrNotPending) {
-			// Its session committed it since we looked (its device
-			// dropped the socket after its Ack): the device holds the
+			// Its session committed it since we looked (one that
+			// outlived its lock's lease): the device may hold the
 			// wallet's share as pending, which our Welcome would drop.
 			w, lerr := s.h.Store.WalletByClient(ctx, s.client.ID)
 			if lerr != nil && !errors.Is(lerr, store.ErrNotFound) {
