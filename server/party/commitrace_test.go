@@ -196,3 +196,47 @@ func TestSecondCreationWaitsForFirst(t *testing.T) {
 		t.Fatalf("the device of the committed creation does not sign: %v", err)
 	}
 }
+
+// TestLostCommitOfRecovery: a recovery on a new device whose Commit never
+// arrived leaves the device with its pending share alone; its next session
+// activates it and keeps the wallet's record the Commit would have stored.
+func TestLostCommitOfRecovery(t *testing.T) {
+	e := newEnv(t)
+	old := e.newDevice(e.srv.URL)
+	if _, err := keygenReady(ctx(t), old); err != nil {
+		t.Fatal(err)
+	}
+	pw := &bridge.BackupSecret{Method: bridge.MethodPassword, Password: "correct horse battery"}
+	if err := old.Backup(ctx(t), pw); err != nil {
+		t.Fatal(err)
+	}
+	holder := &ackHolder{
+		target: "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/v1/session",
+		held:   make(chan struct{}), release: make(chan struct{}),
+	}
+	ps := httptest.NewServer(holder)
+	defer ps.Close()
+	fresh := e.newDevice(ps.URL)
+	if _, err := fresh.Recover(ctx(t), pw); err == nil {
+		close(holder.release)
+		t.Fatal("a recovery whose Commit never came reported success")
+	}
+	<-holder.held
+	close(holder.release)
+	fresh.URL = e.srv.URL
+	var err error
+	for range 100 {
+		if err = trySign(t, fresh, walletState(t, e).Address); bridge.Code(err) != wire.CodeBusy {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("the recovered device after its lost Commit: %v", err)
+	}
+	w := walletState(t, e)
+	st, err := fresh.State(ctx(t))
+	if err != nil || st == nil || st.WalletID != w.ID || st.Generation != w.ActiveGeneration || st.Stale {
+		t.Fatalf("recovered device's state %+v (%v); want wallet %s at generation %d", st, err, w.ID, w.ActiveGeneration)
+	}
+}
