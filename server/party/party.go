@@ -222,6 +222,25 @@ func (s *session) lockWallet(ctx context.Context, walletID string) error {
 	return nil
 }
 
+// awaitLock takes a lock for a device that may be reconnecting after a
+// dropped socket (with a pending share, or to create its wallet again): the
+// session it left may not have seen the drop yet, so a held lock is tried
+// again for a moment before the device is told BUSY.
+func (s *session) awaitLock(ctx context.Context, walletID string) error {
+	for try := 0; ; try++ {
+		err := s.lockWallet(ctx, walletID)
+		var we *wire.Error
+		if err == nil || !errors.As(err, &we) || we.Code != wire.CodeBusy || try == 20 {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // heldShare loads the wallet and the server's active share, for a session
 // of a device that holds the active generation. It returns a nil share when
 // the session ends here: with err, or with nil when the device holds
@@ -374,13 +393,18 @@ func (s *session) loadWallet(ctx context.Context, lock bool) error {
 	// change does, so that its Welcome names the outcome (BUSY while the
 	// change runs), and gives it back once the Welcome is out.
 	brief := !lock && s.hello.Gens.Pending != 0
-	if lock || brief {
+	if lock {
 		if err := s.lockWallet(ctx, w.ID); err != nil {
 			return err
 		}
-		if brief {
-			defer s.release()
+	}
+	if brief {
+		if err := s.awaitLock(ctx, w.ID); err != nil {
+			return err
 		}
+		defer s.release()
+	}
+	if lock || brief {
 		// Read again under the lock: a change that held it may have
 		// committed since.
 		if w, err = s.h.Store.Wallet(ctx, w.ID); err != nil {
@@ -491,7 +515,7 @@ func (s *session) keygen(ctx context.Context) error {
 	// the client's (the wallet has no id yet): a creation whose device
 	// dropped the socket after its Ack may still commit, and the device's
 	// next creation must not make it drop that share before it does.
-	if err := s.lockWallet(ctx, "client/"+s.client.ID); err != nil {
+	if err := s.awaitLock(ctx, "client/"+s.client.ID); err != nil {
 		return err
 	}
 	existing, err := s.h.Store.WalletByClient(ctx, s.client.ID)
