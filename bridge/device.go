@@ -6,6 +6,7 @@
 package bridge
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -58,6 +59,10 @@ const (
 	// keyStale marks the active share as not of the server's active pair,
 	// as the last Welcome showed; the next Welcome decides again.
 	keyStale = "share/stale"
+	// keyDevice is the device's id (wire.DeviceIDSize bytes), made when the
+	// device first gets a share of the wallet. A device without one holds a
+	// share from before devices existed, whose id is empty.
+	keyDevice = "device"
 )
 
 // Progress is one step of an operation, for the app's progress display.
@@ -137,9 +142,22 @@ type WalletInfo struct {
 	// Pair is the hex digest of the share's pair (mpc.KeyShare.PublicDigest).
 	Pair string `json:"pair"`
 	// Stale reports that the last server this device reached named another
-	// active pair: the share is kept, but cannot sign until a recovery
-	// replaces it.
+	// active pair, or no pair at all for this device (removed, or retired by
+	// a recovery elsewhere): the share is kept, but cannot sign until a
+	// recovery or an added device replaces it.
 	Stale bool `json:"stale"`
+	// Device is this device's id, in hex; empty for a device holding a
+	// share from before devices existed.
+	Device string `json:"device"`
+}
+
+// DeviceInfo is one device of the wallet, as the server lists it.
+type DeviceInfo struct {
+	ID         string    `json:"id"`
+	CreatedAt  time.Time `json:"createdAt"`
+	LastUsedAt time.Time `json:"lastUsedAt,omitempty"`
+	// Current marks the device this call runs on.
+	Current bool `json:"current"`
 }
 
 // errStale is the error (STALE_DEVICE) of an operation that needs the
@@ -183,6 +201,7 @@ type session struct {
 	conn    *wire.Conn
 	welcome *wire.Welcome
 	nonce   []byte
+	device  []byte // the id the Hello presented
 	active  *mpc.KeyShare
 	// stale is the device's share when it is not of the server's active
 	// pair; active is then nil.
@@ -201,6 +220,27 @@ func (s *session) needActive(ctx context.Context) (*mpc.KeyShare, error) {
 	return nil, s.fail(ctx, wire.CodeNoWallet, errors.New("bridge: no wallet on this device"))
 }
 
+// deviceID returns the device's id: empty for a device that has none. With
+// mint, a device without one makes one, which the session's commit keeps
+// next to the share it gets (a session that fails keeps nothing).
+func (d *Device) deviceID(ctx context.Context, mint bool) ([]byte, error) {
+	id, err := d.Store.Get(ctx, keyDevice)
+	if err != nil {
+		return nil, err
+	}
+	if id != nil && len(id) != wire.DeviceIDSize {
+		return nil, codeErr(wire.CodeInternal, "bridge: stored device id has %d bytes", len(id))
+	}
+	if id != nil || !mint {
+		return id, nil
+	}
+	id = make([]byte, wire.DeviceIDSize)
+	if _, err := io.ReadFull(d.rand(), id); err != nil {
+		return nil, err
+	}
+	return id, nil
+}
+
 // samePair reports whether share is of the pair a Welcome names.
 func samePair(share *mpc.KeyShare, w *wire.Welcome) bool {
 	return w.Active == share.Generation && subtle.ConstantTimeCompare(share.PublicDigest(), w.Pair) == 1
@@ -209,9 +249,13 @@ func samePair(share *mpc.KeyShare, w *wire.Welcome) bool {
 // open dials the server, says hello, and reconciles the stored shares with
 // the server's active pair, by its digest: a pending share of that pair
 // becomes active, any other pending share is dropped, and an active share of
-// another pair is kept but marked stale. A stale share is never deleted on
-// the server's word: only a recovery on this device replaces it, and a later
-// Welcome that names its pair makes it active again.
+// another pair is kept but marked stale, as is a share the server answers
+// DEVICE_REMOVED for. A stale share is never deleted on the server's word:
+// only a recovery or an added device on this device replaces it, and a
+// later Welcome that names its pair makes it active again.
+//
+// The Hello presents the device's id; keygen, recover and add-device make
+// one first if the device has none.
 func (d *Device) open(ctx context.Context, op string, hello wire.Hello) (*session, error) {
 	if d.APIKey == "" {
 		return nil, codeErr(wire.CodeInvalidArgument, "bridge: no API key")
@@ -231,6 +275,11 @@ func (d *Device) open(ctx context.Context, op string, hello wire.Hello) (*sessio
 	if err != nil {
 		return nil, err
 	}
+	newPair := op == wire.OpKeygen || op == wire.OpRecover || op == wire.OpAddDevice
+	device, err := d.deviceID(ctx, newPair)
+	if err != nil {
+		return nil, err
+	}
 	d.progress(Progress{Phase: "connecting"})
 	ws, _, err := websocket.Dial(ctx, u, nil)
 	if err != nil {
@@ -240,12 +289,12 @@ func (d *Device) open(ctx context.Context, op string, hello wire.Hello) (*sessio
 	if timeout == 0 {
 		timeout = time.Minute
 	}
-	s := &session{d: d, conn: wire.NewConn(ws, timeout), nonce: make([]byte, 32)}
+	s := &session{d: d, conn: wire.NewConn(ws, timeout), nonce: make([]byte, 32), device: device}
 	if _, err := io.ReadFull(d.rand(), s.nonce); err != nil {
 		ws.CloseNow()
 		return nil, err
 	}
-	hello.APIKey, hello.Op, hello.Nonce = d.APIKey, op, s.nonce
+	hello.APIKey, hello.Op, hello.Nonce, hello.Device = d.APIKey, op, s.nonce, device
 	if active != nil {
 		hello.Gens.Active = active.Generation
 	}
@@ -257,13 +306,19 @@ func (d *Device) open(ctx context.Context, op string, hello wire.Hello) (*sessio
 		return nil, err
 	}
 	f, err := s.conn.Recv(ctx)
-	if err != nil {
-		ws.CloseNow()
-		return nil, err
+	var w *wire.Welcome
+	if err == nil {
+		w, err = wire.ParseWelcome(f)
 	}
-	w, err := wire.ParseWelcome(f)
 	if err != nil {
 		ws.CloseNow()
+		if Code(err) == wire.CodeDeviceRemoved && active != nil && marked == nil {
+			// The server holds no pair of this device: its share is kept,
+			// marked, as a stale one is.
+			if merr := d.put(ctx, keyStale, []byte{1}, active.Generation); merr != nil {
+				return nil, errors.Join(err, merr)
+			}
+		}
 		return nil, err
 	}
 	s.welcome = w
@@ -399,6 +454,11 @@ func (s *session) commit(ctx context.Context, share *mpc.KeyShare) error {
 	if err != nil {
 		return err
 	}
+	// The id the server keeps the new pair under is kept before the share,
+	// so that a device holding the share can always name its pair.
+	if err := s.keepDeviceID(ctx); err != nil {
+		return s.fail(ctx, wire.CodeInternal, err)
+	}
 	if err := s.d.put(ctx, keyPending, b, share.Generation); err != nil {
 		return s.fail(ctx, wire.CodeInternal, err)
 	}
@@ -423,6 +483,19 @@ func (s *session) commit(ctx context.Context, share *mpc.KeyShare) error {
 	return s.d.put(ctx, keyWallet, encodeWallet(s.welcome.WalletID, share), share.Generation)
 }
 
+// keepDeviceID stores the id the session presented, if the device does not
+// hold it yet.
+func (s *session) keepDeviceID(ctx context.Context) error {
+	if len(s.device) == 0 {
+		return nil
+	}
+	stored, err := s.d.Store.Get(ctx, keyDevice)
+	if err != nil || bytes.Equal(stored, s.device) {
+		return err
+	}
+	return s.d.Store.Put(ctx, keyDevice, s.device)
+}
+
 func encodeWallet(walletID string, s *mpc.KeyShare) []byte {
 	return codec.NewEncoder(64).VarBytes([]byte(walletID)).Point(s.PublicKey).Bytes()
 }
@@ -433,8 +506,16 @@ func AddressHex(X *curve.Point) string {
 	return checksumAddress(a[:])
 }
 
-func (d *Device) info(walletID string, s *mpc.KeyShare) *WalletInfo {
-	return &WalletInfo{WalletID: walletID, Address: AddressHex(s.PublicKey), Generation: s.Generation}
+func (d *Device) info(walletID string, device []byte, s *mpc.KeyShare) *WalletInfo {
+	return &WalletInfo{
+		WalletID: walletID, Address: AddressHex(s.PublicKey), Generation: s.Generation,
+		Pair: hex.EncodeToString(s.PublicDigest()), Device: hex.EncodeToString(device),
+	}
+}
+
+// info describes share, of the session's wallet and device.
+func (s *session) info(share *mpc.KeyShare) *WalletInfo {
+	return s.d.info(s.welcome.WalletID, s.device, share)
 }
 
 func (d *Device) primes(ctx context.Context) (*mpc.Primes, error) {
@@ -472,7 +553,7 @@ func (d *Device) Keygen(ctx context.Context) (*WalletInfo, error) {
 	}
 	d.progress(Progress{Phase: "address", Detail: AddressHex(share.PublicKey)})
 	d.progress(Progress{Phase: "done"})
-	return d.info(s.welcome.WalletID, share), nil
+	return s.info(share), nil
 }
 
 // ensureSigningReady runs aux-info first when the wallet has not had it.
@@ -611,10 +692,12 @@ func (d *Device) refresh(ctx context.Context, auxOnly bool) (*WalletInfo, error)
 		if _, err := d.AddSparePrimes(ctx, primes); err != nil {
 			return nil, err
 		}
-		return d.info(s.welcome.WalletID, share), nil
+		return s.info(share), nil
 	}
+	// Generation numbers are the wallet's, shared by its devices: the new
+	// pair follows the wallet's newest generation, not this share's.
 	out, err := s.run(ctx, mpc.ProtocolRefresh, share.Generation, func(cfg mpc.Config) (mpc.Round, *mpc.Message, error) {
-		return mpc.Refresh(mpc.RefreshConfig{Config: cfg, Share: share, Primes: primes})
+		return mpc.Refresh(mpc.RefreshConfig{Config: cfg, Share: share, Primes: primes, Generation: s.welcome.Latest + 1})
 	})
 	if err != nil {
 		return nil, err
@@ -623,7 +706,7 @@ func (d *Device) refresh(ctx context.Context, auxOnly bool) (*WalletInfo, error)
 	if err := s.commit(ctx, next); err != nil {
 		return nil, err
 	}
-	return d.info(s.welcome.WalletID, next), nil
+	return s.info(next), nil
 }
 
 // Backup makes the backup pair for a method: the device's half is sealed
@@ -682,13 +765,28 @@ func (d *Device) Backup(ctx context.Context, secret *BackupSecret) error {
 }
 
 // Recover turns the backup pair of a method into a new signing pair on this
-// device; the server retires the old pair, so a lost device's share no
-// longer signs.
+// device; the server retires every other device's pair, so a lost device's
+// share no longer signs. A share this device held is replaced.
 func (d *Device) Recover(ctx context.Context, secret *BackupSecret) (*WalletInfo, error) {
+	return d.pairFromBackup(ctx, wire.OpRecover, secret)
+}
+
+// AddDevice makes a signing pair for this device from the backup pair of a
+// method, as Recover does, but the wallet's other devices keep theirs. It is
+// for a device that holds no pair of the wallet, or a stale or retired one,
+// which the new pair replaces; the server refuses a device id it already
+// holds a pair of (WALLET_EXISTS), and more devices than its cap.
+func (d *Device) AddDevice(ctx context.Context, secret *BackupSecret) (*WalletInfo, error) {
+	return d.pairFromBackup(ctx, wire.OpAddDevice, secret)
+}
+
+// pairFromBackup runs a recovery or an add-device session: the backup pair
+// of a method, refreshed into a new pair for this device.
+func (d *Device) pairFromBackup(ctx context.Context, op string, secret *BackupSecret) (*WalletInfo, error) {
 	if err := secret.validate(); err != nil {
 		return nil, &Error{Code: wire.CodeInvalidArgument, Err: err}
 	}
-	s, err := d.open(ctx, wire.OpRecover, wire.Hello{Method: secret.Method})
+	s, err := d.open(ctx, op, wire.Hello{Method: secret.Method})
 	if err != nil {
 		return nil, err
 	}
@@ -713,8 +811,8 @@ func (d *Device) Recover(ctx context.Context, secret *BackupSecret) (*WalletInfo
 	if err := s.conn.Send(ctx, (&wire.Data{Kind: "ready"}).Frame()); err != nil {
 		return nil, err
 	}
-	out, err := s.run(ctx, mpc.ProtocolRefresh, s.welcome.Active, func(cfg mpc.Config) (mpc.Round, *mpc.Message, error) {
-		return mpc.Refresh(mpc.RefreshConfig{Config: cfg, Share: backup, Primes: primes, Generation: s.welcome.Active + 1})
+	out, err := s.run(ctx, mpc.ProtocolRefresh, s.welcome.Latest, func(cfg mpc.Config) (mpc.Round, *mpc.Message, error) {
+		return mpc.Refresh(mpc.RefreshConfig{Config: cfg, Share: backup, Primes: primes, Generation: s.welcome.Latest + 1})
 	})
 	if err != nil {
 		return nil, err
@@ -724,7 +822,7 @@ func (d *Device) Recover(ctx context.Context, secret *BackupSecret) (*WalletInfo
 		return nil, err
 	}
 	d.progress(Progress{Phase: "done"})
-	return d.info(s.welcome.WalletID, next), nil
+	return s.info(next), nil
 }
 
 func openBackupShare(secret *BackupSecret, walletID string, blob []byte) (*mpc.KeyShare, error) {
@@ -836,7 +934,7 @@ func (d *Device) VerifyBackup(ctx context.Context, secret *BackupSecret) error {
 	if backup.Self != mpc.Device || backup.Peer != mpc.Server {
 		return s.fail(ctx, wire.CodeBackupBroken, errors.New("bridge: the backup share is not a device share"))
 	}
-	sid := wire.VerifyBackupSessionID(secret.Method, s.welcome.WalletID, s.welcome.Active, s.nonce, s.welcome.Nonce)
+	sid := wire.VerifyBackupSessionID(secret.Method, s.welcome.WalletID, s.welcome.Latest, s.nonce, s.welcome.Nonce)
 	if err := s.sendShareProof(ctx, sid, backup); err != nil {
 		return err
 	}
@@ -896,8 +994,11 @@ func (d *Device) State(ctx context.Context) (*WalletInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	info := d.info(walletID, active)
-	info.Pair = hex.EncodeToString(active.PublicDigest())
+	device, err := d.deviceID(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	info := d.info(walletID, device, active)
 	info.Stale = stale != nil
 	return info, nil
 }

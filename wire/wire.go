@@ -3,8 +3,9 @@
 // with a canonical, strict encoding, shared by both sides.
 //
 // A session serves one operation. The device opens with Hello (its API key,
-// the operation, a fresh nonce and the generations it holds); the server
-// answers Welcome (the wallet, its nonce and its active generation). Then MPC
+// the operation, a fresh nonce, its device id and the generations it
+// holds); the server answers Welcome (the wallet, its nonce, the active
+// generation and pair of the device, and the wallet's newest generation). Then MPC
 // frames carry protocol messages, Data frames carry operation payloads
 // (backup ciphertexts, eject material), and a share change ends with the
 // two-phase Ack/Commit. Error ends a session from either side.
@@ -78,7 +79,21 @@ const (
 	// OpPresign makes one presignature for both parties' pools; the server
 	// ends it with Done once its copy is stored.
 	OpPresign = "presign"
+	// OpAddDevice makes a signing pair for one more device of the wallet
+	// from a backup pair (Method), as a recovery does, but the wallet's
+	// other devices keep theirs.
+	OpAddDevice = "add-device"
+	// OpListDevices lists the wallet's devices (Data "devices", a
+	// DeviceList) to a device that proved it holds its signing share.
+	OpListDevices = "list-devices"
+	// OpRemoveDevice deletes one device's shares (Data "device" names it),
+	// once the calling device proved it holds its own signing share.
+	OpRemoveDevice = "remove-device"
 )
+
+// DeviceIDSize is the size of a device id. A wallet made before devices
+// existed has one device whose id is empty.
+const DeviceIDSize = 16
 
 // ErrFrame is returned for a frame that does not decode.
 var ErrFrame = errors.New("wire: malformed frame")
@@ -131,6 +146,10 @@ type Hello struct {
 	// Presignature (sign) names a pooled presignature by its psid; empty
 	// means the session presigns inline.
 	Presignature []byte
+	// Device is the device's id: DeviceIDSize bytes, or empty for the one
+	// device of a wallet made before devices existed. In keygen, recover
+	// and add-device it names the device the new pair is for.
+	Device []byte
 }
 
 const (
@@ -141,7 +160,8 @@ const (
 
 func (h *Hello) Frame() *Frame {
 	e := codec.NewEncoder(128).VarBytes([]byte(h.APIKey)).VarBytes([]byte(h.Op)).Fixed(h.Nonce).
-		Uint64(h.Gens.Active).Uint64(h.Gens.Pending).VarBytes(h.Digest).VarBytes([]byte(h.Method)).VarBytes(h.Presignature)
+		Uint64(h.Gens.Active).Uint64(h.Gens.Pending).VarBytes(h.Digest).VarBytes([]byte(h.Method)).VarBytes(h.Presignature).
+		VarBytes(h.Device)
 	return &Frame{Type: TypeHello, Body: e.Bytes()}
 }
 
@@ -160,8 +180,12 @@ func ParseHello(f *Frame) (*Hello, error) {
 	h.Digest = d.VarBytes(32)
 	h.Method = string(d.VarBytes(maxMethod))
 	h.Presignature = d.VarBytes(32)
+	h.Device = d.VarBytes(DeviceIDSize)
 	if err := d.Finish(); err != nil {
 		return nil, fmt.Errorf("%w: hello: %v", ErrFrame, err)
+	}
+	if len(h.Device) != 0 && len(h.Device) != DeviceIDSize {
+		return nil, fmt.Errorf("%w: hello: a device id has %d bytes", ErrFrame, DeviceIDSize)
 	}
 	return h, nil
 }
@@ -170,15 +194,20 @@ func ParseHello(f *Frame) (*Hello, error) {
 type Welcome struct {
 	WalletID string
 	Nonce    []byte // 32 fresh bytes
-	Active   uint64 // the server's active generation; 0 = no wallet yet
-	// Pair is the digest of the active pair's public data
+	// Active is the active generation of the device's pair on the server;
+	// 0 = none (no wallet yet, or a device that holds no pair of it).
+	Active uint64
+	// Pair is the digest of the device's active pair's public data
 	// (mpc.KeyShare.PublicDigest): 32 bytes with an active generation,
 	// empty without. The device reconciles its shares by it.
 	Pair []byte
+	// Latest is the wallet's newest generation, of any device; a share
+	// change in this session makes generation Latest+1.
+	Latest uint64
 }
 
 func (w *Welcome) Frame() *Frame {
-	e := codec.NewEncoder(120).VarBytes([]byte(w.WalletID)).Fixed(w.Nonce).Uint64(w.Active).VarBytes(w.Pair)
+	e := codec.NewEncoder(128).VarBytes([]byte(w.WalletID)).Fixed(w.Nonce).Uint64(w.Active).VarBytes(w.Pair).Uint64(w.Latest)
 	return &Frame{Type: TypeWelcome, Body: e.Bytes()}
 }
 
@@ -187,12 +216,15 @@ func ParseWelcome(f *Frame) (*Welcome, error) {
 		return nil, unexpected(TypeWelcome, f)
 	}
 	d := codec.NewDecoder(f.Body)
-	w := &Welcome{WalletID: string(d.VarBytes(64)), Nonce: d.Fixed(32), Active: d.Uint64(), Pair: d.VarBytes(32)}
+	w := &Welcome{WalletID: string(d.VarBytes(64)), Nonce: d.Fixed(32), Active: d.Uint64(), Pair: d.VarBytes(32), Latest: d.Uint64()}
 	if err := d.Finish(); err != nil {
 		return nil, fmt.Errorf("%w: welcome: %v", ErrFrame, err)
 	}
 	if (w.Active == 0) != (len(w.Pair) == 0) || (len(w.Pair) != 0 && len(w.Pair) != 32) {
 		return nil, fmt.Errorf("%w: welcome: an active generation comes with its 32-byte pair digest, and only then", ErrFrame)
+	}
+	if w.Active > w.Latest {
+		return nil, fmt.Errorf("%w: welcome: the device's generation %d is newer than the wallet's newest %d", ErrFrame, w.Active, w.Latest)
 	}
 	return w, nil
 }
@@ -366,6 +398,10 @@ const (
 	// CodeNoPresignature: the pooled presignature a sign session named is
 	// not in the server's pool (used, expired, or of another generation).
 	CodeNoPresignature = "NO_PRESIGNATURE"
-	CodeServerError    = "SERVER_ERROR"
-	CodeInternal       = "INTERNAL"
+	// CodeDeviceRemoved: the device holds no pair of the wallet on the
+	// server: it was removed, or retired by a recovery on another device.
+	// The wallet is not on this device, and recoverable.
+	CodeDeviceRemoved = "DEVICE_REMOVED"
+	CodeServerError   = "SERVER_ERROR"
+	CodeInternal      = "INTERNAL"
 )

@@ -685,3 +685,40 @@ func genDigest(gen uint64) []byte {
 	d := sha256.Sum256(fmt.Appendf(nil, "pair of generation %d", gen))
 	return d[:]
 }
+
+// TestWalletDevices: the organization lists a wallet's devices with its org
+// key; another organization, a client key and a wallet not yet committed
+// get no list.
+func TestWalletDevices(t *testing.T) {
+	e := newEnv(t, options{})
+	ctx := context.Background()
+	w := e.committedWallet(e.clientAID)
+	const other = "0123456789abcdef0123456789abcdef"
+	if err := e.store.PutPendingShare(ctx, w.ID, store.NewShare{Device: other, Generation: 2, Data: []byte("x"), Digest: genDigest(2)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.Activate(ctx, w.ID, 2, genDigest(2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.TouchDevice(ctx, w.ID, other); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		WalletID string       `json:"walletId"`
+		Devices  []api.Device `json:"devices"`
+	}
+	e.mustDo("GET", "/v1/wallets/"+w.ID+"/devices", e.orgA, "", 200, &got)
+	if got.WalletID != w.ID || len(got.Devices) != 2 || got.Devices[0].ID != "" || got.Devices[0].Generation != 1 || got.Devices[0].LastUsedAt != nil ||
+		got.Devices[1].ID != other || got.Devices[1].Generation != 2 || got.Devices[1].LastUsedAt == nil {
+		t.Fatalf("devices: %+v", got)
+	}
+	e.expectError("GET", "/v1/wallets/"+w.ID+"/devices", e.orgB, "", 404, api.CodeNoWallet)
+	e.expectError("GET", "/v1/wallets/"+w.ID+"/devices", e.clientA, "", 401, "unauthorized")
+	e.expectError("GET", "/v1/wallets/nope/devices", e.orgA, "", 404, api.CodeNoWallet)
+	e.expectError("GET", "/v1/wallets/bad%20id/devices", e.orgA, "", 400, "bad_request")
+	pending := store.Wallet{ID: "w-pending", ClientID: e.clientBID, PublicKey: []byte{2, 1}, Address: "0x3333333333333333333333333333333333333333"}
+	if err := e.store.CreateWallet(ctx, pending, 1, []byte("x"), genDigest(1)); err != nil {
+		t.Fatal(err)
+	}
+	e.expectError("GET", "/v1/wallets/w-pending/devices", e.orgB, "", 404, api.CodeNoWallet)
+}

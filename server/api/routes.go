@@ -30,6 +30,7 @@ func (s *Server) routes() {
 	s.handleOrg("GET /v1/audit", s.auditLog)
 	s.handleOrg("POST /v1/webhooks", s.setWebhook)
 	s.handleOrg("POST /v1/clients/{client}/session-tokens", s.mintSessionToken)
+	s.handleOrg("GET /v1/wallets/{wallet}/devices", s.walletDevices)
 
 	// The operator's probes.
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

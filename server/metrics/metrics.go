@@ -115,7 +115,8 @@ func (s *Sessions) Limited(limit string) {
 var operations = map[string]bool{
 	wire.OpKeygen: true, wire.OpSign: true, wire.OpBackup: true,
 	wire.OpRecover: true, wire.OpEject: true, wire.OpRefresh: true,
-	wire.OpPresign: true,
+	wire.OpPresign: true, wire.OpAddDevice: true, wire.OpListDevices: true,
+	wire.OpRemoveDevice: true,
 }
 
 var codes = map[string]bool{
@@ -124,7 +125,7 @@ var codes = map[string]bool{
 	wire.CodeNotBackedUp: true, wire.CodeEjectNotAuthorized: true, wire.CodeStaleDevice: true,
 	wire.CodeNetwork: true, wire.CodeProtocolAbort: true, wire.CodeBadFrame: true,
 	wire.CodeBusy: true, wire.CodeServerError: true, wire.CodeInternal: true,
-	wire.CodeNotSigningReady: true, wire.CodeNoPresignature: true,
+	wire.CodeNotSigningReady: true, wire.CodeNoPresignature: true, wire.CodeDeviceRemoved: true,
 }
 
 var protocols = map[string]bool{

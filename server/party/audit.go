@@ -18,12 +18,16 @@ var auditActions = map[string]string{
 	wire.OpRecover: store.AuditRecovery,
 	wire.OpRefresh: store.AuditRefresh,
 	wire.OpEject:   store.AuditEject,
+
+	wire.OpAddDevice:    store.AuditDeviceAdded,
+	wire.OpRemoveDevice: store.AuditDeviceRemoved,
 }
 
 // audit appends the session's record to its organization's audit log:
-// client, wallet, the generation the wallet has after the session, and the
-// outcome (as in duet_sessions_total). A session that did not get as far as
-// an authenticated client leaves none.
+// client, wallet, the generation of the session's device after the session
+// (of the new pair after a share change), and the outcome (as in
+// duet_sessions_total). A session that did not get as far as an
+// authenticated client leaves none.
 func (h *Handler) audit(ctx context.Context, s *session, err error) {
 	action := auditActions[s.op]
 	if s.client.ID == "" || action == "" {
@@ -31,15 +35,9 @@ func (h *Handler) audit(ctx context.Context, s *session, err error) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	gen := s.wallet.ActiveGeneration
-	if err == nil && s.walletID != "" && (s.op == wire.OpKeygen || s.op == wire.OpRefresh || s.op == wire.OpRecover) {
-		if w, werr := h.Store.Wallet(ctx, s.walletID); werr == nil {
-			gen = w.ActiveGeneration
-		}
-	}
 	r := store.AuditRecord{
 		OrganizationID: s.client.OrganizationID, ClientID: s.client.ID,
-		WalletID: s.walletID, Generation: gen,
+		WalletID: s.walletID, Generation: s.gen,
 		Action: action, Outcome: metrics.Outcome(err),
 	}
 	if aerr := h.Store.AppendAudit(ctx, r); aerr != nil {
@@ -48,7 +46,7 @@ func (h *Handler) audit(ctx context.Context, s *session, err error) {
 	if event := alertEvents[s.op]; event != "" && err == nil {
 		webhook.Enqueue(ctx, h.Store, h.log(), webhook.Event{
 			Event: event, OrganizationID: r.OrganizationID, ClientID: r.ClientID,
-			WalletID: r.WalletID, Generation: r.Generation,
+			WalletID: r.WalletID, Generation: r.Generation, Device: s.target,
 		})
 	}
 }
@@ -60,6 +58,9 @@ var alertEvents = map[string]string{
 	wire.OpBackup:  webhook.EventWalletBackedUp,
 	wire.OpRecover: webhook.EventWalletRecovered,
 	wire.OpEject:   webhook.EventWalletEjected,
+
+	wire.OpAddDevice:    webhook.EventDeviceAdded,
+	wire.OpRemoveDevice: webhook.EventDeviceRemoved,
 }
 
 // alertLockout raises the webhook event of a client locked out after

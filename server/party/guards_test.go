@@ -3,6 +3,7 @@ package party_test
 import (
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -54,7 +55,29 @@ func wantErrorFrame(t *testing.T, what string, f *wire.Frame, code, msg string) 
 func hello(t *testing.T, e *env, op string, gens wire.Generations) *wire.Hello {
 	nonce := make([]byte, 32)
 	rand.Read(nonce)
-	return &wire.Hello{APIKey: e.client, Op: op, Nonce: nonce, Gens: gens}
+	return &wire.Hello{APIKey: e.client, Op: op, Nonce: nonce, Gens: gens, Device: onlyDevice(t, e)}
+}
+
+// onlyDevice is the id of the env's wallet's device, when it has exactly
+// one; nil otherwise.
+func onlyDevice(t *testing.T, e *env) []byte {
+	t.Helper()
+	w, err := e.store.WalletByClient(ctx(t), e.clientID)
+	if err != nil {
+		return nil
+	}
+	ds, err := e.store.Devices(ctx(t), w.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != 1 {
+		return nil
+	}
+	id, err := hex.DecodeString(ds[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
 
 // walletState is the server's view of the env's client's wallet.

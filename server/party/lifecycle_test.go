@@ -19,8 +19,9 @@ import (
 
 // TestRetiredShareKeptUntilRecovery: after a recovery on another device, the
 // old device's share is kept and marked stale; everything that needs the
-// active pair fails with STALE_DEVICE and changes nothing; a recovery on the
-// old device then replaces its share, and the other device becomes stale.
+// device's pair fails with DEVICE_REMOVED (the recovery retired it) and
+// changes nothing; a recovery on the old device then replaces its share,
+// and the other device is retired in turn.
 func TestRetiredShareKeptUntilRecovery(t *testing.T) {
 	e := newEnv(t)
 	a := e.newDevice(e.srv.URL)
@@ -44,8 +45,8 @@ func TestRetiredShareKeptUntilRecovery(t *testing.T) {
 		"refresh": func() error { _, err := a.Refresh(ctx(t)); return err },
 		"backup":  func() error { return a.Backup(ctx(t), pw) },
 	} {
-		if err := op(); bridge.Code(err) != wire.CodeStaleDevice {
-			t.Errorf("%s on the old device: %v, want STALE_DEVICE", name, err)
+		if err := op(); bridge.Code(err) != wire.CodeDeviceRemoved {
+			t.Errorf("%s on the old device: %v, want DEVICE_REMOVED", name, err)
 		}
 	}
 	if _, err := a.Keygen(ctx(t)); bridge.Code(err) != wire.CodeWalletExists {
@@ -73,8 +74,8 @@ func TestRetiredShareKeptUntilRecovery(t *testing.T) {
 		t.Fatalf("state after recovery: %+v, %v; want generation 4, not stale", st, err)
 	}
 	mustSign(t, a, info.Address, "recovered over a retired share")
-	if _, err := b.Sign(ctx(t), [32]byte{2}); bridge.Code(err) != wire.CodeStaleDevice {
-		t.Fatalf("the device retired in turn signs: %v, want STALE_DEVICE", err)
+	if _, err := b.Sign(ctx(t), [32]byte{2}); bridge.Code(err) != wire.CodeDeviceRemoved {
+		t.Fatalf("the device retired in turn signs: %v, want DEVICE_REMOVED", err)
 	}
 }
 
@@ -99,7 +100,7 @@ func lyingServer(t *testing.T, walletID string, gen uint64, pair []byte) string 
 		}
 		nonce := make([]byte, 32)
 		rand.Read(nonce)
-		if err := conn.Send(r.Context(), (&wire.Welcome{WalletID: walletID, Nonce: nonce, Active: gen, Pair: pair}).Frame()); err != nil {
+		if err := conn.Send(r.Context(), (&wire.Welcome{WalletID: walletID, Nonce: nonce, Active: gen, Pair: pair, Latest: gen}).Frame()); err != nil {
 			return
 		}
 		conn.Recv(r.Context())
@@ -164,7 +165,8 @@ func TestPendingReconciledByPair(t *testing.T) {
 		t.Fatal(err)
 	}
 	// a holds its generation 2 share as active and, as pending, b's
-	// generation 3 share: what an interrupted commit would leave.
+	// generation 3 share and b's device id: what a recovery on a whose
+	// commit was interrupted would leave.
 	next := b.Store.(*memStore).snapshot()["share/active"]
 	share := new(mpc.KeyShare)
 	if err := share.UnmarshalBinary(next); err != nil || share.Generation != 3 {
@@ -173,6 +175,7 @@ func TestPendingReconciledByPair(t *testing.T) {
 	memA := a.Store.(*memStore)
 	held := memA.snapshot()["share/active"]
 	memA.Put(context.Background(), "share/pending", next)
+	memA.Put(context.Background(), "device", b.Store.(*memStore).snapshot()["device"])
 
 	liar := &bridge.Device{URL: lyingServer(t, info.WalletID, 3, bytes.Repeat([]byte{0x5a}, 32)), APIKey: a.APIKey, Store: memA, FrameTimeout: 10 * time.Second}
 	if _, err := liar.Sign(ctx(t), [32]byte{4}); bridge.Code(err) != wire.CodeStaleDevice {

@@ -23,8 +23,8 @@ import (
 //
 // Share changes are counted in fixed windows: a window opens with the
 // wallet's first backup, refresh or recovery after the previous window
-// ended, and at most ShareChanges sessions start in it. Removing a backup
-// method counts too; the backup drill, which changes nothing, does not. Every session that
+// ended, and at most ShareChanges sessions start in it. Adding a device,
+// removing one and removing a backup method count too; the backup drill, which changes nothing, does not. Every session that
 // gets past its wallet lookup counts, whatever its outcome.
 //
 // Aborts are counted the same way per client: a protocol abort the device
@@ -38,7 +38,7 @@ import (
 // primes taken, no protocol message sent) and changes nothing stored but the
 // counters.
 type Limits struct {
-	ShareChanges      int           // backup, refresh, recovery and backup-removal sessions allowed per wallet per ShareChangeWindow; 0 → default 6
+	ShareChanges      int           // backup, refresh, recovery, add-device, device-removal and backup-removal sessions allowed per wallet per ShareChangeWindow; 0 → default 6
 	ShareChangeWindow time.Duration // 0 → 1h
 	Aborts            int           // protocol aborts (and bad frames) a client may cause per AbortWindow before it is locked out; 0 → default 5
 	AbortWindow       time.Duration // 0 → 10m
@@ -47,6 +47,9 @@ type Limits struct {
 	// reveal per ShareChangeWindow (a creation and each refresh and
 	// recovery make a new Paillier key); 0 → 2·ShareChanges + 2.
 	PrimePairs int
+	// Devices caps the devices of one wallet: an add-device beyond it is
+	// refused with FORBIDDEN; 0 → 10.
+	Devices int
 }
 
 // Kinds of events counted in the store.
@@ -73,6 +76,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.Lockout <= 0 {
 		l.Lockout = 15 * time.Minute
+	}
+	if l.Devices <= 0 {
+		l.Devices = 10
 	}
 	return l
 }
@@ -107,12 +113,12 @@ func (h *Handler) admitClient(ctx context.Context, clientID string) error {
 	return nil
 }
 
-// admitShareChange counts a backup, refresh or recovery session of the
-// wallet, once per session, and refuses it if the wallet has had its share
+// admitShareChange counts a backup, refresh, recovery, add-device or
+// removal session of the wallet, once per session, and refuses it if the wallet has had its share
 // of changes in the current window. Other operations pass.
 func (s *session) admitShareChange(ctx context.Context, walletID string) error {
 	switch s.op {
-	case wire.OpBackup, wire.OpRefresh, wire.OpRecover, wire.OpRemoveBackup:
+	case wire.OpBackup, wire.OpRefresh, wire.OpRecover, wire.OpRemoveBackup, wire.OpAddDevice, wire.OpRemoveDevice:
 	default:
 		return nil
 	}

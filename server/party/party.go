@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -292,7 +293,14 @@ type session struct {
 	client   store.Client
 	wallet   store.Wallet
 	walletID string
-	active   *store.Share // the active share named in Welcome
+	// device is the id (hex) the Hello presented; active is that device's
+	// active share, named in Welcome, and gen its generation (0: none).
+	device string
+	active *store.Share
+	gen    uint64
+	// target is the device an add-device or remove-device session is
+	// about, for the audit log and the webhook event.
+	target   string
 	nonce    []byte
 	admitted bool // the session counts against the wallet's share changes
 }
@@ -309,7 +317,7 @@ func (s *session) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.hello, s.op = hello, hello.Op
+	s.hello, s.op, s.device = hello, hello.Op, hex.EncodeToString(hello.Device)
 	client, err := s.h.Store.AuthenticateClient(ctx, hello.APIKey)
 	if err != nil {
 		if errors.Is(err, store.ErrTokenExpired) {
@@ -347,7 +355,7 @@ func (s *session) serve(ctx context.Context) error {
 	case wire.OpBackup:
 		return s.backup(ctx)
 	case wire.OpRecover:
-		return s.recover(ctx)
+		return s.pairFromBackup(ctx)
 	case wire.OpEject:
 		return s.eject(ctx)
 	case wire.OpRefresh:
@@ -358,16 +366,28 @@ func (s *session) serve(ctx context.Context) error {
 		return s.verifyBackup(ctx)
 	case wire.OpPresign:
 		return s.presign(ctx)
+	case wire.OpAddDevice:
+		return s.pairFromBackup(ctx)
+	case wire.OpListDevices:
+		return s.listDevices(ctx)
+	case wire.OpRemoveDevice:
+		return s.removeDevice(ctx)
 	}
 	return fail(wire.CodeInvalidArgument, "unknown operation %q", hello.Op)
 }
 
-// loadWallet finds the client's committed wallet and answers Welcome. With
-// lock, the session takes the wallet's change lock first and drops a pending
-// generation, which only an interrupted share change can have left while
-// nobody holds the lock; without it, a pending generation is left to the
-// share change that may still be running, unless the device holds a
-// pending share: then the session takes the lock for its Welcome alone.
+// loadWallet finds the client's committed wallet and the active share of
+// the session's device, and answers Welcome. With lock, the session takes
+// the wallet's change lock first and drops a pending generation, which only
+// an interrupted share change can have left while nobody holds the lock;
+// without it, a pending generation is left to the share change that may
+// still be running, unless the device holds a pending share: then the
+// session takes the lock for its Welcome alone.
+//
+// A device the wallet has no pair of (removed, retired by a recovery, or
+// never added) gets DEVICE_REMOVED, except in the sessions that need no
+// pair of it: a recovery or an added device, which make one, and the
+// backup drill and eject, which use the backup pair.
 func (s *session) loadWallet(ctx context.Context, lock bool) error {
 	w, err := s.h.Store.WalletByClient(ctx, s.client.ID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && w.ActiveGeneration == 0) {
@@ -420,41 +440,56 @@ func (s *session) loadWallet(ctx context.Context, lock bool) error {
 		w.PendingGeneration = 0
 	}
 	s.wallet, s.walletID = w, w.ID
-	// Welcome names the active pair by its digest, by which the device
-	// reconciles its shares.
-	sh, err := s.h.Store.Share(ctx, w.ID, w.ActiveGeneration)
-	if err != nil {
+	sh, err := s.h.Store.DeviceShare(ctx, w.ID, s.device)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		switch s.op {
+		case wire.OpRecover, wire.OpAddDevice, wire.OpVerifyBackup, wire.OpEject:
+		default:
+			return fail(wire.CodeDeviceRemoved, "this device holds no pair of the wallet: it was removed, or retired by a recovery on another device; recover the wallet or add this device again")
+		}
+	case err != nil:
 		return fail(wire.CodeServerError, "loading the server share failed")
+	case s.op == wire.OpAddDevice:
+		return fail(wire.CodeWalletExists, "this device already has a signing pair of the wallet")
+	default:
+		s.active, s.gen = &sh, sh.Generation
 	}
-	s.active = &sh
-	pair := sh.Digest
-	if len(pair) != 32 {
-		// A share stored before shares carried their digest.
-		share, err := s.activeShare(ctx)
-		if err != nil {
+	if s.op == wire.OpAddDevice {
+		if err := s.admitDevice(ctx); err != nil {
 			return err
 		}
-		pair = share.PublicDigest()
-		share.Wipe()
 	}
-	return s.conn.Send(ctx, (&wire.Welcome{WalletID: w.ID, Nonce: s.nonce, Active: w.ActiveGeneration, Pair: pair}).Frame())
+	// Welcome names the device's active pair by its digest, by which the
+	// device reconciles its shares.
+	var pair []byte
+	if s.active != nil {
+		pair = s.active.Digest
+		if len(pair) != 32 {
+			// A share stored before shares carried their digest.
+			share, err := s.activeShare(ctx)
+			if err != nil {
+				return err
+			}
+			pair = share.PublicDigest()
+			share.Wipe()
+		}
+	}
+	return s.conn.Send(ctx, (&wire.Welcome{WalletID: w.ID, Nonce: s.nonce, Active: s.gen, Pair: pair, Latest: w.ActiveGeneration}).Frame())
 }
 
 // deviceHolds reports whether the device, after reconciling with our
-// Welcome, holds the active generation.
+// Welcome, holds its active generation.
 func (s *session) deviceHolds() bool {
-	g := s.wallet.ActiveGeneration
-	return s.hello.Gens.Active == g || s.hello.Gens.Pending == g
+	g := s.gen
+	return g != 0 && (s.hello.Gens.Active == g || s.hello.Gens.Pending == g)
 }
 
+// activeShare opens the active share of the session's device.
 func (s *session) activeShare(ctx context.Context) (*mpc.KeyShare, error) {
 	sh := s.active
-	if sh == nil || sh.Generation != s.wallet.ActiveGeneration {
-		loaded, err := s.h.Store.Share(ctx, s.walletID, s.wallet.ActiveGeneration)
-		if err != nil {
-			return nil, fail(wire.CodeServerError, "loading the server share failed")
-		}
-		sh = &loaded
+	if sh == nil {
+		return nil, errors.New("party: internal error: no share of the device loaded")
 	}
 	share := new(mpc.KeyShare)
 	if err := share.UnmarshalBinary(sh.Data); err != nil {
@@ -503,6 +538,7 @@ func (s *session) commit(ctx context.Context, share *mpc.KeyShare) error {
 	if err != nil {
 		return fail(wire.CodeServerError, "activating generation %d failed", gen)
 	}
+	s.gen = gen
 	// The change is complete once activated: the lock goes before the
 	// Commit, so that the device's next change, which may follow the
 	// Commit at once, does not find it still held.
@@ -510,7 +546,19 @@ func (s *session) commit(ctx context.Context, share *mpc.KeyShare) error {
 	return s.conn.Send(ctx, (&wire.Commit{Gen: gen}).Frame())
 }
 
+// needDeviceID refuses a session that makes a new pair without naming the
+// device it is for.
+func (s *session) needDeviceID() error {
+	if len(s.hello.Device) != wire.DeviceIDSize {
+		return fail(wire.CodeInvalidArgument, "%s needs the device's %d-byte id", s.op, wire.DeviceIDSize)
+	}
+	return nil
+}
+
 func (s *session) keygen(ctx context.Context) error {
+	if err := s.needDeviceID(); err != nil {
+		return err
+	}
 	// One creation per client at a time, across replicas, under a lock of
 	// the client's (the wallet has no id yet): a creation whose device
 	// dropped the socket after its Ack may still commit, and the device's
@@ -564,13 +612,14 @@ func (s *session) keygen(ctx context.Context) error {
 	data, _ := share.MarshalBinary()
 	addr := mpc.Address(share.PublicKey)
 	w := store.Wallet{ID: id, ClientID: s.client.ID, PublicKey: share.PublicKey.Bytes(), Address: fmt.Sprintf("0x%x", addr)}
-	err = s.h.Store.CreateWallet(ctx, w, share.Generation, data, share.PublicDigest())
+	first := store.NewShare{Device: s.device, Generation: share.Generation, Data: data, Digest: share.PublicDigest()}
+	err = s.h.Store.CreateDeviceWallet(ctx, w, first)
 	if errors.Is(err, store.ErrWalletExists) {
 		// An earlier creation of this client that never committed (its
 		// session stored the wallet after this one looked): start over.
 		if ex, lerr := s.h.Store.WalletByClient(ctx, s.client.ID); lerr == nil && ex.ActiveGeneration == 0 {
 			if derr := s.h.Store.DropPending(ctx, ex.ID, ex.PendingGeneration); derr == nil || errors.Is(derr, store.ErrNotFound) || errors.Is(derr, store.ErrNotPending) {
-				err = s.h.Store.CreateWallet(ctx, w, share.Generation, data, share.PublicDigest())
+				err = s.h.Store.CreateDeviceWallet(ctx, w, first)
 			}
 		}
 	}
@@ -609,13 +658,21 @@ func (s *session) sign(ctx context.Context) error {
 	return s.sendSigma(ctx, pre)
 }
 
+// sendSigma sends our σ for the session's digest and records the device's
+// use.
 func (s *session) sendSigma(ctx context.Context, pre *mpc.Presignature) error {
 	partial, err := pre.PartialSign([32]byte(s.hello.Digest))
 	if err != nil {
 		return err
 	}
 	b, _ := partial.MarshalBinary()
-	return s.conn.Send(ctx, (&wire.Data{Kind: "sigma", Body: b}).Frame())
+	if err := s.conn.Send(ctx, (&wire.Data{Kind: "sigma", Body: b}).Frame()); err != nil {
+		return err
+	}
+	if err := s.h.Store.TouchDevice(ctx, s.walletID, s.device); err != nil {
+		s.h.log().Warn("recording the device's last use failed", "wallet", s.walletID, "error", err)
+	}
+	return nil
 }
 
 func (s *session) refresh(ctx context.Context) error {
@@ -634,8 +691,10 @@ func (s *session) refresh(ctx context.Context) error {
 			return err
 		}
 	}
+	// Generation numbers are the wallet's: the new pair follows the
+	// wallet's newest generation, which may be another device's.
 	next, err := s.refreshWithPrimes(ctx, share.Generation, func(cfg mpc.Config, primes *mpc.Primes) mpc.RefreshConfig {
-		return mpc.RefreshConfig{Config: cfg, Share: share, Primes: primes}
+		return mpc.RefreshConfig{Config: cfg, Share: share, Primes: primes, Generation: s.wallet.ActiveGeneration + 1}
 	})
 	if err != nil {
 		return err
@@ -643,9 +702,15 @@ func (s *session) refresh(ctx context.Context) error {
 	return s.storeAndCommit(ctx, next)
 }
 
+// storeAndCommit stores the session's new share as the pending generation
+// of the session's device (a recovery's retiring every other device's on
+// activation) and commits it in two phases.
 func (s *session) storeAndCommit(ctx context.Context, next *mpc.KeyShare) error {
 	data, _ := next.MarshalBinary()
-	if err := s.h.Store.PutPending(ctx, s.walletID, next.Generation, data, next.PublicDigest()); err != nil {
+	sh := store.NewShare{Device: s.device, Generation: next.Generation, Data: data, Digest: next.PublicDigest(), RetiresOthers: s.op == wire.OpRecover}
+	err := s.h.Store.PutPendingShare(ctx, s.walletID, sh)
+	clear(data)
+	if err != nil {
 		return fail(wire.CodeServerError, "storing the pending generation failed")
 	}
 	if err := s.awaitAck(ctx, next); err != nil {
@@ -756,7 +821,17 @@ func (s *session) loadBackup(ctx context.Context) (*custodian.Client, custodian.
 	return cust, b, nil
 }
 
-func (s *session) recover(ctx context.Context) error {
+// pairFromBackup serves a recovery and an add-device: the backup pair of a
+// method, refreshed into a new pair for the session's device. A recovery's
+// pair retires every other device's when it activates; an added device's
+// leaves them.
+func (s *session) pairFromBackup(ctx context.Context) error {
+	if !validMethod(s.hello.Method) {
+		return fail(wire.CodeInvalidArgument, "unknown backup method %q", s.hello.Method)
+	}
+	if err := s.needDeviceID(); err != nil {
+		return err
+	}
 	cust, b, err := s.loadBackup(ctx)
 	if err != nil {
 		return err
@@ -796,7 +871,13 @@ func (s *session) recover(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.storeAndCommit(ctx, next)
+	if err := s.storeAndCommit(ctx, next); err != nil {
+		return err
+	}
+	if s.op == wire.OpAddDevice {
+		s.target = s.device
+	}
+	return nil
 }
 
 func (s *session) eject(ctx context.Context) error {

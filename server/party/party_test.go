@@ -264,12 +264,12 @@ func TestWalletLifecycle(t *testing.T) {
 		t.Fatalf("recovered %+v, want address %s at generation 3", rec, info.Address)
 	}
 	mustSign(t, newDev, info.Address, "recovered")
-	if _, err := dev.Sign(ctx(t), [32]byte{1}); bridge.Code(err) != wire.CodeStaleDevice {
-		t.Fatalf("old device signing after recovery: %v, want STALE_DEVICE", err)
+	if _, err := dev.Sign(ctx(t), [32]byte{1}); bridge.Code(err) != wire.CodeDeviceRemoved {
+		t.Fatalf("old device signing after recovery: %v, want DEVICE_REMOVED", err)
 	}
-	// The share is kept: the old device reports STALE_DEVICE again.
-	if _, err := dev.Sign(ctx(t), [32]byte{1}); bridge.Code(err) != wire.CodeStaleDevice {
-		t.Fatalf("old device signing again: %v, want STALE_DEVICE", err)
+	// The share is kept: the old device reports DEVICE_REMOVED again.
+	if _, err := dev.Sign(ctx(t), [32]byte{1}); bridge.Code(err) != wire.CodeDeviceRemoved {
+		t.Fatalf("old device signing again: %v, want DEVICE_REMOVED", err)
 	}
 	if st, _ := dev.State(ctx(t)); st == nil || !st.Stale {
 		t.Fatalf("old device after recovery: %+v, want its share kept and marked stale", st)

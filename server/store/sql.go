@@ -106,7 +106,18 @@ CREATE TABLE webhook_outbox (
 	state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
 	created_at BIGINT NOT NULL
 );
-CREATE INDEX webhook_outbox_due ON webhook_outbox (state, next_attempt)`}}
+CREATE INDEX webhook_outbox_due ON webhook_outbox (state, next_attempt)`}, {Version: 7, SQL: `
+ALTER TABLE server_shares ADD COLUMN device_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE server_shares ADD COLUMN retires_others BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE devices (
+	wallet_id TEXT NOT NULL REFERENCES wallets (id) ON DELETE CASCADE,
+	device_id TEXT NOT NULL,
+	created_at BIGINT NOT NULL,
+	last_used_at BIGINT NOT NULL,
+	PRIMARY KEY (wallet_id, device_id)
+);
+INSERT INTO devices (wallet_id, device_id, created_at, last_used_at)
+	SELECT id, '', created_at, 0 FROM wallets WHERE active_generation IS NOT NULL`}}
 
 // SQLStore is the Store on SQLite or PostgreSQL.
 type SQLStore struct {
@@ -342,13 +353,54 @@ func generation(gen uint64) (int64, error) {
 }
 
 func (s *SQLStore) CreateWallet(ctx context.Context, w Wallet, gen uint64, share, digest []byte) error {
-	g, err := generation(gen)
+	return s.CreateDeviceWallet(ctx, w, NewShare{Generation: gen, Data: share, Digest: digest})
+}
+
+// checkNewShare checks a new share's generation, digest and device id, and
+// returns the generation as stored.
+func checkNewShare(sh NewShare) (int64, error) {
+	g, err := generation(sh.Generation)
+	if err != nil {
+		return 0, err
+	}
+	if len(sh.Digest) == 0 {
+		return 0, errors.New("store: a share needs the digest of its pair's public data")
+	}
+	if !validDeviceID(sh.Device) {
+		return 0, fmt.Errorf("store: invalid device id %q", sh.Device)
+	}
+	return g, nil
+}
+
+// validDeviceID accepts the empty id and 32 lower-case hex digits.
+func validDeviceID(id string) bool {
+	if id == "" {
+		return true
+	}
+	if len(id) != 32 {
+		return false
+	}
+	for _, c := range id {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func retires(sh NewShare) int64 {
+	if sh.RetiresOthers {
+		return 1
+	}
+	return 0
+}
+
+func (s *SQLStore) CreateDeviceWallet(ctx context.Context, w Wallet, sh NewShare) error {
+	g, err := checkNewShare(sh)
 	if err != nil {
 		return err
 	}
-	if len(digest) == 0 {
-		return errors.New("store: a share needs the digest of its pair's public data")
-	}
+	gen, share, digest := sh.Generation, sh.Data, sh.Digest
 	if w.ID == "" || w.ClientID == "" || len(w.PublicKey) == 0 || w.Address == "" {
 		return errors.New("store: wallet needs an id, a client id, a public key and an address")
 	}
@@ -365,8 +417,9 @@ func (s *SQLStore) CreateWallet(ctx context.Context, w Wallet, gen uint64, share
 			return err
 		}
 		_, err := tx.ExecContext(ctx,
-			`INSERT INTO server_shares (wallet_id, generation, state, sealed, digest, created_at) VALUES ($1, $2, 'pending', $3, $4, $5)`,
-			w.ID, g, sealed, digest, now)
+			`INSERT INTO server_shares (wallet_id, generation, state, sealed, digest, device_id, retires_others, created_at)
+			 VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7)`,
+			w.ID, g, sealed, digest, sh.Device, retires(sh), now)
 		return err
 	})
 	switch {
@@ -418,13 +471,15 @@ func (s *SQLStore) WalletByClient(ctx context.Context, clientID string) (Wallet,
 }
 
 func (s *SQLStore) PutPending(ctx context.Context, walletID string, gen uint64, share, digest []byte) error {
-	g, err := generation(gen)
+	return s.PutPendingShare(ctx, walletID, NewShare{Generation: gen, Data: share, Digest: digest})
+}
+
+func (s *SQLStore) PutPendingShare(ctx context.Context, walletID string, sh NewShare) error {
+	g, err := checkNewShare(sh)
 	if err != nil {
 		return err
 	}
-	if len(digest) == 0 {
-		return errors.New("store: a share needs the digest of its pair's public data")
-	}
+	gen, share, digest := sh.Generation, sh.Data, sh.Digest
 	sealed, err := s.sealer.Seal(s.rand, shareBinding(walletID, gen), share)
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
@@ -452,8 +507,9 @@ func (s *SQLStore) PutPending(ctx context.Context, walletID string, gen uint64, 
 			return fmt.Errorf("store: wallet %s: generation %d after active %d: %w", walletID, gen, w.ActiveGeneration, ErrGenerationMismatch)
 		}
 		_, err = tx.ExecContext(ctx,
-			`INSERT INTO server_shares (wallet_id, generation, state, sealed, digest, created_at) VALUES ($1, $2, 'pending', $3, $4, $5)`,
-			walletID, g, sealed, digest, s.stamp())
+			`INSERT INTO server_shares (wallet_id, generation, state, sealed, digest, device_id, retires_others, created_at)
+			 VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7)`,
+			walletID, g, sealed, digest, sh.Device, retires(sh), s.stamp())
 		return err
 	})
 	if err != nil {
@@ -512,25 +568,44 @@ func (s *SQLStore) Activate(ctx context.Context, walletID string, gen uint64, di
 			}
 			return fmt.Errorf("store: wallet %s generation %d with this digest: %w", walletID, gen, ErrNotPending)
 		}
-		res, err = tx.ExecContext(ctx,
-			`UPDATE server_shares SET state = 'active' WHERE wallet_id = $1 AND generation = $2 AND state = 'pending'`,
-			walletID, g)
+		var device string
+		var others int64
+		err = tx.QueryRowContext(ctx,
+			`UPDATE server_shares SET state = 'active' WHERE wallet_id = $1 AND generation = $2 AND state = 'pending'
+			 RETURNING device_id, retires_others`,
+			walletID, g).Scan(&device, &others)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("store: internal error: wallet %s pending generation %d has no pending share", walletID, gen)
+		}
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n != 1 {
-			return fmt.Errorf("store: internal error: wallet %s pending generation %d has no pending share", walletID, gen)
+		// The older generations of the share's device go, or of every
+		// device when the share retires the others (a recovery).
+		// Presignatures would also go by the foreign key's cascade;
+		// deleting them first says so without relying on it.
+		older := ` WHERE wallet_id = $1 AND generation < $2 AND generation IN (
+			SELECT generation FROM server_shares WHERE wallet_id = $1 AND device_id = $3)`
+		args := []any{walletID, g, device}
+		if others == 1 {
+			older, args = ` WHERE wallet_id = $1 AND generation < $2`, args[:2]
 		}
-		// Presignatures would also go by the foreign key's cascade; deleting
-		// them first says so without relying on it.
-		if _, err := tx.ExecContext(ctx,
-			`DELETE FROM presignatures WHERE wallet_id = $1 AND generation < $2`, walletID, g); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM presignatures`+older, args...); err != nil {
 			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM server_shares`+older, args...); err != nil {
+			return err
+		}
+		if others == 1 {
+			if _, err := tx.ExecContext(ctx,
+				`DELETE FROM devices WHERE wallet_id = $1 AND device_id <> $2`, walletID, device); err != nil {
+				return err
+			}
 		}
 		_, err = tx.ExecContext(ctx,
-			`DELETE FROM server_shares WHERE wallet_id = $1 AND generation < $2`, walletID, g)
+			`INSERT INTO devices (wallet_id, device_id, created_at, last_used_at) VALUES ($1, $2, $3, 0)
+			 ON CONFLICT (wallet_id, device_id) DO NOTHING`,
+			walletID, device, s.stamp())
 		return err
 	})
 	if err != nil {
@@ -591,22 +666,113 @@ func (s *SQLStore) Share(ctx context.Context, walletID string, gen uint64) (Shar
 	if err != nil {
 		return Share{}, err
 	}
-	var state string
-	var sealed, digest []byte
-	err = s.db.QueryRowContext(ctx,
-		`SELECT state, sealed, digest FROM server_shares WHERE wallet_id = $1 AND generation = $2`, walletID, g).
-		Scan(&state, &sealed, &digest)
+	sh, err := s.openShare(walletID, s.db.QueryRowContext(ctx,
+		`SELECT generation, state, sealed, digest, device_id FROM server_shares WHERE wallet_id = $1 AND generation = $2`, walletID, g))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Share{}, fmt.Errorf("store: share of wallet %s generation %d: %w", walletID, gen, ErrNotFound)
 	}
-	if err != nil {
+	return sh, err
+}
+
+// openShare scans a server_shares row (generation, state, sealed, digest,
+// device_id) and opens the share.
+func (s *SQLStore) openShare(walletID string, row *sql.Row) (Share, error) {
+	var g int64
+	var state, device string
+	var sealed, digest []byte
+	if err := row.Scan(&g, &state, &sealed, &digest, &device); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return Share{}, err
+		}
 		return Share{}, fmt.Errorf("store: read share: %w", err)
 	}
+	gen := uint64(g)
 	data, err := s.sealer.Open(shareBinding(walletID, gen), sealed)
 	if err != nil {
 		return Share{}, fmt.Errorf("store: open share of wallet %s generation %d: %w", walletID, gen, err)
 	}
-	return Share{WalletID: walletID, Generation: gen, State: ShareState(state), Data: data, Digest: digest}, nil
+	return Share{WalletID: walletID, Generation: gen, State: ShareState(state), Data: data, Digest: digest, Device: device}, nil
+}
+
+func (s *SQLStore) DeviceShare(ctx context.Context, walletID, deviceID string) (Share, error) {
+	sh, err := s.openShare(walletID, s.db.QueryRowContext(ctx,
+		`SELECT generation, state, sealed, digest, device_id FROM server_shares
+		 WHERE wallet_id = $1 AND device_id = $2 AND state = 'active'`, walletID, deviceID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Share{}, fmt.Errorf("store: device %q of wallet %s: %w", deviceID, walletID, ErrNotFound)
+	}
+	return sh, err
+}
+
+func (s *SQLStore) Devices(ctx context.Context, walletID string) ([]Device, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT d.device_id, d.created_at, d.last_used_at, s.generation, s.digest
+		 FROM devices d JOIN server_shares s
+		   ON s.wallet_id = d.wallet_id AND s.device_id = d.device_id AND s.state = 'active'
+		 WHERE d.wallet_id = $1 ORDER BY d.created_at, d.device_id`, walletID)
+	if err != nil {
+		return nil, fmt.Errorf("store: read devices: %w", err)
+	}
+	defer rows.Close()
+	var out []Device
+	for rows.Next() {
+		var d Device
+		var created, used, gen int64
+		if err := rows.Scan(&d.ID, &created, &used, &gen, &d.Digest); err != nil {
+			return nil, fmt.Errorf("store: read devices: %w", err)
+		}
+		d.CreatedAt, d.Generation = fromStamp(created), uint64(gen)
+		if used != 0 {
+			d.LastUsedAt = fromStamp(used)
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: read devices: %w", err)
+	}
+	return out, nil
+}
+
+func (s *SQLStore) RemoveDevice(ctx context.Context, walletID, deviceID string) error {
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM devices WHERE wallet_id = $1 AND device_id = $2`, walletID, deviceID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("store: device %q of wallet %s: %w", deviceID, walletID, ErrNotFound)
+		}
+		// A pending generation of the device goes with it.
+		if _, err := tx.ExecContext(ctx,
+			`UPDATE wallets SET pending_generation = NULL WHERE id = $1 AND active_generation IS NOT NULL AND pending_generation IN (
+				SELECT generation FROM server_shares WHERE wallet_id = $1 AND device_id = $2 AND state = 'pending')`,
+			walletID, deviceID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx,
+			`DELETE FROM presignatures WHERE wallet_id = $1 AND generation IN (
+				SELECT generation FROM server_shares WHERE wallet_id = $1 AND device_id = $2)`,
+			walletID, deviceID); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM server_shares WHERE wallet_id = $1 AND device_id = $2`, walletID, deviceID)
+		return err
+	})
+	if err != nil {
+		return wrap("remove device", err)
+	}
+	return nil
+}
+
+func (s *SQLStore) TouchDevice(ctx context.Context, walletID, deviceID string) error {
+	if _, err := s.db.ExecContext(ctx,
+		`UPDATE devices SET last_used_at = $3 WHERE wallet_id = $1 AND device_id = $2`,
+		walletID, deviceID, s.stamp()); err != nil {
+		return fmt.Errorf("store: touch device: %w", err)
+	}
+	return nil
 }
 
 func (s *SQLStore) PutPresignature(ctx context.Context, walletID string, gen uint64, id string, data []byte) error {

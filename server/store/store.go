@@ -75,8 +75,10 @@ type Wallet struct {
 	PublicKey []byte
 	// Address is the Ethereum address of X.
 	Address string
-	// ActiveGeneration is the generation the server signs with, or 0 while
-	// the wallet's creation has not committed.
+	// ActiveGeneration is the wallet's newest active generation, of any of
+	// its devices (each device signs with its own), or 0 while the
+	// wallet's creation has not committed. Generation numbers are the
+	// wallet's: a share change of any device makes ActiveGeneration+1.
 	ActiveGeneration uint64
 	// PendingGeneration is the generation waiting for the device's ACK, or 0.
 	PendingGeneration uint64
@@ -101,6 +103,35 @@ type Share struct {
 	// Digest identifies the pair the share belongs to (the digest of the
 	// pair's public data); it is what Activate matches.
 	Digest []byte
+	// Device is the id (hex) of the device holding the other half of the
+	// pair; empty for the device of a wallet from before devices.
+	Device string
+}
+
+// A NewShare is a server share on its way in, pending until Activate.
+type NewShare struct {
+	// Device is the id (32 hex digits) of the device the pair is for, or
+	// empty for the device of a wallet from before devices.
+	Device     string
+	Generation uint64
+	// Data is the encoded share; Digest the digest of its pair's public data.
+	Data, Digest []byte
+	// RetiresOthers makes its activation delete every other device's
+	// shares and presignatures, as a recovery does; otherwise only the
+	// older shares of its own device go.
+	RetiresOthers bool
+}
+
+// A Device is one device of a wallet: the holder of the other half of one
+// of the wallet's active pairs.
+type Device struct {
+	ID        string // 32 hex digits, or empty (see NewShare.Device)
+	CreatedAt time.Time
+	// LastUsedAt is when the device last signed; zero for never.
+	LastUsedAt time.Time
+	// Generation and Digest name the device's active pair.
+	Generation uint64
+	Digest     []byte
 }
 
 // Accounts holds organizations and clients and checks their API keys.
@@ -134,30 +165,46 @@ type Accounts interface {
 // Wallets holds wallets and the server's key shares, and moves shares from one
 // generation to the next in two phases (docs/ARCHITECTURE.md §3).
 type Wallets interface {
-	// CreateWallet records a new wallet with its first share as pending
-	// generation gen, digest being the digest of the pair's public data.
-	// The wallet counts as existing once Activate(w.ID, gen, digest)
-	// succeeds; DropPending(w.ID, gen) removes it entirely.
+	// CreateDeviceWallet records a new wallet with its first share, for
+	// sh.Device, as pending generation sh.Generation. The wallet counts as
+	// existing once Activate(w.ID, sh.Generation, sh.Digest) succeeds;
+	// DropPending(w.ID, sh.Generation) removes it entirely.
+	CreateDeviceWallet(ctx context.Context, w Wallet, sh NewShare) error
+	// CreateWallet is CreateDeviceWallet for the empty device id.
 	CreateWallet(ctx context.Context, w Wallet, gen uint64, share, digest []byte) error
 	Wallet(ctx context.Context, id string) (Wallet, error)
 	// WalletByClient returns the client's wallet, whether committed or not.
 	WalletByClient(ctx context.Context, clientID string) (Wallet, error)
 
-	// PutPending stores share as pending generation gen, which must be the
-	// active generation plus one, while no other generation is pending;
-	// digest is the digest of the new pair's public data.
+	// PutPendingShare stores sh as pending generation sh.Generation, which
+	// must be the wallet's active generation plus one, while no other
+	// generation is pending.
+	PutPendingShare(ctx context.Context, walletID string, sh NewShare) error
+	// PutPending is PutPendingShare for the empty device id.
 	PutPending(ctx context.Context, walletID string, gen uint64, share, digest []byte) error
 	// Activate makes pending generation gen active if its share is the one
 	// stored with digest and, in the same transaction, deletes the older
-	// generations' shares and presignatures. Of several concurrent calls
-	// exactly one succeeds; the others, and a call naming a share that is
-	// not the pending one, get ErrNotPending.
+	// shares and presignatures of the share's device (of every device if
+	// the share retires the others) and records the device. Of several
+	// concurrent calls exactly one succeeds; the others, and a call naming
+	// a share that is not the pending one, get ErrNotPending.
 	Activate(ctx context.Context, walletID string, gen uint64, digest []byte) error
 	// DropPending deletes pending generation gen. A wallet that never had an
 	// active generation is deleted with it.
 	DropPending(ctx context.Context, walletID string, gen uint64) error
 	// Share returns the server's share of generation gen, active or pending.
 	Share(ctx context.Context, walletID string, gen uint64) (Share, error)
+	// DeviceShare returns the active share of the device's pair, or
+	// ErrNotFound when the wallet has no such device (never had it, or it
+	// was removed or retired).
+	DeviceShare(ctx context.Context, walletID, deviceID string) (Share, error)
+	// Devices lists the wallet's devices, oldest first.
+	Devices(ctx context.Context, walletID string) ([]Device, error)
+	// RemoveDevice deletes the device, its shares and their presignatures
+	// in one transaction; ErrNotFound if the wallet has no such device.
+	RemoveDevice(ctx context.Context, walletID, deviceID string) error
+	// TouchDevice records that the device signed now.
+	TouchDevice(ctx context.Context, walletID, deviceID string) error
 
 	// LockWallet takes the wallet's share-change lock for holder, for at
 	// most lease; calling it again as the same holder renews the lease.
@@ -250,6 +297,8 @@ const (
 	AuditRefresh         = "refresh"
 	AuditEject           = "eject"
 	AuditEjectAuthorized = "eject_authorized"
+	AuditDeviceAdded     = "device_added"
+	AuditDeviceRemoved   = "device_removed"
 )
 
 // Audit is the append-only audit log: nothing in the store updates or

@@ -1,6 +1,6 @@
 // Package webhook delivers an organization's alert events (wallet created,
-// backed up, recovered, eject authorised, ejected, a client locked out
-// after repeated protocol aborts) to the URL it registered, from the
+// backed up, recovered, eject authorised, ejected, a device added or
+// removed, a client locked out after repeated protocol aborts) to the URL it registered, from the
 // durable outbox in the store: an event enqueued before a restart is
 // delivered after it.
 //
@@ -43,16 +43,20 @@ const (
 	EventEjectAuthorized = "wallet.eject_authorized"
 	EventWalletEjected   = "wallet.ejected"
 	EventClientLockedOut = "client.locked_out"
+	EventDeviceAdded     = "device.added"
+	EventDeviceRemoved   = "device.removed"
 )
 
 // An Event is the JSON body of a delivery. It never holds a secret.
 type Event struct {
-	Event          string    `json:"event"`
-	OrganizationID string    `json:"organizationId"`
-	ClientID       string    `json:"clientId"`
-	WalletID       string    `json:"walletId,omitempty"`
-	Generation     uint64    `json:"generation,omitempty"`
-	At             time.Time `json:"at"`
+	Event          string `json:"event"`
+	OrganizationID string `json:"organizationId"`
+	ClientID       string `json:"clientId"`
+	WalletID       string `json:"walletId,omitempty"`
+	Generation     uint64 `json:"generation,omitempty"`
+	// Device is the id (hex) of the device added or removed.
+	Device string    `json:"device,omitempty"`
+	At     time.Time `json:"at"`
 	// Until is when a locked-out client may try again.
 	Until *time.Time `json:"until,omitempty"`
 }
