@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -34,8 +35,12 @@ type wallet struct {
 	// What the server held before the operation ran.
 	before serverWallet
 	backup uint64 // generation of the confirmed password backup
-	// recovering is the store of the new device a recovery runs on.
+	// recovering is the store of the new device a recovery or an
+	// add-device runs on.
 	recovering *memStore
+	// other is a second device of the wallet, target its id.
+	other  *memStore
+	target string
 }
 
 var password = &bridge.BackupSecret{Method: bridge.MethodPassword, Password: "correct horse battery staple"}
@@ -290,7 +295,7 @@ var ops = []op{
 				}
 				w.agree(t, wl.key, fresh)
 				if err := signs(ctx(t), w.device(wl.key, old), sv.Address); !retired(err) {
-					t.Fatalf("after a recovery the old device's signature gives %v, want %s", err, wire.CodeStaleDevice)
+					t.Fatalf("after a recovery the old device's signature gives %v, want %s or %s", err, wire.CodeDeviceRemoved, wire.CodeStaleDevice)
 				}
 			case wl.before.Generation:
 				if err == nil {
@@ -299,7 +304,7 @@ var ops = []op{
 				// The new device holds no pair; what it may still hold
 				// pending, its next recovery drops.
 				if !holdsNone(errNew) {
-					t.Fatalf("the device of the failed recovery signs with %v, want %s", errNew, wire.CodeNoWallet)
+					t.Fatalf("the device of the failed recovery signs with %v, want %s or %s", errNew, wire.CodeNoWallet, wire.CodeDeviceRemoved)
 				}
 				w.agree(t, wl.key, old)
 				if fresh.has("share/active") {
@@ -321,10 +326,145 @@ var ops = []op{
 }
 
 // retired reports the error of a device whose pair the wallet retired.
-func retired(err error) bool { return bridge.Code(err) == wire.CodeStaleDevice }
+func retired(err error) bool {
+	c := bridge.Code(err)
+	return c == wire.CodeDeviceRemoved || c == wire.CodeStaleDevice
+}
 
 // holdsNone reports the error of a device that holds no pair of the wallet.
-func holdsNone(err error) bool { return bridge.Code(err) == wire.CodeNoWallet }
+func holdsNone(err error) bool {
+	c := bridge.Code(err)
+	return c == wire.CodeNoWallet || c == wire.CodeDeviceRemoved
+}
+
+// deviceID returns the id of the device on st.
+func (w *world) deviceID(t *testing.T, key string, st *memStore) string {
+	t.Helper()
+	info, err := w.device(key, st).State(ctx(t))
+	if err != nil || info == nil || info.Device == "" {
+		t.Fatalf("the device holds no id: %+v, %v", info, err)
+	}
+	return info.Device
+}
+
+// removeDevice has the device on st remove the device id, once no other
+// change of the wallet runs; it returns the session's error.
+func (w *world) removeDevice(t *testing.T, key string, st *memStore, id string) error {
+	d := w.device(key, st)
+	return retryBusy(func() error { return d.RemoveDevice(ctx(t), id) })
+}
+
+// addDevice adds a device on a new store from the password backup.
+func (w *world) addDevice(t *testing.T, key string) *memStore {
+	t.Helper()
+	st := &memStore{}
+	d := w.device(key, st)
+	if err := retryBusy(func() error { _, err := d.AddDevice(ctx(t), password); return err }); err != nil {
+		t.Fatalf("adding a device: %v", err)
+	}
+	return st
+}
+
+// deviceOps are the operations of a wallet with several devices.
+var deviceOps = []op{
+	{
+		// Adding a device from the password backup: a new pair for the
+		// new device, the first device's pair untouched. After a crash
+		// the first device signs, and the new one signs or holds no pair
+		// and a new add-device succeeds.
+		name:    "add-device",
+		prepare: prepareSigning(true),
+		run: func(ctx context.Context, w *world, wl *wallet) error {
+			_, err := w.device(wl.key, wl.fresh()).AddDevice(ctx, password)
+			return err
+		},
+		check: func(t *testing.T, w *world, wl *wallet, err error) {
+			first, added := wl.store, wl.recovering
+			// The new device goes first, as in a recovery.
+			d := w.device(wl.key, added)
+			errNew := signs(ctx(t), d, wl.before.Address)
+			w.agreeOf(t, wl.key, first, false)
+			switch {
+			case errNew == nil:
+			case holdsNone(errNew):
+				if err == nil {
+					t.Fatalf("add-device reported success, but the device signs with %v", errNew)
+				}
+				if added.has("share/active") {
+					t.Fatal("the device of the failed add-device holds an active share")
+				}
+				if err := retryBusy(func() error { _, err := d.AddDevice(ctx(t), password); return err }); err != nil {
+					t.Fatalf("a new add-device after the crash fails: %v", err)
+				}
+			default:
+				t.Fatalf("the added device signs with %v", errNew)
+			}
+			w.agreeOf(t, wl.key, added, false)
+			w.agreeOf(t, wl.key, first, false)
+			if sv := w.srv.wallet(wl.key); sv.PendingGeneration != 0 {
+				t.Fatalf("generation %d still pending", sv.PendingGeneration)
+			}
+			// The next point adds a device again: this one goes, within
+			// the wallet's cap of devices.
+			if err := w.removeDevice(t, wl.key, first, w.deviceID(t, wl.key, added)); err != nil {
+				t.Fatalf("removing the added device: %v", err)
+			}
+		},
+	},
+	{
+		// Removing a device, from another: after a crash the remaining
+		// device signs, and the removed one is either still a device of
+		// the wallet and signs, or gone and says DEVICE_REMOVED.
+		name: "remove-device",
+		prepare: func(t *testing.T, w *world, last *wallet) *wallet {
+			wl := prepareSigning(true)(t, w, last)
+			if wl.other == nil {
+				wl.other = w.addDevice(t, wl.key)
+			}
+			wl.target = w.deviceID(t, wl.key, wl.other)
+			return wl
+		},
+		run: func(ctx context.Context, w *world, wl *wallet) error {
+			return w.device(wl.key, wl.store).RemoveDevice(ctx, wl.target)
+		},
+		check: func(t *testing.T, w *world, wl *wallet, err error) {
+			// A removal of a device the wallet never had waits for the
+			// lock of the one the crash cut, if it still runs.
+			var none [16]byte
+			rand.Read(none[:])
+			if e := w.removeDevice(t, wl.key, wl.store, hex.EncodeToString(none[:])); bridge.Code(e) != wire.CodeInvalidArgument {
+				t.Fatalf("removing an unknown device: %v, want %s", e, wire.CodeInvalidArgument)
+			}
+			w.agreeOf(t, wl.key, wl.store, false)
+			errOther := signs(ctx(t), w.device(wl.key, wl.other), wl.before.Address)
+			list, lerr := w.device(wl.key, wl.store).ListDevices(ctx(t))
+			if lerr != nil {
+				t.Fatalf("listing the devices: %v", lerr)
+			}
+			listed := false
+			for _, x := range list {
+				listed = listed || x.ID == wl.target
+			}
+			switch {
+			case errOther == nil:
+				if err == nil {
+					t.Fatal("the removal reported success, but the device still signs")
+				}
+				if !listed {
+					t.Fatal("a device that signs is not listed")
+				}
+				w.agreeOf(t, wl.key, wl.other, false)
+			case bridge.Code(errOther) == wire.CodeDeviceRemoved:
+				if listed {
+					t.Fatal("a removed device is still listed")
+				}
+				wl.other = nil
+			default:
+				t.Fatalf("the device being removed signs with %v", errOther)
+			}
+		},
+	},
+}
 
 // fresh gives the recovering device of the next run an empty store.
 func (wl *wallet) fresh() *memStore {
@@ -370,14 +510,15 @@ type crashKind struct {
 var kinds = []crashKind{{"kill-duetd", true}, {"device-crash", false}}
 
 // TestCrash kills duetd (SIGKILL) or the device at every frame boundary of
-// each operation and asserts the operation's invariant after each crash.
+// each operation (create, backup, refresh, recovery, add-device,
+// remove-device) and asserts the operation's invariant after each crash.
 func TestCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills duetd at every frame of every share change")
 	}
 	// Each operation has its own duetd and database; they run side by
 	// side, so that one's restarts and lock leases overlap another's work.
-	for _, o := range ops {
+	for _, o := range append(ops, deviceOps...) {
 		t.Run(o.name, func(t *testing.T) {
 			t.Parallel()
 			runCrashPoints(t, o)
