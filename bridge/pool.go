@@ -204,13 +204,16 @@ func (d *Device) addPresignature(ctx context.Context, p *mpc.Presignature) error
 	return d.putPoolIndex(ctx, keep, p.Generation)
 }
 
-// IsSigningReady reports whether the device's active share has its aux info.
+// IsSigningReady reports whether the device's active share has its aux info
+// and was, at the last Welcome, of the device's pair on the server (not
+// stale, removed or retired).
 func (d *Device) IsSigningReady(ctx context.Context) (bool, error) {
 	active, _, err := d.loadShares(ctx)
-	if err != nil {
+	if err != nil || active == nil || active.Aux == nil {
 		return false, err
 	}
-	return active != nil && active.Aux != nil, nil
+	stale, err := d.Store.Get(ctx, keyStale)
+	return stale == nil && err == nil, err
 }
 
 // FinishAux runs aux-info for a wallet whose key generation committed

@@ -145,7 +145,7 @@ func (o *Oracle) Query(t *big.Int) Serve {
 			}
 			return f, err
 		}
-		w := &wire.Welcome{WalletID: o.WalletID, Nonce: nonce, Active: gen, Pair: o.Pair}
+		w := &wire.Welcome{WalletID: o.WalletID, Nonce: nonce, Active: gen, Pair: o.Pair, Latest: gen}
 		s.Welcome = w
 		if err := send(w.Frame()); err != nil {
 			return err

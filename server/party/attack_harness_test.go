@@ -213,6 +213,9 @@ type evilDevice struct {
 	url    string
 	apiKey string
 	share  *mpc.KeyShare
+	// device is the device's id, which Hello presents; a keygen without
+	// one presents a fresh one.
+	device []byte
 	// claim, when set, is the active generation Hello names instead of the
 	// share's.
 	claim uint64
@@ -226,7 +229,8 @@ func evilFromStore(t *testing.T, e *attackEnv, key string, st *memStore) *evilDe
 	if err := share.UnmarshalBinary(b); err != nil {
 		t.Fatalf("device share: %v", err)
 	}
-	return &evilDevice{t: t, url: e.wsURL, apiKey: key, share: share}
+	device, _ := st.Get(context.Background(), "device")
+	return &evilDevice{t: t, url: e.wsURL, apiKey: key, share: share, device: device}
 }
 
 // evilSession is one open session. It records every frame the server sent.
@@ -262,7 +266,11 @@ func (d *evilDevice) open(ctx context.Context, op string, hello wire.Hello) (*ev
 		ws.CloseNow()
 		return nil, err
 	}
-	hello.APIKey, hello.Op, hello.Nonce = d.apiKey, op, s.nonce
+	hello.APIKey, hello.Op, hello.Nonce, hello.Device = d.apiKey, op, s.nonce, d.device
+	if op == wire.OpKeygen && hello.Device == nil {
+		hello.Device = make([]byte, wire.DeviceIDSize)
+		rand.Read(hello.Device)
+	}
 	switch {
 	case d.claim != 0:
 		hello.Gens.Active = d.claim

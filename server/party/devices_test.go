@@ -112,6 +112,9 @@ func TestTwoDevicesOneWallet(t *testing.T) {
 	if st, err := a.State(ctx(t)); err != nil || st == nil || !st.Stale {
 		t.Fatalf("removed device state %+v, %v; want its share kept, stale", st, err)
 	}
+	if ready, err := a.IsSigningReady(ctx(t)); err != nil || ready {
+		t.Fatalf("removed device signing-ready: %v %v, want false", ready, err)
+	}
 	mustSign(t, b, info.Address, "b after removing a")
 	if ids, _ := deviceIDs(t, b); strings.Join(ids, " ") != idB {
 		t.Fatalf("devices after removing a: %v", ids)
@@ -125,6 +128,9 @@ func TestTwoDevicesOneWallet(t *testing.T) {
 	mustSign(t, b, info.Address, "b after a came back")
 	if st, err := a.State(ctx(t)); err != nil || st.Stale || st.Device != idA {
 		t.Fatalf("a's state after joining again: %+v %v", st, err)
+	}
+	if ready, err := a.IsSigningReady(ctx(t)); err != nil || !ready {
+		t.Fatalf("a signing-ready after joining again: %v %v, want true", ready, err)
 	}
 
 	// A recovery on a third device retires both.

@@ -99,7 +99,7 @@ func signHello(t *testing.T, e *env) *wire.Hello {
 	}
 	nonce := make([]byte, 32)
 	rand.Read(nonce)
-	return &wire.Hello{APIKey: e.client, Op: wire.OpSign, Nonce: nonce, Gens: wire.Generations{Active: w.ActiveGeneration}, Digest: make([]byte, 32)}
+	return &wire.Hello{APIKey: e.client, Op: wire.OpSign, Nonce: nonce, Gens: wire.Generations{Active: w.ActiveGeneration}, Digest: make([]byte, 32), Device: onlyDevice(t, e)}
 }
 
 // badFrame opens a signing session and answers the server's first protocol

@@ -25,7 +25,9 @@ func replicaURL(r *replica) string {
 func (c *replicas) keygenHello() *wire.Hello {
 	nonce := make([]byte, 32)
 	rand.Read(nonce)
-	return &wire.Hello{APIKey: c.client, Op: wire.OpKeygen, Nonce: nonce}
+	device := make([]byte, wire.DeviceIDSize)
+	rand.Read(device)
+	return &wire.Hello{APIKey: c.client, Op: wire.OpKeygen, Nonce: nonce, Device: device}
 }
 
 // openSession dials r, sends hello and returns the socket and the server's
