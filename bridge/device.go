@@ -335,6 +335,12 @@ func (d *Device) reconcile(ctx context.Context, s *session, active, pending *mpc
 			if err := d.activate(ctx, pending, marked); err != nil {
 				return err
 			}
+			// What the lost Commit would have stored with it: a device
+			// whose first share this is (a creation or a recovery) has
+			// no record of the wallet yet.
+			if err := d.put(ctx, keyWallet, encodeWallet(w.WalletID, pending), pending.Generation); err != nil {
+				return err
+			}
 			active, marked = pending, false
 		} else if err := d.Store.Delete(ctx, keyPending); err != nil {
 			return err

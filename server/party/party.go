@@ -229,6 +229,25 @@ func (s *session) lockWallet(ctx context.Context, walletID string) error {
 	return nil
 }
 
+// awaitLock takes a lock for a device that may be reconnecting after a
+// dropped socket (with a pending share, or to create its wallet again): the
+// session it left may not have seen the drop yet, so a held lock is tried
+// again for a moment before the device is told BUSY.
+func (s *session) awaitLock(ctx context.Context, walletID string) error {
+	for try := 0; ; try++ {
+		err := s.lockWallet(ctx, walletID)
+		var we *wire.Error
+		if err == nil || !errors.As(err, &we) || we.Code != wire.CodeBusy || try == 20 {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // heldShare loads the wallet and the server's active share, for a session
 // of a device that holds the active generation. It returns a nil share when
 // the session ends here: with err, or with nil when the device holds
@@ -368,7 +387,8 @@ func (s *session) serve(ctx context.Context) error {
 // the wallet's change lock first and drops a pending generation, which only
 // an interrupted share change can have left while nobody holds the lock;
 // without it, a pending generation is left to the share change that may
-// still be running.
+// still be running, unless the device holds a pending share: then the
+// session takes the lock for its Welcome alone.
 //
 // A device the wallet has no pair of (removed, retired by a recovery, or
 // never added) gets DEVICE_REMOVED, except in the sessions that need no
@@ -390,17 +410,34 @@ func (s *session) loadWallet(ctx context.Context, lock bool) error {
 			return err
 		}
 	}
+	// A device that holds a pending share activates or drops it by our
+	// Welcome. The share change that made it may still be running and
+	// commit it (its device dropped the socket after its Ack and came
+	// back, faster than the change stored or activated its generation): a
+	// Welcome naming the older pair would make the device drop the share
+	// about to become active. Such a session takes the lock as a share
+	// change does, so that its Welcome names the outcome (BUSY while the
+	// change runs), and gives it back once the Welcome is out.
+	brief := !lock && s.hello.Gens.Pending != 0
 	if lock {
 		if err := s.lockWallet(ctx, w.ID); err != nil {
 			return err
 		}
+	}
+	if brief {
+		if err := s.awaitLock(ctx, w.ID); err != nil {
+			return err
+		}
+		defer s.release()
+	}
+	if lock || brief {
 		// Read again under the lock: a change that held it may have
 		// committed since.
 		if w, err = s.h.Store.Wallet(ctx, w.ID); err != nil {
 			return fail(wire.CodeServerError, "loading the wallet failed")
 		}
 	}
-	if lock && w.PendingGeneration != 0 {
+	if (lock || brief) && w.PendingGeneration != 0 {
 		// The device acknowledged nothing we activated: whatever it holds
 		// as pending, it drops when it sees our active generation.
 		if err := s.h.Store.DropPending(ctx, w.ID, w.PendingGeneration); err != nil && !errors.Is(err, store.ErrNotPending) {
@@ -528,13 +565,32 @@ func (s *session) keygen(ctx context.Context) error {
 	if err := s.needDeviceID(); err != nil {
 		return err
 	}
+	// One creation per client at a time, across replicas, under a lock of
+	// the client's (the wallet has no id yet): a creation whose device
+	// dropped the socket after its Ack may still commit, and the device's
+	// next creation must not make it drop that share before it does.
+	if err := s.awaitLock(ctx, "client/"+s.client.ID); err != nil {
+		return err
+	}
 	existing, err := s.h.Store.WalletByClient(ctx, s.client.ID)
 	switch {
 	case err == nil && existing.ActiveGeneration != 0:
 		return fail(wire.CodeWalletExists, "this client already has a wallet")
 	case err == nil:
 		// An earlier creation never committed: start over.
-		if err := s.h.Store.DropPending(ctx, existing.ID, existing.PendingGeneration); err != nil && !errors.Is(err, store.ErrNotPending) && !errors.Is(err, store.ErrNotFound) {
+		err := s.h.Store.DropPending(ctx, existing.ID, existing.PendingGeneration)
+		if errors.Is(err, store.ErrNotPending) {
+			// Its session committed it since we looked (one that
+			// outlived its lock's lease): the device may hold the
+			// wallet's share as pending, which our Welcome would drop.
+			w, lerr := s.h.Store.WalletByClient(ctx, s.client.ID)
+			if lerr != nil && !errors.Is(lerr, store.ErrNotFound) {
+				return fail(wire.CodeServerError, "loading the wallet failed")
+			}
+			if lerr == nil && w.ActiveGeneration != 0 {
+				return fail(wire.CodeWalletExists, "this client already has a wallet")
+			}
+		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return fail(wire.CodeServerError, "dropping an unfinished wallet failed")
 		}
 	case !errors.Is(err, store.ErrNotFound):

@@ -110,6 +110,7 @@ func TestServeRefusesBadHardeningFlags(t *testing.T) {
 		{"--read-timeout", "2s", "--write-timeout", "1s"},
 		{"--read-timeout", "0s"},
 		{"--idle-timeout", "-1s"},
+		{"--lock-lease", "0s"},
 		{"--frame-ancestors", "'none' https://a.example"},
 		{"--frame-ancestors", "https://a.example; script-src *"},
 	} {

@@ -389,6 +389,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	sl.register(flags)
 	primePool := flags.Int("prime-pool", 4, "safe-prime pairs kept ready for new Paillier keys")
 	primeWorkers := flags.Int("prime-workers", runtime.NumCPU(), "goroutines searching for safe primes in parallel (default: the number of CPUs)")
+	lockLease := flags.Duration("lock-lease", 2*time.Minute, "how long a wallet's change lock and a session's slot outlive a process that died holding them (live sessions renew them every third of it)")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -404,6 +405,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 	if *primePool <= 0 || *primeWorkers <= 0 {
 		return errors.New("--prime-pool and --prime-workers must be at least 1")
+	}
+	if *lockLease <= 0 {
+		return fmt.Errorf("--lock-lease %v: want a positive duration", *lockLease)
 	}
 	for _, d := range []struct {
 		name string
@@ -509,6 +513,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		Metrics:              reg.Sessions,
 		Sockets:              sl.sockets,
 		MaxSessionsPerClient: sl.clientSessions,
+		LockLease:            *lockLease,
 	})
 	var metricsLn net.Listener
 	if *metricsAddr == "" {
