@@ -20,6 +20,7 @@ import (
 type guard struct {
 	File      string // slash-separated, relative to the root
 	Line      int
+	Reach     int // the line whose coverage shows the condition was evaluated
 	Func      string
 	Check     string // the check's name, where the abort names one
 	Redundant string // the text of a "Redundant:" comment, if any
@@ -184,7 +185,7 @@ func (v *visitor) walk(ft *ast.FuncType, body *ast.BlockStmt) {
 			return false
 		case *ast.IfStmt:
 			if check, ok := v.isGuardBody(ft, x.Body.List); ok {
-				v.add(x.Pos(), check, []ast.Expr{x.Cond})
+				v.add(x.Pos(), x.Pos(), check, []ast.Expr{x.Cond})
 			}
 		case *ast.SwitchStmt:
 			if x.Tag != nil {
@@ -196,7 +197,9 @@ func (v *visitor) walk(ft *ast.FuncType, body *ast.BlockStmt) {
 					continue
 				}
 				if check, ok := v.isGuardBody(ft, cc.Body); ok {
-					v.add(cc.Pos(), check, cc.List)
+					// A case's expressions belong to no coverage block
+					// of their own: the switch's line shows they ran.
+					v.add(cc.Pos(), x.Pos(), check, cc.List)
 				}
 			}
 		}
@@ -413,10 +416,11 @@ func (v *visitor) span(n ast.Node) (int, int) {
 }
 
 // add records a guard whose condition is the disjunction of conds (one
-// expression for an if, the list of a case clause) and its mutants.
-func (v *visitor) add(pos token.Pos, check string, conds []ast.Expr) {
+// expression for an if, the list of a case clause) and its mutants; reach
+// is the statement whose line a test must run to evaluate the condition.
+func (v *visitor) add(pos, reach token.Pos, check string, conds []ast.Expr) {
 	line := v.fset.Position(pos).Line
-	g := guard{File: v.rel, Line: line, Func: v.fn, Check: check, Redundant: v.redundant[line]}
+	g := guard{File: v.rel, Line: line, Reach: v.fset.Position(reach).Line, Func: v.fn, Check: check, Redundant: v.redundant[line]}
 	v.guards = append(v.guards, g)
 	if g.Redundant != "" {
 		return

@@ -22,6 +22,14 @@
 // holds a comment beginning "Redundant:" that says which other check covers
 // the same input; such guards are listed on their own.
 //
+// Before the mutants, each top-level test of a package runs on its own with
+// coverage (this is also the check that the tests pass unchanged). A
+// mutant changes only its guard's condition, so a test that never reaches
+// that condition cannot notice it: each mutant runs only the tests that
+// reach its guard's line, with -failfast, and a guard that no test reaches
+// is reported as surviving without running anything. Where coverage cannot
+// be had, the mutant runs the package's whole suite (as with -cover=false).
+//
 // Mutants are compiled through go test -overlay, so the work tree is never
 // written and mutants can run in parallel. A mutant is killed when the
 // package's tests fail, survives when they pass, and is invalid when it does
@@ -30,7 +38,7 @@
 //
 // Usage, from the repository root:
 //
-//	go run ./tools/mutation [-j N] [-pkgs REGEXP] [-list] [-out FILE] [-targets LIST]
+//	go run ./tools/mutation [-j N] [-pkgs REGEXP] [-list] [-out FILE] [-targets LIST] [-first REGEXP] [-cover=false]
 package main
 
 import (
@@ -82,6 +90,7 @@ type options struct {
 	out     string
 	gocmd   string
 	first   *regexp.Regexp
+	cover   bool
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
@@ -97,6 +106,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "go test -timeout for one mutant")
 	fs.StringVar(&o.out, "out", "", "also write the report to this `file`")
 	fs.StringVar(&o.gocmd, "go", "go", "the go command")
+	fs.BoolVar(&o.cover, "cover", true, "record which tests reach each line, one test at a time, and run for each mutant only the tests that reach its guard (same verdicts, sooner; a guard no test reaches survives unrun)")
 	var first string
 	fs.StringVar(&first, "first", "", "run the tests matching this `regexp` first and the whole suite only for a mutant they miss (same verdicts, sooner)")
 	if err := fs.Parse(args); err != nil {
