@@ -148,6 +148,9 @@ func collectCoverage(ctx context.Context, o options, tmp, pkg string) (*coverage
 	}
 	c := &coverage{}
 	for _, name := range strings.Fields(string(listed)) {
+		if o.run != nil && !o.run.MatchString(name) {
+			continue
+		}
 		if strings.HasPrefix(name, "Test") || strings.HasPrefix(name, "Fuzz") || strings.HasPrefix(name, "Example") {
 			c.tests = append(c.tests, name)
 		}

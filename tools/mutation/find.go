@@ -144,15 +144,19 @@ func packageConsts(dir string) map[string]bool {
 	return consts
 }
 
+// redundantBound begins a comment that documents only the bound of a guard
+// as redundant: its bound-widening mutants are not made, its others are.
+const redundantBound = "Redundant bound:"
+
 // redundantLines maps the line of each comment that begins with
-// "Redundant:", and the line after the comment group holding it, to the
-// comment's text.
+// "Redundant:" or "Redundant bound:", and the line after the comment group
+// holding it, to the comment's text.
 func redundantLines(fset *token.FileSet, f *ast.File) map[int]string {
 	m := map[int]string{}
 	for _, g := range f.Comments {
 		for _, c := range g.List {
 			text := strings.TrimSpace(strings.TrimPrefix(strings.TrimPrefix(c.Text, "//"), "/*"))
-			if !strings.HasPrefix(text, "Redundant:") {
+			if !strings.HasPrefix(text, "Redundant:") && !strings.HasPrefix(text, redundantBound) {
 				continue
 			}
 			text = strings.TrimSpace(strings.TrimSuffix(text, "*/"))
@@ -422,7 +426,8 @@ func (v *visitor) add(pos, reach token.Pos, check string, conds []ast.Expr) {
 	line := v.fset.Position(pos).Line
 	g := guard{File: v.rel, Line: line, Reach: v.fset.Position(reach).Line, Func: v.fn, Check: check, Redundant: v.redundant[line]}
 	v.guards = append(v.guards, g)
-	if g.Redundant != "" {
+	boundOnly := strings.HasPrefix(g.Redundant, redundantBound)
+	if g.Redundant != "" && !boundOnly {
 		return
 	}
 	var terms []ast.Expr
@@ -456,6 +461,9 @@ func (v *visitor) add(pos, reach token.Pos, check string, conds []ast.Expr) {
 			v.mutants = append(v.mutants, mutant{guard: g, Desc: "drop " + short(v.text(t)) + suffix(check),
 				Start: s, End: e, Repl: "false && (" + v.text(t) + ")"})
 		}
+	}
+	if boundOnly {
+		return
 	}
 	for _, c := range conds {
 		v.bounds(g, check, c)

@@ -20,7 +20,9 @@
 //
 // A guard is not mutated when its line, or the comment directly above it,
 // holds a comment beginning "Redundant:" that says which other check covers
-// the same input; such guards are listed on their own.
+// the same input; such guards are listed on their own. A comment beginning
+// "Redundant bound:" instead leaves out only the guard's widened bounds (a
+// decoder that already caps the size, say) and keeps its other mutants.
 //
 // Before the mutants, each top-level test of a package runs on its own with
 // coverage (this is also the check that the tests pass unchanged). A
@@ -38,7 +40,7 @@
 //
 // Usage, from the repository root:
 //
-//	go run ./tools/mutation [-j N] [-pkgs REGEXP] [-list] [-out FILE] [-targets LIST] [-first REGEXP] [-cover=false]
+//	go run ./tools/mutation [-j N] [-pkgs REGEXP] [-list] [-out FILE] [-targets LIST] [-first REGEXP] [-run REGEXP] [-cover=false]
 package main
 
 import (
@@ -91,6 +93,7 @@ type options struct {
 	gocmd   string
 	first   *regexp.Regexp
 	cover   bool
+	run     *regexp.Regexp
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
@@ -107,7 +110,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.out, "out", "", "also write the report to this `file`")
 	fs.StringVar(&o.gocmd, "go", "go", "the go command")
 	fs.BoolVar(&o.cover, "cover", true, "record which tests reach each line, one test at a time, and run for each mutant only the tests that reach its guard (same verdicts, sooner; a guard no test reaches survives unrun)")
-	var first string
+	var first, runTests string
+	fs.StringVar(&runTests, "run", "", "run only the top-level tests matching this `regexp`, for the baseline and every mutant: a mutant that survives has escaped these tests only")
 	fs.StringVar(&first, "first", "", "run the tests matching this `regexp` first and the whole suite only for a mutant they miss (same verdicts, sooner)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -129,6 +133,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("-first: %w", err)
 		}
 		o.first = re
+	}
+	if runTests != "" {
+		re, err := regexp.Compile(runTests)
+		if err != nil {
+			return fmt.Errorf("-run: %w", err)
+		}
+		o.run = re
 	}
 	if pkgs != "" {
 		re, err := regexp.Compile(pkgs)

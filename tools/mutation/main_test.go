@@ -30,11 +30,13 @@ var wantMutants = []struct{ line, outcome string }{
 	{"guards.go:89 — check: v < 0 widened by 1", "k"},
 	{"guards.go:113 — Unreached: drop condition: v > 9", "u"},
 	{"guards.go:113 — Unreached: v > 9 widened by 1", "u"},
+	{"guards.go:121 — Sized: drop condition: len(b) != 4", "u"},
 }
 
 var wantRedundant = []string{
 	"guards.go:36 — Parse: Redundant: the length check above rejects empty input.",
 	"guards.go:69 — Flag: Redundant: a test fixture, documented on its own line.",
+	"guards.go:121 — Sized: Redundant bound: a test fixture; its decoder caps b at 4 bytes.",
 }
 
 func lines(s string) []string {
@@ -57,10 +59,10 @@ func TestListFindsExactlyTheGuards(t *testing.T) {
 		want = append(want, m.line)
 	}
 	for _, r := range wantRedundant {
-		file, rest, _ := strings.Cut(r, ": Redundant:")
-		want = append(want, file+": documented redundant: Redundant:"+rest)
+		file, rest, _ := strings.Cut(r, ": Redundant")
+		want = append(want, file+": documented redundant: Redundant"+rest)
 	}
-	want = append(want, "9 guards, 2 documented redundant, 14 mutants")
+	want = append(want, "10 guards, 3 documented redundant, 15 mutants")
 	if got := lines(out.String()); !slices.Equal(got, want) {
 		t.Errorf("mutants:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
@@ -140,7 +142,7 @@ func testRunReportsSurvivors(t *testing.T, extra []string) {
 		t.Errorf("redundant:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(wantRedundant, "\n"))
 	}
 	score := section("Score (killed/total)")
-	want := []string{". 8/13 (1 invalid)", "total 8/13 (1 invalid)"}
+	want := []string{". 8/14 (1 invalid)", "total 8/14 (1 invalid)"}
 	for i := range score {
 		score[i] = strings.Join(strings.Fields(score[i]), " ")
 	}
@@ -283,5 +285,31 @@ func TestReportInterrupted(t *testing.T) {
 	}
 	if strings.Contains(got, "drop three") {
 		t.Errorf("a mutant not run is listed:\n%s", got)
+	}
+}
+
+// With -run, only the matching tests count: the baseline and the coverage
+// know no other, so the guard only TestCheck reaches is reported unreached.
+func TestRunOnlySomeTests(t *testing.T) {
+	var stdout, stderr strings.Builder
+	args := []string{"-root", fixture, "-targets", "guards.go:Handle+check", "-timeout", "1m", "-run", "^TestHandle$"}
+	if err := run(args, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	report := stdout.String()
+	for _, want := range []string{
+		"Surviving mutants (no test noticed): 2\n",
+		"guards.go:89 — check: drop condition: v < 0 (no test reaches it)\n",
+		"guards.go:89 — check: v < 0 widened by 1 (no test reaches it)\n",
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("report lacks %q:\n%s", want, report)
+		}
+	}
+	if !strings.Contains(stderr.String(), "coverage of 1 tests") {
+		t.Errorf("coverage of other tests than TestHandle:\n%s", stderr.String())
+	}
+	if err := run([]string{"-run", "("}, io.Discard, io.Discard); err == nil {
+		t.Error("-run ( accepted")
 	}
 }

@@ -362,13 +362,16 @@ func parallel(ctx context.Context, jobs, n int, f func(int)) {
 	wg.Wait()
 }
 
-// goTest runs the tests of pkg (those matching run, if not empty), with the
-// overlay file if not empty. It
+// goTest runs the tests of pkg (those matching run if not empty, else those
+// matching -run), with the overlay file if not empty. It
 // reports whether they passed; err is for a go command that could not run.
 func goTest(ctx context.Context, o options, overlay, pkg, run string) (bool, []byte, error) {
 	args := []string{"test", "-count=1", "-failfast", "-vet=off", "-timeout", o.timeout.String()}
 	if overlay != "" {
 		args = append(args, "-overlay="+overlay)
+	}
+	if run == "" && o.run != nil {
+		run = o.run.String()
 	}
 	if run != "" {
 		args = append(args, "-run", run)

@@ -115,3 +115,11 @@ func Unreached(v int) error {
 	}
 	return nil
 }
+
+// Sized checks an exact size that a decoder has capped already.
+func Sized(b []byte) error {
+	if len(b) != 4 { // Redundant bound: a test fixture; its decoder caps b at 4 bytes.
+		return ErrShort
+	}
+	return nil
+}
