@@ -414,6 +414,10 @@ func (s *session) activeShare(ctx context.Context) (*mpc.KeyShare, error) {
 	sh := s.active
 	if sh == nil || sh.Generation != s.wallet.ActiveGeneration {
 		loaded, err := s.h.Store.Share(ctx, s.walletID, s.wallet.ActiveGeneration)
+		// Redundant: every caller runs after loadWallet, which puts the
+		// active generation's share in s.active (a failed load there is
+		// "loading the server share failed" too), so this load never runs;
+		// kept so that activeShare stands on its own.
 		if err != nil {
 			return nil, fail(wire.CodeServerError, "loading the server share failed")
 		}
@@ -531,6 +535,8 @@ func (s *session) keygen(ctx context.Context) error {
 }
 
 func (s *session) sign(ctx context.Context) error {
+	// Redundant bound: wire.ParseHello reads the digest with VarBytes(32),
+	// so no longer digest gets here; the check refuses the shorter ones.
 	if len(s.hello.Digest) != 32 {
 		return fail(wire.CodeInvalidArgument, "sign needs a 32-byte digest")
 	}

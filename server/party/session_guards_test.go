@@ -1,0 +1,108 @@
+package party_test
+
+import (
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/coder/websocket"
+
+	"github.com/duetwallet/duet/bridge"
+	"github.com/duetwallet/duet/server/custodian"
+	"github.com/duetwallet/duet/wire"
+)
+
+// More of the session's guards, each made to fail on its own: the bound
+// just past the presignature id's, the digest half of the Ack check,
+// aux-info before a backup, and the code a frame that does not decode gets.
+
+func TestSessionGuardBounds(t *testing.T) {
+	e := newEnv(t)
+	dev := e.newDevice(e.srv.URL)
+	info, err := dev.Keygen(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	active := wire.Generations{Active: info.Generation}
+
+	// Before aux-info, a backup is refused after Welcome as a signature
+	// is: the backup's refresh needs the share's aux-info.
+	h := hello(t, e, wire.OpBackup, active)
+	h.Method = custodian.MethodPassword
+	c := rawSession(t, e, h)
+	if f := nextFrame(t, c); f.Type != wire.TypeWelcome {
+		t.Fatalf("first frame %v, want welcome", f.Type)
+	}
+	wantErrorFrame(t, "backup before aux-info", nextFrame(t, c), wire.CodeNotSigningReady, "aux-info of this wallet has not run yet")
+
+	if info, err = dev.FinishAux(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	active = wire.Generations{Active: info.Generation}
+	before := walletState(t, e)
+
+	// One byte past the digest's size never reaches the session's own
+	// check: the Hello's decoder refuses it (which is why that check's
+	// bound is documented as redundant).
+	h = hello(t, e, wire.OpSign, active)
+	h.Digest = make([]byte, 33)
+	wantErrorFrame(t, "33-byte digest", nextFrame(t, rawSession(t, e, h)), wire.CodeBadFrame, "value too large")
+
+	// A one-byte presignature id names a pooled presignature like any
+	// other: there is none, and no fresh presigning starts.
+	h = hello(t, e, wire.OpSign, active)
+	h.Digest = make([]byte, 32)
+	h.Presignature = []byte{1}
+	got := readUntilError(t, rawSession(t, e, h))
+	if got == nil || got.Code != wire.CodeNoPresignature || !strings.Contains(got.Message, "no pooled presignature 01 of generation") {
+		t.Fatalf("one-byte presignature id: %v, want %s", got, wire.CodeNoPresignature)
+	}
+
+	// A Hello that does not decode is a bad frame.
+	conn, _, err := websocket.Dial(ctx(t), wsURL(e), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.CloseNow() })
+	if err := conn.Write(ctx(t), websocket.MessageBinary, []byte{wire.Version, byte(wire.TypeHello), 1, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	wantErrorFrame(t, "truncated Hello", nextFrame(t, conn), wire.CodeBadFrame, "")
+
+	if w := walletState(t, e); w.ActiveGeneration != before.ActiveGeneration || w.PendingGeneration != 0 {
+		t.Fatalf("refused sessions changed the wallet: %+v, before %+v", w, before)
+	}
+	mustSign(t, dev, info.Address, "after the refused sessions")
+}
+
+// The device's Ack names the pair it stored by its digest; an Ack of the
+// right generation with another digest is refused and nothing commits.
+func TestAckOfAnotherPair(t *testing.T) {
+	e := newEnv(t)
+	dev := e.newDevice(e.srv.URL)
+	info, err := keygenReady(ctx(t), dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httptest.NewServer(&tamperProxy{target: wsURL(e), tamper: func(b []byte) []byte {
+		f, err := wire.ParseFrame(b)
+		if err != nil || f.Type != wire.TypeAck {
+			return b
+		}
+		ack, err := wire.ParseAck(f)
+		if err != nil || len(ack.Digest) == 0 {
+			return b
+		}
+		ack.Digest[0] ^= 1
+		return ack.Frame().Marshal()
+	}})
+	t.Cleanup(proxy.Close)
+	_, err = withURL(dev, proxy.URL).Refresh(ctx(t))
+	if bridge.Code(err) != wire.CodeProtocolAbort || !strings.Contains(err.Error(), "device acknowledged another generation or pair") {
+		t.Fatalf("refresh with an Ack of another pair: %v, want %s", err, wire.CodeProtocolAbort)
+	}
+	if w := walletState(t, e); w.ActiveGeneration != info.Generation {
+		t.Fatalf("an Ack of another pair committed: %+v", w)
+	}
+	mustSign(t, dev, info.Address, "after an Ack of another pair")
+}
