@@ -35,6 +35,11 @@ type mutant struct {
 	Repl       string
 }
 
+// String is the mutant's line in -list: file:line — Func: change.
+func (m mutant) String() string {
+	return fmt.Sprintf("%s:%d — %s: %s", m.File, m.Line, m.Func, m.Desc)
+}
+
 // fileGuards parses the file at root/rel and returns its guards and their
 // mutants. funcs, when not empty, keeps only the guards inside the top-level
 // functions or methods of those names.

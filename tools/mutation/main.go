@@ -40,7 +40,7 @@
 //
 // Usage, from the repository root:
 //
-//	go run ./tools/mutation [-j N] [-pkgs REGEXP] [-list] [-out FILE] [-targets LIST] [-first REGEXP] [-run REGEXP] [-cover=false]
+//	go run ./tools/mutation [-j N] [-pkgs REGEXP] [-list] [-out FILE] [-targets LIST] [-first REGEXP] [-run REGEXP] [-only REGEXP] [-cover=false]
 package main
 
 import (
@@ -52,6 +52,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -94,6 +95,7 @@ type options struct {
 	first   *regexp.Regexp
 	cover   bool
 	run     *regexp.Regexp
+	only    *regexp.Regexp
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
@@ -110,7 +112,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.out, "out", "", "also write the report to this `file`")
 	fs.StringVar(&o.gocmd, "go", "go", "the go command")
 	fs.BoolVar(&o.cover, "cover", true, "record which tests reach each line, one test at a time, and run for each mutant only the tests that reach its guard (same verdicts, sooner; a guard no test reaches survives unrun)")
-	var first, runTests string
+	var first, runTests, only string
+	fs.StringVar(&only, "only", "", "test only the mutants whose line (as -list prints it: file:line — Func: change) matches this `regexp`")
 	fs.StringVar(&runTests, "run", "", "run only the top-level tests matching this `regexp`, for the baseline and every mutant: a mutant that survives has escaped these tests only")
 	fs.StringVar(&first, "first", "", "run the tests matching this `regexp` first and the whole suite only for a mutant they miss (same verdicts, sooner)")
 	if err := fs.Parse(args); err != nil {
@@ -133,6 +136,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("-first: %w", err)
 		}
 		o.first = re
+	}
+	if only != "" {
+		re, err := regexp.Compile(only)
+		if err != nil {
+			return fmt.Errorf("-only: %w", err)
+		}
+		o.only = re
 	}
 	if runTests != "" {
 		re, err := regexp.Compile(runTests)
@@ -157,6 +167,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	guards, mutants, err := collect(o.root, o.targets, o.pkgs)
 	if err != nil {
 		return err
+	}
+	if o.only != nil {
+		mutants = slices.DeleteFunc(mutants, func(m mutant) bool { return !o.only.MatchString(m.String()) })
 	}
 	if o.list {
 		return list(stdout, guards, mutants)
@@ -184,7 +197,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 
 func list(w io.Writer, guards []guard, mutants []mutant) error {
 	for _, m := range mutants {
-		fmt.Fprintf(w, "%s:%d — %s: %s\n", m.File, m.Line, m.Func, m.Desc)
+		fmt.Fprintln(w, m)
 	}
 	n := 0
 	for _, g := range guards {

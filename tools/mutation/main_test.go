@@ -243,12 +243,25 @@ func TestTargetFunctionsAndFilter(t *testing.T) {
 	if got := lines(out.String()); !slices.Equal(got, []string{"0 guards, 0 documented redundant, 0 mutants"}) {
 		t.Errorf("-pkgs matching nothing: %q", got)
 	}
+	out.Reset()
+	if err := run([]string{"-root", fixture, "-targets", ".", "-only", `:32 — .*drop b\[|widened 1 bit`, "-list"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"guards.go:32 — Parse: drop b[0] == 0",
+		"guards.go:32 — Parse: drop b[1] == 0",
+		`guards.go:41 — Parse: n > MaxBits widened 1 bit (check "bits")`,
+	}
+	if got := lines(out.String()); len(got) != 7 || !slices.Equal(got[:3], want) || got[6] != "10 guards, 3 documented redundant, 3 mutants" {
+		t.Errorf("-only: %q, want %q", got, want)
+	}
 }
 
 func TestBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"-j", "0"},
 		{"-pkgs", "("},
+		{"-only", "("},
 		{"-root", fixture, "-targets", "nosuch.go"},
 		{"-root", fixture, "-targets", "nosuchdir"},
 		{"-root", fixture, "-targets", ".:Func"},
