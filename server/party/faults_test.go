@@ -39,6 +39,7 @@ var errBroken = errors.New("store: the disk is on fire")
 type faults struct {
 	mu    sync.Mutex
 	calls map[string]error // store method → the error it returns
+	once  map[string]bool  // store methods that fail on their next call only
 	// wallet, when set, rewrites what WalletByClient returns.
 	wallet func(store.Wallet, error) (store.Wallet, error)
 	// share, when set, rewrites every share the store loads.
@@ -53,7 +54,18 @@ type faults struct {
 func (f *faults) reset() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls, f.wallet, f.share, f.noCustodian, f.routes = nil, nil, nil, false, nil
+	f.calls, f.once, f.wallet, f.share, f.noCustodian, f.routes = nil, nil, nil, nil, false, nil
+}
+
+// failOnce makes the next call of method fail, and the ones after it not.
+func (f *faults) failOnce(method string, err error) {
+	f.fail(method, err)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.once == nil {
+		f.once = map[string]bool{}
+	}
+	f.once[method] = true
 }
 
 func (f *faults) fail(method string, err error) {
@@ -77,7 +89,12 @@ func (f *faults) route(pattern string, h func(w http.ResponseWriter, r *http.Req
 func (f *faults) err(method string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.calls[method]
+	err := f.calls[method]
+	if f.once[method] {
+		delete(f.calls, method)
+		delete(f.once, method)
+	}
+	return err
 }
 
 // custodian serves the custodian API through the faults' routes.
@@ -306,6 +323,9 @@ func TestSessionStoreFaults(t *testing.T) {
 		return err
 	}
 
+	// Each store call fails once only: a session that went on past the
+	// failure would find what it needs on a second try, which it must not
+	// make.
 	for _, tc := range []struct {
 		what, method string
 		err          error
@@ -322,7 +342,7 @@ func TestSessionStoreFaults(t *testing.T) {
 		{"loading the share", "Share", errBroken, sign, "SERVER_ERROR", "loading the server share failed"},
 		{"storing the pending generation", "PutPending", errBroken, refresh, "SERVER_ERROR", "storing the pending generation failed"},
 	} {
-		f.fail(tc.method, tc.err)
+		f.failOnce(tc.method, tc.err)
 		err := tc.op()
 		f.reset()
 		wantRefused(t, tc.what, err, tc.code, tc.msg)
