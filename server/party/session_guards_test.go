@@ -1,6 +1,7 @@
 package party_test
 
 import (
+	"crypto/rand"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -8,7 +9,9 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/duetwallet/duet/bridge"
+	"github.com/duetwallet/duet/server/apikey"
 	"github.com/duetwallet/duet/server/custodian"
+	"github.com/duetwallet/duet/server/store"
 	"github.com/duetwallet/duet/wire"
 )
 
@@ -105,4 +108,35 @@ func TestAckOfAnotherPair(t *testing.T) {
 		t.Fatalf("an Ack of another pair committed: %+v", w)
 	}
 	mustSign(t, dev, info.Address, "after an Ack of another pair")
+}
+
+// A client with no wallet, and one whose wallet's creation never
+// committed, get NO_WALLET from every session that needs a wallet:
+// signing, recovery and eject alike.
+func TestNoCommittedWallet(t *testing.T) {
+	e := newEnv(t)
+	session := func(op string) *wire.Error {
+		h := hello(t, e, op, wire.Generations{Pending: 1})
+		h.Digest = make([]byte, 32)
+		h.Method = custodian.MethodPassword
+		return readUntilError(t, rawSession(t, e, h))
+	}
+	for _, op := range []string{wire.OpSign, wire.OpRecover, wire.OpEject} {
+		if got := session(op); got == nil || got.Code != wire.CodeNoWallet || got.Message != "no wallet for this client" {
+			t.Errorf("%s without a wallet: %v, want %s", op, got, wire.CodeNoWallet)
+		}
+	}
+	id, _ := apikey.NewID(rand.Reader)
+	w := store.Wallet{ID: id, ClientID: e.clientID, PublicKey: []byte{2, 1}, Address: "0x00000000000000000000000000000000000000aa"}
+	if err := e.store.CreateWallet(ctx(t), w, 1, []byte("share 1"), make([]byte, 32)); err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range []string{wire.OpRecover, wire.OpEject} {
+		if got := session(op); got == nil || got.Code != wire.CodeNoWallet || got.Message != "no wallet for this client" {
+			t.Errorf("%s of an uncommitted wallet: %v, want %s", op, got, wire.CodeNoWallet)
+		}
+	}
+	if got := walletState(t, e); got.ID != id || got.ActiveGeneration != 0 || got.PendingGeneration != 1 {
+		t.Fatalf("refused sessions changed the uncommitted wallet: %+v", got)
+	}
 }
