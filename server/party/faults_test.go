@@ -525,6 +525,7 @@ func TestSessionCustodianFaults(t *testing.T) {
 		{"custodian share missing", shareRoute, answer(500, `{"error":{"code":"internal","message":"x"}}`), recover, "NOT_BACKED_UP", "the custodian share of this backup is missing"},
 		{"custodian share corrupt", shareRoute, answer(200, `{"generation":1,"share":"AAAA"}`), recover, "SERVER_ERROR", "the custodian share is corrupt"},
 		{"recovery of another pair", backupRoute, otherPair, recover, "NOT_BACKED_UP", "the custodian's share is not of the password backup's pair"},
+		{"eject refused by code alone", ejectRoute, answer(409, `{"error":{"code":"eject_not_authorized","message":"x"}}`), eject, "EJECT_NOT_AUTHORIZED", "has not authorised eject"},
 		{"eject refused by status alone", ejectRoute, answer(403, `{"error":{"code":"forbidden","message":"x"}}`), eject, "EJECT_NOT_AUTHORIZED", "has not authorised eject"},
 		{"eject share unavailable", ejectRoute, answer(500, `{"error":{"code":"internal","message":"x"}}`), eject, "SERVER_ERROR", "custodian store unavailable"},
 		{"eject share corrupt", ejectRoute, answer(200, `{"generation":1,"share":"AAAA"}`), eject, "SERVER_ERROR", "the custodian share is corrupt"},

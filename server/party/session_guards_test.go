@@ -140,3 +140,44 @@ func TestNoCommittedWallet(t *testing.T) {
 		t.Fatalf("refused sessions changed the uncommitted wallet: %+v", got)
 	}
 }
+
+// The device's sealed half names the pair it belongs to; a half that
+// names another pair than the one the session made is refused, and the
+// custodian completes nothing.
+func TestBackupHalfOfAnotherPair(t *testing.T) {
+	e := newEnv(t)
+	dev := e.newDevice(e.srv.URL)
+	info, err := keygenReady(ctx(t), dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httptest.NewServer(&tamperProxy{target: wsURL(e), tamper: func(b []byte) []byte {
+		f, err := wire.ParseFrame(b)
+		if err != nil || f.Type != wire.TypeData {
+			return b
+		}
+		d, err := wire.ParseData(f, "backup")
+		if err != nil {
+			return b
+		}
+		p, err := wire.ParseBackupPayload(d.Body)
+		if err != nil {
+			return b
+		}
+		p.PairDigest[0] ^= 1
+		return (&wire.Data{Kind: "backup", Body: p.Marshal()}).Frame().Marshal()
+	}})
+	t.Cleanup(proxy.Close)
+	pw := &bridge.BackupSecret{Method: bridge.MethodPassword, Password: "correct horse battery"}
+	err = withURL(dev, proxy.URL).Backup(ctx(t), pw)
+	if bridge.Code(err) != wire.CodeProtocolAbort || !strings.Contains(err.Error(), "device sealed another backup pair") {
+		t.Fatalf("backup half of another pair: %v, want %s", err, wire.CodeProtocolAbort)
+	}
+	if got := backedUp(t, e); len(got) != 0 {
+		t.Fatalf("backup half of another pair completed: backed up %q", got)
+	}
+	if err := dev.Backup(ctx(t), pw); err != nil {
+		t.Fatalf("backup after the refused one: %v", err)
+	}
+	mustSign(t, dev, info.Address, "after a refused backup half")
+}
