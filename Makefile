@@ -205,8 +205,8 @@ bench-load: deps ## Load-test duetd: LOAD_WALLETS (50 200) wallets signing for L
 	done; echo "results: $(LOAD_OUT)"; exit $$rc
 
 # Not part of `make test`: a full run tests each of some 560 mutants against
-# its package's tests, which takes hours on two cores (the tests of ./mpc and
-# ./server/party take from half a minute to a few minutes per mutant). It
+# the tests of its package that reach the mutated guard (by a first run of
+# each test on its own with coverage), which takes hours on two cores. It
 # reports and does not fail; `make mutation MUTATION_PKGS=mpc/zk/` narrows it.
 mutation: deps ## Disable each guard on untrusted input in turn; list those no test notices. MUTATION_PKGS=regexp MUTATION_JOBS=n.
 	cd tools && env -u GOOS -u GOARCH $(GO) run ./mutation -root .. -j $(MUTATION_JOBS)$(if $(MUTATION_PKGS), -pkgs '$(MUTATION_PKGS)')$(if $(MUTATION_OUT), -out $(abspath $(MUTATION_OUT)))$(if $(MUTATION_FIRST), -first '$(MUTATION_FIRST)')

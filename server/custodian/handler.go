@@ -136,7 +136,7 @@ func pathGeneration(r *http.Request) (uint64, error) {
 func pathMethod(r *http.Request) (string, error) {
 	m := r.PathValue("method")
 	if !ValidMethod(m) {
-		return "", httpjson.Errorf(http.StatusBadRequest, httpjson.CodeBadRequest, "unknown backup method %q, want password, passkey or app", m)
+		return "", httpjson.Errorf(http.StatusBadRequest, httpjson.CodeBadRequest, "unknown backup method %q, want password, passkey, custom or app", m)
 	}
 	return m, nil
 }

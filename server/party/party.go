@@ -642,6 +642,8 @@ func (s *session) keygen(ctx context.Context) error {
 }
 
 func (s *session) sign(ctx context.Context) error {
+	// Redundant bound: wire.ParseHello reads the digest with VarBytes(32),
+	// so no longer digest gets here; the check refuses the shorter ones.
 	if len(s.hello.Digest) != 32 {
 		return fail(wire.CodeInvalidArgument, "sign needs a 32-byte digest")
 	}

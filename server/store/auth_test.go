@@ -34,3 +34,28 @@ func TestMalformedKeyAsksNoQuery(t *testing.T) {
 		t.Errorf("client key as an organization key: %v, want ErrUnauthenticated", err)
 	}
 }
+
+// A well-formed key whose owner does not exist gets the same error as a
+// wrong secret of an owner that does: ErrUnauthenticated, never the
+// lookup's ErrNotFound, so a caller cannot probe which clients and
+// organizations exist.
+func TestUnknownOwnerIsUnauthenticated(t *testing.T) {
+	s, _ := openStore(t, filepath.Join(t.TempDir(), "duet.db"))
+	ctx := context.Background()
+	orgID, _ := apikey.NewID(rand.Reader)
+	if _, err := s.CreateOrganization(ctx, orgID, "Acme", "duet_cus_secret"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.CreateClient(ctx, orgID); err != nil {
+		t.Fatal(err)
+	}
+	unknown, _ := apikey.NewID(rand.Reader)
+	clientKey, _, _ := apikey.New(rand.Reader, apikey.Client, unknown)
+	orgKey, _, _ := apikey.New(rand.Reader, apikey.Organization, unknown)
+	if _, err := s.AuthenticateClient(ctx, clientKey); !errors.Is(err, store.ErrUnauthenticated) {
+		t.Errorf("client key of an unknown client: %v, want ErrUnauthenticated", err)
+	}
+	if _, err := s.AuthenticateOrganization(ctx, orgKey); !errors.Is(err, store.ErrUnauthenticated) {
+		t.Errorf("organization key of an unknown organization: %v, want ErrUnauthenticated", err)
+	}
+}

@@ -20,6 +20,7 @@ import (
 type guard struct {
 	File      string // slash-separated, relative to the root
 	Line      int
+	Reach     int // the line whose coverage shows the condition was evaluated
 	Func      string
 	Check     string // the check's name, where the abort names one
 	Redundant string // the text of a "Redundant:" comment, if any
@@ -32,6 +33,11 @@ type mutant struct {
 	Desc       string
 	Start, End int
 	Repl       string
+}
+
+// String is the mutant's line in -list: file:line — Func: change.
+func (m mutant) String() string {
+	return fmt.Sprintf("%s:%d — %s: %s", m.File, m.Line, m.Func, m.Desc)
 }
 
 // fileGuards parses the file at root/rel and returns its guards and their
@@ -143,15 +149,19 @@ func packageConsts(dir string) map[string]bool {
 	return consts
 }
 
+// redundantBound begins a comment that documents only the bound of a guard
+// as redundant: its bound-widening mutants are not made, its others are.
+const redundantBound = "Redundant bound:"
+
 // redundantLines maps the line of each comment that begins with
-// "Redundant:", and the line after the comment group holding it, to the
-// comment's text.
+// "Redundant:" or "Redundant bound:", and the line after the comment group
+// holding it, to the comment's text.
 func redundantLines(fset *token.FileSet, f *ast.File) map[int]string {
 	m := map[int]string{}
 	for _, g := range f.Comments {
 		for _, c := range g.List {
 			text := strings.TrimSpace(strings.TrimPrefix(strings.TrimPrefix(c.Text, "//"), "/*"))
-			if !strings.HasPrefix(text, "Redundant:") {
+			if !strings.HasPrefix(text, "Redundant:") && !strings.HasPrefix(text, redundantBound) {
 				continue
 			}
 			text = strings.TrimSpace(strings.TrimSuffix(text, "*/"))
@@ -184,7 +194,7 @@ func (v *visitor) walk(ft *ast.FuncType, body *ast.BlockStmt) {
 			return false
 		case *ast.IfStmt:
 			if check, ok := v.isGuardBody(ft, x.Body.List); ok {
-				v.add(x.Pos(), check, []ast.Expr{x.Cond})
+				v.add(x.Pos(), x.Pos(), check, []ast.Expr{x.Cond})
 			}
 		case *ast.SwitchStmt:
 			if x.Tag != nil {
@@ -196,7 +206,9 @@ func (v *visitor) walk(ft *ast.FuncType, body *ast.BlockStmt) {
 					continue
 				}
 				if check, ok := v.isGuardBody(ft, cc.Body); ok {
-					v.add(cc.Pos(), check, cc.List)
+					// A case's expressions belong to no coverage block
+					// of their own: the switch's line shows they ran.
+					v.add(cc.Pos(), x.Pos(), check, cc.List)
 				}
 			}
 		}
@@ -413,12 +425,14 @@ func (v *visitor) span(n ast.Node) (int, int) {
 }
 
 // add records a guard whose condition is the disjunction of conds (one
-// expression for an if, the list of a case clause) and its mutants.
-func (v *visitor) add(pos token.Pos, check string, conds []ast.Expr) {
+// expression for an if, the list of a case clause) and its mutants; reach
+// is the statement whose line a test must run to evaluate the condition.
+func (v *visitor) add(pos, reach token.Pos, check string, conds []ast.Expr) {
 	line := v.fset.Position(pos).Line
-	g := guard{File: v.rel, Line: line, Func: v.fn, Check: check, Redundant: v.redundant[line]}
+	g := guard{File: v.rel, Line: line, Reach: v.fset.Position(reach).Line, Func: v.fn, Check: check, Redundant: v.redundant[line]}
 	v.guards = append(v.guards, g)
-	if g.Redundant != "" {
+	boundOnly := strings.HasPrefix(g.Redundant, redundantBound)
+	if g.Redundant != "" && !boundOnly {
 		return
 	}
 	var terms []ast.Expr
@@ -452,6 +466,9 @@ func (v *visitor) add(pos token.Pos, check string, conds []ast.Expr) {
 			v.mutants = append(v.mutants, mutant{guard: g, Desc: "drop " + short(v.text(t)) + suffix(check),
 				Start: s, End: e, Repl: "false && (" + v.text(t) + ")"})
 		}
+	}
+	if boundOnly {
+		return
 	}
 	for _, c := range conds {
 		v.bounds(g, check, c)

@@ -20,7 +20,17 @@
 //
 // A guard is not mutated when its line, or the comment directly above it,
 // holds a comment beginning "Redundant:" that says which other check covers
-// the same input; such guards are listed on their own.
+// the same input; such guards are listed on their own. A comment beginning
+// "Redundant bound:" instead leaves out only the guard's widened bounds (a
+// decoder that already caps the size, say) and keeps its other mutants.
+//
+// Before the mutants, each top-level test of a package runs on its own with
+// coverage (this is also the check that the tests pass unchanged). A
+// mutant changes only its guard's condition, so a test that never reaches
+// that condition cannot notice it: each mutant runs only the tests that
+// reach its guard's line, with -failfast, and a guard that no test reaches
+// is reported as surviving without running anything. Where coverage cannot
+// be had, the mutant runs the package's whole suite (as with -cover=false).
 //
 // Mutants are compiled through go test -overlay, so the work tree is never
 // written and mutants can run in parallel. A mutant is killed when the
@@ -30,7 +40,7 @@
 //
 // Usage, from the repository root:
 //
-//	go run ./tools/mutation [-j N] [-pkgs REGEXP] [-list] [-out FILE] [-targets LIST]
+//	go run ./tools/mutation [-j N] [-pkgs REGEXP] [-list] [-out FILE] [-targets LIST] [-first REGEXP] [-run REGEXP] [-only REGEXP] [-cover=false]
 package main
 
 import (
@@ -42,6 +52,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -82,6 +93,9 @@ type options struct {
 	out     string
 	gocmd   string
 	first   *regexp.Regexp
+	cover   bool
+	run     *regexp.Regexp
+	only    *regexp.Regexp
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
@@ -97,7 +111,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "go test -timeout for one mutant")
 	fs.StringVar(&o.out, "out", "", "also write the report to this `file`")
 	fs.StringVar(&o.gocmd, "go", "go", "the go command")
-	var first string
+	fs.BoolVar(&o.cover, "cover", true, "record which tests reach each line, one test at a time, and run for each mutant only the tests that reach its guard (same verdicts, sooner; a guard no test reaches survives unrun)")
+	var first, runTests, only string
+	fs.StringVar(&only, "only", "", "test only the mutants whose line (as -list prints it: file:line — Func: change) matches this `regexp`")
+	fs.StringVar(&runTests, "run", "", "run only the top-level tests matching this `regexp`, for the baseline and every mutant: a mutant that survives has escaped these tests only")
 	fs.StringVar(&first, "first", "", "run the tests matching this `regexp` first and the whole suite only for a mutant they miss (same verdicts, sooner)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -120,6 +137,20 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		o.first = re
 	}
+	if only != "" {
+		re, err := regexp.Compile(only)
+		if err != nil {
+			return fmt.Errorf("-only: %w", err)
+		}
+		o.only = re
+	}
+	if runTests != "" {
+		re, err := regexp.Compile(runTests)
+		if err != nil {
+			return fmt.Errorf("-run: %w", err)
+		}
+		o.run = re
+	}
 	if pkgs != "" {
 		re, err := regexp.Compile(pkgs)
 		if err != nil {
@@ -136,6 +167,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	guards, mutants, err := collect(o.root, o.targets, o.pkgs)
 	if err != nil {
 		return err
+	}
+	if o.only != nil {
+		mutants = slices.DeleteFunc(mutants, func(m mutant) bool { return !o.only.MatchString(m.String()) })
 	}
 	if o.list {
 		return list(stdout, guards, mutants)
@@ -163,7 +197,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 
 func list(w io.Writer, guards []guard, mutants []mutant) error {
 	for _, m := range mutants {
-		fmt.Fprintf(w, "%s:%d — %s: %s\n", m.File, m.Line, m.Func, m.Desc)
+		fmt.Fprintln(w, m)
 	}
 	n := 0
 	for _, g := range guards {

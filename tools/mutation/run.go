@@ -137,6 +137,9 @@ type result struct {
 	mutant
 	outcome outcome
 	elapsed time.Duration
+	// unreached marks a survivor that no test reaches, by the package's
+	// coverage; it was not run.
+	unreached bool
 }
 
 // pkgOf returns the go test argument for the package holding file rel.
@@ -150,7 +153,10 @@ func pkgOf(rel string) string {
 
 // execute runs the package tests of every mutant, -j at a time. It first
 // runs each package's tests unchanged: the mutants of a package whose tests
-// already fail are not run, since they could only look killed.
+// already fail are not run, since they could only look killed. With -cover,
+// that first run is one run of each top-level test on its own, which also
+// records the lines each test reaches; a mutant then runs only the tests
+// that reach its guard, and the whole suite where that is unknown.
 func execute(ctx context.Context, o options, mutants []mutant, log io.Writer) ([]result, error) {
 	tmp, err := os.MkdirTemp("", "mutation-")
 	if err != nil {
@@ -182,8 +188,30 @@ func execute(ctx context.Context, o options, mutants []mutant, log io.Writer) ([
 
 	// Baselines.
 	broken := map[string]bool{}
+	covered := map[string]*coverage{}
 	parallel(ctx, o.jobs, len(pkgs), func(i int) {
 		t0 := time.Now()
+		if o.cover {
+			c, out, err := collectCoverage(ctx, o, tmp, pkgs[i])
+			if ctx.Err() != nil {
+				return
+			}
+			if errors.Is(err, errBaseline) {
+				mu.Lock()
+				broken[pkgs[i]] = true
+				mu.Unlock()
+				logf("baseline %s: %v; its mutants are not run\n%s\n", pkgs[i], err, tail(out))
+				return
+			}
+			if err == nil {
+				mu.Lock()
+				covered[pkgs[i]] = c
+				mu.Unlock()
+				logf("baseline %s: ok, coverage of %d tests (%.1fs)\n", pkgs[i], len(c.tests), time.Since(t0).Seconds())
+				return
+			}
+			logf("baseline %s: no coverage (%v); its mutants run the whole suite\n%s\n", pkgs[i], err, tail(out))
+		}
 		ok, out, err := goTest(ctx, o, "", pkgs[i], "")
 		if ctx.Err() != nil {
 			return
@@ -208,6 +236,46 @@ func execute(ctx context.Context, o options, mutants []mutant, log io.Writer) ([
 		m := mutants[i]
 		if broken[pkgOf(m.File)] {
 			return
+		}
+		// The tests to run: "" for the whole suite; those matching first
+		// run before the rest.
+		var sel string
+		first := ""
+		if o.first != nil {
+			first = o.first.String()
+		}
+		what := "all tests"
+		if c := covered[pkgOf(m.File)]; c != nil {
+			tests := c.reaching(m.File, m.Reach)
+			if len(tests) == 0 {
+				res[i].outcome = survived
+				res[i].unreached = true
+				mu.Lock()
+				done++
+				n := done
+				mu.Unlock()
+				logf("[%d/%d] %-8s %s:%d — %s (no test reaches it)\n", n, len(mutants), survived, m.File, m.Line, m.Desc)
+				return
+			}
+			what = fmt.Sprintf("%d of %d tests", len(tests), len(c.tests))
+			first = ""
+			if o.first != nil {
+				var early, late []string
+				for _, t := range tests {
+					if o.first.MatchString(t) {
+						early = append(early, t)
+					} else {
+						late = append(late, t)
+					}
+				}
+				if len(early) > 0 {
+					first = runPattern(early)
+					tests = late
+				}
+			}
+			if len(tests) > 0 {
+				sel = runPattern(tests)
+			}
 		}
 		src, err := m.apply(sources[m.File])
 		if err != nil {
@@ -237,13 +305,13 @@ func execute(ctx context.Context, o options, mutants []mutant, log io.Writer) ([
 		t0 := time.Now()
 		var ok bool
 		var out []byte
-		if o.first != nil {
+		if first != "" {
 			// The tests most likely to notice go first; only a mutant they
-			// miss pays for the whole suite, so the verdict is the same.
-			ok, out, err = goTest(ctx, o, overlay, pkgOf(m.File), o.first.String())
+			// miss pays for the rest, so the verdict is the same.
+			ok, out, err = goTest(ctx, o, overlay, pkgOf(m.File), first)
 		}
-		if o.first == nil || (err == nil && ok) {
-			ok, out, err = goTest(ctx, o, overlay, pkgOf(m.File), "")
+		if first == "" || (err == nil && ok && (sel != "" || covered[pkgOf(m.File)] == nil)) {
+			ok, out, err = goTest(ctx, o, overlay, pkgOf(m.File), sel)
 		}
 		if ctx.Err() != nil {
 			return
@@ -264,7 +332,7 @@ func execute(ctx context.Context, o options, mutants []mutant, log io.Writer) ([
 		done++
 		n := done
 		mu.Unlock()
-		logf("[%d/%d] %-8s %s:%d — %s (%.1fs)\n", n, len(mutants), res[i].outcome, m.File, m.Line, m.Desc, res[i].elapsed.Seconds())
+		logf("[%d/%d] %-8s %s:%d — %s (%s, %.1fs)\n", n, len(mutants), res[i].outcome, m.File, m.Line, m.Desc, what, res[i].elapsed.Seconds())
 	})
 	return res, nil
 }
@@ -294,13 +362,16 @@ func parallel(ctx context.Context, jobs, n int, f func(int)) {
 	wg.Wait()
 }
 
-// goTest runs the tests of pkg (those matching run, if not empty), with the
-// overlay file if not empty. It
+// goTest runs the tests of pkg (those matching run if not empty, else those
+// matching -run), with the overlay file if not empty. It
 // reports whether they passed; err is for a go command that could not run.
 func goTest(ctx context.Context, o options, overlay, pkg, run string) (bool, []byte, error) {
 	args := []string{"test", "-count=1", "-failfast", "-vet=off", "-timeout", o.timeout.String()}
 	if overlay != "" {
 		args = append(args, "-overlay="+overlay)
+	}
+	if run == "" && o.run != nil {
+		run = o.run.String()
 	}
 	if run != "" {
 		args = append(args, "-run", run)
@@ -380,7 +451,13 @@ func report(w io.Writer, guards []guard, res []result, elapsed time.Duration, in
 		}
 	}
 	sort.Strings(pkgs)
-	line := func(r result) { fmt.Fprintf(w, "%s:%d — %s: %s\n", r.File, r.Line, r.Func, r.Desc) }
+	line := func(r result) {
+		fmt.Fprintf(w, "%s:%d — %s: %s", r.File, r.Line, r.Func, r.Desc)
+		if r.unreached {
+			fmt.Fprint(w, " (no test reaches it)")
+		}
+		fmt.Fprintln(w)
+	}
 
 	if interrupted {
 		fmt.Fprintf(w, "Interrupted after %s: %d mutants not run.\n\n", elapsed.Round(time.Second), total.notRun)
