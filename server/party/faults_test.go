@@ -203,6 +203,38 @@ func (s faultStore) Share(ctx context.Context, walletID string, gen uint64) (sto
 	return sh, err
 }
 
+// DeviceShare is what a session loads its device's share with; it fails
+// and is edited as Share is.
+func (s faultStore) DeviceShare(ctx context.Context, walletID, deviceID string) (store.Share, error) {
+	if err := s.f.err("Share"); err != nil {
+		return store.Share{}, err
+	}
+	sh, err := s.Store.DeviceShare(ctx, walletID, deviceID)
+	s.f.mu.Lock()
+	edit := s.f.share
+	s.f.mu.Unlock()
+	if err == nil && edit != nil {
+		sh = edit(sh)
+	}
+	return sh, err
+}
+
+// CreateDeviceWallet fails as CreateWallet does.
+func (s faultStore) CreateDeviceWallet(ctx context.Context, w store.Wallet, sh store.NewShare) error {
+	if err := s.f.err("CreateWallet"); err != nil {
+		return err
+	}
+	return s.Store.CreateDeviceWallet(ctx, w, sh)
+}
+
+// PutPendingShare fails as PutPending does.
+func (s faultStore) PutPendingShare(ctx context.Context, walletID string, sh store.NewShare) error {
+	if err := s.f.err("PutPending"); err != nil {
+		return err
+	}
+	return s.Store.PutPendingShare(ctx, walletID, sh)
+}
+
 func (s faultStore) Activate(ctx context.Context, walletID string, gen uint64, digest []byte) error {
 	if err := s.f.err("Activate"); err != nil {
 		return err

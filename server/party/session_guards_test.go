@@ -117,6 +117,11 @@ func TestNoCommittedWallet(t *testing.T) {
 	e := newEnv(t)
 	session := func(op string) *wire.Error {
 		h := hello(t, e, op, wire.Generations{Pending: 1})
+		if len(h.Device) == 0 {
+			// Recovery needs the device's id before it looks for a wallet.
+			h.Device = make([]byte, wire.DeviceIDSize)
+			rand.Read(h.Device)
+		}
 		h.Digest = make([]byte, 32)
 		h.Method = custodian.MethodPassword
 		return readUntilError(t, rawSession(t, e, h))
