@@ -103,8 +103,8 @@ const store = await DuetDeviceStore.openDeviceStore({ url: duet.url, apiKey: `+j
 const { index } = await store._index();
 return Object.fromEntries([...index.names].map(([n, at]) => [n, at.generation]));
 `, &gens)
-		if gens["share/active"] != 1 || gens["wallet"] != 1 || len(gens) != 2 {
-			t.Errorf("sealed values' generations %v, want share/active and wallet at 1", gens)
+		if _, ok := gens["device"]; gens["share/active"] != 1 || gens["wallet"] != 1 || !ok || len(gens) != 3 {
+			t.Errorf("sealed values' generations %v, want share/active and wallet at 1, and the device's id", gens)
 		}
 
 		// EIP-6963: announced at connect, and again on request.

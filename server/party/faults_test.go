@@ -235,6 +235,24 @@ func (s faultStore) PutPendingShare(ctx context.Context, walletID string, sh sto
 	return s.Store.PutPendingShare(ctx, walletID, sh)
 }
 
+func (s faultStore) Devices(ctx context.Context, walletID string) ([]store.Device, error) {
+	if err := s.f.err("Devices"); err != nil {
+		return nil, err
+	}
+	ds, err := s.Store.Devices(ctx, walletID)
+	if err == nil && s.f.err("Devices:corrupt") != nil {
+		ds = append(ds, store.Device{ID: "not hex"})
+	}
+	return ds, err
+}
+
+func (s faultStore) RemoveDevice(ctx context.Context, walletID, deviceID string) error {
+	if err := s.f.err("RemoveDevice"); err != nil {
+		return err
+	}
+	return s.Store.RemoveDevice(ctx, walletID, deviceID)
+}
+
 func (s faultStore) Activate(ctx context.Context, walletID string, gen uint64, digest []byte) error {
 	if err := s.f.err("Activate"); err != nil {
 		return err

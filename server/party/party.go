@@ -494,6 +494,9 @@ func (s *session) deviceHolds() bool {
 // activeShare opens the active share of the session's device.
 func (s *session) activeShare(ctx context.Context) (*mpc.KeyShare, error) {
 	sh := s.active
+	// Redundant: every caller runs after loadWallet, which puts the
+	// device's active share in s.active or ends the session; kept so that
+	// a new caller that skips it fails here and not on a nil share.
 	if sh == nil {
 		return nil, errors.New("party: internal error: no share of the device loaded")
 	}
@@ -555,6 +558,9 @@ func (s *session) commit(ctx context.Context, share *mpc.KeyShare) error {
 // needDeviceID refuses a session that makes a new pair without naming the
 // device it is for.
 func (s *session) needDeviceID() error {
+	// Redundant bound: wire.ParseHello refuses a device id of any length
+	// but 0 and DeviceIDSize, so no longer id gets here; the check
+	// refuses the empty one.
 	if len(s.hello.Device) != wire.DeviceIDSize {
 		return fail(wire.CodeInvalidArgument, "%s needs the device's %d-byte id", s.op, wire.DeviceIDSize)
 	}

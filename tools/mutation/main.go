@@ -74,6 +74,7 @@ var defaultTargets = []string{
 	"server/custodian/handler.go",
 	"server/api/routes.go",
 	"server/party/party.go",
+	"server/party/devices.go",
 }
 
 func main() {
