@@ -2,6 +2,7 @@ package party_test
 
 import (
 	"crypto/rand"
+	"errors"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -185,4 +186,48 @@ func TestBackupHalfOfAnotherPair(t *testing.T) {
 		t.Fatalf("backup after the refused one: %v", err)
 	}
 	mustSign(t, dev, info.Address, "after a refused backup half")
+}
+
+// A session that makes a new pair (creation, recovery, adding a device)
+// must name the device it is for: without an id it is refused before
+// anything is stored, and the wallet's devices stay as they were.
+func TestNewPairNeedsDeviceID(t *testing.T) {
+	e := newEnv(t)
+	session := func(op string) *wire.Error {
+		h := hello(t, e, op, wire.Generations{})
+		h.Device = nil
+		h.Method = custodian.MethodPassword
+		return readUntilError(t, rawSession(t, e, h))
+	}
+	want := func(op string) {
+		t.Helper()
+		got := session(op)
+		msg := op + " needs the device's 16-byte id"
+		if got == nil || got.Code != wire.CodeInvalidArgument || got.Message != msg {
+			t.Errorf("%s without a device id: %v, want %s %q", op, got, wire.CodeInvalidArgument, msg)
+		}
+	}
+	want(wire.OpKeygen)
+	if _, err := e.store.WalletByClient(ctx(t), e.clientID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a refused creation left a wallet: %v", err)
+	}
+
+	dev := e.newDevice(e.srv.URL)
+	info, err := keygenReady(ctx(t), dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dev.Backup(ctx(t), &bridge.BackupSecret{Method: bridge.MethodPassword, Password: "correct horse battery"}); err != nil {
+		t.Fatal(err)
+	}
+	before := walletState(t, e)
+	for _, op := range []string{wire.OpRecover, wire.OpAddDevice} {
+		want(op)
+	}
+	after := walletState(t, e)
+	ds, err := e.store.Devices(ctx(t), after.ID)
+	if err != nil || len(ds) != 1 || after.ActiveGeneration != before.ActiveGeneration || after.PendingGeneration != 0 {
+		t.Fatalf("refused sessions changed the wallet: %+v (before %+v), devices %v, %v", after, before, ds, err)
+	}
+	mustSign(t, dev, info.Address, "after the refused sessions")
 }
