@@ -842,6 +842,9 @@ func (s *session) loadBackup(ctx context.Context) (*custodian.Client, custodian.
 // pair retires every other device's when it activates; an added device's
 // leaves them.
 func (s *session) pairFromBackup(ctx context.Context) error {
+	// Redundant: loadBackup below refuses an unknown method with the same
+	// code and message; asked first here so that a Hello with an unknown
+	// method is refused for it before its device id is looked at.
 	if !validMethod(s.hello.Method) {
 		return fail(wire.CodeInvalidArgument, "unknown backup method %q", s.hello.Method)
 	}
