@@ -1,12 +1,10 @@
 package crashtest
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -123,7 +121,7 @@ func (w *world) agreeOf(t *testing.T, key string, st *memStore, only bool) serve
 	if info.Stale || info.Address != common.HexToAddress(sv.Address).Hex() || info.Generation > sv.Generation || (only && info.Generation != sv.Generation) || info.WalletID != sv.WalletID {
 		t.Fatalf("device holds %+v, server %+v", info, sv)
 	}
-	if st.has("share/pending") {
+	if has(st, "share/pending") {
 		t.Fatal("the device still holds a pending share after a session")
 	}
 	return sv
@@ -307,7 +305,7 @@ var ops = []op{
 					t.Fatalf("the device of the failed recovery signs with %v, want %s or %s", errNew, wire.CodeNoWallet, wire.CodeDeviceRemoved)
 				}
 				w.agree(t, wl.key, old)
-				if fresh.has("share/active") {
+				if has(fresh, "share/active") {
 					t.Fatal("the device of the failed recovery holds an active share")
 				}
 				if err := retryBusy(func() error { _, err := d.Recover(ctx(t), password); return err }); err != nil {
@@ -390,7 +388,7 @@ var deviceOps = []op{
 				if err == nil {
 					t.Fatalf("add-device reported success, but the device signs with %v", errNew)
 				}
-				if added.has("share/active") {
+				if has(added, "share/active") {
 					t.Fatal("the device of the failed add-device holds an active share")
 				}
 				if err := retryBusy(func() error { _, err := d.AddDevice(ctx(t), password); return err }); err != nil {
@@ -596,39 +594,11 @@ func runCrashPoints(t *testing.T, o op) {
 
 // memStore is a device's store in memory; a crashed device's successor
 // gets the same one, as it would the same IndexedDB.
-type memStore struct {
-	mu sync.Mutex
-	m  map[string][]byte
-}
+type memStore = bridge.MemoryStore
 
-func (s *memStore) Get(_ context.Context, k string) ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return bytes.Clone(s.m[k]), nil
-}
-
-func (s *memStore) Put(_ context.Context, k string, v []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.m == nil {
-		s.m = map[string][]byte{}
-	}
-	s.m[k] = bytes.Clone(v)
-	return nil
-}
-
-func (s *memStore) Delete(_ context.Context, k string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.m, k)
-	return nil
-}
-
-// has reports whether the store holds name (the device's store layout:
+// has reports whether st holds name (the device's store layout:
 // share/active and share/pending are its two shares).
-func (s *memStore) has(name string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.m[name]
+func has(st *memStore, name string) bool {
+	_, ok := st.Snapshot()[name]
 	return ok
 }

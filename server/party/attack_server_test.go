@@ -131,7 +131,7 @@ func (b *attackBed) play(t *testing.T, a serverAttack) {
 		}
 	}
 	store := dev.Store.(*memStore)
-	before := store.snapshot()
+	before := store.Snapshot()
 	b.proxy.SetTamper(a.tamper(t))
 	err := run(t, dev, a.op)
 	b.proxy.SetTamper(nil)
@@ -148,7 +148,7 @@ func (b *attackBed) play(t *testing.T, a serverAttack) {
 	if got := bridge.Code(err); got != a.code {
 		t.Fatalf("device failed with %s (%v), want %s", got, err, a.code)
 	}
-	if !equalSnapshots(before, store.snapshot()) {
+	if !equalSnapshots(before, store.Snapshot()) {
 		t.Fatal("the attack changed the device's store")
 	}
 	var abort *mpc.AbortError
@@ -302,7 +302,7 @@ func TestAttackServerBackupOracle(t *testing.T) {
 		t.Fatal(err)
 	}
 	store := b.dev.Store.(*memStore)
-	before := store.snapshot()
+	before := store.Snapshot()
 	pw := &bridge.BackupSecret{Method: bridge.MethodPassword, Password: "correct horse battery"}
 	queries := 0
 	query := func(x *big.Int) (string, error) {
@@ -322,7 +322,7 @@ func TestAttackServerBackupOracle(t *testing.T) {
 		if !errors.As(err, &abort) || abort.Culprit != mpc.Server {
 			t.Fatalf("backup %d: device error %v does not blame the server", queries, err)
 		}
-		if !equalSnapshots(before, store.snapshot()) {
+		if !equalSnapshots(before, store.Snapshot()) {
 			t.Fatalf("backup %d changed the device's store", queries)
 		}
 		return attacktest.Reaction(b.proxy.Last()), nil

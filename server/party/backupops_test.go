@@ -196,7 +196,7 @@ func TestDrillFindsTamperedCustodianShare(t *testing.T) {
 func deviceShare(t *testing.T, d *bridge.Device) *mpc.KeyShare {
 	t.Helper()
 	s := new(mpc.KeyShare)
-	if err := s.UnmarshalBinary(d.Store.(*memStore).snapshot()["share/active"]); err != nil {
+	if err := s.UnmarshalBinary(d.Store.(*memStore).Snapshot()["share/active"]); err != nil {
 		t.Fatal(err)
 	}
 	return s

@@ -105,13 +105,13 @@ func TestPendingDeviceWaitsForRunningChange(t *testing.T) {
 		t.Fatalf("server holds active %d before the Ack; want %d", w.ActiveGeneration, before.ActiveGeneration)
 	}
 	store := dev.Store.(*memStore)
-	if store.snapshot()["share/pending"] == nil {
+	if store.Snapshot()["share/pending"] == nil {
 		t.Fatal("the device stored no pending share before its Ack")
 	}
 	if _, err := dev.Sign(ctx(t), [32]byte{1}); bridge.Code(err) != wire.CodeBusy {
 		t.Fatalf("sign while the change waits for its Ack: %v, want %s", err, wire.CodeBusy)
 	}
-	if store.snapshot()["share/pending"] == nil {
+	if store.Snapshot()["share/pending"] == nil {
 		t.Fatal("the device dropped the pending share the server may still activate")
 	}
 
@@ -134,7 +134,7 @@ func TestPendingDeviceWaitsForRunningChange(t *testing.T) {
 	if err != nil || st == nil || st.Stale || st.Generation != w.ActiveGeneration || w.ActiveGeneration != before.ActiveGeneration+1 {
 		t.Fatalf("device %+v (%v), server active %d; want both at %d", st, err, w.ActiveGeneration, before.ActiveGeneration+1)
 	}
-	if store.snapshot()["share/pending"] != nil {
+	if store.Snapshot()["share/pending"] != nil {
 		t.Fatal("the device still holds a pending share")
 	}
 }
@@ -167,13 +167,13 @@ func TestSecondCreationWaitsForFirst(t *testing.T) {
 	}
 	<-holder.held
 	store := dev.Store.(*memStore)
-	if store.snapshot()["share/pending"] == nil {
+	if store.Snapshot()["share/pending"] == nil {
 		t.Fatal("the device stored no pending share before its Ack")
 	}
 	if _, err := dev.Keygen(ctx(t)); bridge.Code(err) != wire.CodeBusy {
 		t.Fatalf("a second creation while the first waits for its Ack: %v, want %s", err, wire.CodeBusy)
 	}
-	if store.snapshot()["share/pending"] == nil {
+	if store.Snapshot()["share/pending"] == nil {
 		t.Fatal("the device dropped the pending share the first creation may still commit")
 	}
 

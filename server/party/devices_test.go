@@ -64,7 +64,7 @@ func TestTwoDevicesOneWallet(t *testing.T) {
 	if _, err := b.AddDevice(ctx(t), wrong); bridge.Code(err) != wire.CodeWrongPassword {
 		t.Fatalf("add-device with a wrong password: %v", err)
 	}
-	if st := b.Store.(*memStore).snapshot(); len(st) != 0 {
+	if st := b.Store.(*memStore).Snapshot(); len(st) != 0 {
 		t.Fatalf("a failed add-device stored %d items", len(st))
 	}
 	added, err := b.AddDevice(ctx(t), pw)
@@ -176,7 +176,7 @@ func TestDeviceRemovesItself(t *testing.T) {
 	if err := b.RemoveDevice(ctx(t), deviceOf(t, b)); err != nil {
 		t.Fatal(err)
 	}
-	if st := b.Store.(*memStore).snapshot(); len(st) != 0 {
+	if st := b.Store.(*memStore).Snapshot(); len(st) != 0 {
 		keys := make([]string, 0, len(st))
 		for k := range st {
 			keys = append(keys, k)
@@ -202,11 +202,11 @@ func TestLastDeviceKeepsTheKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := a.Store.(*memStore).snapshot()
+	before := a.Store.(*memStore).Snapshot()
 	if err := a.RemoveDevice(ctx(t), deviceOf(t, a)); bridge.Code(err) != wire.CodeForbidden {
 		t.Fatalf("removing the last device of a wallet without a backup: %v, want FORBIDDEN", err)
 	}
-	if after := a.Store.(*memStore).snapshot(); len(after) != len(before) {
+	if after := a.Store.(*memStore).Snapshot(); len(after) != len(before) {
 		t.Fatalf("a refused removal changed the device's store: %d entries, had %d", len(after), len(before))
 	}
 	mustSign(t, a, info.Address, "after the refused removal")
@@ -237,17 +237,17 @@ func TestDeviceGuards(t *testing.T) {
 	if err := a.Backup(ctx(t), pw); err != nil {
 		t.Fatal(err)
 	}
-	before := a.Store.(*memStore).snapshot()
+	before := a.Store.(*memStore).Snapshot()
 	if _, err := a.AddDevice(ctx(t), pw); bridge.Code(err) != wire.CodeWalletExists {
 		t.Fatalf("add-device on a device with a pair: %v, want WALLET_EXISTS", err)
 	}
 	// Another device presenting a's id: refused, a's pair untouched.
 	thief := e.newDevice(e.srv.URL)
-	thief.Store.Put(ctx(t), "device", a.Store.(*memStore).snapshot()["device"])
+	thief.Store.Put(ctx(t), "device", a.Store.(*memStore).Snapshot()["device"])
 	if _, err := thief.AddDevice(ctx(t), pw); bridge.Code(err) != wire.CodeWalletExists {
 		t.Fatalf("add-device naming another device's id: %v, want WALLET_EXISTS", err)
 	}
-	if !equalSnapshots(before, a.Store.(*memStore).snapshot()) {
+	if !equalSnapshots(before, a.Store.(*memStore).Snapshot()) {
 		t.Fatal("a refused add-device changed the device")
 	}
 	mustSign(t, a, info.Address, "after the refused add-devices")

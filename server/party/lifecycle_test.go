@@ -39,7 +39,7 @@ func TestRetiredShareKeptUntilRecovery(t *testing.T) {
 	}
 
 	storeA := a.Store.(*memStore)
-	retired := storeA.snapshot()["share/active"]
+	retired := storeA.Snapshot()["share/active"]
 	for name, op := range map[string]func() error{
 		"sign":    func() error { _, err := a.Sign(ctx(t), [32]byte{1}); return err },
 		"refresh": func() error { _, err := a.Refresh(ctx(t)); return err },
@@ -52,7 +52,7 @@ func TestRetiredShareKeptUntilRecovery(t *testing.T) {
 	if _, err := a.Keygen(ctx(t)); bridge.Code(err) != wire.CodeWalletExists {
 		t.Errorf("keygen on the old device: %v, want WALLET_EXISTS", err)
 	}
-	if got := storeA.snapshot()["share/active"]; !bytes.Equal(got, retired) {
+	if got := storeA.Snapshot()["share/active"]; !bytes.Equal(got, retired) {
 		t.Fatal("the old device's share changed without a recovery")
 	}
 	st, err := a.State(ctx(t))
@@ -125,14 +125,14 @@ func TestAnotherPairDoesNotDeleteTheShare(t *testing.T) {
 		t.Fatalf("state after keygen: %+v, %v", st, err)
 	}
 	mem := dev.Store.(*memStore)
-	held := mem.snapshot()["share/active"]
+	held := mem.Snapshot()["share/active"]
 	other := bytes.Repeat([]byte{0x5a}, 32)
 	for _, gen := range []uint64{info.Generation, info.Generation + 1, info.Generation + 7} {
 		liar := &bridge.Device{URL: lyingServer(t, info.WalletID, gen, other), APIKey: dev.APIKey, Store: mem, FrameTimeout: 10 * time.Second}
 		if _, err := liar.Sign(ctx(t), [32]byte{3}); bridge.Code(err) != wire.CodeStaleDevice {
 			t.Errorf("server naming another pair at generation %d: sign gave %v, want STALE_DEVICE", gen, err)
 		}
-		if got := mem.snapshot()["share/active"]; !bytes.Equal(got, held) {
+		if got := mem.Snapshot()["share/active"]; !bytes.Equal(got, held) {
 			t.Fatalf("server naming another pair at generation %d changed the device's share", gen)
 		}
 		if st, err := dev.State(ctx(t)); err != nil || st == nil || !st.Stale {
@@ -167,21 +167,21 @@ func TestPendingReconciledByPair(t *testing.T) {
 	// a holds its generation 2 share as active and, as pending, b's
 	// generation 3 share and b's device id: what a recovery on a whose
 	// commit was interrupted would leave.
-	next := b.Store.(*memStore).snapshot()["share/active"]
+	next := b.Store.(*memStore).Snapshot()["share/active"]
 	share := new(mpc.KeyShare)
 	if err := share.UnmarshalBinary(next); err != nil || share.Generation != 3 {
 		t.Fatalf("the recovered share: generation %d, %v; want 3", share.Generation, err)
 	}
 	memA := a.Store.(*memStore)
-	held := memA.snapshot()["share/active"]
+	held := memA.Snapshot()["share/active"]
 	memA.Put(context.Background(), "share/pending", next)
-	memA.Put(context.Background(), "device", b.Store.(*memStore).snapshot()["device"])
+	memA.Put(context.Background(), "device", b.Store.(*memStore).Snapshot()["device"])
 
 	liar := &bridge.Device{URL: lyingServer(t, info.WalletID, 3, bytes.Repeat([]byte{0x5a}, 32)), APIKey: a.APIKey, Store: memA, FrameTimeout: 10 * time.Second}
 	if _, err := liar.Sign(ctx(t), [32]byte{4}); bridge.Code(err) != wire.CodeStaleDevice {
 		t.Errorf("pending of another pair: sign gave %v, want STALE_DEVICE", err)
 	}
-	snap := memA.snapshot()
+	snap := memA.Snapshot()
 	if _, ok := snap["share/pending"]; ok {
 		t.Error("a pending share of another pair than the server's was kept")
 	}
@@ -191,7 +191,7 @@ func TestPendingReconciledByPair(t *testing.T) {
 
 	memA.Put(context.Background(), "share/pending", next)
 	mustSign(t, a, info.Address, "pending of the server's pair")
-	snap = memA.snapshot()
+	snap = memA.Snapshot()
 	if !bytes.Equal(snap["share/active"], next) || snap["share/pending"] != nil {
 		t.Fatal("the pending share of the server's active pair was not activated")
 	}

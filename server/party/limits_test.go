@@ -190,7 +190,7 @@ func TestShareChangeLimit(t *testing.T) {
 
 	// The window is used up: a fourth backup, a refresh and a recovery on a
 	// new device are refused before any work, and nothing changes.
-	before := dev.Store.(*memStore).snapshot()
+	before := dev.Store.(*memStore).Snapshot()
 	w0, _ := e.store.WalletByClient(ctx(t), e.clientID)
 	st0, _ := e.cus.Status(ctx(t), mustOrg(t, e), w0.ID)
 	taken := primes.taken.Load()
@@ -203,10 +203,10 @@ func TestShareChangeLimit(t *testing.T) {
 	if n := primes.taken.Load(); n != taken {
 		t.Fatalf("refused sessions took %d prime pairs", n-taken)
 	}
-	if !equalSnapshots(before, dev.Store.(*memStore).snapshot()) {
+	if !equalSnapshots(before, dev.Store.(*memStore).Snapshot()) {
 		t.Fatal("refused sessions changed the device's state")
 	}
-	if st := newDev.Store.(*memStore).snapshot(); len(st) != 0 {
+	if st := newDev.Store.(*memStore).Snapshot(); len(st) != 0 {
 		t.Fatalf("refused recovery stored %d items", len(st))
 	}
 	w1, err := e.store.WalletByClient(ctx(t), e.clientID)

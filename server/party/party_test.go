@@ -152,42 +152,16 @@ func startEnv(t *testing.T, cfg envConfig) *env {
 }
 
 // memStore is a device's store, in memory.
-type memStore struct {
-	mu sync.Mutex
-	m  map[string][]byte
-}
+type memStore = bridge.MemoryStore
 
-func (s *memStore) Get(_ context.Context, k string) ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return bytes.Clone(s.m[k]), nil
-}
-
-func (s *memStore) Put(_ context.Context, k string, v []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.m == nil {
-		s.m = map[string][]byte{}
+// copyStore is a second store holding what st holds, as a second tab of
+// the same browser would see it.
+func copyStore(st *memStore) *memStore {
+	c := &memStore{}
+	for k, v := range st.Snapshot() {
+		c.Put(context.Background(), k, v)
 	}
-	s.m[k] = bytes.Clone(v)
-	return nil
-}
-
-func (s *memStore) Delete(_ context.Context, k string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.m, k)
-	return nil
-}
-
-func (s *memStore) snapshot() map[string][]byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := map[string][]byte{}
-	for k, v := range s.m {
-		out[k] = bytes.Clone(v)
-	}
-	return out
+	return c
 }
 
 // newDevice is a device of the env's client talking to url.
@@ -249,7 +223,7 @@ func TestWalletLifecycle(t *testing.T) {
 	if _, err := newDev.Recover(ctx(t), wrong); bridge.Code(err) != wire.CodeWrongPassword {
 		t.Fatalf("recover with a wrong password: %v", err)
 	}
-	if st := newDev.Store.(*memStore).snapshot(); len(st) != 0 {
+	if st := newDev.Store.(*memStore).Snapshot(); len(st) != 0 {
 		t.Fatalf("failed recovery stored %d items", len(st))
 	}
 	mustSign(t, dev, info.Address, "still mine")
@@ -316,7 +290,7 @@ func TestSessionRefusesBadClients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := dev.Store.(*memStore).snapshot()
+	before := dev.Store.(*memStore).Snapshot()
 
 	bad := e.newDevice(e.srv.URL)
 	bad.APIKey = "duet_cli_" + strings.Repeat("0", 32) + "_" + strings.Repeat("A", 43)
@@ -342,7 +316,7 @@ func TestSessionRefusesBadClients(t *testing.T) {
 		}
 		c.CloseNow()
 	}
-	if !equalSnapshots(before, dev.Store.(*memStore).snapshot()) {
+	if !equalSnapshots(before, dev.Store.(*memStore).Snapshot()) {
 		t.Fatal("device state changed")
 	}
 	w, err := e.store.WalletByClient(ctx(t), e.clientID)
@@ -369,7 +343,7 @@ func TestSessionRefusesBadClients(t *testing.T) {
 		t.Fatalf("expired session token: %v, want UNAUTHORIZED saying it expired", err)
 	}
 	dev.APIKey = key
-	if !equalSnapshots(before, dev.Store.(*memStore).snapshot()) {
+	if !equalSnapshots(before, dev.Store.(*memStore).Snapshot()) {
 		t.Fatal("device state changed")
 	}
 }

@@ -65,7 +65,7 @@ func (e *env) serverPool(t *testing.T, walletID string, gen uint64) []string {
 // devicePool lists the ids of the presignatures in a device's store.
 func devicePool(d *bridge.Device) []string {
 	var ids []string
-	for k := range d.Store.(*memStore).snapshot() {
+	for k := range d.Store.(*memStore).Snapshot() {
 		if id, ok := strings.CutPrefix(k, "presig/"); ok && id != "index" {
 			ids = append(ids, id)
 		}
@@ -187,15 +187,22 @@ func TestPooledPresignatureNeverReused(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := dev.Store.(*memStore)
-	saved := st.snapshot()
+	saved := st.Snapshot()
 	mustSign(t, dev, info.Address, "first")
 	used := e.serverPool(t, info.WalletID, info.Generation)
 	if len(used) != 2 {
 		t.Fatalf("server pool after one signature: %v", used)
 	}
-	st.mu.Lock()
-	st.m = saved
-	st.mu.Unlock()
+	// The store as it was before the signature, as a device restored from
+	// an older copy of its storage would hold it.
+	for k := range st.Snapshot() {
+		if _, ok := saved[k]; !ok {
+			st.Delete(ctx(t), k)
+		}
+	}
+	for k, v := range saved {
+		st.Put(ctx(t), k, v)
+	}
 	progress.take()
 	mustSign(t, dev, info.Address, "second")
 	ev := progress.take()
@@ -297,7 +304,7 @@ func TestRefreshDropsThePools(t *testing.T) {
 	if p := devicePool(dev); len(p) != 0 {
 		t.Fatalf("device presignatures after refresh: %v", p)
 	}
-	if _, ok := dev.Store.(*memStore).snapshot()["presig/index"]; ok {
+	if _, ok := dev.Store.(*memStore).Snapshot()["presig/index"]; ok {
 		t.Fatal("device pool index survived the refresh")
 	}
 	if c, err := dev.Pooled(ctx(t)); err != nil || c != 0 {

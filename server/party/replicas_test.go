@@ -341,7 +341,7 @@ func TestConcurrentRefreshOnTwoReplicas(t *testing.T) {
 			t.Fatal(err)
 		}
 		// A second device holding the same share, as a second tab would.
-		second := c.device(b.srv.URL, &memStore{m: first.Store.(*memStore).snapshot()})
+		second := c.device(b.srv.URL, copyStore(first.Store.(*memStore)))
 
 		wsURL := func(r *replica) string { return "ws" + strings.TrimPrefix(r.srv.URL, "http") + "/v1/session" }
 		gateA, gateB := newAckGate(wsURL(a)), newAckGate(wsURL(b))
@@ -400,7 +400,7 @@ func TestConcurrentBackupsOnTwoReplicas(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		second := c.device(b.srv.URL, &memStore{m: first.Store.(*memStore).snapshot()})
+		second := c.device(b.srv.URL, copyStore(first.Store.(*memStore)))
 		pw := &bridge.BackupSecret{Method: bridge.MethodPassword, Password: "correct horse battery"}
 		errs := make([]error, 2)
 		var wg sync.WaitGroup
@@ -492,7 +492,7 @@ func TestTamperedBackupHalf(t *testing.T) {
 		if bridge.Code(err) != wire.CodeNotBackedUp {
 			t.Errorf("%s: recovery %v, want NOT_BACKED_UP", tc.name, err)
 		}
-		if st := fresh.Store.(*memStore).snapshot(); len(st) != 0 {
+		if st := fresh.Store.(*memStore).Snapshot(); len(st) != 0 {
 			t.Errorf("%s: refused recovery stored %d items", tc.name, len(st))
 		}
 	}

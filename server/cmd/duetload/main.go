@@ -161,7 +161,7 @@ func run() error {
 	for i := range devices {
 		pair := 2 + i%(fixtures.Pairs()-2)
 		devices[i] = &bridge.Device{
-			URL: urls[i%len(urls)], APIKey: keys[i], Store: &memStore{},
+			URL: urls[i%len(urls)], APIKey: keys[i], Store: &bridge.MemoryStore{},
 			Primes: func(context.Context) (*mpc.Primes, error) {
 				p, q := fixtures.SafePrimePair(pair)
 				return &mpc.Primes{P: p, Q: q}, nil
@@ -297,33 +297,4 @@ func memory(pid int) (rss, peak int64) {
 		}
 	}
 	return rss, peak
-}
-
-// memStore is a device's store in memory.
-type memStore struct {
-	mu sync.Mutex
-	m  map[string][]byte
-}
-
-func (s *memStore) Get(_ context.Context, k string) ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return bytes.Clone(s.m[k]), nil
-}
-
-func (s *memStore) Put(_ context.Context, k string, v []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.m == nil {
-		s.m = map[string][]byte{}
-	}
-	s.m[k] = bytes.Clone(v)
-	return nil
-}
-
-func (s *memStore) Delete(_ context.Context, k string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.m, k)
-	return nil
 }
