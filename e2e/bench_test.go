@@ -343,7 +343,9 @@ func workerWasmMemory(t *testing.T, p *profile) (float64, bool) {
 		if info.Type != "worker" {
 			continue
 		}
-		wctx, wcancel := chromedp.NewContext(p.tab, chromedp.WithTargetID(target.ID(info.TargetID)))
+		// Under ctx, so that a worker that does not answer the DevTools
+		// protocol (one busy in a long computation) costs 30 s, not the run.
+		wctx, wcancel := chromedp.NewContext(ctx, chromedp.WithTargetID(target.ID(info.TargetID)))
 		var size float64
 		err := chromedp.Run(wctx, chromedp.ActionFunc(func(ctx context.Context) error {
 			proto, exc, err := cdpruntime.Evaluate("WebAssembly.Memory.prototype").Do(ctx)
