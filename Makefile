@@ -187,10 +187,14 @@ bench: deps tools ## Benchmark ./mpc natively and in Chromium, then the SDK and 
 	exit $$rc
 
 # make bench-load: duetd under N concurrent wallets (server/cmd/duetload),
-# each creating its wallet then signing for LOAD_DURATION; one replica on
-# SQLite, then two on one PostgreSQL. One JSON object per run in LOAD_OUT.
+# each creating its wallet, running aux-info, then signing for LOAD_DURATION
+# with LOAD_POOL presignatures pooled (refilled after each signature; 0
+# presigns every signature inline), each phase timed on its own; one
+# replica on SQLite, then two on one PostgreSQL. One JSON object per run in
+# LOAD_OUT.
 LOAD_WALLETS ?= 50 200
 LOAD_DURATION ?= 60s
+LOAD_POOL ?= 1
 LOAD_OUT ?= $(BENCH_DIR)/load.jsonl
 
 bench-load: deps ## Load-test duetd: LOAD_WALLETS (50 200) wallets signing for LOAD_DURATION, 1 replica on SQLite and 2 on PostgreSQL.
@@ -199,9 +203,9 @@ bench-load: deps ## Load-test duetd: LOAD_WALLETS (50 200) wallets signing for L
 	$(GO) build -o $(BENCH_DIR)/duetload ./server/cmd/duetload
 	@rc=0; for n in $(LOAD_WALLETS); do \
 	  echo "== $$n wallets, 1 replica, SQLite"; \
-	  $(BENCH_DIR)/duetload --duetd $(BENCH_DIR)/duetd --wallets $$n --duration $(LOAD_DURATION) | tee -a $(LOAD_OUT) || rc=1; \
+	  $(BENCH_DIR)/duetload --duetd $(BENCH_DIR)/duetd --wallets $$n --duration $(LOAD_DURATION) --pool $(LOAD_POOL) | tee -a $(LOAD_OUT) || rc=1; \
 	  echo "== $$n wallets, 2 replicas, PostgreSQL"; \
-	  $(BENCH_DIR)/duetload --duetd $(BENCH_DIR)/duetd --wallets $$n --duration $(LOAD_DURATION) --replicas 2 --postgres | tee -a $(LOAD_OUT) || rc=1; \
+	  $(BENCH_DIR)/duetload --duetd $(BENCH_DIR)/duetd --wallets $$n --duration $(LOAD_DURATION) --pool $(LOAD_POOL) --replicas 2 --postgres | tee -a $(LOAD_OUT) || rc=1; \
 	done; echo "results: $(LOAD_OUT)"; exit $$rc
 
 # Not part of `make test`: a full run tests each of some 560 mutants against

@@ -18,10 +18,6 @@ import (
 	"testing"
 	"time"
 
-	cdpruntime "github.com/chromedp/cdproto/runtime"
-	"github.com/chromedp/cdproto/target"
-	"github.com/chromedp/chromedp"
-
 	"github.com/duetwallet/duet/bridge"
 	"github.com/duetwallet/duet/internal/fixtures"
 	"github.com/duetwallet/duet/mpc"
@@ -214,9 +210,14 @@ return performance.now() - t0;
 			}
 			pooled = append(pooled, ms/1000)
 		}
-		if m, ok := workerWasmMemory(t, a); ok {
-			memory = append(memory, m/1e6)
+		var st struct {
+			ModuleMemoryBytes float64 `json:"moduleMemoryBytes"`
 		}
+		a.mustCall(t, time.Minute, `return await duet.deviceState();`, &st)
+		if st.ModuleMemoryBytes <= 0 {
+			t.Fatalf("deviceState reported no module memory: %+v", st)
+		}
+		memory = append(memory, st.ModuleMemoryBytes/1e6)
 		a.mustCall(t, sessionTimeout, `
 const t0 = performance.now();
 await duet.backupWallet({ method: 'password', password: `+jsString(backupPassword)+` });
@@ -272,12 +273,8 @@ return performance.now() - t0;
 	rep.add(benchFigure{Name: "browser: backup (password)", Unit: "s", Samples: backup})
 	rep.add(benchFigure{Name: "browser: recovery on a new device (password)", Unit: "s", Samples: recovery,
 		Note: "cold: a fresh profile connected with background: false, so the recovery searches its primes"})
-	mem := benchFigure{Name: "browser: device WebAssembly memory after create and sign", Unit: "MB", Samples: memory, Target: "≤ 128",
-		Note: "the module's linear memory, which never shrinks: its peak"}
-	if len(memory) == 0 {
-		mem.Note = "not measured: the worker's memory was not reachable over the DevTools protocol"
-	}
-	rep.add(mem)
+	rep.add(benchFigure{Name: "browser: device WebAssembly memory after create and sign", Unit: "MB", Samples: memory, Target: "≤ 128",
+		Note: "deviceState().moduleMemoryBytes after key generation, aux-info, the pool's presignatures and two signatures: the module's linear memory, which never shrinks, so its peak"})
 }
 
 // benchCreate creates the wallet and returns the seconds to its address
@@ -327,52 +324,6 @@ func waitPool(t *testing.T, p *profile, n int) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-// workerWasmMemory finds the device worker of p over the DevTools protocol
-// and returns the size of the largest WebAssembly.Memory in it.
-func workerWasmMemory(t *testing.T, p *profile) (float64, bool) {
-	ctx, cancel := context.WithTimeout(p.tab, 30*time.Second)
-	defer cancel()
-	infos, err := chromedp.Targets(ctx)
-	if err != nil {
-		t.Logf("targets: %v", err)
-		return 0, false
-	}
-	for _, info := range infos {
-		if info.Type != "worker" {
-			continue
-		}
-		// Under ctx, so that a worker that does not answer the DevTools
-		// protocol (one busy in a long computation) costs 30 s, not the run.
-		wctx, wcancel := chromedp.NewContext(ctx, chromedp.WithTargetID(target.ID(info.TargetID)))
-		var size float64
-		err := chromedp.Run(wctx, chromedp.ActionFunc(func(ctx context.Context) error {
-			proto, exc, err := cdpruntime.Evaluate("WebAssembly.Memory.prototype").Do(ctx)
-			if err != nil || exc != nil {
-				return fmt.Errorf("prototype: %v %v", err, exc)
-			}
-			objs, err := cdpruntime.QueryObjects(proto.ObjectID).Do(ctx)
-			if err != nil {
-				return err
-			}
-			res, exc, err := cdpruntime.CallFunctionOn(`function () { return Math.max(0, ...this.map((m) => m.buffer.byteLength)); }`).
-				WithObjectID(objs.ObjectID).WithReturnByValue(true).Do(ctx)
-			if err != nil || exc != nil {
-				return fmt.Errorf("size: %v %v", err, exc)
-			}
-			return json.Unmarshal(res.Value, &size)
-		}))
-		wcancel()
-		if err != nil {
-			t.Logf("worker %s: %v", info.URL, err)
-			continue
-		}
-		if size > 0 {
-			return size, true
-		}
-	}
-	return 0, false
 }
 
 type benchStore struct {
@@ -464,6 +415,7 @@ func benchServer(t *testing.T, rep *benchReport) {
 
 	var lat []float64
 	var failed int
+	failures := map[string]int{}
 	stop := time.Now().Add(signFor)
 	start := time.Now()
 	for i := range concurrency {
@@ -479,6 +431,11 @@ func benchServer(t *testing.T, rep *benchReport) {
 				mu.Lock()
 				if err != nil {
 					failed++
+					code := bridge.Code(err)
+					if failures[code] == 0 {
+						t.Logf("sign: %v", err)
+					}
+					failures[code]++
 				} else {
 					lat = append(lat, time.Since(t0).Seconds())
 				}
@@ -493,8 +450,8 @@ func benchServer(t *testing.T, rep *benchReport) {
 	}
 	cores := float64(runtime.NumCPU())
 	perCore := float64(len(lat)) / elapsed / cores
-	note := fmt.Sprintf("%d wallets, %d concurrent, %d signatures in %.0fs, %d failed, %d cores shared by duetd and the Go devices; each signature presigns inline",
-		len(devices), concurrency, len(lat), elapsed, failed, int(cores))
+	note := fmt.Sprintf("%d wallets, %d concurrent, %d signatures in %.0fs, %d failed %v, %d cores shared by duetd and the Go devices; each signature presigns inline",
+		len(devices), concurrency, len(lat), elapsed, failed, failures, int(cores))
 	rep.add(benchFigure{Name: "server: presignatures per second per core", Unit: "/s/core", Median: &perCore, Target: "≥ 15", Note: note})
 	p99 := quantile(lat, 0.99)
 	rep.add(benchFigure{Name: fmt.Sprintf("server: signature latency at %d concurrent wallets (p50, p99)", concurrency), Unit: "s",

@@ -367,7 +367,7 @@ export class Duet {
   #fetch;
   #onProgress;
   #provider;
-  #state = { hasShare: false, stale: false, removed: false, address: null, generation: 0, walletId: '', deviceId: null, signingReady: false, sparePrimes: 0, presignatures: 0 };
+  #state = { hasShare: false, stale: false, removed: false, address: null, generation: 0, walletId: '', deviceId: null, signingReady: false, sparePrimes: 0, presignatures: 0, moduleMemoryBytes: 0 };
   // The server refused this device (DEVICE_REMOVED): the pair of the share
   // it refused, once read, and whether a refusal awaits that read.
   #removedPair = null;
@@ -673,14 +673,16 @@ export class Duet {
    *
    * sparePrimes counts the sets of safe primes kept for the device's next
    * Paillier keys (see connect's sparePrimes option), presignatures the
-   * presignatures pooled for signing.
+   * presignatures pooled for signing, and moduleMemoryBytes the size of the
+   * device module's WebAssembly memory, which grows to its peak and never
+   * shrinks.
    *
-   * @returns {Promise<{hasShare: boolean, stale: boolean, removed: boolean, address: string | null, generation: number, deviceId: string | null, sparePrimes: number, presignatures: number}>}
+   * @returns {Promise<{hasShare: boolean, stale: boolean, removed: boolean, address: string | null, generation: number, deviceId: string | null, sparePrimes: number, presignatures: number, moduleMemoryBytes: number}>}
    */
   async deviceState() {
     await this.#refreshState();
-    const { hasShare, stale, removed, address, generation, deviceId, sparePrimes, presignatures } = this.#state;
-    return { hasShare, stale, removed, address, generation, deviceId, sparePrimes, presignatures };
+    const { hasShare, stale, removed, address, generation, deviceId, sparePrimes, presignatures, moduleMemoryBytes } = this.#state;
+    return { hasShare, stale, removed, address, generation, deviceId, sparePrimes, presignatures, moduleMemoryBytes };
   }
 
   /**
@@ -1334,10 +1336,11 @@ export class Duet {
     const signingReady = hasShare && !stale && !removed && s.signingReady === true;
     const sparePrimes = Number.isSafeInteger(s?.sparePrimes) ? s.sparePrimes : 0;
     const presignatures = hasShare && Number.isSafeInteger(s.pooled) ? s.pooled : 0;
+    const moduleMemoryBytes = Number.isSafeInteger(s?.moduleMemoryBytes) ? s.moduleMemoryBytes : 0;
     const before = this.#state.address;
     const wasReady = this.#state.signingReady;
     const spareBefore = this.#state.sparePrimes;
-    this.#state = { hasShare, stale, removed, address, generation, walletId, deviceId, signingReady, sparePrimes, presignatures };
+    this.#state = { hasShare, stale, removed, address, generation, walletId, deviceId, signingReady, sparePrimes, presignatures, moduleMemoryBytes };
     if (this.#ready && sparePrimes < spareBefore) {
       // A session used a set (aux-info, refresh, recovery): search for the next.
       this.#stockPrimes();

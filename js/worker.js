@@ -34,6 +34,8 @@ import './device-store.js';
 
   let initialized = false;
   let device = null;
+  // The module's linear memory, whose size deviceState reports.
+  let memory = null;
   let store = null;
   let config = null;
   // The compiled module and the URLs it came from, for the prime workers.
@@ -220,6 +222,7 @@ import './device-store.js';
     }
     const go = new self.Go();
     const instance = await instantiate(go, module, wasmUrl);
+    memory = instance.exports.mem instanceof WebAssembly.Memory ? instance.exports.mem : null;
     let exitCode;
     const exit = go.exit;
     go.exit = (code) => {
@@ -284,6 +287,10 @@ import './device-store.js';
       });
     }
     const run = () => Promise.race([Promise.resolve().then(() => fn.call(device, arg)), exited]);
+    if (method === 'deviceState') {
+      const state = await run();
+      return Object.assign({}, state, { moduleMemoryBytes: memory ? memory.buffer.byteLength : 0 });
+    }
     if (shareChangeMethods.has(method)) {
       return counted(() => shareChange(() => lock('duet-device-' + store.namespace, run)));
     }

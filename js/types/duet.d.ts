@@ -219,6 +219,8 @@ export interface WalletState {
   sparePrimes: number;
   /** Presignatures pooled for signing. */
   presignatures: number;
+  /** The size of the device module's WebAssembly memory, in bytes: its peak, since it never shrinks. */
+  moduleMemoryBytes: number;
 }
 
 /** One signing device of the wallet, as listDevices reports it. */
