@@ -284,6 +284,10 @@ func (d *Device) open(ctx context.Context, op string, hello wire.Hello) (*sessio
 		timeout = time.Minute
 	}
 	conn, err := wire.Dial(ctx, u, timeout)
+	var refused *wire.RefusedError
+	if errors.As(err, &refused) {
+		return nil, codeErr(wire.CodeRateLimited, "bridge: the server refused the connection for now: try again in %v", max(refused.RetryAfter, time.Second))
+	}
 	if err != nil {
 		return nil, codeErr(wire.CodeNetwork, "bridge: cannot reach the server: %v", err)
 	}

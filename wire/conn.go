@@ -47,6 +47,20 @@ func NewTransportConn(t Transport, frameTimeout time.Duration) *Conn {
 // a peer that stays silent past the frame timeout.
 var ErrConnection = errors.New("wire: connection lost")
 
+// RefusedError is a WebSocket upgrade the server refused with 429 (Too Many
+// Requests): a cap on sockets or a rate limit. RetryAfter is the server's
+// Retry-After, zero when it gave none.
+type RefusedError struct {
+	RetryAfter time.Duration
+	Err        error
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("wire: the server refused the connection for now (429, retry after %v): %v", e.RetryAfter, e.Err)
+}
+
+func (e *RefusedError) Unwrap() error { return e.Err }
+
 // Send writes one frame.
 func (c *Conn) Send(ctx context.Context, f *Frame) error {
 	ctx, cancel := context.WithTimeout(ctx, c.FrameTimeout)

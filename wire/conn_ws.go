@@ -4,6 +4,8 @@ package wire
 
 import (
 	"context"
+	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/coder/websocket"
@@ -15,10 +17,15 @@ func NewConn(ws *websocket.Conn, frameTimeout time.Duration) *Conn {
 	return NewTransportConn(wsTransport{ws}, frameTimeout)
 }
 
-// Dial opens a WebSocket to url (ws or wss) and wraps it.
+// Dial opens a WebSocket to url (ws or wss) and wraps it. An upgrade the
+// server refuses with 429 gives a *RefusedError.
 func Dial(ctx context.Context, url string, frameTimeout time.Duration) (*Conn, error) {
-	ws, _, err := websocket.Dial(ctx, url, nil)
+	ws, resp, err := websocket.Dial(ctx, url, nil)
 	if err != nil {
+		if resp != nil && resp.StatusCode == http.StatusTooManyRequests {
+			secs, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+			return nil, &RefusedError{RetryAfter: time.Duration(max(secs, 0)) * time.Second, Err: err}
+		}
 		return nil, err
 	}
 	return NewConn(ws, frameTimeout), nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/duetwallet/duet/bridge"
 	"github.com/duetwallet/duet/server/metrics"
 	"github.com/duetwallet/duet/server/party"
 	"github.com/duetwallet/duet/wire"
@@ -130,11 +131,16 @@ func TestSocketCapsPerAddress(t *testing.T) {
 		t.Fatalf("after a Hello: %v", err)
 	}
 	refused("a fourth open socket")
+	// A device is told to come back later, not that the server is down.
+	_, err = c.device(r.srv.URL, nil).Keygen(ctx(t))
+	if code := bridge.Code(err); code != wire.CodeRateLimited || !strings.Contains(err.Error(), "try again in 7s") {
+		t.Fatalf("a device over the cap: %v (%s), want RATE_LIMITED with the server's Retry-After", err, code)
+	}
 	if open, noHello := r.handler.OpenSockets(); open != 3 || noHello != 2 {
 		t.Fatalf("%d open, %d without Hello; want 3 and 2", open, noHello)
 	}
 	if m := scrape(t, reg); !strings.Contains(m, `duet_rate_limited_total{limit="no_hello_addr"} 1`) ||
-		!strings.Contains(m, `duet_rate_limited_total{limit="sockets_addr"} 1`) {
+		!strings.Contains(m, `duet_rate_limited_total{limit="sockets_addr"} 2`) {
 		t.Fatalf("refusals not counted:\n%s", m)
 	}
 }
