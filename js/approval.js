@@ -76,7 +76,7 @@ export function checkApprovalOptions({ hooks, autoApprove } = {}) {
 export function approvalGate({ onSignatureRequest, autoApprove = false, document = globalThis.document } = {}) {
   let queue = Promise.resolve();
   const ask = async (description) => {
-    const askCode = description?.kind === approveDeviceKind && description.code === null;
+    const askCode = description?.kind === approveDeviceKind && (description.code === null || description.code === undefined);
     if (askCode && (onSignatureRequest !== undefined || autoApprove)) {
       throw rejected('approving a device needs the code the new device shows');
     }
