@@ -55,12 +55,21 @@ const (
 	keyPending = "share/pending"
 	keyWallet  = "wallet"
 	// keyStale marks the active share as not of the server's active pair,
-	// as the last Welcome showed; the next Welcome decides again.
+	// as the last Welcome showed; the next Welcome decides again. Its value
+	// says why: staleMark for a share of another pair than the server's
+	// active one for this device, removedMark for a device the server holds
+	// no pair of (removed, or retired by a recovery elsewhere).
 	keyStale = "share/stale"
 	// keyDevice is the device's id (wire.DeviceIDSize bytes), made when the
 	// device first gets a share of the wallet. A device without one holds a
 	// share from before devices existed, whose id is empty.
 	keyDevice = "device"
+)
+
+// Values of keyStale.
+var (
+	staleMark   = []byte{1}
+	removedMark = []byte{2}
 )
 
 // Progress is one step of an operation, for the app's progress display.
@@ -144,6 +153,11 @@ type WalletInfo struct {
 	// a recovery elsewhere): the share is kept, but cannot sign until a
 	// recovery or an added device replaces it.
 	Stale bool `json:"stale"`
+	// Removed reports that the server holds no pair of this device at all
+	// (it was removed, or retired by a recovery on another device), as the
+	// last server this device reached said; Stale is true too. It survives
+	// a reload: operations that need the share give DEVICE_REMOVED.
+	Removed bool `json:"removed"`
 	// Device is this device's id, in hex; empty for a device holding a
 	// share from before devices existed.
 	Device string `json:"device"`
@@ -162,6 +176,10 @@ type DeviceInfo struct {
 // wallet's active share on a device whose share is not of the server's
 // active pair.
 var errStale = errors.New("bridge: this device's share is not of the wallet's active pair (the wallet was recovered on another device), so it no longer signs; recover the wallet here to use it again")
+
+// errRemoved is the error (DEVICE_REMOVED) of an operation that needs the
+// wallet's active share on a device the server holds no pair of.
+var errRemoved = errors.New("bridge: this device was removed from the wallet (or retired by a recovery on another device), so its share no longer signs; add it again or recover the wallet here")
 
 func (d *Device) rand() io.Reader {
 	if d.Rand != nil {
@@ -202,8 +220,10 @@ type session struct {
 	device  []byte // the id the Hello presented
 	active  *mpc.KeyShare
 	// stale is the device's share when it is not of the server's active
-	// pair; active is then nil.
-	stale *mpc.KeyShare
+	// pair; active is then nil. removed says the server holds no pair of
+	// this device.
+	stale   *mpc.KeyShare
+	removed bool
 }
 
 // needActive returns the session's active share, or the error of a device
@@ -212,6 +232,8 @@ func (s *session) needActive(ctx context.Context) (*mpc.KeyShare, error) {
 	switch {
 	case s.active != nil:
 		return s.active, nil
+	case s.stale != nil && s.removed:
+		return nil, s.fail(ctx, wire.CodeDeviceRemoved, errRemoved)
 	case s.stale != nil:
 		return nil, s.fail(ctx, wire.CodeStaleDevice, errStale)
 	}
@@ -314,29 +336,30 @@ func (d *Device) open(ctx context.Context, op string, hello wire.Hello) (*sessio
 	}
 	if err != nil {
 		conn.CloseNow()
-		if Code(err) == wire.CodeDeviceRemoved && active != nil && marked == nil {
+		if Code(err) == wire.CodeDeviceRemoved && active != nil && !bytes.Equal(marked, removedMark) {
 			// The server holds no pair of this device: its share is kept,
-			// marked, as a stale one is.
-			if merr := d.put(ctx, keyStale, []byte{1}, active.Generation); merr != nil {
+			// marked as removed, as a stale one is kept.
+			if merr := d.put(ctx, keyStale, removedMark, active.Generation); merr != nil {
 				return nil, errors.Join(err, merr)
 			}
 		}
 		return nil, err
 	}
 	s.welcome = w
-	if err := d.reconcile(ctx, s, active, pending, marked != nil); err != nil {
+	if err := d.reconcile(ctx, s, op, active, pending, marked); err != nil {
 		conn.CloseNow()
 		return nil, err
 	}
 	return s, nil
 }
 
-// reconcile applies the server's Welcome to the stored shares (see open).
-func (d *Device) reconcile(ctx context.Context, s *session, active, pending *mpc.KeyShare, marked bool) error {
+// reconcile applies the server's Welcome to the stored shares (see open);
+// marked is the stored keyStale value.
+func (d *Device) reconcile(ctx context.Context, s *session, op string, active, pending *mpc.KeyShare, marked []byte) error {
 	w := s.welcome
 	if pending != nil {
 		if samePair(pending, w) {
-			if err := d.activate(ctx, pending, marked); err != nil {
+			if err := d.activate(ctx, pending, marked != nil); err != nil {
 				return err
 			}
 			// What the lost Commit would have stored with it: a device
@@ -345,7 +368,7 @@ func (d *Device) reconcile(ctx context.Context, s *session, active, pending *mpc
 			if err := d.put(ctx, keyWallet, encodeWallet(w.WalletID, pending), pending.Generation); err != nil {
 				return err
 			}
-			active, marked = pending, false
+			active, marked = pending, nil
 		} else if err := d.Store.Delete(ctx, keyPending); err != nil {
 			return err
 		}
@@ -355,14 +378,21 @@ func (d *Device) reconcile(ctx context.Context, s *session, active, pending *mpc
 	}
 	if samePair(active, w) {
 		s.active = active
-		if marked {
+		if marked != nil {
 			return d.Store.Delete(ctx, keyStale)
 		}
 		return nil
 	}
-	s.stale = active
-	if !marked {
-		return d.put(ctx, keyStale, []byte{1}, active.Generation)
+	// A Welcome of the wallet that names no pair of this device (in the
+	// sessions the server lets such a device open) says it was removed; a
+	// creation's Welcome is of another wallet and says nothing of it.
+	mark := staleMark
+	if w.Active == 0 && op != wire.OpKeygen {
+		mark = removedMark
+	}
+	s.stale, s.removed = active, bytes.Equal(mark, removedMark)
+	if !bytes.Equal(marked, mark) {
+		return d.put(ctx, keyStale, mark, active.Generation)
 	}
 	return nil
 }
@@ -1003,6 +1033,7 @@ func (d *Device) State(ctx context.Context) (*WalletInfo, error) {
 	}
 	info := d.info(walletID, device, active)
 	info.Stale = stale != nil
+	info.Removed = bytes.Equal(stale, removedMark)
 	return info, nil
 }
 

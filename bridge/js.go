@@ -142,6 +142,26 @@ func Register() {
 		}
 		return infoObject(info), nil
 	}))
+	api.Set("requestApproval", deviceFunc(func(ctx context.Context, d *Device, o js.Value) (any, error) {
+		show := o.Get("onCode")
+		if show.Type() != js.TypeFunction {
+			return nil, codeErr(wire.CodeInvalidArgument, "bridge: requestApproval wants onCode, a function that shows the code")
+		}
+		info, err := d.RequestApproval(ctx, func(code string) { show.Invoke(code) })
+		if err != nil {
+			return nil, err
+		}
+		return infoObject(info), nil
+	}))
+	api.Set("approveDevice", deviceFunc(func(ctx context.Context, d *Device, o js.Value) (any, error) {
+		if o.Get("code").Type() != js.TypeString {
+			return nil, codeErr(wire.CodeInvalidArgument, "bridge: approveDevice wants code, the 8 digits the new device shows")
+		}
+		if err := d.ApproveDevice(ctx, o.Get("code").String()); err != nil {
+			return nil, err
+		}
+		return js.Global().Get("Object").New(), nil
+	}))
 	api.Set("listDevices", deviceFunc(func(ctx context.Context, d *Device, o js.Value) (any, error) {
 		list, err := d.ListDevices(ctx)
 		if err != nil {
@@ -214,6 +234,7 @@ func Register() {
 			out.Set("generation", float64(info.Generation))
 			out.Set("walletId", info.WalletID)
 			out.Set("stale", info.Stale)
+			out.Set("removed", info.Removed)
 			out.Set("pair", info.Pair)
 			out.Set("deviceId", info.Device)
 		}

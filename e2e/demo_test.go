@@ -93,3 +93,55 @@ func TestDemoPageShowsErrorsInView(t *testing.T) {
 		})
 	}
 }
+
+// The demo page adds a device with a code: device B presses "Add this
+// device with a code" and shows the code; device A types it under "Approve
+// a new device", and the SDK's confirmation dialog there, which shows the
+// code, is approved with a click. B then holds the wallet.
+func TestDemoPageAddsDeviceWithCode(t *testing.T) {
+	useServer(t)
+	keys := fetchDevKeys(t)
+	clientKey := createClient(t, keys.OrgAPIKey)
+	connect := func(p *profile) {
+		p.open(t, "/")
+		p.waitFor(t, 3*time.Minute, "the demo page to connect", pageIdle)
+		p.do(t, 30*time.Second, chromedp.SetValue("#client-key", clientKey, chromedp.ByQuery), chromedp.Click("#connect", chromedp.ByQuery))
+		p.waitFor(t, 3*time.Minute, "the connect", pageIdle)
+		wantNoPageError(t, p)
+	}
+	a := newProfile(t, "demo page, device A")
+	connect(a)
+	a.do(t, 30*time.Second, chromedp.Click("#create", chromedp.ByQuery))
+	a.waitFor(t, sessionTimeout, "the wallet", pageIdle)
+	wantNoPageError(t, a)
+	address := a.text(t, "address")
+
+	b := newProfile(t, "demo page, device B")
+	connect(b)
+	b.waitFor(t, time.Minute, "Add this device with a code to be enabled", `!document.getElementById('add-device-code').disabled`)
+	b.do(t, 30*time.Second, chromedp.Click("#add-device-code", chromedp.ByQuery))
+	b.waitFor(t, time.Minute, "the code", `/^[0-9]{4} [0-9]{4}$/.test(document.getElementById('approval-code').textContent)`)
+	code := b.text(t, "approval-code")
+
+	a.do(t, 30*time.Second, chromedp.SetValue("#approve-code", code, chromedp.ByQuery), chromedp.Click("#approve-device", chromedp.ByQuery))
+	a.waitFor(t, sessionTimeout, "the confirmation dialog", `document.querySelector('dialog.duet-approval') !== null`)
+	var shown string
+	a.do(t, 30*time.Second, chromedp.Evaluate(`document.querySelector('dialog.duet-approval').textContent`, &shown))
+	if !strings.Contains(shown, "Approve a new device") || !strings.Contains(shown, code) {
+		t.Fatalf("the confirmation dialog shows %q, want the approval of a new device with code %s", shown, code)
+	}
+	a.do(t, 30*time.Second, chromedp.Click("dialog.duet-approval .duet-approval-approve", chromedp.ByQuery))
+	a.waitFor(t, sessionTimeout, "the approval", pageIdle)
+	wantNoPageError(t, a)
+	b.waitFor(t, createTimeout, "device B to be added", pageIdle)
+	wantNoPageError(t, b)
+	if got := b.text(t, "wallet-on-device"); got != "yes" {
+		t.Fatalf("device B: #wallet-on-device = %q after the approval, want yes", got)
+	}
+	if got := b.text(t, "address"); !sameAddress(got, address) {
+		t.Fatalf("device B holds %q, want the wallet %s", got, address)
+	}
+	if got := b.text(t, "approval-code"); got != "" {
+		t.Errorf("device B still shows the code %q once added", got)
+	}
+}

@@ -198,6 +198,73 @@ return null;
 			t.Fatalf("listDevices through the frame: %+v, want this device (%s) alone", list, id)
 		}
 	})
+
+	step("a second device is added with a code the page never sees", func(t *testing.T) {
+		q := newProfile(t, "isolated-app, device B")
+		q.do(t, time.Minute, chromedp.Navigate(appOrigin+"/e2e.html"))
+		q.mustCall(t, 3*time.Minute, `
+const { Duet } = await import('/duet.js');
+globalThis.e2e = { log: [], duet: null };
+globalThis.e2e.duet = await Duet.connect({ url: `+jsString(duet.url)+`, apiKey: `+jsString(clientKey)+`, isolation: true, sparePrimes: false,
+  onProgress: (ev) => globalThis.e2e.log.push(ev) });
+return null;
+`, nil)
+		q.wantCode(t, time.Minute, `return await duet.addDevice({ method: 'approval', onCode() {} });`, "INVALID_ARGUMENT")
+		p.wantCode(t, time.Minute, `return await duet.approveDevice('1234 5678');`, "INVALID_ARGUMENT")
+		q.mustCall(t, time.Minute, `
+globalThis.e2e.adding = duet.addDevice({ method: 'approval' });
+globalThis.e2e.adding.catch(() => {});
+return null;
+`, nil)
+		q.waitFor(t, time.Minute, "the frame to show the code", `document.querySelector('iframe').style.width === '100vw'`)
+		code := frameText(t, q, "duet-frame.html", "dialog.duet-approval-code .duet-approval-code-value")
+		if !approvalCodePattern.MatchString(code) {
+			t.Fatalf("the frame shows code %q, want 8 digits as 1234 5678", code)
+		}
+		// Nothing of the page's has it: not its text, not a progress event.
+		var leaked bool
+		q.mustCall(t, time.Minute, `
+const code = `+jsString(code)+`;
+const seen = document.documentElement.outerHTML + JSON.stringify(globalThis.e2e.log);
+return seen.includes(code) || seen.includes(code.replace(' ', ''));
+`, &leaked)
+		if leaked {
+			t.Fatalf("the app's page of the new device holds the code")
+		}
+
+		p.mustCall(t, time.Minute, `
+globalThis.e2e.approving = duet.approveDevice();
+globalThis.e2e.approving.catch(() => {});
+return null;
+`, nil)
+		p.waitFor(t, time.Minute, "the frame to ask for the code", `document.querySelector('iframe').style.width === '100vw'`)
+		typeInFrame(t, p, "duet-frame.html", "dialog.duet-approval input.duet-approval-code-input", code)
+		clickInFrame(t, p, "duet-frame.html", ".duet-approval-approve", "Approve a new device")
+		p.mustCall(t, sessionTimeout, `return await globalThis.e2e.approving;`, nil)
+		var added struct {
+			Address string `json:"address"`
+		}
+		q.mustCall(t, createTimeout, `return await globalThis.e2e.adding;`, &added)
+		if !sameAddress(added.Address, address) {
+			t.Fatalf("device B was added to %s, want %s", added.Address, address)
+		}
+		q.waitFor(t, time.Minute, "the frame to hide again", `document.querySelector('iframe').style.width === '0px'`)
+		if list := p.listDevices(t); len(list) != 2 {
+			t.Fatalf("device A lists %d devices after approving B, want 2: %+v", len(list), list)
+		}
+
+		msg := "Duet e2e: device B, approved in the frames"
+		q.mustCall(t, time.Minute, `
+globalThis.e2e.pending = duet.signMessage(`+jsString(msg)+`);
+globalThis.e2e.pending.catch(() => {});
+return null;
+`, nil)
+		q.waitFor(t, time.Minute, "the frame to show its confirmation", `document.querySelector('iframe').style.width === '100vw'`)
+		clickInFrame(t, q, "duet-frame.html", ".duet-approval-approve", msg)
+		var sig string
+		q.mustCall(t, sessionTimeout, `return await globalThis.e2e.pending;`, &sig)
+		wantPersonalSig(t, []byte(msg), sig, address)
+	})
 }
 
 // clickInFrame clicks the element selector of the cross-origin frame whose
@@ -207,27 +274,10 @@ return null;
 // dialog must show want.
 func clickInFrame(t *testing.T, p *profile, frameURL, selector, want string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(p.tab, time.Minute)
-	defer cancel()
-	infos, err := chromedp.Targets(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var frameCtx context.Context
-	for _, info := range infos {
-		if info.Type == "iframe" && strings.Contains(info.URL, frameURL) {
-			// Not cancelled here: cancelling a chromedp context closes its
-			// target, which would be the frame. It ends with the tab.
-			frameCtx, _ = chromedp.NewContext(p.tab, chromedp.WithTargetID(info.TargetID))
-		}
-	}
-	if frameCtx == nil {
-		t.Fatalf("no frame target for %s among %d targets", frameURL, len(infos))
-	}
 	var raw string
-	fctx, fcancel := context.WithTimeout(frameCtx, time.Minute)
+	fctx, fcancel := context.WithTimeout(frameTarget(t, p, frameURL), time.Minute)
 	defer fcancel()
-	err = chromedp.Run(fctx, chromedp.Evaluate(`(() => {
+	err := chromedp.Run(fctx, chromedp.Evaluate(`(() => {
   const d = document.querySelector('dialog.duet-approval');
   const b = d && d.querySelector(`+jsString(selector)+`);
   if (!b) return '';
@@ -248,4 +298,53 @@ func clickInFrame(t *testing.T, p *profile, frameURL, selector, want string) {
 		t.Errorf("the frame's dialog shows %q, want it to show %q", at.Text, want)
 	}
 	p.do(t, time.Minute, chromedp.MouseClickXY(at.X, at.Y))
+}
+
+// frameTarget returns a context of the cross-origin frame of p whose URL
+// contains frameURL, through the DevTools protocol, which no page script
+// has: what it reads there is what the user sees.
+func frameTarget(t *testing.T, p *profile, frameURL string) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(p.tab, time.Minute)
+	defer cancel()
+	infos, err := chromedp.Targets(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var frameCtx context.Context
+	for _, info := range infos {
+		if info.Type == "iframe" && strings.Contains(info.URL, frameURL) {
+			// Not cancelled here: cancelling a chromedp context closes its
+			// target, which would be the frame. It ends with the tab.
+			frameCtx, _ = chromedp.NewContext(p.tab, chromedp.WithTargetID(info.TargetID))
+		}
+	}
+	if frameCtx == nil {
+		t.Fatalf("no frame target for %s among %d targets", frameURL, len(infos))
+	}
+	return frameCtx
+}
+
+// typeInFrame types text into the element selector of p's frame, key by
+// key, as the user would.
+func typeInFrame(t *testing.T, p *profile, frameURL, selector, text string) {
+	t.Helper()
+	fctx, cancel := context.WithTimeout(frameTarget(t, p, frameURL), time.Minute)
+	defer cancel()
+	if err := chromedp.Run(fctx, chromedp.SendKeys(selector, text, chromedp.ByQuery)); err != nil {
+		t.Fatalf("%s: typing into the frame's %s: %v", p.name, selector, err)
+	}
+}
+
+// frameText returns the text content of the element selector of p's frame,
+// or "" if there is none.
+func frameText(t *testing.T, p *profile, frameURL, selector string) string {
+	t.Helper()
+	fctx, cancel := context.WithTimeout(frameTarget(t, p, frameURL), time.Minute)
+	defer cancel()
+	var s string
+	if err := chromedp.Run(fctx, chromedp.Evaluate(`document.querySelector(`+jsString(selector)+`)?.textContent ?? ''`, &s)); err != nil {
+		t.Fatalf("%s: reading the frame's %s: %v", p.name, selector, err)
+	}
+	return strings.TrimSpace(s)
 }

@@ -1,6 +1,7 @@
-// The approval point: every request that ends in a signature, and every
-// chain the provider is asked to add or switch to outside the app's
-// rpcConfig, is shown here before anything is signed or used.
+// The approval point: every request that ends in a signature, every chain
+// the provider is asked to add or switch to outside the app's rpcConfig,
+// and every approval of a new device of the wallet (approveDevice) is shown
+// here before anything is signed, used or approved.
 //
 // Who approves is chosen once, when the Duet is made:
 //   - hooks.onSignatureRequest, if the app gives one: only `true` approves;
@@ -13,6 +14,28 @@ import { DuetError, ErrorCode } from './errors.js';
 
 function rejected(detail) {
   return new DuetError(ErrorCode.REJECTED, 'duet: the request was rejected' + (detail ? ': ' + detail : ''));
+}
+
+// The kind of request that approves a new device (host.js RequestKind).
+const approveDeviceKind = 'approve-device';
+
+/**
+ * Returns the 8 digits of a device approval code, which a person may type
+ * with spaces or dashes ("1234 5678", "1234-5678"); throws INVALID_ARGUMENT
+ * for anything else.
+ */
+export function approvalCode(code, operation = 'approveDevice') {
+  const digits = typeof code === 'string' ? code.replace(/[\s-]/g, '') : '';
+  if (!/^[0-9]{8}$/.test(digits)) {
+    throw new DuetError(ErrorCode.INVALID_ARGUMENT, `duet: ${operation} wants the code the new device shows: 8 digits, as "1234 5678"`);
+  }
+  return digits;
+}
+
+/** Returns the 8 digits of a code as a person reads them: "1234 5678". */
+export function formatApprovalCode(digits) {
+  const d = approvalCode(digits);
+  return d.slice(0, 4) + ' ' + d.slice(4);
 }
 
 /**
@@ -43,11 +66,20 @@ export function checkApprovalOptions({ hooks, autoApprove } = {}) {
  * throws or answers anything but true rejects, so a broken hook fails
  * closed.
  *
+ * An approval of a new device whose description carries no code (isolation
+ * mode, where the app's page never sees it) is asked in the SDK's dialog,
+ * which asks for the code too: the promise resolves with the 8 digits the
+ * user typed. A hook or autoApprove cannot approve such a request.
+ *
  * @param {{onSignatureRequest?: Function, autoApprove?: boolean, document?: Document}} options
  */
 export function approvalGate({ onSignatureRequest, autoApprove = false, document = globalThis.document } = {}) {
   let queue = Promise.resolve();
   const ask = async (description) => {
+    const askCode = description?.kind === approveDeviceKind && (description.code === null || description.code === undefined);
+    if (askCode && (onSignatureRequest !== undefined || autoApprove)) {
+      throw rejected('approving a device needs the code the new device shows');
+    }
     if (onSignatureRequest !== undefined) {
       let answer;
       try {
@@ -67,9 +99,17 @@ export function approvalGate({ onSignatureRequest, autoApprove = false, document
       throw rejected('there is no approval hook and no page to show a confirmation on; ' +
         'give hooks.onSignatureRequest, or autoApprove: true');
     }
+    if (askCode) {
+      const code = await codeEntryDialog(document, description);
+      if (code === null) {
+        throw rejected();
+      }
+      return code;
+    }
     if (!(await confirmDialog(document, description))) {
       throw rejected();
     }
+    return undefined;
   };
   return (description) => {
     const result = queue.then(() => ask(description));
@@ -87,7 +127,12 @@ const titles = {
   digest: 'Sign a raw digest',
   addChain: 'Add a network',
   switchChain: 'Switch network',
+  [approveDeviceKind]: 'Approve a new device',
 };
+
+// What the user must check before approving a device.
+const approveDeviceWarning = 'The approved device can sign with this wallet. Approve only a device you are setting up ' +
+  'yourself, now, and only with the code that device shows: never a code someone sent you or read to you.';
 
 const sendTitle = 'Send a transaction';
 
@@ -108,6 +153,11 @@ const css = `
 :where(.duet-approval .duet-approval-actions) { display: flex; gap: .6rem; justify-content: flex-end; }
 :where(.duet-approval button) { font: inherit; padding: .45rem 1rem; border-radius: 6px; border: 1px solid #8894a0; cursor: pointer; }
 :where(.duet-approval button.duet-approval-approve) { background: #1f3b57; color: #fff; border-color: #1f3b57; }
+:where(.duet-approval .duet-approval-code-value) { display: block; margin: .5rem 0 1rem; font: 600 2rem/1.2 ui-monospace, monospace;
+  letter-spacing: .12em; text-align: center; }
+:where(.duet-approval input.duet-approval-code-input) { display: block; width: 100%; box-sizing: border-box; margin: 0 0 .75rem;
+  padding: .5rem; font: 600 1.5rem/1.2 ui-monospace, monospace; letter-spacing: .12em; text-align: center; }
+:where(.duet-approval .duet-approval-error) { color: #8a1c1c; margin: 0 0 .75rem; }
 `;
 
 /** The rows the dialog shows for a description: [label, value] pairs and an optional block. */
@@ -156,6 +206,12 @@ export function describeForDisplay(d) {
       rows.push(['Digest', d.digest]);
       warning = 'A raw digest can be anything, including a transaction. Approve only if you know what it is.';
       break;
+    case approveDeviceKind:
+      if (d.code) {
+        rows.push(['Code', d.code]);
+      }
+      warning = approveDeviceWarning;
+      break;
     case 'addChain':
     case 'switchChain':
       if (d.rpcUrl) {
@@ -178,22 +234,8 @@ let dialogCount = 0;
  * informed, the isolation mode keeps such scripts away from it.
  */
 export function confirmDialog(document, description) {
-  if (!document.getElementById(styleId)) {
-    const style = document.createElement('style');
-    style.id = styleId;
-    style.textContent = css;
-    (document.head ?? document.documentElement).append(style);
-  }
-  const n = ++dialogCount;
-  const dialog = document.createElement('dialog');
-  dialog.className = 'duet-approval';
-  dialog.setAttribute('aria-labelledby', `duet-approval-title-${n}`);
-  dialog.setAttribute('aria-describedby', `duet-approval-body-${n}`);
-  const h = document.createElement('h2');
-  h.id = `duet-approval-title-${n}`;
-  h.textContent = description.method === 'eth_sendTransaction' ? sendTitle : (titles[description.kind] ?? 'Approve');
-  const body = document.createElement('div');
-  body.id = `duet-approval-body-${n}`;
+  const title = description.method === 'eth_sendTransaction' ? sendTitle : (titles[description.kind] ?? 'Approve');
+  const { dialog, body } = newDialog(document, title);
   const { rows, block, warning } = describeForDisplay(description);
   if (warning) {
     const p = document.createElement('p');
@@ -226,7 +268,7 @@ export function confirmDialog(document, description) {
   approve.className = 'duet-approval-approve';
   approve.textContent = 'Approve';
   actions.append(reject, approve);
-  dialog.append(h, body, actions);
+  dialog.append(actions);
   (document.body ?? document.documentElement).append(dialog);
 
   return new Promise((resolve) => {
@@ -246,12 +288,173 @@ export function confirmDialog(document, description) {
     reject.addEventListener('click', () => finish(false));
     dialog.addEventListener('cancel', () => finish(false));
     dialog.addEventListener('close', () => finish(false));
-    if (typeof dialog.showModal === 'function') {
-      dialog.showModal();
-    } else {
-      dialog.setAttribute('open', '');
-    }
+    openDialog(dialog);
     // Focus starts on Reject, so that a stray Enter does not approve.
     reject.focus();
   });
+}
+
+// The parts every dialog of the SDK shares: the style, once per document,
+// and a dialog with its title.
+function newDialog(document, title) {
+  if (!document.getElementById(styleId)) {
+    const style = document.createElement('style');
+    style.id = styleId;
+    style.textContent = css;
+    (document.head ?? document.documentElement).append(style);
+  }
+  const n = ++dialogCount;
+  const dialog = document.createElement('dialog');
+  dialog.className = 'duet-approval';
+  dialog.setAttribute('aria-labelledby', `duet-approval-title-${n}`);
+  dialog.setAttribute('aria-describedby', `duet-approval-body-${n}`);
+  const h = document.createElement('h2');
+  h.id = `duet-approval-title-${n}`;
+  h.textContent = title;
+  const body = document.createElement('div');
+  body.id = `duet-approval-body-${n}`;
+  dialog.append(h, body);
+  return { dialog, body };
+}
+
+function paragraph(document, text, className) {
+  const p = document.createElement('p');
+  if (className) {
+    p.className = className;
+  }
+  p.textContent = text;
+  return p;
+}
+
+function openDialog(dialog) {
+  if (typeof dialog.showModal === 'function') {
+    dialog.showModal();
+  } else {
+    dialog.setAttribute('open', '');
+  }
+}
+
+/**
+ * Shows the approval of a new device whose code the app's page must not
+ * see (isolation mode): the dialog asks the user for the code the new
+ * device shows, and resolves with its 8 digits once the user approves, or
+ * with null if the user rejects.
+ */
+export function codeEntryDialog(document, description) {
+  const { dialog, body } = newDialog(document, titles[approveDeviceKind]);
+  body.append(paragraph(document, approveDeviceWarning, 'duet-approval-warning'));
+  if (description?.address) {
+    const dl = document.createElement('dl');
+    const dt = document.createElement('dt');
+    dt.textContent = 'Account';
+    const dd = document.createElement('dd');
+    dd.textContent = description.address;
+    dl.append(dt, dd);
+    body.append(dl);
+  }
+  const label = document.createElement('label');
+  label.textContent = 'The code the new device shows';
+  const input = document.createElement('input');
+  input.className = 'duet-approval-code-input';
+  input.type = 'text';
+  input.inputMode = 'numeric';
+  input.autocomplete = 'off';
+  input.spellcheck = false;
+  input.maxLength = 12;
+  input.placeholder = '1234 5678';
+  label.append(input);
+  const error = paragraph(document, '', 'duet-approval-error');
+  error.hidden = true;
+  body.append(label, error);
+  const actions = document.createElement('div');
+  actions.className = 'duet-approval-actions';
+  const reject = document.createElement('button');
+  reject.type = 'button';
+  reject.className = 'duet-approval-reject';
+  reject.textContent = 'Reject';
+  const approve = document.createElement('button');
+  approve.type = 'button';
+  approve.className = 'duet-approval-approve';
+  approve.textContent = 'Approve';
+  actions.append(reject, approve);
+  dialog.append(actions);
+  (document.body ?? document.documentElement).append(dialog);
+
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (answer) => {
+      if (done) {
+        return;
+      }
+      done = true;
+      input.value = '';
+      if (dialog.open) {
+        dialog.close();
+      }
+      dialog.remove();
+      resolve(answer);
+    };
+    const submit = () => {
+      let code;
+      try {
+        code = approvalCode(input.value);
+      } catch {
+        error.textContent = 'Type the 8 digits the new device shows.';
+        error.hidden = false;
+        input.focus();
+        return;
+      }
+      finish(code);
+    };
+    approve.addEventListener('click', submit);
+    input.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter') {
+        e.preventDefault();
+        submit();
+      }
+    });
+    reject.addEventListener('click', () => finish(null));
+    dialog.addEventListener('cancel', () => finish(null));
+    dialog.addEventListener('close', () => finish(null));
+    openDialog(dialog);
+    input.focus();
+  });
+}
+
+/**
+ * Shows the code of this device's request to be added to the wallet, for
+ * the user to type on a device that already has it. Returns {close}, which
+ * the caller calls once the request has ended; the user cannot close it
+ * before, since the request goes on without it.
+ */
+export function showCodeDialog(document, code) {
+  const { dialog, body } = newDialog(document, 'Add this device');
+  dialog.classList.add('duet-approval-code');
+  body.append(paragraph(document, 'On a device that already has this wallet, choose to approve a new device and type this code:'));
+  const value = document.createElement('output');
+  value.className = 'duet-approval-code-value';
+  value.textContent = formatApprovalCode(code);
+  body.append(value);
+  body.append(paragraph(document, 'Type it only on your own device. Never tell it to anyone: whoever approves a ' +
+    'device with it lets that device sign. This closes when the device is added or the request ends (after 5 minutes).',
+  'duet-approval-warning'));
+  (document.body ?? document.documentElement).append(dialog);
+  // Escape closes a modal dialog; this one stays while the request waits.
+  const keep = (e) => e.preventDefault();
+  dialog.addEventListener('cancel', keep);
+  openDialog(dialog);
+  let closed = false;
+  return {
+    close() {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      dialog.removeEventListener('cancel', keep);
+      if (dialog.open) {
+        dialog.close();
+      }
+      dialog.remove();
+    },
+  };
 }

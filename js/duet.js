@@ -13,7 +13,7 @@ import { DuetError, ErrorCode, errorFromResponse, toDuetError } from './errors.j
 import { bytesToHex, digestBytes, isAddress, messageBytes } from './bytes.js';
 import { WorkerChannel, callListener } from './rpc.js';
 import { DuetProvider, announceProvider, checkProviderOptions } from './provider.js';
-import { approvalGate, checkApprovalOptions } from './approval.js';
+import { approvalCode, approvalGate, checkApprovalOptions, formatApprovalCode, showCodeDialog } from './approval.js';
 import { DeviceHost, RequestKind } from './host.js';
 import { FrameChannel, FrameHost } from './frame-channel.js';
 import { Credential, clientIdOf, isUnauthorized } from './credential.js';
@@ -53,7 +53,8 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 10000;
 // The device module's calls that open a session with the server, and so
 // present the credential.
 const sessionMethods = new Set([
-  'keygen', 'sign', 'signTransaction', 'backup', 'recover', 'eject', 'refresh', 'addDevice', 'listDevices', 'removeDevice',
+  'keygen', 'sign', 'signTransaction', 'backup', 'recover', 'eject', 'refresh', 'addDevice', 'requestApproval', 'approveDevice',
+  'listDevices', 'removeDevice',
 ]);
 
 const constructing = Symbol('Duet.connect');
@@ -223,6 +224,33 @@ function backupOptions(options, operation) {
     throw invalid(`${operation} with method ${method} wants key, a 32-byte Uint8Array`);
   }
   return { method, key: key.slice() };
+}
+
+// The method of addDevice that adds this device once another device of the
+// wallet approves it with the code this one shows: not a backup method.
+const APPROVAL = 'approval';
+
+// Checks the options of addDevice with method approval.
+function approvalOptions(options, isolated) {
+  for (const k of Object.keys(options)) {
+    if (k !== 'method' && k !== 'onCode' && k !== 'onProgress') {
+      throw invalid(`addDevice with method approval takes no ${k}`);
+    }
+  }
+  const { onCode } = options;
+  if (isolated) {
+    if (onCode !== undefined) {
+      throw invalid('in isolation mode the frame shows the code itself, so that the page never has it: give no onCode');
+    }
+    return undefined;
+  }
+  if (onCode !== undefined && typeof onCode !== 'function') {
+    throw invalid('onCode must be a function');
+  }
+  if (onCode === undefined && typeof globalThis.document?.createElement !== 'function') {
+    throw invalid('addDevice with method approval wants onCode where there is no page to show the code on');
+  }
+  return onCode;
 }
 
 // A device id as listDevices names it: 16 bytes in hex, or empty for the
@@ -666,9 +694,10 @@ export class Duet {
    * Reads this device's wallet state from its store. stale is true when the
    * last server session named another active pair than the share's: the
    * share is kept until a recovery replaces it, and cannot sign. removed is
-   * true when a session of this Duet was refused with DEVICE_REMOVED: the
-   * device was removed from the wallet (removeDevice on another device);
-   * addDevice or recoverWallet replaces the share. deviceId is this
+   * true once the server refused this device with DEVICE_REMOVED (also
+   * after a reload: the device module keeps the reason): the device was
+   * removed from the wallet (removeDevice on another device), or retired
+   * by a recovery; addDevice or recoverWallet replaces the share. deviceId is this
    * device's id as listDevices names it, where the device module knows it.
    *
    * sparePrimes counts the sets of safe primes kept for the device's next
@@ -1000,10 +1029,21 @@ export class Duet {
    * recoverWallet. On a device whose share is stale or was removed, the new
    * share replaces it.
    *
-   * @param {{method: string, password?: string, key?: Uint8Array, rpId?: string, onProgress?: Function}} options
+   * With `{method: 'approval', onCode}` no backup is needed: this device
+   * draws an 8-digit code and, once the server holds its request, passes it
+   * to onCode as "1234 5678" for the app to show (without onCode the SDK
+   * shows it in its own dialog; in isolation mode the frame does, and
+   * onCode is refused). The user types it on a device that already has
+   * the wallet (approveDevice there). The request waits up to 5 minutes;
+   * a wrong code rejects both sides with APPROVAL_FAILED and adds nothing.
+   *
+   * @param {{method: string, password?: string, key?: Uint8Array, rpId?: string, onCode?: (code: string) => void, onProgress?: Function}} options
    * @returns {Promise<{address: string, generation: number, deviceId: string}>}
    */
   async addDevice(options) {
+    if (options !== null && typeof options === 'object' && options.method === APPROVAL) {
+      return this.#addByApproval(options);
+    }
     const opts = backupOptions(options, 'addDevice');
     const credential = () => this.#backupSecret(opts, false);
     const res = await this.#session('addDevice', 'addDevice', credential, progressOption(options));
@@ -1012,6 +1052,77 @@ export class Duet {
     }
     this.#prepareSigning();
     return { address: res.address, generation: res.generation, deviceId: res.deviceId };
+  }
+
+  // addDevice with method approval: the server relays a PAKE between this
+  // device and the one that approves it, keyed by the code this device
+  // draws and shows; the approving device hands this one a share of the
+  // key under the PAKE's key, and this device and the server turn it into
+  // a pair of their own, as for a backup method.
+  async #addByApproval(options) {
+    const onProgress = progressOption(options);
+    const onCode = approvalOptions(options, this.#isolated);
+    const res = await this.#queued('addDevice', async (progress) => {
+      if (this.#isolated) {
+        return this.#host.call('requestApproval', {}, { onProgress: progress });
+      }
+      let dialog = null;
+      const show = (raw) => {
+        let code;
+        try {
+          code = formatApprovalCode(raw);
+        } catch {
+          // Not a code: nothing to show; the request fails on its own.
+          return;
+        }
+        if (onCode) {
+          callListener(onCode, code);
+        } else {
+          dialog?.close();
+          dialog = showCodeDialog(globalThis.document, code);
+        }
+      };
+      try {
+        return await this.#host.call('requestApproval', {}, { onProgress: progress, onCode: show });
+      } finally {
+        dialog?.close();
+      }
+    }, onProgress);
+    if (!res || !isAddress(res.address) || typeof res.deviceId !== 'string' || res.deviceId === '') {
+      throw new DuetError(ErrorCode.INTERNAL, 'duet: device module returned no address or device id');
+    }
+    this.#prepareSigning();
+    return { address: res.address, generation: res.generation, deviceId: res.deviceId };
+  }
+
+  /**
+   * Approves a new device of the wallet from this one: the code is the one
+   * the new device shows (addDevice with method 'approval'), typed by the
+   * user, with or without its space. The approval is shown to the approval
+   * point first, as a signature is (kind 'approve-device', with the code),
+   * since the device approved can sign with the wallet. Resolves once the
+   * new device has opened what this one sent it; the new device then makes
+   * its own pair with the server. Rejects with APPROVAL_FAILED for a code
+   * that does not match, no device waiting, or a new device that does not
+   * answer; nothing is added then.
+   *
+   * In isolation mode the page never has the code: call approveDevice()
+   * without one, and the frame's dialog asks the user for it.
+   *
+   * @param {string} [code] 8 digits, as "1234 5678" (not in isolation mode)
+   * @returns {Promise<void>}
+   */
+  async approveDevice(code, options) {
+    const onProgress = progressOption(options);
+    const request = { kind: RequestKind.APPROVE_DEVICE, method: 'approveDevice' };
+    if (this.#isolated) {
+      if (code !== undefined) {
+        throw invalid('in isolation mode the frame asks for the code: call approveDevice() without one');
+      }
+    } else {
+      request.code = formatApprovalCode(approvalCode(code));
+    }
+    await this.#queued('approveDevice', (progress) => this.#host.authorize(request, { onProgress: progress }), onProgress);
   }
 
   /**
@@ -1328,7 +1439,9 @@ export class Duet {
       this.#removedPending = false;
       this.#removedPair = pair;
     }
-    const removed = hasShare && pair !== null && pair === this.#removedPair;
+    // The device module keeps the reason a share was marked, so that a
+    // reloaded page still knows the device was removed.
+    const removed = hasShare && (s.removed === true || (pair !== null && pair === this.#removedPair));
     const address = hasShare && !stale && !removed && isAddress(s.address) ? s.address : null;
     const generation = hasShare && Number.isSafeInteger(Number(s.generation)) ? Number(s.generation) : 0;
     const walletId = hasShare && typeof s.walletId === 'string' ? s.walletId : '';

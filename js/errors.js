@@ -41,6 +41,8 @@ export const ErrorCode = Object.freeze({
   STALE_DEVICE: 'STALE_DEVICE',
   /** This device was removed from the wallet (removeDevice), or retired by a recovery: its share no longer signs; addDevice or recoverWallet brings the wallet back. */
   DEVICE_REMOVED: 'DEVICE_REMOVED',
+  /** Adding a device with a code failed: the code did not match, no device was waiting, the request expired or was replaced, or the new device did not answer. Nothing was added; start again with a new code. */
+  APPROVAL_FAILED: 'APPROVAL_FAILED',
   /** A broken invariant, a crashed worker or an exited device module. */
   INTERNAL: 'INTERNAL',
   /** The browser lacks Web Workers, IndexedDB or WebCrypto (which needs a secure context). */

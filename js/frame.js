@@ -20,7 +20,7 @@
 import { DuetError, ErrorCode, serializeError } from './errors.js';
 import { WorkerChannel } from './rpc.js';
 import { DeviceHost } from './host.js';
-import { approvalGate } from './approval.js';
+import { approvalCode, approvalGate, showCodeDialog } from './approval.js';
 
 export const protocol = 'duet-frame/1';
 
@@ -36,6 +36,7 @@ const schema = Object.freeze({
   removeBackup: ['method'],
   verifyBackup: ['method', 'password', 'key'],
   addDevice: ['method', 'password', 'key'],
+  requestApproval: [],
   listDevices: [],
   removeDevice: ['id'],
   finishAux: [],
@@ -154,6 +155,27 @@ export function startFrame(w = globalThis.window) {
     return { status: res.status, body: body === undefined ? null : body };
   }
 
+  // Adds this device to the wallet once another device approves it. The
+  // code is shown in this frame's dialog and never posted to the page, whose
+  // scripts could otherwise race their own request with it.
+  async function requestApproval(onProgress) {
+    let dialog = null;
+    const onCode = (code) => {
+      dialog?.close();
+      dialog = null;
+      try {
+        dialog = showCodeDialog(w.document, approvalCode(code));
+      } catch {
+        // A malformed code is no code to show; the request fails on its own.
+      }
+    };
+    try {
+      return await host.call('requestApproval', {}, { onProgress, onCode });
+    } finally {
+      dialog?.close();
+    }
+  }
+
   async function run(id, method, params) {
     if (method === 'init') {
       return init(params);
@@ -168,7 +190,14 @@ export function startFrame(w = globalThis.window) {
       case 'hashTypedData':
         return host.hashTypedData(params.typedData);
       case 'authorize':
+        if (params.request?.kind === 'approve-device' && params.request.code !== undefined) {
+          // The code is typed in this frame's dialog: a code from the page
+          // could be one the page's own scripts chose.
+          throw invalid('in isolation mode the frame asks for the new device\'s code itself: approve without one');
+        }
         return host.authorize(params.request, { onProgress });
+      case 'requestApproval':
+        return requestApproval(onProgress);
       case 'deviceState':
         return host.call('deviceState', {});
       case 'stockPrimes':

@@ -14,12 +14,16 @@
 import { DuetError, ErrorCode } from './errors.js';
 import { bytesToHex, formatSignature, hexToBytes, isAddress, isHexData, sameAddress } from './bytes.js';
 import { canonicalTransaction, canonicalTypedData, caip2, seal, typedDataJSON } from './request.js';
+import { approvalCode, formatApprovalCode } from './approval.js';
 
 function invalid(message) {
   return new DuetError(ErrorCode.INVALID_ARGUMENT, 'duet: ' + message);
 }
 
-/** The kinds of request the host approves; the first four end in a signature. */
+/**
+ * The kinds of request the host approves; the first four end in a
+ * signature, the last in a new device of the wallet.
+ */
 export const RequestKind = Object.freeze({
   MESSAGE: 'message',
   TYPED_DATA: 'typedData',
@@ -27,12 +31,15 @@ export const RequestKind = Object.freeze({
   DIGEST: 'digest',
   ADD_CHAIN: 'addChain',
   SWITCH_CHAIN: 'switchChain',
+  APPROVE_DEVICE: 'approve-device',
 });
 
 // Device functions the host passes through unchanged: they sign nothing.
+// (approveDevice is not one: it lets another device sign, so it is
+// authorized like a signature.)
 const passThrough = new Set([
   'keygen', 'backup', 'recover', 'eject', 'refresh', 'removeBackup', 'verifyBackup', 'deviceState',
-  'addDevice', 'listDevices', 'removeDevice',
+  'addDevice', 'requestApproval', 'listDevices', 'removeDevice',
   'hashPersonalMessage', 'keccak256', 'finishAux', 'fillPool', 'stockPrimes',
 ]);
 
@@ -135,12 +142,15 @@ export class DeviceHost {
    */
   async authorize(request, options = {}) {
     const description = await this.#describe(request);
-    await this.#approve(description);
-    return this.#carryOut(description, options);
+    const answer = await this.#approve(description);
+    return this.#carryOut(description, options, answer);
   }
 
   async #wallet() {
     const s = await this.#channel.call('deviceState', {});
+    if (s?.hasShare === true && s.removed === true) {
+      throw new DuetError(ErrorCode.DEVICE_REMOVED, 'duet: this device was removed from the wallet, so its share no longer signs; add it again (addDevice) or recover the wallet here');
+    }
     if (s?.hasShare === true && s.stale === true) {
       throw new DuetError(ErrorCode.STALE_DEVICE, "duet: this device's share is not of the pair the server holds for it (the device was removed, or the wallet recovered elsewhere); add this device again (addDevice) or recover the wallet to replace it");
     }
@@ -216,13 +226,24 @@ export class DeviceHost {
         }
         return seal({ ...base, digest: request.digest.toLowerCase() });
       }
+      case RequestKind.APPROVE_DEVICE: {
+        // Without a code (isolation mode) the approval point asks for it.
+        const code = request.code === undefined || request.code === null ? null : formatApprovalCode(approvalCode(request.code));
+        return seal({ ...base, code });
+      }
       default:
         throw invalid(`unknown request kind ${String(kind)}`);
     }
   }
 
-  async #carryOut(d, { onProgress } = {}) {
+  async #carryOut(d, { onProgress } = {}, answer = undefined) {
     switch (d.kind) {
+      case RequestKind.APPROVE_DEVICE: {
+        // The code shown and approved, or the one typed in the dialog.
+        const code = approvalCode(d.code ?? answer);
+        await this.#channel.call('approveDevice', { code }, { onProgress });
+        return null;
+      }
       case RequestKind.ADD_CHAIN:
       case RequestKind.SWITCH_CHAIN:
         return null;

@@ -3,6 +3,7 @@
 // Main → worker:  {type: 'call', id, method, params}
 // Worker → main:  {type: 'hello'}                       the worker script runs
 //                 {type: 'progress', id, event}          a call's progress
+//                 {type: 'code', id, code}               the code a call shows the user
 //                 {type: 'result', id, value}            a call succeeded
 //                 {type: 'error', id, error: {code, message}}
 //                 {type: 'fatal', error: {code, message}} the device module exited
@@ -69,18 +70,20 @@ export class WorkerChannel {
    *
    * @param {string} method
    * @param {object} params structured-cloneable arguments
-   * @param {{onProgress?: (event: object) => void, timeoutMs?: number, timeoutCode?: string}} [options]
+   * @param {{onProgress?: (event: object) => void, onCode?: (code: string) => void, timeoutMs?: number, timeoutCode?: string}} [options]
+   *   onCode receives the code a call asks the user to carry to another
+   *   device (requestApproval); it is kept out of the progress events.
    *   timeoutMs bounds the call; when it passes, the whole channel fails with
    *   timeoutCode, since a worker that stopped answering cannot be trusted
    *   with the next call either.
    */
-  call(method, params = {}, { onProgress, timeoutMs, timeoutCode = ErrorCode.INTERNAL } = {}) {
+  call(method, params = {}, { onProgress, onCode, timeoutMs, timeoutCode = ErrorCode.INTERNAL } = {}) {
     if (this.#failure !== null) {
       return Promise.reject(this.#failure);
     }
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
-      const entry = { resolve, reject, onProgress, timer: undefined };
+      const entry = { resolve, reject, onProgress, onCode, timer: undefined };
       if (timeoutMs !== undefined) {
         entry.timer = setTimeout(() => {
           this.#fail(new DuetError(timeoutCode, `duet: device worker did not answer ${method} within ${timeoutMs} ms`));
@@ -120,6 +123,13 @@ export class WorkerChannel {
         const entry = this.#pending.get(msg.id);
         if (entry && typeof entry.onProgress === 'function') {
           callListener(entry.onProgress, msg.event);
+        }
+        return;
+      }
+      case 'code': {
+        const entry = this.#pending.get(msg.id);
+        if (entry && typeof entry.onCode === 'function' && typeof msg.code === 'string') {
+          callListener(entry.onCode, msg.code);
         }
         return;
       }

@@ -17,7 +17,8 @@ import './device-store.js';
   // Functions of globalThis.DuetDevice that the SDK may call.
   const deviceMethods = new Set([
     'keygen', 'sign', 'signTransaction', 'backup', 'recover', 'eject', 'refresh', 'removeBackup', 'verifyBackup',
-    'addDevice', 'listDevices', 'removeDevice', 'deviceState', 'hashPersonalMessage', 'hashTypedData', 'keccak256', 'finishAux', 'fillPool',
+    'addDevice', 'requestApproval', 'approveDevice', 'listDevices', 'removeDevice', 'deviceState', 'hashPersonalMessage', 'hashTypedData',
+    'keccak256', 'finishAux', 'fillPool',
   ]);
   // These take their single input rather than an options object.
   const hashMethods = new Set(['hashPersonalMessage', 'hashTypedData', 'keccak256']);
@@ -26,7 +27,7 @@ import './device-store.js';
   // same wallet's share through the two-phase commit at once.
   const sessionMethods = new Set([
     'keygen', 'sign', 'signTransaction', 'backup', 'recover', 'eject', 'refresh', 'removeBackup', 'verifyBackup',
-    'addDevice', 'listDevices', 'removeDevice', 'finishAux', 'fillPool',
+    'addDevice', 'requestApproval', 'approveDevice', 'listDevices', 'removeDevice', 'finishAux', 'fillPool',
   ]);
 
   // How long the module may take, after go.run, to publish DuetDevice.
@@ -285,6 +286,11 @@ import './device-store.js';
         store,
         onProgress: (ev) => post({ type: 'progress', id, event: plainEvent(ev) }),
       });
+      if (method === 'requestApproval') {
+        // The code to show goes to the caller's onCode alone, never into
+        // the progress events an app may log.
+        arg.onCode = (code) => post({ type: 'code', id, code: String(code) });
+      }
     }
     const run = () => Promise.race([Promise.resolve().then(() => fn.call(device, arg)), exited]);
     if (method === 'deviceState') {
@@ -528,7 +534,7 @@ import './device-store.js';
   // A share change (create, recover, refresh, adding this device) is one at
   // a time across the tabs of this browser: a second one, while one runs,
   // fails at once with BUSY instead of waiting to change the shares again.
-  const shareChangeMethods = new Set(['keygen', 'recover', 'refresh', 'addDevice']);
+  const shareChangeMethods = new Set(['keygen', 'recover', 'refresh', 'addDevice', 'requestApproval']);
 
   function shareChange(fn) {
     const locks = self.navigator && self.navigator.locks;

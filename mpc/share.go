@@ -81,6 +81,25 @@ func (s *KeyShare) PublicDigest() []byte {
 	return t.Digest()
 }
 
+// Shift returns the share moved by delta: Secret+δ, SelfPublic+δ·G and
+// PeerPublic−δ·G, so that the pair still adds up to PublicKey once the peer's
+// share moves by −δ. The result keeps the generation, the parties and the
+// ssid, and has no aux info. A device approving another hands it its own
+// share shifted by a random δ; the server moves its share by −δ.
+func (s *KeyShare) Shift(delta *curve.Scalar) *KeyShare {
+	dG := curve.BaseMul(delta)
+	return &KeyShare{
+		Generation: s.Generation,
+		Self:       s.Self,
+		Peer:       s.Peer,
+		Secret:     s.Secret.Add(delta),
+		SelfPublic: s.SelfPublic.Add(dG),
+		PeerPublic: s.PeerPublic.Sub(dG),
+		PublicKey:  s.PublicKey,
+		SSID:       bytes.Clone(s.SSID),
+	}
+}
+
 // Wipe overwrites the secret share. The Paillier primes live in big.Int
 // values that cannot be wiped reliably; dropping the share drops them.
 func (s *KeyShare) Wipe() {

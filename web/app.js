@@ -7,7 +7,7 @@ const storageKeys = { client: 'duet-demo/client-key', org: 'duet-demo/org-key', 
 const maxLogEntries = 200;
 
 const $ = (id) => document.getElementById(id);
-const buttons = ['connect', 'dev-client', 'create', 'sign', 'send', 'backup', 'recover', 'add-device', 'list-devices', 'eject'].map($);
+const buttons = ['connect', 'dev-client', 'create', 'sign', 'send', 'backup', 'recover', 'add-device', 'add-device-code', 'approve-device', 'list-devices', 'eject'].map($);
 const backupMethods = [['password', 'Password'], ['passkey', 'Passkey'], ['custom', 'Custom key']];
 const maxHistory = 20;
 
@@ -76,6 +76,8 @@ const stepNames = {
   presign: 'Preparing the signature with the server',
   sign: 'Signing together with the server',
   commit: 'Saving the wallet on this device',
+  'awaiting-approval': 'Waiting for your other device to approve this one',
+  'awaiting-device': 'Waiting for the new device to take its share',
   done: 'Done',
 };
 
@@ -84,7 +86,8 @@ const plans = {
   createWallet: ['connecting', 'keygen', 'commit', 'address', 'done'],
   backupWallet: ['connecting', 'backuppair', 'encrypting', 'commit', 'done'],
   recoverWallet: ['connecting', 'decrypting', 'recoverpair', 'commit', 'done'],
-  addDevice: ['connecting', 'decrypting', 'devicepair', 'commit', 'done'],
+  addDevice: ['connecting', 'awaiting-approval', 'decrypting', 'devicepair', 'commit', 'done'],
+  approveDevice: ['connecting', 'awaiting-device', 'done'],
   listDevices: ['connecting', 'done'],
   removeDevice: ['connecting', 'done'],
   ejectPrivateKey: ['connecting', 'decrypting', 'done'],
@@ -178,6 +181,8 @@ function updateButtons() {
     backup: onDevice,
     recover: connected && recoveryMethods.includes('password'),
     'add-device': connected && !onDevice && recoveryMethods.includes('password'),
+    'add-device-code': connected && !onDevice && walletOnServer,
+    'approve-device': onDevice,
     'list-devices': onDevice,
     eject: onDevice && recoveryMethods.includes('password') && $('eject-confirm').checked,
   };
@@ -524,6 +529,31 @@ const actions = {
     return `This device was added to the wallet (device ${deviceId.slice(0, 12)}…). The other devices keep signing.`;
   },
 
+  async addDeviceByCode() {
+    const d = requireDuet();
+    const out = $('approval-code');
+    try {
+      const { deviceId } = await d.addDevice({
+        method: 'approval',
+        onCode: (code) => {
+          out.textContent = code;
+          setStatus('busy', `Type ${code} on a device that has the wallet, under "Approve a new device".`);
+        },
+      });
+      showDevices(await d.listDevices());
+      return `This device was added to the wallet (device ${deviceId.slice(0, 12)}…). The other devices keep signing.`;
+    } finally {
+      out.textContent = '';
+    }
+  },
+
+  async approveDevice() {
+    const d = requireDuet();
+    await d.approveDevice($('approve-code').value);
+    $('approve-code').value = '';
+    return 'The new device was approved: it now makes its own share with the server (List devices shows it once it has).';
+  },
+
   async listDevices() {
     const devices = await requireDuet().listDevices();
     showDevices(devices);
@@ -561,6 +591,7 @@ const busyTexts = {
   backup: 'Backing up…',
   recover: 'Recovering…',
   addDevice: 'Adding this device…',
+  approveDevice: 'Approving the new device…',
   eject: 'Ejecting…',
 };
 
@@ -577,6 +608,7 @@ function wire() {
   $('create').addEventListener('click', () => run(busyTexts.create, actions.create, $('create')));
   $('sign').addEventListener('click', () => run(busyTexts.sign, actions.sign, $('sign')));
   $('list-devices').addEventListener('click', () => run('Listing the devices…', actions.listDevices, $('list-devices')));
+  $('add-device-code').addEventListener('click', () => run('Asking to add this device…', actions.addDeviceByCode, $('add-device-code')));
   for (const form of document.querySelectorAll('form[data-action]')) {
     const name = form.dataset.action;
     form.addEventListener('submit', (e) => {

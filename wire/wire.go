@@ -89,7 +89,16 @@ const (
 	// OpRemoveDevice deletes one device's shares (Data "device" names it),
 	// once the calling device proved it holds its own signing share.
 	OpRemoveDevice = "remove-device"
+	// OpApproveDevice is the existing device's side of adding a device by
+	// approval: it answers the new device's pending request (an add-device
+	// session with Method MethodApproval) with the new device's starting
+	// share, sealed under the key both derive from the short code.
+	OpApproveDevice = "approve-device"
 )
+
+// MethodApproval is the Method of an add-device session whose new pair
+// comes from an existing device's approval, not from a backup pair.
+const MethodApproval = "approval"
 
 // DeviceIDSize is the size of a device id. A wallet made before devices
 // existed has one device whose id is empty.
@@ -402,6 +411,10 @@ const (
 	// server: it was removed, or retired by a recovery on another device.
 	// The wallet is not on this device, and recoverable.
 	CodeDeviceRemoved = "DEVICE_REMOVED"
-	CodeServerError   = "SERVER_ERROR"
-	CodeInternal      = "INTERNAL"
+	// CodeApprovalFailed: adding a device by approval failed: no request
+	// was waiting, it expired or was replaced, the code did not match, or
+	// the approving device's pair changed meanwhile. Nothing was stored.
+	CodeApprovalFailed = "APPROVAL_FAILED"
+	CodeServerError    = "SERVER_ERROR"
+	CodeInternal       = "INTERNAL"
 )

@@ -13,6 +13,7 @@ test('the frame accepts its own calls', () => {
   assert.equal(checkMessage(call('backup', { method: 'password', password: 'x' })).method, 'backup');
   assert.equal(checkMessage(call('addDevice', { method: 'custom', key: new Uint8Array(32) })).method, 'addDevice');
   assert.equal(checkMessage(call('listDevices')).method, 'listDevices');
+  assert.equal(checkMessage(call('requestApproval')).method, 'requestApproval');
   assert.deepEqual(checkMessage(call('removeDevice', { id: 'ab12' })).params, { id: 'ab12' });
 });
 
@@ -26,6 +27,9 @@ test('the frame refuses anything outside its schema', () => {
     call('__proto__'),
     call('deviceState', { store: {} }),
     call('listDevices', { id: 'ab12' }),
+    call('requestApproval', { onCode: 'x' }),
+    call('requestApproval', { code: '12345678' }),
+    call('approveDevice', { code: '12345678' }),
     call('removeDevice', { id: 'ab12', apiKey: 'k' }),
     call('addDevice', { method: 'password', password: 'x', url: 'https://evil.example' }),
     call('authorize', { request: {}, autoApprove: true }),

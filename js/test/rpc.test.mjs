@@ -103,6 +103,26 @@ test('progress goes to the call it belongs to', async () => {
   assert.deepEqual(got2, [{ phase: 'sign', round: 1 }]);
 });
 
+test('a code goes to its call\'s onCode, never to its progress', async () => {
+  const { worker, channel } = setup();
+  const codes = [];
+  const events = [];
+  const p1 = channel.call('requestApproval', {}, { onProgress: (e) => events.push(e), onCode: (c) => codes.push(c) });
+  const id1 = worker.lastCall().id;
+  const p2 = channel.call('listDevices', {}, { onProgress: (e) => events.push(e) });
+  const id2 = worker.lastCall().id;
+  worker.send({ type: 'code', id: id2, code: '11112222' });
+  worker.send({ type: 'code', id: id1, code: 42 });
+  worker.send({ type: 'progress', id: id1, event: { phase: 'awaiting-approval' } });
+  worker.send({ type: 'code', id: id1, code: '12345678' });
+  worker.send({ type: 'result', id: id1, value: null });
+  worker.send({ type: 'code', id: id1, code: '87654321' });
+  worker.send({ type: 'result', id: id2, value: null });
+  await Promise.all([p1, p2]);
+  assert.deepEqual(codes, ['12345678']);
+  assert.deepEqual(events, [{ phase: 'awaiting-approval' }]);
+});
+
 test('a throwing progress listener is reported and the call still settles', async () => {
   const { worker, channel } = setup();
   const reported = [];

@@ -37,6 +37,8 @@ export declare const ErrorCode: Readonly<{
   STALE_DEVICE: 'STALE_DEVICE';
   /** This device was removed from the wallet, or retired by a recovery: addDevice or recoverWallet brings the wallet back. */
   DEVICE_REMOVED: 'DEVICE_REMOVED';
+  /** Adding a device with a code failed: the code did not match, no device was waiting, the request expired or was replaced, or the new device did not answer. Nothing was added. */
+  APPROVAL_FAILED: 'APPROVAL_FAILED';
   /** A broken invariant, a crashed worker or an exited device module. */
   INTERNAL: 'INTERNAL';
   /** The browser lacks Web Workers, IndexedDB or WebCrypto (which needs a secure context). */
@@ -79,6 +81,8 @@ export declare const RequestKind: Readonly<{
   DIGEST: 'digest';
   ADD_CHAIN: 'addChain';
   SWITCH_CHAIN: 'switchChain';
+  /** approveDevice: another device may sign with the wallet once approved. */
+  APPROVE_DEVICE: 'approve-device';
 }>;
 export type RequestKind = (typeof RequestKind)[keyof typeof RequestKind];
 
@@ -123,6 +127,8 @@ export interface SignatureRequest {
   readonly digest?: Hex;
   readonly typedData?: unknown;
   readonly transaction?: Readonly<Record<string, unknown>>;
+  /** Kind 'approve-device': the new device's code, as "1234 5678" (null in isolation mode, where the frame asks for it). */
+  readonly code?: string | null;
   readonly [field: string]: unknown;
 }
 
@@ -205,11 +211,22 @@ export type BackupCredential =
 
 export type BackupOptions = BackupCredential & OperationOptions;
 
+/** addDevice without a backup: another device of the wallet approves this one with the code it shows. */
+export interface ApprovalOptions extends OperationOptions {
+  method: 'approval';
+  /**
+   * Receives the code to show, as "1234 5678", once the server holds the
+   * request; without it the SDK shows the code in its own dialog. Refused in
+   * isolation mode, where the frame shows it.
+   */
+  onCode?: (code: string) => void;
+}
+
 export interface WalletState {
   hasShare: boolean;
   /** The last server session named another active pair: the share is kept but cannot sign. */
   stale: boolean;
-  /** A session was refused with DEVICE_REMOVED: this device was removed from the wallet. */
+  /** The server refused this device with DEVICE_REMOVED (kept across reloads): it was removed from the wallet, or retired by a recovery. */
   removed: boolean;
   address: Hex | null;
   generation: number;
@@ -317,8 +334,14 @@ export declare class Duet {
   verifyBackup(options: BackupOptions): Promise<{ method: BackupMethod; verified: true; lastVerifiedAt: string | null }>;
   /** Deletes one method's backup pair at the custodian; the device proves it holds the signing share. */
   removeBackupMethod(method: BackupMethod, options?: OperationOptions): Promise<{ method: BackupMethod }>;
-  /** Adds this device to the wallet through a backup method; the other devices keep signing. */
-  addDevice(options: BackupOptions): Promise<{ address: Hex; generation: number; deviceId: string }>;
+  /** Adds this device to the wallet through a backup method, or approved from another device with a code; the other devices keep signing. */
+  addDevice(options: BackupOptions | ApprovalOptions): Promise<{ address: Hex; generation: number; deviceId: string }>;
+  /**
+   * Approves a new device (addDevice with method 'approval' there) with the
+   * code it shows, after the approval point; resolves once the new device
+   * opened its share. In isolation mode give no code: the frame asks for it.
+   */
+  approveDevice(code?: string, options?: OperationOptions): Promise<void>;
   /** The wallet's signing devices; this device proves it holds a signing share. */
   listDevices(options?: OperationOptions): Promise<DeviceInfo[]>;
   /** Removes a device from the wallet: its server share is deleted and it no longer signs. */

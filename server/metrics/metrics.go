@@ -121,7 +121,7 @@ var operations = map[string]bool{
 	wire.OpKeygen: true, wire.OpSign: true, wire.OpBackup: true,
 	wire.OpRecover: true, wire.OpEject: true, wire.OpRefresh: true,
 	wire.OpPresign: true, wire.OpAddDevice: true, wire.OpListDevices: true,
-	wire.OpRemoveDevice: true,
+	wire.OpRemoveDevice: true, wire.OpApproveDevice: true,
 }
 
 var codes = map[string]bool{

@@ -21,6 +21,8 @@ var auditActions = map[string]string{
 
 	wire.OpAddDevice:    store.AuditDeviceAdded,
 	wire.OpRemoveDevice: store.AuditDeviceRemoved,
+	// The approving device's session; the new device's is its add-device.
+	wire.OpApproveDevice: store.AuditDeviceApproved,
 }
 
 // audit appends the session's record to its organization's audit log:

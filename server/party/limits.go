@@ -23,7 +23,8 @@ import (
 //
 // Share changes are counted in fixed windows: a window opens with the
 // wallet's first backup, refresh or recovery after the previous window
-// ended, and at most ShareChanges sessions start in it. Adding a device,
+// ended, and at most ShareChanges sessions start in it. Adding a device
+// (by a backup or by approval, whose approving session counts as well),
 // removing one and removing a backup method count too; the backup drill, which changes nothing, does not. Every session that
 // gets past its wallet lookup counts, whatever its outcome.
 //
@@ -118,7 +119,7 @@ func (h *Handler) admitClient(ctx context.Context, clientID string) error {
 // of changes in the current window. Other operations pass.
 func (s *session) admitShareChange(ctx context.Context, walletID string) error {
 	switch s.op {
-	case wire.OpBackup, wire.OpRefresh, wire.OpRecover, wire.OpRemoveBackup, wire.OpAddDevice, wire.OpRemoveDevice:
+	case wire.OpBackup, wire.OpRefresh, wire.OpRecover, wire.OpRemoveBackup, wire.OpAddDevice, wire.OpRemoveDevice, wire.OpApproveDevice:
 	default:
 		return nil
 	}

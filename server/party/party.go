@@ -75,6 +75,12 @@ type Handler struct {
 	// (default 3); PoolTTL is how long one stays usable (default 24 hours).
 	PoolSize int
 	PoolTTL  time.Duration
+	// ApprovalTTL is how long a new device's request to be approved waits
+	// for an approving device (default five minutes); ApprovalWait how long
+	// the approving device's session waits for the new device to open the
+	// approval (default two minutes).
+	ApprovalTTL  time.Duration
+	ApprovalWait time.Duration
 	// Nonces is how many presigning runs' worth of Paillier nonces the
 	// server precomputes per wallet for its next inline signatures (default
 	// 1; negative: none).
@@ -373,7 +379,12 @@ func (s *session) serve(ctx context.Context) error {
 	case wire.OpPresign:
 		return s.presign(ctx)
 	case wire.OpAddDevice:
+		if hello.Method == wire.MethodApproval {
+			return s.addByApproval(ctx)
+		}
 		return s.pairFromBackup(ctx)
+	case wire.OpApproveDevice:
+		return s.approveDevice(ctx)
 	case wire.OpListDevices:
 		return s.listDevices(ctx)
 	case wire.OpRemoveDevice:

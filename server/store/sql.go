@@ -117,7 +117,23 @@ CREATE TABLE devices (
 	PRIMARY KEY (wallet_id, device_id)
 );
 INSERT INTO devices (wallet_id, device_id, created_at, last_used_at)
-	SELECT id, '', created_at, 0 FROM wallets WHERE active_generation IS NOT NULL`}}
+	SELECT id, '', created_at, 0 FROM wallets WHERE active_generation IS NOT NULL`}, {Version: 8, SQL: `
+CREATE TABLE device_approvals (
+	id TEXT PRIMARY KEY,
+	wallet_id TEXT NOT NULL REFERENCES wallets (id) ON DELETE CASCADE,
+	device_id TEXT NOT NULL,
+	sid {{blob}} NOT NULL,
+	request {{blob}} NOT NULL,
+	created_at BIGINT NOT NULL,
+	expires_at BIGINT NOT NULL,
+	state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'opened', 'failed')),
+	approver_device TEXT NOT NULL DEFAULT '',
+	approver_generation BIGINT NOT NULL DEFAULT 0,
+	delta {{blob}},
+	response {{blob}},
+	ciphertext {{blob}}
+);
+CREATE INDEX device_approvals_wallet ON device_approvals (wallet_id, state, created_at)`}}
 
 // SQLStore is the Store on SQLite or PostgreSQL.
 type SQLStore struct {

@@ -299,6 +299,9 @@ const (
 	AuditEjectAuthorized = "eject_authorized"
 	AuditDeviceAdded     = "device_added"
 	AuditDeviceRemoved   = "device_removed"
+	// AuditDeviceApproved is the approving device's session of a device
+	// added by approval; the new device's session is AuditDeviceAdded.
+	AuditDeviceApproved = "device_approved"
 )
 
 // Audit is the append-only audit log: nothing in the store updates or
@@ -349,6 +352,73 @@ type Webhooks interface {
 	DeliveryDone(ctx context.Context, id string, delivered bool, retryAt time.Time) error
 }
 
+// ApprovalState is where a device approval stands.
+type ApprovalState string
+
+const (
+	// ApprovalPending: the new device waits for an approving device.
+	ApprovalPending ApprovalState = "pending"
+	// ApprovalApproved: a device answered; the new device is to open it.
+	ApprovalApproved ApprovalState = "approved"
+	// ApprovalOpened: the new device opened its starting share.
+	ApprovalOpened ApprovalState = "opened"
+	// ApprovalFailed: the new device could not open it.
+	ApprovalFailed ApprovalState = "failed"
+)
+
+// An Approval is a new device's request to join a wallet by the approval of
+// one of its devices, and the answer, while the two sessions run. Delta is
+// secret (sealed in the store); the rest is public to the server.
+type Approval struct {
+	ID       string
+	WalletID string
+	// Device is the new device's id (32 hex digits).
+	Device string
+	// SID holds the nonces of the new device's session that CPace's session
+	// id binds: the server's Welcome nonce, then the device's Hello nonce.
+	SID []byte
+	// Request is the new device's CPace message.
+	Request   []byte
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	State     ApprovalState
+	// Set by the approval: the approving device, the generation of its pair
+	// the starting share was made from, δ, its CPace message and the sealed
+	// starting share.
+	ApproverDevice     string
+	ApproverGeneration uint64
+	Delta              []byte
+	Response           []byte
+	Ciphertext         []byte
+}
+
+// ErrApprovalState means an approval is not in the state a step needs: it
+// expired, or another session moved it on first.
+var ErrApprovalState = errors.New("store: the approval is not in the state this step needs")
+
+// Approvals keeps device approvals while their sessions run. Every step is
+// one conditional statement, so that sessions on several replicas each see
+// one outcome.
+type Approvals interface {
+	// PutApproval stores a pending request; the wallet's other pending
+	// requests are deleted (a newer request replaces them), and so is every
+	// request that expired long ago (a session that never cleaned up).
+	PutApproval(ctx context.Context, a Approval) error
+	// PendingApproval returns the wallet's newest pending request that has
+	// not expired at now, or ErrNotFound.
+	PendingApproval(ctx context.Context, walletID string, now time.Time) (Approval, error)
+	// Approve records the answer to a request that is pending and not
+	// expired at now; ErrApprovalState otherwise, ErrNotFound if it is gone.
+	Approve(ctx context.Context, id string, now time.Time, answer Approval) error
+	// GetApproval returns a request, δ opened; ErrNotFound if it is gone.
+	GetApproval(ctx context.Context, id string) (Approval, error)
+	// SetApprovalState moves a request from one state to another;
+	// ErrApprovalState if it is not in from, ErrNotFound if it is gone.
+	SetApprovalState(ctx context.Context, id string, from, to ApprovalState) error
+	// DeleteApproval deletes a request, whatever its state.
+	DeleteApproval(ctx context.Context, id string) error
+}
+
 // Store is everything the server party keeps.
 type Store interface {
 	Accounts
@@ -358,4 +428,5 @@ type Store interface {
 	SessionSlots
 	Audit
 	Webhooks
+	Approvals
 }

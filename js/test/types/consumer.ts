@@ -20,6 +20,7 @@ import {
   normalizeServerUrl,
   providerInfo,
   sessionTokenExpiry,
+  type ApprovalOptions,
   type ConnectOptions,
   type DeviceInfo,
   type KeyStorage,
@@ -51,6 +52,7 @@ function explain(code: ErrorCode): string {
     case ErrorCode.BAD_FRAME: return 'bad frame';
     case ErrorCode.STALE_DEVICE: return 'recover this device';
     case ErrorCode.DEVICE_REMOVED: return 'add this device again';
+    case ErrorCode.APPROVAL_FAILED: return 'start again with a new code';
     case ErrorCode.INTERNAL: return 'bug';
     case ErrorCode.UNSUPPORTED: return 'use another browser';
     case ErrorCode.CSP_BLOCKED: return "allow worker-src 'self' and 'wasm-unsafe-eval'";
@@ -126,6 +128,14 @@ async function main(): Promise<void> {
   const drill: { verified: true; lastVerifiedAt: string | null } = await d.verifyBackup({ method: 'passkey' });
   const removed: { method: BackupMethod } = await d.removeBackupMethod('custom', { onProgress });
   const added: { address: Hex; generation: number; deviceId: string } = await d.addDevice({ method: 'password', password: 'correct horse', onProgress });
+  const approval: ApprovalOptions = { method: 'approval', onCode: (code: string) => console.log('type', code, 'on your other device'), onProgress };
+  const byCode: { address: Hex; deviceId: string } = await d.addDevice(approval);
+  await d.addDevice({ method: 'approval' });
+  const approved: void = await d.approveDevice('1234 5678', { onProgress });
+  await d.approveDevice();
+  const approvalKind: RequestKind = RequestKind.APPROVE_DEVICE;
+  const hookSeesCode = (r: SignatureRequest): boolean => r.kind === 'approve-device' && typeof r.code === 'string';
+  console.log(byCode, approved, approvalKind, hookSeesCode);
   const devices: DeviceInfo[] = await d.listDevices();
   const lastUsed: string | null | undefined = devices[0]?.lastUsedAt;
   const gone: { id: string } = await d.removeDevice(added.deviceId, { onProgress });

@@ -62,10 +62,10 @@
   }
 
   // As the device module does, a share the server refuses as removed is
-  // kept, marked stale.
+  // kept, marked stale for that reason ({2}; {1} is another pair's).
   async function markRemoved(store, err) {
     if (err.code === 'DEVICE_REMOVED') {
-      await store.put('share/stale', new Uint8Array([1]));
+      await store.put('share/stale', new Uint8Array([2]));
     }
     throw err;
   }
@@ -176,10 +176,11 @@
 
     async deviceState({ store }) {
       const share = await readShare(store);
+      const mark = await store.get('share/stale');
       // The fake's pair digest: one per share written.
       return share
         ? {
-          hasShare: true, stale: (await store.get('share/stale')) !== null, address: share.address, generation: share.generation,
+          hasShare: true, stale: mark !== null, removed: mark !== null && mark[0] === 2, address: share.address, generation: share.generation,
           deviceId: share.deviceId, pair: share.deviceId + '/' + share.generation,
         }
         : { hasShare: false };
