@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -410,6 +411,47 @@ var deviceOps = []op{
 		},
 	},
 	{
+		// Adding a device by the approval of the first, with a code: both
+		// devices' sessions run side by side, and every frame of either is
+		// a crash point. After a crash the first device signs with its own
+		// pair, and the new one signs or holds no pair and a new approval
+		// succeeds.
+		name:    "approve-device",
+		prepare: prepareSigning(false),
+		run: func(ctx context.Context, w *world, wl *wallet) error {
+			return w.approveJoin(ctx, wl.key, wl.store, wl.fresh())
+		},
+		check: func(t *testing.T, w *world, wl *wallet, err error) {
+			first, added := wl.store, wl.recovering
+			d := w.device(wl.key, added)
+			errNew := signs(ctx(t), d, wl.before.Address)
+			w.agreeOf(t, wl.key, first, false)
+			switch {
+			case errNew == nil:
+			case holdsNone(errNew):
+				if err == nil {
+					t.Fatalf("the approval reported success, but the device signs with %v", errNew)
+				}
+				if has(added, "share/active") {
+					t.Fatal("the device of the failed approval holds an active share")
+				}
+				if err := w.approveJoin(ctx(t), wl.key, first, added); err != nil {
+					t.Fatalf("a new approval after the crash fails: %v", err)
+				}
+			default:
+				t.Fatalf("the approved device signs with %v", errNew)
+			}
+			w.agreeOf(t, wl.key, added, false)
+			w.agreeOf(t, wl.key, first, false)
+			if sv := w.srv.wallet(wl.key); sv.PendingGeneration != 0 {
+				t.Fatalf("generation %d still pending", sv.PendingGeneration)
+			}
+			if err := w.removeDevice(t, wl.key, first, w.deviceID(t, wl.key, added)); err != nil {
+				t.Fatalf("removing the approved device: %v", err)
+			}
+		},
+	},
+	{
 		// Removing a device, from another: after a crash the remaining
 		// device signs, and the removed one is either still a device of
 		// the wallet and signs, or gone and says DEVICE_REMOVED.
@@ -464,6 +506,46 @@ var deviceOps = []op{
 	},
 }
 
+// approveJoin adds the device on bst to the wallet by the approval of the
+// device on ast, as a user would: the new device asks and shows its code,
+// the user types it on the other device, and types it again if that one
+// failed for want of the network while the new device still waits. It
+// returns the new device's error joined with the approving device's last.
+func (w *world) approveJoin(ctx context.Context, key string, ast, bst *memStore) error {
+	b, a := w.device(key, bst), w.device(key, ast)
+	codes := make(chan string, 1)
+	out := make(chan error, 1)
+	go func() {
+		_, err := b.RequestApproval(ctx, func(code string) { codes <- code })
+		out <- err
+	}()
+	var code string
+	select {
+	case code = <-codes:
+	case err := <-out:
+		return err
+	}
+	var errA error
+	for range 10 {
+		errA = retryBusy(func() error { return a.ApproveDevice(ctx, code) })
+		if errA == nil || bridge.Code(errA) == wire.CodeApprovalFailed {
+			// Approved, or the request is no longer waiting: the new
+			// device's session decides.
+			break
+		}
+		select {
+		case errB := <-out:
+			return errors.Join(errB, errA)
+		case <-time.After(2 * time.Second):
+		}
+	}
+	errB := <-out
+	if errB == nil {
+		return nil
+	}
+	return errors.Join(errB, errA)
+}
+
 // fresh gives the recovering device of the next run an empty store.
 func (wl *wallet) fresh() *memStore {
 	wl.recovering = &memStore{}
@@ -509,7 +591,7 @@ var kinds = []crashKind{{"kill-duetd", true}, {"device-crash", false}}
 
 // TestCrash kills duetd (SIGKILL) or the device at every frame boundary of
 // each operation (create, backup, refresh, recovery, add-device,
-// remove-device) and asserts the operation's invariant after each crash.
+// approve-device, remove-device) and asserts the operation's invariant after each crash.
 func TestCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills duetd at every frame of every share change")

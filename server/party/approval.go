@@ -25,8 +25,10 @@ import (
 // pair A answered for), hands B the answer, and once B opened it refreshes
 // the starting pair into B's own and commits it as a recovery does, leaving
 // A's pair alone. The server never sees the code, the key, x_A or B's share;
-// it learns δ, which it wipes once used, and the request row goes when B's
-// session ends, whatever the outcome.
+// it learns δ, which it wipes once used. The request row goes when B's
+// session ends, or, once B's session settled it as opened or failed (which
+// drops δ and the sealed share from it), when A's session has read that
+// outcome; one neither session deleted is purged later.
 
 // approvalPoll is how often a session waiting for the other one reads the
 // request.
@@ -75,7 +77,15 @@ func (s *session) addByApproval(ctx context.Context) error {
 	if err := s.h.Store.PutApproval(ctx, req); err != nil {
 		return fail(wire.CodeServerError, "storing the approval request failed")
 	}
-	defer s.dropApproval(ctx, id)
+	// A request this session settled (opened or failed) is left for the
+	// approving device's session, which deletes it once it read the
+	// outcome; any other goes with this session.
+	settled := false
+	defer func() {
+		if !settled {
+			s.dropApproval(ctx, id)
+		}
+	}()
 	if err := s.conn.Send(ctx, (&wire.Data{Kind: "approval-waiting"}).Frame()); err != nil {
 		return err
 	}
@@ -97,7 +107,7 @@ func (s *session) addByApproval(ctx context.Context) error {
 	if err != nil {
 		var we *wire.Error
 		if errors.As(err, &we) && we.Code == wire.CodeApprovalFailed {
-			s.moveApproval(ctx, id, store.ApprovalFailed)
+			settled = s.moveApproval(ctx, id, store.ApprovalFailed) == nil
 		}
 		return err
 	}
@@ -107,6 +117,7 @@ func (s *session) addByApproval(ctx context.Context) error {
 	if err := s.moveApproval(ctx, id, store.ApprovalOpened); err != nil {
 		return err
 	}
+	settled = true
 	// The device searches for its primes before it answers.
 	if f, err = s.conn.RecvWithin(ctx, s.h.primeTimeout()); err != nil {
 		return err
@@ -296,8 +307,10 @@ func (s *session) awaitOpened(ctx context.Context, id string) error {
 		case err != nil:
 			return fail(wire.CodeServerError, "reading the approval request failed")
 		case a.State == store.ApprovalOpened:
+			s.dropApproval(ctx, id)
 			return s.conn.Send(ctx, (&wire.Done{}).Frame())
 		case a.State == store.ApprovalFailed:
+			s.dropApproval(ctx, id)
 			return fail(wire.CodeApprovalFailed, "the new device could not open the approval: the code did not match")
 		case time.Now().After(deadline):
 			return fail(wire.CodeApprovalFailed, "the new device did not answer")

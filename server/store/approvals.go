@@ -142,8 +142,12 @@ func (s *SQLStore) approvalMoved(ctx context.Context, id string, res sql.Result)
 }
 
 func (s *SQLStore) SetApprovalState(ctx context.Context, id string, from, to ApprovalState) error {
-	res, err := s.db.ExecContext(ctx,
-		`UPDATE device_approvals SET state = $3 WHERE id = $1 AND state = $2`, id, string(from), string(to))
+	q := `UPDATE device_approvals SET state = $3 WHERE id = $1 AND state = $2`
+	if to == ApprovalOpened || to == ApprovalFailed {
+		// Settled: δ and the sealed share are of no more use.
+		q = `UPDATE device_approvals SET state = $3, delta = NULL, ciphertext = NULL WHERE id = $1 AND state = $2`
+	}
+	res, err := s.db.ExecContext(ctx, q, id, string(from), string(to))
 	if err != nil {
 		return fmt.Errorf("store: set approval state: %w", err)
 	}

@@ -83,6 +83,9 @@ func TestApprovalSteps(t *testing.T) {
 		if err := s.SetApprovalState(ctx, "r2", store.ApprovalApproved, store.ApprovalOpened); err != nil {
 			t.Fatal(err)
 		}
+		if got, err := s2.GetApproval(ctx, "r2"); err != nil || got.State != store.ApprovalOpened || got.Delta != nil || got.Ciphertext != nil {
+			t.Fatalf("an opened approval keeps δ or the sealed share: %+v %v", got, err)
+		}
 		if err := s2.SetApprovalState(ctx, "r2", store.ApprovalApproved, store.ApprovalFailed); !errors.Is(err, store.ErrApprovalState) {
 			t.Fatalf("moving on from a state it left: %v", err)
 		}

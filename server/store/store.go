@@ -413,7 +413,9 @@ type Approvals interface {
 	// GetApproval returns a request, δ opened; ErrNotFound if it is gone.
 	GetApproval(ctx context.Context, id string) (Approval, error)
 	// SetApprovalState moves a request from one state to another;
-	// ErrApprovalState if it is not in from, ErrNotFound if it is gone.
+	// ErrApprovalState if it is not in from, ErrNotFound if it is gone. A
+	// request settled as opened or failed keeps neither δ nor the sealed
+	// share.
 	SetApprovalState(ctx context.Context, id string, from, to ApprovalState) error
 	// DeleteApproval deletes a request, whatever its state.
 	DeleteApproval(ctx context.Context, id string) error
