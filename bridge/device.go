@@ -423,9 +423,16 @@ func (d *Device) activate(ctx context.Context, s *mpc.KeyShare, clearStale bool)
 	if err != nil {
 		return err
 	}
+	// The share this one replaces, whose nonces go with it; a share that
+	// cannot be read has none to wipe.
+	prev, _, _ := d.loadShares(ctx)
+	if prev != nil {
+		defer prev.Wipe()
+	}
 	if err := d.put(ctx, keyActive, b, s.Generation); err != nil {
 		return err
 	}
+	dropNonces(prev, s)
 	if clearStale {
 		if err := d.Store.Delete(ctx, keyStale); err != nil {
 			return err

@@ -91,6 +91,10 @@ func (d *Device) RemoveDevice(ctx context.Context, id string) error {
 // forget deletes what the device holds of the wallet: its shares, its
 // presignatures and its id. Spare primes stay: they belong to no wallet.
 func (d *Device) forget(ctx context.Context) error {
+	if active, _, err := d.loadShares(ctx); err == nil && active != nil {
+		dropNonces(active, nil)
+		active.Wipe()
+	}
 	var errs []error
 	errs = append(errs, d.dropPool(ctx))
 	for _, name := range []string{keyPending, keyActive, keyStale, keyWallet, keyDevice} {

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/duetwallet/duet/mpc"
@@ -56,6 +57,38 @@ func noncePools(share *mpc.KeyShare) (peer, own *paillier.NoncePool) {
 		return nil, nil
 	}
 	return noncePool(share.Aux.PeerPaillier, mpc.PeerNoncesPerRun), noncePool(share.Aux.Paillier.PublicKey, mpc.OwnNoncesPerRun)
+}
+
+// dropNonces wipes the module's pools under the Paillier keys of retired's
+// aux-info, except a key keep's aux-info still uses: once a share is
+// retired (a refresh, a recovery, a removed device) its nonces would never
+// be used, and they are secrets.
+func dropNonces(retired, keep *mpc.KeyShare) {
+	keys := func(s *mpc.KeyShare) []*paillier.PublicKey {
+		if s == nil || s.Aux == nil || s.Aux.PeerPaillier == nil || s.Aux.Paillier == nil {
+			return nil
+		}
+		return []*paillier.PublicKey{s.Aux.PeerPaillier, s.Aux.Paillier.PublicKey}
+	}
+	of := func(ks []*paillier.PublicKey, p *paillier.NoncePool) bool {
+		return slices.ContainsFunc(ks, func(k *paillier.PublicKey) bool { return p.PublicKey().Equal(k) })
+	}
+	drop, kept := keys(retired), keys(keep)
+	if len(drop) == 0 {
+		return
+	}
+	nonces.mu.Lock()
+	defer nonces.mu.Unlock()
+	left := nonces.pools[:0]
+	for _, p := range nonces.pools {
+		if of(drop, p) && !of(kept, p) {
+			p.Clear()
+			continue
+		}
+		left = append(left, p)
+	}
+	clear(nonces.pools[len(left):])
+	nonces.pools = left
 }
 
 // FillNonces computes the nonces that the next inline signature uses, up to
