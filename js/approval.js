@@ -257,19 +257,7 @@ export function confirmDialog(document, description) {
     pre.textContent = block;
     body.append(pre);
   }
-  const actions = document.createElement('div');
-  actions.className = 'duet-approval-actions';
-  const reject = document.createElement('button');
-  reject.type = 'button';
-  reject.className = 'duet-approval-reject';
-  reject.textContent = 'Reject';
-  const approve = document.createElement('button');
-  approve.type = 'button';
-  approve.className = 'duet-approval-approve';
-  approve.textContent = 'Approve';
-  actions.append(reject, approve);
-  dialog.append(actions);
-  (document.body ?? document.documentElement).append(dialog);
+  const { approve, reject } = addActions(document, dialog);
 
   return new Promise((resolve) => {
     let done = false;
@@ -315,6 +303,25 @@ function newDialog(document, title) {
   body.id = `duet-approval-body-${n}`;
   dialog.append(h, body);
   return { dialog, body };
+}
+
+// Adds the Reject and Approve buttons to dialog and puts it in the page.
+function addActions(document, dialog) {
+  const actions = document.createElement('div');
+  actions.className = 'duet-approval-actions';
+  const button = (className, text) => {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = className;
+    b.textContent = text;
+    return b;
+  };
+  const reject = button('duet-approval-reject', 'Reject');
+  const approve = button('duet-approval-approve', 'Approve');
+  actions.append(reject, approve);
+  dialog.append(actions);
+  (document.body ?? document.documentElement).append(dialog);
+  return { approve, reject };
 }
 
 function paragraph(document, text, className) {
@@ -366,19 +373,7 @@ export function codeEntryDialog(document, description) {
   const error = paragraph(document, '', 'duet-approval-error');
   error.hidden = true;
   body.append(label, error);
-  const actions = document.createElement('div');
-  actions.className = 'duet-approval-actions';
-  const reject = document.createElement('button');
-  reject.type = 'button';
-  reject.className = 'duet-approval-reject';
-  reject.textContent = 'Reject';
-  const approve = document.createElement('button');
-  approve.type = 'button';
-  approve.className = 'duet-approval-approve';
-  approve.textContent = 'Approve';
-  actions.append(reject, approve);
-  dialog.append(actions);
-  (document.body ?? document.documentElement).append(dialog);
+  const { approve, reject } = addActions(document, dialog);
 
   return new Promise((resolve) => {
     let done = false;
