@@ -131,27 +131,10 @@ func (d *Device) RequestApproval(ctx context.Context, show func(code string)) (*
 	if err := s.conn.Send(ctx, (&wire.Data{Kind: "opened"}).Frame()); err != nil {
 		return nil, err
 	}
-	primes, err := d.primes(ctx)
-	if err != nil {
-		return nil, s.fail(ctx, wire.CodeInternal, err)
-	}
-	if err := s.conn.Send(ctx, (&wire.Data{Kind: "ready"}).Frame()); err != nil {
-		return nil, err
-	}
+	// The refresh's session id binds the starting pair, so that an approving
+	// device that told the server another δ makes it fail at once.
 	refreshSID := wire.ApprovalRefreshSessionID(s.welcome.WalletID, resp.Latest, s.nonce, s.welcome.Nonce, start.PublicDigest())
-	out, err := s.run(ctx, mpc.ProtocolRefresh, resp.Latest, func(cfg mpc.Config) (mpc.Round, *mpc.Message, error) {
-		cfg.SessionID = refreshSID
-		return mpc.Refresh(mpc.RefreshConfig{Config: cfg, Share: start, Primes: primes, Generation: resp.Latest + 1})
-	})
-	if err != nil {
-		return nil, err
-	}
-	next := out.(*mpc.KeyShare)
-	if err := s.commit(ctx, next); err != nil {
-		return nil, err
-	}
-	d.progress(Progress{Phase: "done"})
-	return s.info(next), nil
+	return s.refreshStart(ctx, start, resp.Latest, refreshSID)
 }
 
 // openStartShare derives the key from the approving device's message and

@@ -842,17 +842,28 @@ func (d *Device) pairFromBackup(ctx context.Context, op string, secret *BackupSe
 	}
 	defer backup.Wipe()
 	// The prime search comes after the backup opened, so a mistyped
-	// password is reported at once; the server waits for "ready" long
-	// enough for the search.
-	primes, err := d.primes(ctx)
+	// password is reported at once.
+	return s.refreshStart(ctx, backup, s.welcome.Latest, nil)
+}
+
+// refreshStart turns a starting pair (a backup pair's user share, or a share
+// an approving device handed over) into this device's own signing pair: it
+// searches for its primes, says "ready" (the server waits long enough for
+// the search), refreshes the pair into generation latest+1 and commits it.
+// sid, when given, is the refresh's session id.
+func (s *session) refreshStart(ctx context.Context, start *mpc.KeyShare, latest uint64, sid []byte) (*WalletInfo, error) {
+	primes, err := s.d.primes(ctx)
 	if err != nil {
 		return nil, s.fail(ctx, wire.CodeInternal, err)
 	}
 	if err := s.conn.Send(ctx, (&wire.Data{Kind: "ready"}).Frame()); err != nil {
 		return nil, err
 	}
-	out, err := s.run(ctx, mpc.ProtocolRefresh, s.welcome.Latest, func(cfg mpc.Config) (mpc.Round, *mpc.Message, error) {
-		return mpc.Refresh(mpc.RefreshConfig{Config: cfg, Share: backup, Primes: primes, Generation: s.welcome.Latest + 1})
+	out, err := s.run(ctx, mpc.ProtocolRefresh, latest, func(cfg mpc.Config) (mpc.Round, *mpc.Message, error) {
+		if sid != nil {
+			cfg.SessionID = sid
+		}
+		return mpc.Refresh(mpc.RefreshConfig{Config: cfg, Share: start, Primes: primes, Generation: latest + 1})
 	})
 	if err != nil {
 		return nil, err
@@ -861,7 +872,7 @@ func (d *Device) pairFromBackup(ctx context.Context, op string, secret *BackupSe
 	if err := s.commit(ctx, next); err != nil {
 		return nil, err
 	}
-	d.progress(Progress{Phase: "done"})
+	s.d.progress(Progress{Phase: "done"})
 	return s.info(next), nil
 }
 
