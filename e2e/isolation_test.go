@@ -181,7 +181,11 @@ return null;
 `, nil)
 		p.waitFor(t, time.Minute, "the frame to show its confirmation", `document.querySelector('iframe').style.width === '100vw'`)
 		clickInFrame(t, p, "duet-frame.html", ".duet-approval-reject", "0x2222")
-		p.wantCode(t, time.Minute, `return await globalThis.e2e.pending;`, "REJECTED")
+		// The rejection settles once the SDK has re-read the device's
+		// state, which waits behind the background work the worker may be
+		// doing (a presignature for the pool): a session's bound, as the
+		// approved request above has.
+		p.wantCode(t, sessionTimeout, `return await globalThis.e2e.pending;`, "REJECTED")
 		for _, ev := range p.takeProgress(t) {
 			if ev.Operation != "connect" && ev.Operation != "prepareSigning" && ev.Operation != "fillPool" && ev.Operation != "sparePrimes" {
 				t.Errorf("a session ran for a rejected request: %+v", ev)
