@@ -182,12 +182,8 @@ func (d *Device) ApproveDevice(ctx context.Context, code string) error {
 		return err
 	}
 	defer s.close()
-	share, err := s.needActive(ctx)
+	share, err := s.proveActive(ctx, wire.ApproveDeviceSessionID)
 	if err != nil {
-		return err
-	}
-	proof := wire.ApproveDeviceSessionID(s.welcome.WalletID, share.Generation, s.nonce, s.welcome.Nonce)
-	if err := s.sendShareProof(ctx, proof, share); err != nil {
 		return err
 	}
 	data, err := s.conn.RecvData(ctx, "approval-request")

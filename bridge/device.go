@@ -996,6 +996,22 @@ func (d *Device) VerifyBackup(ctx context.Context, secret *BackupSecret) error {
 	return nil
 }
 
+// proveActive takes the device's active share and proves to the server that
+// the device holds its secret, bound to the session id that sessionID makes
+// of the wallet, the share's generation and both nonces. It returns the
+// share.
+func (s *session) proveActive(ctx context.Context, sessionID func(walletID string, gen uint64, deviceNonce, serverNonce []byte) []byte) (*mpc.KeyShare, error) {
+	share, err := s.needActive(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sid := sessionID(s.welcome.WalletID, share.Generation, s.nonce, s.welcome.Nonce)
+	if err := s.sendShareProof(ctx, sid, share); err != nil {
+		return nil, err
+	}
+	return share, nil
+}
+
 func (s *session) sendShareProof(ctx context.Context, sid []byte, share *mpc.KeyShare) error {
 	proof, err := mpc.ProveShare(s.d.rand(), sid, share)
 	if err != nil {

@@ -18,12 +18,7 @@ func (d *Device) ListDevices(ctx context.Context) ([]DeviceInfo, error) {
 		return nil, err
 	}
 	defer s.close()
-	share, err := s.needActive(ctx)
-	if err != nil {
-		return nil, err
-	}
-	sid := wire.ListDevicesSessionID(s.welcome.WalletID, share.Generation, s.nonce, s.welcome.Nonce)
-	if err := s.sendShareProof(ctx, sid, share); err != nil {
+	if _, err := s.proveActive(ctx, wire.ListDevicesSessionID); err != nil {
 		return nil, err
 	}
 	data, err := s.conn.RecvData(ctx, "devices")
@@ -65,12 +60,7 @@ func (d *Device) RemoveDevice(ctx context.Context, id string) error {
 		return err
 	}
 	defer s.close()
-	share, err := s.needActive(ctx)
-	if err != nil {
-		return err
-	}
-	sid := wire.RemoveDeviceSessionID(s.welcome.WalletID, share.Generation, s.nonce, s.welcome.Nonce)
-	if err := s.sendShareProof(ctx, sid, share); err != nil {
+	if _, err := s.proveActive(ctx, wire.RemoveDeviceSessionID); err != nil {
 		return err
 	}
 	if err := s.conn.Send(ctx, (&wire.Data{Kind: "device", Body: target}).Frame()); err != nil {
